@@ -1,0 +1,467 @@
+"""tf.data input pipelines for training content images and the style image.
+
+Two sources of content images are supported:
+
+* image files (a file, folder, glob or comma-separated list of those), decoded
+  with Pillow through images.py so every format and colour mode the rest of the
+  project accepts works here too, and undecodable files are skipped (logged
+  once, counted in a DecodeStats) instead of crashing a long training run;
+* any TensorFlow Datasets dataset with an image feature (COCO, ImageNet, DTD,
+  MNIST, ...), found automatically.
+
+Both yield float32 batches of shape (batch, image_size, image_size, 3) in
+[0, 1], augmented by a random rescale (shorter side in [image_size,
+1.25 * image_size]), a random square crop and a random horizontal flip. With a
+seed the whole stream (file order and augmentation) is reproducible.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from adjustable_style import images
+from adjustable_style.images import ImageError
+
+__all__ = [
+    "DatasetError",
+    "DecodeStats",
+    "MAX_SCALE",
+    "content_dataset_from_files",
+    "content_dataset_from_tfds",
+    "find_image_feature",
+    "style_image_tensor",
+]
+
+# Upper end of the random rescale: the shorter side is drawn from
+# [image_size, MAX_SCALE * image_size] before cropping, so crops see the
+# content at slightly varying scales.
+MAX_SCALE = 1.25
+
+
+class DatasetError(ValueError):
+    """A TFDS dataset cannot be used; the message is one actionable line."""
+
+
+class DecodeStats:
+    """Counts training files that could not be decoded (thread-safe).
+
+    Filled in while the dataset is iterated (decoding runs on tf.data worker
+    threads), so read it after or during training, e.g. to report
+    "skipped N undecodable files". Each file is counted and logged once even
+    though it is met again every epoch.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reasons: dict[str, str] = {}
+
+    def record(self, path: str, reason: str) -> bool:
+        """Notes a bad file; returns True the first time it is seen."""
+        with self._lock:
+            if path in self._reasons:
+                return False
+            self._reasons[path] = reason
+        logging.warning("Skipping undecodable training image %s: %s", path, reason)
+        return True
+
+    @property
+    def bad(self) -> int:
+        """Number of distinct files skipped so far."""
+        with self._lock:
+            return len(self._reasons)
+
+    @property
+    def bad_files(self) -> list[str]:
+        """Skipped files, in the order they were first met."""
+        with self._lock:
+            return list(self._reasons)
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Skipped file -> one-line reason."""
+        with self._lock:
+            return dict(self._reasons)
+
+    def __repr__(self) -> str:
+        return f"DecodeStats(bad={self.bad})"
+
+
+# --------------------------------------------------------------------------
+# Augmentation (shared by both sources)
+# --------------------------------------------------------------------------
+
+
+def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Random rescale, square crop and horizontal flip of one float image.
+
+    `seed` is a per-element stateless seed of shape (2,), so the result does
+    not depend on which tf.data worker thread runs it.
+    """
+    scale_seed, crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    shape = tf.shape(image)
+    height = tf.cast(shape[0], tf.float32)
+    width = tf.cast(shape[1], tf.float32)
+    target_short = tf.random.stateless_uniform(
+        [], scale_seed, minval=float(image_size), maxval=MAX_SCALE * image_size
+    )
+    scale = target_short / tf.minimum(height, width)
+    # Rounding must never make a side shorter than the crop.
+    new_height = tf.maximum(image_size, tf.cast(tf.round(height * scale), tf.int32))
+    new_width = tf.maximum(image_size, tf.cast(tf.round(width * scale), tf.int32))
+    # Antialiasing matters when shrinking large photos; bilinear's triangle
+    # kernel does not overshoot, so values stay in [0, 1].
+    image = tf.image.resize(image, [new_height, new_width], method="bilinear", antialias=True)
+    image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], seed=crop_seed)
+    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def _finish_pipeline(
+    ds: tf.data.Dataset, image_size: int, batch_size: int, seed: Optional[int]
+) -> tf.data.Dataset:
+    """Augments, batches and prefetches a dataset of float (H, W, 3) images."""
+    # Dataset.random gives each element its own seed pair; unseeded, it is
+    # nondeterministic, so unseeded runs still differ from each other.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+    ds = tf.data.Dataset.zip((ds, seeds))
+    ds = ds.map(
+        lambda image, s: _augment(image, s, image_size),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=seed is not None,
+    )
+    ds = ds.batch(batch_size, drop_remainder=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_sizes(image_size: int, batch_size: int) -> None:
+    if int(image_size) < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+
+
+# --------------------------------------------------------------------------
+# Image files
+# --------------------------------------------------------------------------
+
+
+def _resolve_files(spec_or_list: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> list[str]:
+    if isinstance(spec_or_list, (str, os.PathLike)):
+        return images.list_image_files(spec_or_list)
+    # An explicit list is taken as is: missing or broken entries are skipped
+    # and counted like any other undecodable file.
+    files = [os.fspath(p) for p in spec_or_list]
+    if not files:
+        raise ImageError("no image files found in an empty file list")
+    return files
+
+
+def _describe(spec_or_list) -> str:
+    if isinstance(spec_or_list, (str, os.PathLike)):
+        return repr(os.fspath(spec_or_list))
+    return "the given file list"
+
+
+def content_dataset_from_files(
+    spec_or_list: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
+    image_size: int,
+    batch_size: int,
+    seed: Optional[int] = None,
+    shuffle_buffer: Optional[int] = None,
+    repeat: bool = True,
+    *,
+    max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS,
+    stats: Optional[DecodeStats] = None,
+) -> tf.data.Dataset:
+    """Training batches of random crops from image files.
+
+    Args:
+      spec_or_list: a file, folder, glob or comma-separated list of those (see
+        images.list_image_files), or a sequence of file paths.
+      image_size: side of the square crops.
+      batch_size: batch size; the last partial batch is dropped.
+      seed: makes file order and augmentation reproducible.
+      shuffle_buffer: shuffle buffer over file names; None (default) shuffles
+        the whole list every epoch, 0 or 1 keeps the given order.
+      repeat: repeat forever (training) or stop after one pass.
+      max_pixels: per-image pixel limit (see images.load_image); larger files
+        are skipped as undecodable.
+      stats: a DecodeStats to fill in; a new one is made if omitted. Either
+        way it is also available as the `decode_stats` attribute of the
+        returned dataset.
+
+    Returns:
+      A dataset of float32 (batch_size, image_size, image_size, 3) in [0, 1].
+
+    Raises:
+      ImageError: nothing matched `spec_or_list`, or not one of the files can
+        be decoded (checked up front, stopping at the first good file).
+    """
+    _check_sizes(image_size, batch_size)
+    image_size, batch_size = int(image_size), int(batch_size)
+    files = _resolve_files(spec_or_list)
+    stats = stats if stats is not None else DecodeStats()
+    # Huge photos are shrunk at decode time only down to what the largest
+    # random rescale needs, so no resolution the augmentation uses is lost.
+    min_side = int(np.ceil(MAX_SCALE * image_size))
+
+    # Decoding into a pipeline that can never produce an element would hang
+    # with repeat=True; find out now, cheaply, by stopping at the first file
+    # that decodes.
+    first_error = None
+    for path in files:
+        try:
+            images.load_image_uint8(path, max_pixels, min_side=min_side)
+            break
+        except Exception as e:  # noqa: BLE001 - any failure means "skip this file"
+            stats.record(path, _reason(e, path))
+            first_error = first_error or f"{path}: {_reason(e, path)}"
+    else:
+        raise ImageError(
+            f"none of the {len(files)} files in {_describe(spec_or_list)} could be decoded "
+            f"(first error: {first_error})"
+        )
+
+    def decode(path_bytes: bytes):
+        path = os.fsdecode(path_bytes)
+        try:
+            return images.load_image_uint8(path, max_pixels, min_side=min_side), np.bool_(True)
+        except Exception as e:  # noqa: BLE001 - a bad file must never end training
+            stats.record(path, _reason(e, path))
+            return np.zeros((1, 1, 3), np.uint8), np.bool_(False)
+
+    def decode_op(path: tf.Tensor):
+        # numpy_function runs Pillow, which releases the GIL while decoding,
+        # so parallel map calls really decode in parallel.
+        image, ok = tf.numpy_function(decode, [path], [tf.uint8, tf.bool], stateful=False)
+        image.set_shape([None, None, 3])
+        ok.set_shape([])
+        return image, ok
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    buffer = len(files) if shuffle_buffer is None else int(shuffle_buffer)
+    if buffer > 1:
+        # Shuffling names, not decoded images, keeps the buffer tiny.
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(decode_op, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    ds = ds.filter(lambda image, ok: ok)
+    ds = ds.map(lambda image, ok: tf.image.convert_image_dtype(image, tf.float32))
+    ds = _finish_pipeline(ds, image_size, batch_size, seed)
+    try:
+        ds.decode_stats = stats
+    except AttributeError:  # pragma: no cover - depends on tf.data internals
+        pass
+    return ds
+
+
+def _reason(error: Exception, path: str) -> str:
+    """One-line reason for a failed decode, without repeating the path."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, ImageError):
+        return f"{type(error).__name__}: {text}"
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+# --------------------------------------------------------------------------
+# TensorFlow Datasets
+# --------------------------------------------------------------------------
+
+
+def find_image_feature(features) -> tuple[tuple[str, ...], "object"]:
+    """Finds the first tfds.features.Image in a (possibly nested) FeaturesDict.
+
+    Returns:
+      (key path, feature), e.g. (("image",), Image(shape=(None, None, 3))).
+      Images inside Sequence features (videos, lists of images) are not
+      considered, since they are not one image per example.
+
+    Raises:
+      DatasetError: no image feature.
+    """
+    import tensorflow_datasets as tfds
+
+    def search(node, prefix):
+        if isinstance(node, tfds.features.Image):
+            return prefix, node
+        if isinstance(node, tfds.features.FeaturesDict):
+            for key, child in node.items():
+                found = search(child, prefix + (key,))
+                if found is not None:
+                    return found
+        return None
+
+    found = search(features, ())
+    if found is None:
+        keys = ", ".join(features.keys()) if isinstance(features, tfds.features.FeaturesDict) else str(features)
+        raise DatasetError(f"dataset has no image feature (features: {keys})")
+    return found
+
+
+def _nested_dict(path: Sequence[str], leaf) -> dict:
+    node = leaf
+    for key in reversed(path):
+        node = {key: node}
+    return node
+
+
+def _get_path(example, path: Sequence[str]):
+    for key in path:
+        example = example[key]
+    return example
+
+
+def _to_rgb_float(image: tf.Tensor, channels: Optional[int]) -> tf.Tensor:
+    # convert_image_dtype scales uint8 by 1/255 and uint16 by 1/65535.
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    if channels == 1:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 2:
+        gray, alpha = image[..., :1], image[..., 1:]
+        return tf.image.grayscale_to_rgb(gray * alpha + (1.0 - alpha))
+    if channels == 4:
+        rgb, alpha = image[..., :3], image[..., 3:]
+        # Transparent regions become white, as images.load_image() does.
+        return rgb * alpha + (1.0 - alpha)
+    return image
+
+
+def _builder(name: str, data_dir: Optional[str]):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        base = name.split("/")[0].split(":")[0]
+        close = difflib.get_close_matches(base, tfds.list_builders(with_community_datasets=False), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see tfds.list_builders()"
+        raise DatasetError(f"unknown TFDS dataset {name!r}{hint}") from None
+    except Exception as e:  # noqa: BLE001 - tfds raises many types for bad names/configs
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DatasetError(f"cannot load TFDS dataset {name!r}: {first_line}") from e
+
+
+def content_dataset_from_tfds(
+    name: str,
+    split: str = "train",
+    data_dir: Optional[str] = None,
+    *,
+    image_size: int,
+    batch_size: int,
+    seed: Optional[int] = None,
+    download: bool = True,
+    shuffle_buffer: int = 1000,
+    repeat: bool = True,
+) -> tf.data.Dataset:
+    """Training batches of random crops from a TensorFlow Datasets dataset.
+
+    The image feature is found automatically (the first tfds.features.Image,
+    also inside nested FeaturesDicts). Grayscale becomes RGB, alpha is
+    composited over white, integer pixels are scaled to [0, 1]; then the same
+    augmentation as content_dataset_from_files() is applied.
+
+    Args:
+      name: TFDS name with optional config/version, e.g. "coco/2017", "dtd".
+      split: TFDS split, slicing syntax allowed (e.g. "train[:10%]").
+      data_dir: TFDS data folder (default: TFDS's own default).
+      image_size, batch_size, seed, repeat: as in content_dataset_from_files.
+      download: download and prepare the dataset if needed; if False, it must
+        already be prepared in data_dir.
+      shuffle_buffer: examples shuffled in a buffer of encoded images (small,
+        since decoding happens after the shuffle); 0 or 1 disables it.
+
+    Raises:
+      DatasetError: unknown name, not prepared (download=False), bad split,
+        no image feature, or download/preparation failed.
+    """
+    import tensorflow_datasets as tfds
+
+    _check_sizes(image_size, batch_size)
+    image_size, batch_size = int(image_size), int(batch_size)
+    builder = _builder(name, data_dir)
+
+    if not builder.is_prepared():
+        if not download:
+            raise DatasetError(
+                f"TFDS dataset {name!r} is not prepared in {builder.data_dir}; "
+                "allow downloading (download=True) or prepare it first"
+            )
+        try:
+            builder.download_and_prepare()
+        except Exception as e:  # noqa: BLE001 - surfaced as one line, cause kept
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DatasetError(f"could not download/prepare TFDS dataset {name!r}: {first_line}") from e
+
+    try:
+        path, feature = find_image_feature(builder.info.features)
+    except DatasetError as e:
+        raise DatasetError(f"TFDS dataset {name!r}: {e}") from None
+    channels = feature.shape[-1] if feature.shape else None
+
+    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
+    try:
+        # Skipping TFDS's decoder keeps examples encoded through the shuffle
+        # buffer, which is then cheap in memory; they are decoded just after.
+        ds = builder.as_dataset(
+            split=split,
+            shuffle_files=True,
+            read_config=read_config,
+            decoders=_nested_dict(path, tfds.decode.SkipDecoding()),
+        )
+    except Exception as e:  # noqa: BLE001 - bad split names raise several types
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        splits = ", ".join(builder.info.splits.keys())
+        raise DatasetError(
+            f"TFDS dataset {name!r}: cannot read split {split!r} ({first_line}); splits: {splits}"
+        ) from e
+
+    ds = ds.map(lambda example: _get_path(example, path))
+    if shuffle_buffer and shuffle_buffer > 1:
+        ds = ds.shuffle(int(shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(
+        lambda encoded: _to_rgb_float(feature.decode_example(encoded), channels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=seed is not None,
+    )
+    # A rare corrupt record should cost one example, not the training run.
+    ds = ds.ignore_errors(log_warning=True)
+    return _finish_pipeline(ds, image_size, batch_size, seed)
+
+
+# --------------------------------------------------------------------------
+# Style image
+# --------------------------------------------------------------------------
+
+
+def style_image_tensor(
+    path: Union[str, os.PathLike], size: int, max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
+) -> tf.Tensor:
+    """Loads the style image as float32 (1, H, W, 3) with its shorter side = size.
+
+    The shorter side (not the long one) is matched to `size` because content
+    crops are size x size: the style's textures are then measured at the
+    same scale as the content they are transferred to, whatever the style
+    image's aspect ratio. The image is up- or down-scaled (Lanczos) as needed.
+
+    Raises:
+      ImageError: the file cannot be read.
+    """
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be a positive integer, got {size}")
+    image = images.load_image(path, max_pixels=max_pixels)
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    image = images.resize_image(image, max(1, round(height * scale)), max(1, round(width * scale)))
+    return tf.constant(image[None].astype(np.float32))

@@ -1,0 +1,141 @@
+"""The frozen VGG loss network: features of the content and style layers.
+
+It takes RGB in [0, 1] and does Keras' "caffe" preprocessing inside (scale
+to 0..255, RGB -> BGR, subtract the ImageNet mean), so every caller speaks
+the stylizer's image convention. Only the layers up to the deepest one asked
+for are built: with the default layers, VGG-19 stops after block 4.
+"""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+# The ImageNet BGR mean that `keras.applications.vgg19.preprocess_input` uses.
+_IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossNetworkSpec:
+    """Which VGG, and which of its layers give the content and style losses."""
+    network: str
+    content_layer: str
+    style_layers: tuple
+
+    @property
+    def layers(self):
+        """Content layer first, then the style layers; no duplicates."""
+        return tuple(dict.fromkeys((self.content_layer,) + self.style_layers))
+
+
+# The paper's layers: the last conv of block 3 for content; of blocks 2, 3, 4
+# for style.
+DEFAULT_SPECS = {
+    "vgg19": LossNetworkSpec(
+        "vgg19", "block3_conv4",
+        ("block2_conv2", "block3_conv4", "block4_conv4")),
+    "vgg16": LossNetworkSpec(
+        "vgg16", "block3_conv3",
+        ("block2_conv2", "block3_conv3", "block4_conv3")),
+}
+
+_APPLICATIONS = {
+    "vgg19": keras.applications.VGG19,
+    "vgg16": keras.applications.VGG16,
+}
+
+
+class LossNetworkError(ValueError):
+    """A loss network that cannot be built as asked (one-line message)."""
+
+
+def default_spec(network="vgg19", content_layer=None, style_layers=None):
+    """The spec of `network` with the paper's layers unless others are given."""
+    if network not in DEFAULT_SPECS:
+        raise LossNetworkError(
+            f"unknown loss network {network!r}; choose one of "
+            f"{', '.join(sorted(DEFAULT_SPECS))}")
+    spec = DEFAULT_SPECS[network]
+    return LossNetworkSpec(
+        network,
+        content_layer or spec.content_layer,
+        tuple(style_layers) if style_layers else spec.style_layers)
+
+
+def _vgg(network, weights):
+    """The full convolutional VGG with `weights` loaded.
+
+    `weights`: "imagenet" (the Keras download), a path to a `.h5` or
+    `.weights.h5` file for `VGGxx(include_top=False)`, or "random" (tests
+    only: the losses then mean nothing, and a warning says so).
+    """
+    application = _APPLICATIONS[network]
+    if weights == "imagenet":
+        try:
+            return application(include_top=False, weights="imagenet")
+        except Exception as error:  # The download has many ways to fail.
+            raise LossNetworkError(
+                f"could not download the ImageNet {network} weights ({error}); "
+                "without internet, make a weights file with "
+                f"`python -m adjustable_style.vgg_weights --network={network}` "
+                "and pass its path") from None
+    model = application(include_top=False, weights=None)
+    if weights == "random":
+        logging.warning(
+            "*** The %s loss network has RANDOM weights: losses and trained "
+            "models are meaningless. Use this for tests only. ***", network)
+        return model
+    if not os.path.isfile(weights):
+        raise LossNetworkError(
+            f"VGG weights file {weights!r} does not exist (pass 'imagenet', "
+            "'random' or the path of a weights file)")
+    try:
+        model.load_weights(weights)
+    except Exception as error:
+        raise LossNetworkError(
+            f"{weights!r} is not a {network} (include_top=False) weights "
+            f"file: {str(error).splitlines()[0] if str(error) else error}"
+        ) from None
+    return model
+
+
+def build_loss_network(spec, weights="imagenet"):
+    """A frozen Keras model: RGB [0, 1] (B,H,W,3) -> {layer name: features}.
+
+    The outputs are a dict keyed by `spec.layers`.
+    """
+    vgg = _vgg(spec.network, weights)
+    known = [layer.name for layer in vgg.layers]
+    unknown = [name for name in spec.layers if name not in known]
+    if unknown:
+        raise LossNetworkError(
+            f"{spec.network} has no layer {', '.join(unknown)}; its conv "
+            f"layers are {', '.join(n for n in known if '_conv' in n)}")
+    vgg.trainable = False
+
+    image = keras.Input((None, None, 3), name="image")
+    x = CaffePreprocessing(name="caffe_preprocessing")(image)
+    # Re-apply VGG's layers up to the deepest one needed; later ones are
+    # never built into this graph and cost nothing.
+    deepest = max(known.index(name) for name in spec.layers)
+    outputs = {}
+    for layer in vgg.layers[1:deepest + 1]:
+        x = layer(x)
+        if layer.name in spec.layers:
+            # Losses in float32 even when the network runs in float16.
+            outputs[layer.name] = keras.layers.Activation(
+                "linear", dtype="float32", name=f"{layer.name}_features")(x)
+    model = keras.Model(image, outputs, name=f"{spec.network}_loss_network")
+    model.trainable = False
+    return model
+
+
+@keras.saving.register_keras_serializable(package="adjustable_style")
+class CaffePreprocessing(keras.layers.Layer):
+    """RGB [0, 1] -> BGR 0..255 minus the ImageNet mean (VGG's input)."""
+
+    def call(self, x):
+        bgr = tf.reverse(x, axis=[-1]) * 255.0
+        return bgr - tf.constant(_IMAGENET_BGR_MEAN, dtype=x.dtype)

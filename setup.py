@@ -1,0 +1,30 @@
+"""Adjustable real-time style transfer (Babaeizadeh & Ghiasi, ICLR 2020)."""
+
+import setuptools
+
+setuptools.setup(
+    name="adjustable_style",
+    version="0.1.0",
+    description=(
+        "Fast feed-forward style transfer whose per-layer style weights can be "
+        "adjusted after training."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["adjustable_style", "adjustable_style.*"]),
+    include_package_data=True,
+    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*"]},
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-datasets",
+        "numpy",
+        "pillow",
+        "absl-py",
+    ],
+    extras_require={
+        "test": ["pytest", "scipy", "onnx"],
+        "convert": ["onnx"],
+    },
+)

@@ -1,0 +1,106 @@
+"""The stylizing network T, Lambda, the base network, and `.keras` files."""
+
+import keras
+import numpy as np
+import pytest
+
+from adjustable_style import layers, networks
+
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+
+
+@pytest.fixture(scope="module")
+def stylizer():
+    keras.utils.set_random_seed(0)
+    return networks.build_adjustable_stylizer(STYLE_LAYERS)
+
+
+@pytest.fixture(scope="module")
+def base():
+    keras.utils.set_random_seed(0)
+    return networks.build_base_stylizer()
+
+
+def test_table2_has_2115_normalized_channels(stylizer):
+    norms = [l for l in stylizer.layers
+             if isinstance(l, layers.ConditionalInstanceNormalization)]
+    assert len(norms) == 3 + 2 * 7 + 2 + 1
+    assert sum(l.input[0].shape[-1] for l in norms) == 2115
+    assert stylizer.get_layer("output_norm") is norms[-1]
+
+
+def test_table1_alpha_network_shape(stylizer):
+    alpha_net = stylizer.get_layer("alpha_network")
+    # 3 -> 1000 -> 1000 -> 2 * 2115, each with a bias.
+    expected = (3 * 1000 + 1000) + (1000 * 1000 + 1000) + (1000 * 4230 + 4230)
+    assert alpha_net.count_params() == expected
+    assert networks.style_layer_names(stylizer) == list(STYLE_LAYERS)
+
+
+def test_lambda_starts_with_gamma_near_one_and_beta_near_zero(stylizer):
+    alpha_net = stylizer.get_layer("alpha_network")
+    params = np.asarray(alpha_net(np.random.rand(8, 3).astype(np.float32)))
+    gammas, betas = params[:, :2115], params[:, 2115:]
+    assert np.abs(gammas - 1).mean() < 0.03 and np.abs(gammas - 1).max() < 0.25
+    assert np.abs(betas).mean() < 0.03 and np.abs(betas).max() < 0.25
+
+
+def test_different_alphas_give_different_gamma_beta(stylizer):
+    alpha_net = stylizer.get_layer("alpha_network")
+    alpha = np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9], [0.9, 0.0, 0.2]],
+                     np.float32)
+    params = np.asarray(alpha_net(alpha))
+    np.testing.assert_array_equal(params[0], params[1])
+    assert np.abs(params[0] - params[2]).max() > 1e-5
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_output_size_equals_input_size_for_odd_shapes(stylizer, base, batch, rng):
+    content = rng.random((batch, 37, 53, 3)).astype(np.float32)
+    alpha = rng.random((batch, 3)).astype(np.float32)
+    out = np.asarray(stylizer([content, alpha]))
+    assert out.shape == content.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert np.asarray(base(content)).shape == content.shape
+
+
+def test_tiny_images_keep_their_size(stylizer, rng):
+    content = rng.random((1, 3, 5, 3)).astype(np.float32)
+    out = stylizer([content, np.zeros((1, 3), np.float32)])
+    assert tuple(out.shape) == (1, 3, 5, 3)
+
+
+def test_batch_samples_are_stylized_independently(stylizer, rng):
+    content = rng.random((2, 24, 24, 3)).astype(np.float32)
+    alpha = rng.random((2, 3)).astype(np.float32)
+    together = np.asarray(stylizer([content, alpha]))
+    alone = np.asarray(stylizer([content[1:], alpha[1:]]))
+    np.testing.assert_allclose(together[1:], alone, atol=1e-5)
+
+
+def test_base_network_is_t_with_learned_instance_norm(stylizer, base):
+    conv = lambda m: sorted(
+        (l.name, l.kernel.shape) for l in m.layers
+        if isinstance(l, keras.layers.Conv2D))
+    assert conv(base) == conv(stylizer)
+    norms = [l for l in base.layers
+             if isinstance(l, layers.InstanceNormalization)]
+    assert sum(l.gamma.shape[0] for l in norms) == 2115
+    assert len(base.inputs) == 1 and not networks.is_adjustable(base)
+
+
+def test_keras_file_round_trip_gives_identical_outputs(stylizer, base, tmp_path, rng):
+    content = rng.random((2, 21, 30, 3)).astype(np.float32)
+    alpha = rng.random((2, 3)).astype(np.float32)
+    for model, inputs in ((stylizer, [content, alpha]), (base, content)):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        np.testing.assert_array_equal(model(inputs), loaded(inputs))
+    loaded = keras.saving.load_model(tmp_path / f"{stylizer.name}.keras")
+    assert networks.style_layer_names(loaded) == list(STYLE_LAYERS)
+
+
+def test_alpha_of_wrong_length_is_rejected():
+    with pytest.raises(ValueError, match="style layers"):
+        networks.AlphaNetwork(["a", "b"]).build((None, 3))

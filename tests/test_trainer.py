@@ -1,0 +1,168 @@
+"""The training step: alpha sampling, EMA-normalized losses, and `fit`."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from adjustable_style import loss_network, networks, trainer
+
+SIZE = 32
+
+
+def make_trainer(spec, vgg, style, model_type="adjustable", seed=0):
+    keras.utils.set_random_seed(seed)
+    if model_type == "adjustable":
+        stylizer = networks.build_adjustable_stylizer(spec.style_layers)
+        weights = None
+    else:
+        stylizer = networks.build_base_stylizer()
+        weights = [1.0, 0.5, 0.25]
+    t = trainer.StyleTransferTrainer(
+        stylizer, vgg, spec, style, style_weights=weights, seed=seed)
+    t.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return t
+
+
+@pytest.fixture(scope="module")
+def images():
+    r = np.random.default_rng(7)
+    # Smooth-ish content (blurred noise) and a striped style image.
+    content = r.random((8, SIZE, SIZE, 3)).astype(np.float32)
+    content = (content + np.roll(content, 1, 1) + np.roll(content, 1, 2)) / 3
+    stripes = (np.sin(np.arange(48) / 2.0)[None, :, None] > 0).astype(np.float32)
+    style = np.broadcast_to(stripes, (48, 48, 3)) * np.array([1, 0.3, 0.1],
+                                                            np.float32)
+    return content, np.ascontiguousarray(style)
+
+
+def dataset(content, batch=4):
+    return tf.data.Dataset.from_tensor_slices(content).repeat().batch(batch)
+
+
+def raw_losses_at(t, content, alpha_value):
+    alpha = np.full((len(content), 3), alpha_value, np.float32)
+    _, raw = t.compute_raw_losses(content, alpha if t.adjustable else None)
+    return np.asarray(raw).mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def trained(vgg19_spec, random_vgg19, images):
+    content, style = images
+    t = make_trainer(vgg19_spec, random_vgg19, style)
+    before = raw_losses_at(t, content, 1.0)
+    lambda_before = [v.numpy().copy() for v in
+                     t.stylizer.get_layer("alpha_network").trainable_variables]
+    history = t.fit(dataset(content), steps_per_epoch=30, epochs=1, verbose=0)
+    return t, before, lambda_before, history
+
+
+def test_training_lowers_the_losses(trained, images):
+    t, before, _, _ = trained
+    after = raw_losses_at(t, images[0], 1.0)
+    # At alpha = 1 every loss falls, and together they fall by a margin.
+    assert (after < before).all(), (before, after)
+    assert (after / before).sum() < 0.95 * len(before), (before, after)
+
+
+def test_fit_reports_every_raw_and_normalized_loss(trained, vgg19_spec):
+    history = trained[3].history
+    for name in ["loss", "content", "content_normalized", "ema_content"] + [
+            f"style_{n}{s}" for n in vgg19_spec.style_layers
+            for s in ("", "_normalized")]:
+        assert name in history and np.isfinite(history[name][-1]), name
+
+
+def test_training_updates_every_weight_of_lambda(trained):
+    t, _, lambda_before, _ = trained
+    after = t.stylizer.get_layer("alpha_network").trainable_variables
+    for old, new in zip(lambda_before, after):
+        changed = np.abs(new.numpy() - old) > 0
+        # Adam moves any weight that ever had a nonzero gradient. A few
+        # second-layer units may be inactive for every alpha drawn so far;
+        # nothing else may be left behind.
+        assert changed.mean() > 0.95, f"{new.path}: {(~changed).sum()} never moved"
+    hidden1 = t.stylizer.get_layer("alpha_network").hidden1
+    for old, new in zip(lambda_before[:2], hidden1.trainable_variables):
+        assert (np.abs(new.numpy() - old) > 0).all(), new.path
+
+
+def test_gradient_reaches_every_lambda_weight(vgg19_spec, random_vgg19, images):
+    content, style = images
+    t = make_trainer(vgg19_spec, random_vgg19, style)
+    alpha = tf.random.uniform((4, 3), seed=3)
+    variables = t.stylizer.get_layer("alpha_network").trainable_variables
+    with tf.GradientTape() as tape:
+        _, raw = t.compute_raw_losses(content[:4], alpha, training=True)
+        t.normalizer.update(tf.reduce_mean(raw, 0))
+        per_sample, _ = t._weighted_loss(raw, alpha, None)
+        loss = tf.reduce_mean(per_sample)
+    for var, grad in zip(variables, tape.gradient(loss, variables)):
+        assert grad is not None, var.path
+        grad = np.asarray(grad)
+        assert np.isfinite(grad).all() and (grad != 0).mean() > 0.2, var.path
+
+
+def test_alpha_is_drawn_per_sample_and_per_step(vgg19_spec, random_vgg19, images):
+    t = make_trainer(vgg19_spec, random_vgg19, images[1])
+    a = np.asarray(t._loss_weights(8, tf.constant([0, 0])))
+    b = np.asarray(t._loss_weights(8, tf.constant([0, 1])))
+    again = np.asarray(t._loss_weights(8, tf.constant([0, 0])))
+    assert a.shape == (8, 3) and 0 <= a.min() and a.max() <= 1
+    assert len(np.unique(a.round(6))) == a.size  # independent entries
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(a, again)
+
+
+def test_ema_and_optimizer_state_survive_a_checkpoint(trained, vgg19_spec,
+                                                      random_vgg19, images, tmp_path):
+    t = trained[0]
+    path = tf.train.Checkpoint(model=t, optimizer=t.optimizer).write(
+        str(tmp_path / "ckpt"))
+    fresh = make_trainer(vgg19_spec, random_vgg19, images[1], seed=5)
+    fresh.optimizer.build(fresh.stylizer.trainable_variables)
+    tf.train.Checkpoint(model=fresh, optimizer=fresh.optimizer).read(
+        path).assert_existing_objects_matched()
+    np.testing.assert_array_equal(fresh.normalizer.ema, t.normalizer.ema)
+    assert int(fresh.normalizer.count.numpy()) == 30
+    assert int(fresh.optimizer.iterations.numpy()) == 30
+    content = images[0][:2]
+    alpha = np.full((2, 3), 0.5, np.float32)
+    np.testing.assert_array_equal(fresh.stylizer([content, alpha]),
+                                  t.stylizer([content, alpha]))
+
+
+def test_base_model_trains_with_fixed_weights(vgg19_spec, random_vgg19, images):
+    content, style = images
+    t = make_trainer(vgg19_spec, random_vgg19, style, model_type="base")
+    np.testing.assert_array_equal(t._loss_weights(2, None),
+                                  [[1.0, 0.5, 0.25]] * 2)
+    before = raw_losses_at(t, content, None)
+    history = t.fit(dataset(content), steps_per_epoch=20, epochs=1, verbose=0)
+    after = raw_losses_at(t, content, None)
+    assert np.isfinite(history.history["loss"][-1])
+    # The objective it was trained on (content weight 1, then w), with each
+    # loss relative to its start, falls.
+    weights = np.array([1.0, 1.0, 0.5, 0.25])
+    assert (weights * after / before).sum() < 0.9 * weights.sum(), (before, after)
+
+
+def test_base_model_needs_one_weight_per_style_layer(vgg19_spec, random_vgg19, images):
+    with pytest.raises(ValueError, match="3 fixed style weights"):
+        trainer.StyleTransferTrainer(
+            networks.build_base_stylizer(), random_vgg19, vgg19_spec,
+            images[1], style_weights=[1.0])
+
+
+def test_evaluate_runs_without_changing_the_emas(trained, images):
+    t = trained[0]
+    ema = t.normalizer.ema.numpy().copy()
+    logs = t.evaluate(images[0], batch_size=4, verbose=0, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    np.testing.assert_array_equal(t.normalizer.ema, ema)
+
+
+def test_stylizer_and_loss_network_layers_must_agree(random_vgg19, vgg19_spec, images):
+    stylizer = networks.build_adjustable_stylizer(["a", "b", "c"])
+    with pytest.raises(ValueError, match="style layers"):
+        trainer.StyleTransferTrainer(stylizer, random_vgg19, vgg19_spec, images[1])
