@@ -18,6 +18,7 @@ setuptools.setup(
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",
+        "tensorboard",
         "tensorflow-datasets",
         "numpy",
         "pillow",

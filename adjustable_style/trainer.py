@@ -118,6 +118,11 @@ class StyleTransferTrainer(keras.Model):
             variable.assign(gram)
             self.style_grams.append(variable)
 
+    def build(self, input_shape=None):
+        # The stylizer and loss network are functional models, built when
+        # they were made; nothing is left to create here.
+        self.built = True
+
     @property
     def metrics(self):
         # Listed here so Keras resets them at each epoch.

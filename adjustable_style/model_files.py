@@ -1,0 +1,125 @@
+"""Model files: a trained stylizer and the record of how it was trained.
+
+A model directory holds
+
+    model.keras   the stylizer (Keras functional model, custom layers
+                  registered, so `keras.saving.load_model` reads it)
+    model.json    the training record: style image, steps, image size, loss
+                  network and its weights, layers, final losses
+
+and the package ships such directories under `adjustable_style/models/<name>/`
+(with a `style.jpg` thumbnail of the style). `--model` anywhere accepts a
+`.keras` file, a model directory, or the name of a shipped model.
+"""
+
+import json
+import os
+import tempfile
+
+MODEL_FILE = "model.keras"
+RECORD_FILE = "model.json"
+STYLE_THUMBNAIL = "style.jpg"
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+DEFAULT_MODEL = "starry_night"
+
+
+class ModelFileError(ValueError):
+    """A model path or name that cannot be used (one-line message)."""
+
+
+def shipped_models():
+    """Names of the models that ship with the package, sorted."""
+    if not os.path.isdir(SHIPPED_DIR):
+        return []
+    return sorted(
+        name for name in os.listdir(SHIPPED_DIR)
+        if os.path.isfile(os.path.join(SHIPPED_DIR, name, MODEL_FILE)))
+
+
+def atomic_write_bytes(path, data):
+    """Writes `data` to `path` through a temporary file and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_model(model_dir, stylizer, record):
+    """Writes `model.keras` and `model.json` into `model_dir`, atomically.
+
+    Each file goes to a temporary name first, so an interrupted save never
+    leaves a truncated model where a reader would find it.
+    """
+    os.makedirs(model_dir, exist_ok=True)
+    final = os.path.join(model_dir, MODEL_FILE)
+    tmp = os.path.join(model_dir, f".tmp-{os.getpid()}-{MODEL_FILE}")
+    try:
+        stylizer.save(tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    atomic_write_bytes(
+        os.path.join(model_dir, RECORD_FILE),
+        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    return final
+
+
+def resolve_model_path(spec=None):
+    """The `.keras` file that `spec` names (default: the default shipped model).
+
+    `spec` is a `.keras` file, a directory holding `model.keras`, or the name
+    of a shipped model.
+    """
+    if spec is None or spec == "":
+        spec = DEFAULT_MODEL
+        if spec not in shipped_models():
+            raise ModelFileError(
+                "no model given and the default shipped model "
+                f"{DEFAULT_MODEL!r} is not installed; pass --model")
+    if os.path.isdir(spec):
+        path = os.path.join(spec, MODEL_FILE)
+        if not os.path.isfile(path):
+            raise ModelFileError(
+                f"{spec!r} is a directory without a {MODEL_FILE}")
+        return path
+    if os.path.isfile(spec):
+        return spec
+    if spec in shipped_models():
+        return os.path.join(SHIPPED_DIR, spec, MODEL_FILE)
+    known = ", ".join(shipped_models()) or "none installed"
+    raise ModelFileError(
+        f"model {spec!r} is not a file, a model directory or a shipped "
+        f"model (shipped: {known})")
+
+
+def read_record(model_path):
+    """The training record beside a `.keras` file, or {} if there is none."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)),
+                        RECORD_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_stylizer(spec=None):
+    """(Keras stylizer, training record) for a `--model` value."""
+    import keras
+
+    # Registers the custom layers before loading.
+    from adjustable_style import layers, losses, networks  # noqa: F401
+
+    path = resolve_model_path(spec)
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{path!r} is not a stylizer model file: {first}") from None
+    return model, read_record(path)

@@ -1,0 +1,432 @@
+"""A whole training run: data, strategy, resume, logging, the final model.
+
+`train(TrainConfig(...))` is what `train.py` calls. It
+
+- builds the stylizer, the frozen loss network and the trainer under the
+  chosen `tf.distribute` strategy;
+- resumes from the newest checkpoint in `<model_dir>/checkpoints` (weights,
+  optimizer state and step counter, loss EMAs), so a run that was killed
+  goes on from its last save, losing at most `save_every` steps;
+- runs `fit` in windows of `log_every` steps: each window is one Keras
+  "epoch", so the progress bar and the TensorBoard scalars show the losses
+  averaged over the last window, logged at the global step;
+- stops with a clear error on a NaN loss, leaving the last good checkpoint;
+- writes `<model_dir>/model.keras` and `model.json` (how it was trained).
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from adjustable_style import data as data_lib
+from adjustable_style import images, loss_network, model_files, networks
+from adjustable_style import trainer as trainer_lib
+
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+# Alphas of the TensorBoard preview images: none, each layer alone, all.
+PREVIEW_ALPHAS = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
+                  (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+MODEL_TYPES = ("adjustable", "base")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (one-line message)."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs; `train.py`'s flags fill it in."""
+    style_image: str
+    model_dir: str
+    content_images: Optional[str] = None
+    content_tfds: Optional[str] = None
+    tfds_data_dir: Optional[str] = None
+    tfds_split: str = "train"
+    train_steps: int = 200_000
+    batch_size: int = 8
+    image_size: int = 256
+    style_image_size: Optional[int] = None
+    learning_rate: float = 1e-3
+    loss_network: str = "vgg19"
+    vgg_weights: str = "imagenet"
+    content_layer: Optional[str] = None
+    style_layers: Optional[Sequence[str]] = None
+    model_type: str = "adjustable"
+    style_weights: Optional[Sequence[float]] = None
+    content_weight: float = 1.0
+    ema_decay: float = 0.99
+    save_every: int = 1000
+    log_every: int = 100
+    strategy: str = "default"
+    tpu: str = ""
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    seed: int = 0
+    max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
+    verbose: int = 1
+
+    def validate(self):
+        from adjustable_style.cli import UsageError
+        if bool(self.content_images) == bool(self.content_tfds):
+            raise UsageError(
+                "give exactly one of --content_images and --content_tfds")
+        if not self.style_image:
+            raise UsageError("--style_image is required")
+        if not self.model_dir:
+            raise UsageError("--model_dir is required")
+        for name in ("train_steps", "batch_size", "image_size", "save_every",
+                     "log_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1")
+        if self.image_size < 16:
+            raise UsageError("--image_size must be at least 16")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UsageError("--learning_rate must be a positive number")
+        if self.model_type not in MODEL_TYPES:
+            raise UsageError(f"--model_type must be one of {MODEL_TYPES}")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"--strategy must be one of {STRATEGIES}")
+        if self.model_type == "base" and not self.style_weights:
+            raise UsageError("--model_type=base needs --style_weights")
+        if self.model_type == "adjustable" and self.style_weights:
+            raise UsageError(
+                "--style_weights is for --model_type=base; the adjustable "
+                "model samples alpha")
+        if self.style_weights and not all(
+                math.isfinite(w) and w >= 0 for w in self.style_weights):
+            raise UsageError("--style_weights must be non-negative numbers")
+
+
+def make_strategy(name, tpu=""):
+    """The `tf.distribute` strategy for `--strategy`."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        # Reads the cluster from TF_CONFIG.
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def _is_chief(strategy):
+    """Whether this worker writes the checkpoints, logs and model."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content_dataset(config, stats):
+    if config.content_tfds:
+        return data_lib.content_dataset_from_tfds(
+            config.content_tfds, split=config.tfds_split,
+            data_dir=config.tfds_data_dir, image_size=config.image_size,
+            batch_size=config.batch_size, seed=config.seed)
+    return data_lib.content_dataset_from_files(
+        config.content_images, config.image_size, config.batch_size,
+        seed=config.seed, max_pixels=config.max_pixels, stats=stats)
+
+
+def _preview_content(config):
+    """One fixed content crop for the TensorBoard images, or None."""
+    if not config.content_images:
+        return None
+    for path in images.list_image_files(config.content_images):
+        try:
+            image = images.load_image(path, max_pixels=config.max_pixels)
+        except images.ImageError:
+            continue
+        height, width = image.shape[:2]
+        scale = config.image_size / min(height, width)
+        image = images.resize_image(
+            image, max(config.image_size, round(height * scale)),
+            max(config.image_size, round(width * scale)))
+        top = (image.shape[0] - config.image_size) // 2
+        left = (image.shape[1] - config.image_size) // 2
+        return image[top:top + config.image_size,
+                     left:left + config.image_size][None]
+    return None
+
+
+class CompactProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar for windows of steps, total and raw losses only.
+
+    The normalized losses and EMAs still reach TensorBoard and the history;
+    on a terminal they would wrap the bar over several lines. Each window
+    (a Keras "epoch") is headed by the global steps it covers.
+    """
+
+    def __init__(self, verbose, train_steps):
+        super().__init__()
+        self._verbose = verbose
+        self._train_steps = train_steps
+
+    def set_params(self, params):
+        super().set_params({**params, "verbose": self._verbose})
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset_progbar()
+        self._maybe_init_progbar()
+        step = int(self.model.optimizer.iterations.numpy())
+        last = min(step + self.target, self._train_steps)
+        print(f"Steps {step + 1}-{last} of {self._train_steps}", flush=True)
+
+    @staticmethod
+    def _short(logs):
+        return {k: v for k, v in (logs or {}).items()
+                if not (k.endswith("_normalized") or k.startswith("ema_"))}
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._short(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, self._short(logs))
+
+
+class _RunCallback(keras.callbacks.Callback):
+    """Checkpoints, TensorBoard, NaN guard and the stop at `train_steps`."""
+
+    def __init__(self, config, manager, writer, preview, stats, is_chief):
+        super().__init__()
+        self.config = config
+        self.manager = manager
+        self.writer = writer
+        self.preview = preview
+        self.stats = stats
+        self.is_chief = is_chief
+        self.reported_bad = 0
+        self.nan_step = None
+        self.last_logs = {}
+        self._step_time = time.time()
+
+    def _step(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        loss = logs.get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.nan_step = self._step()
+            self.model.stop_training = True
+            return
+        step = self._step()
+        if step % self.config.save_every == 0:
+            self.manager.save(checkpoint_number=step)
+        if step >= self.config.train_steps:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_step is not None:
+            return
+        logs = dict(logs or {})
+        self.last_logs = logs
+        step = self._step()
+        now = time.time()
+        if self.stats is not None and self.stats.bad > self.reported_bad:
+            logging.warning("skipped %d undecodable content files so far",
+                            self.stats.bad)
+            self.reported_bad = self.stats.bad
+        if self.writer is None:
+            return
+        with self.writer.as_default(step=step):
+            for name, value in logs.items():
+                tf.summary.scalar(f"losses/{name}" if not name.startswith(
+                    "ema_") else f"ema/{name[4:]}", float(value))
+            tf.summary.scalar("learning_rate",
+                              float(self.model.optimizer.learning_rate))
+            tf.summary.scalar("steps_per_second",
+                              self.config.log_every / max(now - self._step_time, 1e-9))
+            if self.preview is not None:
+                tf.summary.image("stylized", self._preview_images(), step=step,
+                                 max_outputs=len(PREVIEW_ALPHAS))
+        self.writer.flush()
+        self._step_time = now
+
+    def _preview_images(self):
+        stylizer = self.model.stylizer
+        if not networks.is_adjustable(stylizer):
+            return stylizer(self.preview, training=False)
+        alphas = np.array(PREVIEW_ALPHAS, np.float32)[
+            :, :len(networks.style_layer_names(stylizer))]
+        content = np.repeat(self.preview, len(alphas), axis=0)
+        return stylizer([content, alphas], training=False)
+
+
+def _float32_copy(stylizer, config, spec):
+    """The stylizer rebuilt in float32 with the trained weights."""
+    if stylizer.dtype_policy.name == "float32":
+        return stylizer
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        if config.model_type == "adjustable":
+            copy = networks.build_adjustable_stylizer(spec.style_layers)
+        else:
+            copy = networks.build_base_stylizer()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(stylizer.get_weights())
+    return copy
+
+
+def _mixed_policy():
+    """bfloat16 where there is no GPU (CPUs and TPUs run it natively)."""
+    return ("mixed_float16" if tf.config.list_physical_devices("GPU")
+            else "mixed_bfloat16")
+
+
+def train(config):
+    """Runs (or resumes) a training run; returns the path of model.keras."""
+    config.validate()
+    started = time.time()
+    # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
+    logging.set_verbosity(logging.WARNING)
+    if not os.path.isfile(config.style_image):
+        raise images.ImageError(
+            f"{config.style_image}: style image does not exist")
+    style = data_lib.style_image_tensor(
+        config.style_image, config.style_image_size or config.image_size,
+        max_pixels=config.max_pixels)
+
+    strategy = make_strategy(config.strategy, config.tpu)
+    is_chief = _is_chief(strategy)
+    if config.mixed_precision:
+        keras.config.set_dtype_policy(_mixed_policy())
+    keras.utils.set_random_seed(config.seed)
+
+    stats = data_lib.DecodeStats()
+    dataset = _content_dataset(config, stats)
+    options = tf.data.Options()
+    # Files are read by Python through Pillow, not a file reader, so shard
+    # by data between workers.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    dataset = dataset.with_options(options)
+
+    spec = loss_network.default_spec(
+        config.loss_network, config.content_layer, config.style_layers)
+    with strategy.scope():
+        vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
+        if config.model_type == "adjustable":
+            stylizer = networks.build_adjustable_stylizer(spec.style_layers)
+        else:
+            stylizer = networks.build_base_stylizer()
+        trainer = trainer_lib.StyleTransferTrainer(
+            stylizer, vgg, spec, style,
+            style_weights=config.style_weights,
+            content_weight=config.content_weight,
+            ema_decay=config.ema_decay, seed=config.seed)
+        optimizer = keras.optimizers.Adam(
+            config.learning_rate, beta_1=0.9, beta_2=0.999)
+        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+        # Create the optimizer's slots now, so a checkpoint restores into
+        # them instead of waiting for the first step.
+        trainer.optimizer.build(stylizer.trainable_variables)
+
+    checkpoint = tf.train.Checkpoint(model=trainer, optimizer=trainer.optimizer)
+    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    if not is_chief:
+        # Every worker must write its part of a checkpoint; only the chief's
+        # copy is kept.
+        checkpoint_dir = os.path.join(
+            config.model_dir, "tmp_workers",
+            f"worker_{strategy.cluster_resolver.task_id}")
+    manager = tf.train.CheckpointManager(
+        checkpoint, checkpoint_dir, max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("resumed from %s", manager.latest_checkpoint)
+    start_step = int(trainer.optimizer.iterations.numpy())
+    if start_step > 0:
+        print(f"Resuming at step {start_step} from {manager.latest_checkpoint}",
+              flush=True)
+
+    writer = None
+    if is_chief:
+        writer = tf.summary.create_file_writer(
+            os.path.join(config.model_dir, LOG_DIR, "train"))
+    callback = _RunCallback(config, manager, writer,
+                            _preview_content(config) if is_chief else None,
+                            stats, is_chief)
+
+    remaining = config.train_steps - start_step
+    if remaining > 0:
+        window = min(config.log_every, remaining)
+        callbacks = [callback]
+        if config.verbose:
+            callbacks.append(CompactProgbar(config.verbose, config.train_steps))
+        trainer.fit(dataset, epochs=math.ceil(remaining / window),
+                    steps_per_epoch=window, callbacks=callbacks, verbose=0,
+                    initial_epoch=0, shuffle=False)
+    if callback.nan_step is not None:
+        kept = manager.latest_checkpoint or "none saved yet"
+        raise TrainingError(
+            f"the loss became NaN at step {callback.nan_step}; stopped "
+            f"without saving. Last good checkpoint: {kept}. Try a lower "
+            "--learning_rate, or train without --mixed_precision")
+    step = int(trainer.optimizer.iterations.numpy())
+    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(
+            f"-{step}"):
+        manager.save(checkpoint_number=step)
+    if stats.bad:
+        print(f"Skipped {stats.bad} undecodable content files "
+              f"(e.g. {stats.bad_files[0]})", flush=True)
+    if not is_chief:
+        return None
+
+    record = {
+        "model_type": config.model_type,
+        "style_image": os.path.basename(config.style_image),
+        "style_image_sha256": _sha256(config.style_image),
+        "style_image_size": config.style_image_size or config.image_size,
+        "content": config.content_tfds or config.content_images,
+        "steps": step,
+        "batch_size": config.batch_size,
+        "image_size": config.image_size,
+        "learning_rate": config.learning_rate,
+        "loss_network": config.loss_network,
+        "vgg_weights": (config.vgg_weights if config.vgg_weights in (
+            "imagenet", "random") else os.path.basename(config.vgg_weights)),
+        "content_layer": spec.content_layer,
+        "style_layers": list(spec.style_layers),
+        "style_weights": list(config.style_weights or []),
+        "content_weight": config.content_weight,
+        "ema_decay": config.ema_decay,
+        "ema": [float(v) for v in trainer.normalizer.ema.numpy()],
+        "final_losses": {k: float(v) for k, v in callback.last_logs.items()},
+        "skipped_content_files": stats.bad,
+        "mixed_precision": config.mixed_precision,
+        "seed": config.seed,
+        "strategy": config.strategy,
+        "replicas": strategy.num_replicas_in_sync,
+        "seconds_this_run": round(time.time() - started, 1),
+    }
+    path = model_files.save_model(
+        config.model_dir, _float32_copy(stylizer, config, spec), record)
+    print(f"Saved {path} after {step} steps", flush=True)
+    return path
