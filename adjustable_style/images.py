@@ -26,6 +26,7 @@ from PIL import Image, ImageOps
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageError",
+    "SAVE_EXTENSIONS",
     "SUPPORTED_EXTENSIONS",
     "decode_image_bytes",
     "list_image_files",
@@ -56,6 +57,10 @@ _SAVE_FORMATS = {
     ".webp": ("WEBP", {"quality": 95}),
     ".bmp": ("BMP", {}),
 }
+
+# The extensions save_image() accepts, for callers that check an output path
+# before doing the work that produces the image.
+SAVE_EXTENSIONS = tuple(sorted(_SAVE_FORMATS))
 
 # Pillow's own decompression-bomb limit is a process-wide global. It is only
 # lifted (under this lock) for the rare image that exceeds it while still being

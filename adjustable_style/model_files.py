@@ -21,6 +21,8 @@ RECORD_FILE = "model.json"
 STYLE_THUMBNAIL = "style.jpg"
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 DEFAULT_MODEL = "starry_night"
+# What keras.saving.load_model reads: Keras 3 files and legacy HDF5.
+MODEL_EXTENSIONS = (".keras", ".h5")
 
 
 class ModelFileError(ValueError):
@@ -90,6 +92,10 @@ def resolve_model_path(spec=None):
                 f"{spec!r} is a directory without a {MODEL_FILE}")
         return path
     if os.path.isfile(spec):
+        if os.path.splitext(spec)[1].lower() not in MODEL_EXTENSIONS:
+            raise ModelFileError(
+                f"{spec!r} is not a model file: expected a .keras file, a "
+                "model directory or the name of a shipped model")
         return spec
     if spec in shipped_models():
         return os.path.join(SHIPPED_DIR, spec, MODEL_FILE)

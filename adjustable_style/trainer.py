@@ -175,6 +175,11 @@ class StyleTransferTrainer(keras.Model):
         ema = tf.convert_to_tensor(self.normalizer.ema)
         for k, name in enumerate(self.loss_names):
             logs[f"ema_{name}"] = ema[k]
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker logs with a mean along axis 0,
+            # which scalars do not have; (1,) vectors reduce to scalars.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
 
     def _step_seed(self, salt):

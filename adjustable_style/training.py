@@ -113,7 +113,12 @@ def make_strategy(name, tpu=""):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # Without GPUs MirroredStrategy takes only the first CPU; use every
+        # logical CPU device that was configured (tests split one CPU in two).
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus)
     if name == "multi_worker":
         # Reads the cluster from TF_CONFIG.
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -221,6 +226,7 @@ class _RunCallback(keras.callbacks.Callback):
         self.is_chief = is_chief
         self.reported_bad = 0
         self.nan_step = None
+        self.saved_step = None
         self.last_logs = {}
         self._step_time = time.time()
 
@@ -236,9 +242,20 @@ class _RunCallback(keras.callbacks.Callback):
             return
         step = self._step()
         if step % self.config.save_every == 0:
+            # This step's loss was finite, but its update may not have been:
+            # never write weights that are not.
+            if not self._weights_finite():
+                self.nan_step = step
+                self.model.stop_training = True
+                return
             self.manager.save(checkpoint_number=step)
+            self.saved_step = step
         if step >= self.config.train_steps:
             self.model.stop_training = True
+
+    def _weights_finite(self):
+        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
+                   for v in self.model.stylizer.trainable_variables)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.nan_step is not None:
@@ -258,7 +275,8 @@ class _RunCallback(keras.callbacks.Callback):
                 tf.summary.scalar(f"losses/{name}" if not name.startswith(
                     "ema_") else f"ema/{name[4:]}", float(value))
             tf.summary.scalar("learning_rate",
-                              float(self.model.optimizer.learning_rate))
+                              float(keras.ops.convert_to_numpy(
+                                  self.model.optimizer.learning_rate)))
             tf.summary.scalar("steps_per_second",
                               self.config.log_every / max(now - self._step_time, 1e-9))
             if self.preview is not None:
@@ -309,11 +327,12 @@ def train(config):
     if not os.path.isfile(config.style_image):
         raise images.ImageError(
             f"{config.style_image}: style image does not exist")
+    # Before any other TensorFlow op: multi-worker collectives must be
+    # configured at start-up.
+    strategy = make_strategy(config.strategy, config.tpu)
     style = data_lib.style_image_tensor(
         config.style_image, config.style_image_size or config.image_size,
         max_pixels=config.max_pixels)
-
-    strategy = make_strategy(config.strategy, config.tpu)
     is_chief = _is_chief(strategy)
     if config.mixed_precision:
         keras.config.set_dtype_policy(_mixed_policy())
@@ -350,21 +369,21 @@ def train(config):
 
     checkpoint = tf.train.Checkpoint(model=trainer, optimizer=trainer.optimizer)
     checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    # Every worker resumes from the chief's checkpoints; each must also take
+    # part in every save, but only the chief's copy is kept.
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
     if not is_chief:
-        # Every worker must write its part of a checkpoint; only the chief's
-        # copy is kept.
         checkpoint_dir = os.path.join(
             config.model_dir, "tmp_workers",
             f"worker_{strategy.cluster_resolver.task_id}")
     manager = tf.train.CheckpointManager(
         checkpoint, checkpoint_dir, max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("resumed from %s", manager.latest_checkpoint)
-    start_step = int(trainer.optimizer.iterations.numpy())
-    if start_step > 0:
-        print(f"Resuming at step {start_step} from {manager.latest_checkpoint}",
-              flush=True)
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        # The checkpoint holds the old learning rate; the flag wins.
+        trainer.optimizer.learning_rate.assign(config.learning_rate)
+        print(f"Resuming at step {int(trainer.optimizer.iterations.numpy())} "
+              f"from {latest}", flush=True)
 
     writer = None
     if is_chief:
@@ -374,6 +393,7 @@ def train(config):
                             _preview_content(config) if is_chief else None,
                             stats, is_chief)
 
+    start_step = int(trainer.optimizer.iterations.numpy())
     remaining = config.train_steps - start_step
     if remaining > 0:
         window = min(config.log_every, remaining)
@@ -390,8 +410,9 @@ def train(config):
             f"without saving. Last good checkpoint: {kept}. Try a lower "
             "--learning_rate, or train without --mixed_precision")
     step = int(trainer.optimizer.iterations.numpy())
-    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(
-            f"-{step}"):
+    # Decided the same way on every worker: saving is a collective operation.
+    if step != (callback.saved_step if callback.saved_step is not None
+                else (start_step if latest else None)):
         manager.save(checkpoint_number=step)
     if stats.bad:
         print(f"Skipped {stats.bad} undecodable content files "

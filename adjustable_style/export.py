@@ -1,0 +1,387 @@
+"""Export a trained stylizer as a SavedModel (TF Hub style) or a TFLite file.
+
+The SavedModel is a `tf.Module` holding the Keras stylizer, with
+
+    __call__(content, alpha) -> stylized     TF Hub style, for
+                                             `tf.saved_model.load` / `hub.load`
+    signatures["serving_default"]            content float32 [B, H, W, 3] in
+        (content, alpha) -> {"stylized"}     [0, 1], alpha float32 [B, L] in
+                                             [0, 1] -> float32 [B, H, W, 3]
+    signatures["serving_uint8"]              image uint8 [B, H, W, 3], alpha
+        (image, alpha) -> {"stylized"}       float32 [B, L] -> uint8 [B, H, W, 3]
+    style_layers                             tf.Variable of strings [L]: the
+                                             loss-network layer each alpha
+                                             entry weights
+    training_record                          tf.Variable, a JSON string: the
+                                             model.json training record
+
+Batch, height and width are free (the network pads to a multiple of 4 and
+crops back, so the output has the input's size). An alpha batch of 1
+broadcasts over the content batch.
+
+The base (non-adjustable) model has no alpha, and its export says so: its
+`__call__` and both signatures take only the image (`content` / `image`), and
+`style_layers` is empty. An ignored alpha input would let a client believe it
+was adjusting something; a missing one fails loudly instead.
+
+TFLite needs static shapes, so `export_tflite` fixes the input at
+[1, height, width, 3] (and alpha at [1, L]); `Interpreter.resize_tensor_input`
+can change the size later, at the cost of re-planning the graph.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from adjustable_style import model_files
+
+SERVING_DEFAULT = "serving_default"
+SERVING_UINT8 = "serving_uint8"
+CONTENT = "content"
+IMAGE = "image"
+ALPHA = "alpha"
+STYLIZED = "stylized"
+
+DEFAULT_TFLITE_SIZE = 256
+DEFAULT_TFLITE_TOLERANCE = 1e-3
+
+
+class ExportError(model_files.ModelFileError):
+    """An export that cannot be done as asked (one-line message)."""
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def describe_stylizer(stylizer):
+    """`(style_layers, adjustable)` of a Keras model, or ModelFileError.
+
+    Accepts what `networks.build_adjustable_stylizer` and
+    `networks.build_base_stylizer` make; anything else (another Keras model
+    saved as `.keras`) is refused with a one-line message.
+    """
+    from adjustable_style import networks
+
+    inputs = list(stylizer.inputs)
+    shapes = [tuple(t.shape) for t in inputs]
+    if len(inputs) == 2:
+        try:
+            names = networks.style_layer_names(stylizer)
+        except ValueError:
+            names = None
+        if (names and len(shapes[0]) == 4 and shapes[0][-1] == 3
+                and shapes[1][-1] == len(names)):
+            return list(names), True
+    elif len(inputs) == 1 and len(shapes[0]) == 4 and shapes[0][-1] == 3:
+        return [], False
+    raise model_files.ModelFileError(
+        f"model {stylizer.name!r} is a Keras model but not a stylizer "
+        f"(inputs {shapes}); expected [content, alpha] or content")
+
+
+# ---------------------------------------------------------------------------
+# SavedModel.
+# ---------------------------------------------------------------------------
+
+
+def _to_float(image):
+    import tensorflow as tf
+    return tf.cast(image, tf.float32) / 255.0
+
+
+def _to_uint8(image):
+    import tensorflow as tf
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def build_module(stylizer, record=None):
+    """The `tf.Module` that `save_saved_model` writes (see the module doc).
+
+    Calling it in process gives the same results as the SavedModel.
+    """
+    import tensorflow as tf
+
+    style_layers, adjustable = describe_stylizer(stylizer)
+    content_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name=CONTENT)
+    image_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGE)
+
+    class _StylizerModule(tf.Module):
+        def __init__(self):
+            super().__init__(name="adjustable_stylizer" if adjustable
+                             else "base_stylizer")
+            self._stylizer = stylizer
+            self.style_layers = tf.Variable(
+                tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
+                trainable=False, name="style_layers")
+            self.training_record = tf.Variable(
+                json.dumps(record or {}, sort_keys=True), trainable=False,
+                name="training_record")
+
+    if adjustable:
+        alpha_spec = tf.TensorSpec([None, len(style_layers)], tf.float32,
+                                   name=ALPHA)
+
+        class AdjustableStylizerModule(_StylizerModule):
+            def _stylize(self, content, alpha):
+                return tf.cast(self._stylizer([content, alpha], training=False),
+                               tf.float32)
+
+            @tf.function(input_signature=[content_spec, alpha_spec])
+            def __call__(self, content, alpha):
+                return self._stylize(content, alpha)
+
+            @tf.function(input_signature=[content_spec, alpha_spec])
+            def serving_default(self, content, alpha):
+                return {STYLIZED: self._stylize(content, alpha)}
+
+            @tf.function(input_signature=[image_spec, alpha_spec])
+            def serving_uint8(self, image, alpha):
+                return {STYLIZED: _to_uint8(self._stylize(_to_float(image), alpha))}
+
+        return AdjustableStylizerModule()
+
+    class BaseStylizerModule(_StylizerModule):
+        def _stylize(self, content):
+            return tf.cast(self._stylizer(content, training=False), tf.float32)
+
+        @tf.function(input_signature=[content_spec])
+        def __call__(self, content):
+            return self._stylize(content)
+
+        @tf.function(input_signature=[content_spec])
+        def serving_default(self, content):
+            return {STYLIZED: self._stylize(content)}
+
+        @tf.function(input_signature=[image_spec])
+        def serving_uint8(self, image):
+            return {STYLIZED: _to_uint8(self._stylize(_to_float(image)))}
+
+    return BaseStylizerModule()
+
+
+def check_output_path(output, overwrite, is_dir):
+    """Refuses an output that exists (unless `overwrite`) or has no folder."""
+    if not output:
+        raise ExportError("no output given; pass --output")
+    path = os.path.abspath(output)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise ExportError(f"{output}: folder {parent} does not exist")
+    if os.path.exists(path):
+        if not overwrite:
+            raise ExportError(f"{output}: already exists; pass --overwrite to replace it")
+        if is_dir != os.path.isdir(path):
+            kind = "a folder" if os.path.isdir(path) else "a file"
+            raise ExportError(f"{output}: is {kind}; refusing to replace it")
+    return path
+
+
+def _replace_dir(tmp, path):
+    """Moves the finished folder `tmp` to `path`, replacing what is there."""
+    if not os.path.exists(path):
+        os.replace(tmp, path)
+        return
+    trash = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-",
+                             dir=os.path.dirname(path))
+    os.rmdir(trash)
+    os.replace(path, trash)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(trash, path)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
+    """Writes the SavedModel to `output_dir` through a temporary folder.
+
+    The folder appears complete or not at all: it is written beside its
+    final place under a hidden name and renamed when `tf.saved_model.save`
+    has finished.
+    """
+    import tensorflow as tf
+
+    path = check_output_path(output_dir, overwrite, is_dir=True)
+    module = build_module(stylizer, record)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-",
+                           dir=os.path.dirname(path))
+    try:
+        signatures = {
+            SERVING_DEFAULT: module.serving_default.get_concrete_function(),
+            SERVING_UINT8: module.serving_uint8.get_concrete_function(),
+        }
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        _replace_dir(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def is_saved_model_dir(path):
+    """True for a folder holding a SavedModel (`saved_model.pb`)."""
+    return bool(path) and os.path.isdir(path) and any(
+        os.path.isfile(os.path.join(path, name))
+        for name in ("saved_model.pb", "saved_model.pbtxt"))
+
+
+def load_saved_model(path):
+    """(loaded module, style layer names, training record) of an export.
+
+    Only SavedModels written by `save_saved_model` qualify: they carry the
+    style layer names that `--alpha=name=value` needs.
+    """
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:  # TF reports bad files in many ways.
+        raise model_files.ModelFileError(
+            f"{path!r} is not a readable SavedModel: {_first_line(error)}") from None
+    if not hasattr(loaded, "style_layers") or not hasattr(loaded, "__call__"):
+        raise model_files.ModelFileError(
+            f"{path!r} is a SavedModel but not a stylizer exported by "
+            "export/saved_model.py (it has no style_layers)")
+    names = [n.decode("utf-8") for n in loaded.style_layers.numpy()]
+    record = {}
+    if hasattr(loaded, "training_record"):
+        try:
+            record = json.loads(loaded.training_record.numpy().decode("utf-8"))
+        except ValueError:
+            record = {}
+    return loaded, names, record
+
+
+# ---------------------------------------------------------------------------
+# TFLite.
+# ---------------------------------------------------------------------------
+
+
+def _check_size(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ExportError(f"--{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SIZE):
+    """TFLite flatbuffer bytes of the stylizer at a fixed [1, H, W, 3] input.
+
+    The signature `serving_default` takes `content` (and `alpha` [1, L] for
+    an adjustable model) and returns `stylized`, like the SavedModel's.
+    Floats stay float32 (no quantization), so results match Keras closely.
+    """
+    import tensorflow as tf
+
+    height, width = _check_size("height", height), _check_size("width", width)
+    style_layers, adjustable = describe_stylizer(stylizer)
+    content_spec = tf.TensorSpec([1, height, width, 3], tf.float32, name=CONTENT)
+    if adjustable:
+        alpha_spec = tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA)
+
+        @tf.function(input_signature=[content_spec, alpha_spec])
+        def serving_default(content, alpha):
+            return {STYLIZED: stylizer([content, alpha], training=False)}
+    else:
+        @tf.function(input_signature=[content_spec])
+        def serving_default(content):
+            return {STYLIZED: stylizer(content, training=False)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serving_default.get_concrete_function()], stylizer)
+    try:
+        return converter.convert()
+    except Exception as error:
+        raise ExportError(f"TFLite conversion failed: {_first_line(error)}") from None
+
+
+def tflite_runner(model_bytes):
+    """A function `(content, alpha=None) -> stylized` over a TFLite model.
+
+    Runs the flatbuffer's `serving_default` signature with the TFLite
+    interpreter that ships with TensorFlow.
+    """
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=model_bytes)
+    runner = interpreter.get_signature_runner(SERVING_DEFAULT)
+
+    def run(content, alpha=None):
+        inputs = {CONTENT: np.asarray(content, np.float32)}
+        if alpha is not None:
+            inputs[ALPHA] = np.asarray(alpha, np.float32)
+        return runner(**inputs)[STYLIZED]
+
+    return run
+
+
+def check_image(height, width, seed=0):
+    """A deterministic test picture: smooth gradients, a disc, a little noise.
+
+    Real photos have large smooth areas and edges; uniform noise would not
+    exercise the network the way a photo does.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    y /= max(height - 1, 1)
+    x /= max(width - 1, 1)
+    disc = ((x - 0.6) ** 2 + (y - 0.4) ** 2 < 0.08).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    image = np.stack([x, y, 0.5 * disc + 0.25 * (1 - x)], axis=-1)
+    image += 0.05 * rng.standard_normal(image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0)[None]
+
+
+def compare_tflite(stylizer, model_bytes, content, alphas=None):
+    """Max |TFLite - Keras| over `content` [1, H, W, 3] and each alpha [L]."""
+    run = tflite_runner(model_bytes)
+    if alphas is None:
+        return float(np.abs(run(content) - np.asarray(
+            stylizer(content, training=False))).max())
+    worst = 0.0
+    for alpha in alphas:
+        alpha = np.asarray(alpha, np.float32)[None]
+        expected = np.asarray(stylizer([content, alpha], training=False))
+        worst = max(worst, float(np.abs(run(content, alpha) - expected).max()))
+    return worst
+
+
+def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
+                  width=DEFAULT_TFLITE_SIZE, content=None,
+                  tolerance=DEFAULT_TFLITE_TOLERANCE, overwrite=False, seed=0):
+    """Converts, checks against Keras, and writes `output` (a `.tflite`).
+
+    The check runs the converted model and the Keras model on `content`
+    ([1, height, width, 3]; default `check_image`) at three alphas (all 0,
+    all 1, a random one) and refuses to write a file whose outputs differ by
+    more than `tolerance`. Returns the largest difference.
+    """
+    from adjustable_style import alpha as alpha_lib
+
+    if os.path.splitext(output or "")[1].lower() != ".tflite":
+        raise ExportError(f"{output}: the output must end in .tflite")
+    path = check_output_path(output, overwrite, is_dir=False)
+    height, width = _check_size("height", height), _check_size("width", width)
+    style_layers, adjustable = describe_stylizer(stylizer)
+    if content is None:
+        content = check_image(height, width, seed)
+    content = np.asarray(content, np.float32)
+    if content.shape != (1, height, width, 3):
+        raise ExportError(
+            f"check image has shape {content.shape}, expected (1, {height}, {width}, 3)")
+    model_bytes = convert_tflite(stylizer, height, width)
+    alphas = None
+    if adjustable:
+        num = len(style_layers)
+        alphas = [np.zeros(num, np.float32), np.ones(num, np.float32),
+                  alpha_lib.sample_alpha(1, num, seed)[0]]
+    difference = compare_tflite(stylizer, model_bytes, content, alphas)
+    if not difference <= tolerance:
+        raise ExportError(
+            f"the TFLite model differs from Keras by {difference:.3g} "
+            f"(> --tolerance={tolerance:g}); not writing {output}")
+    model_files.atomic_write_bytes(path, model_bytes)
+    return difference

@@ -1,0 +1,750 @@
+"""Stylizing images with a trained model: the library behind `stylize.py`.
+
+`run(Options(...))` does everything the command does, so tests and notebooks
+call it in process; `stylize.py` only maps its flags onto `Options`.
+
+One call makes one of three kinds of output per content image:
+
+- images: one stylized image per sample (`--num_samples`), at the alpha the
+  user set (`--alpha`), or at random alphas (`--random_alpha`), optionally
+  with the content multiplied by a random noise mask (`--content_noise`);
+- a sweep (`--sweep`): the paper's Figure 3 as one picture, a row per style
+  layer whose alpha goes 0 -> 1 across the columns while the other layers
+  stay at `--sweep_fixed`; or, with `--sweep_layers=a,b`, Figure 9's grid of
+  two layers (a grows down, b grows right);
+- an animation (`--animate`): a looping random walk through alpha space, as
+  a GIF or animated WebP (Pillow) or an MP4 (imageio with ffmpeg).
+
+Reproducibility: every random choice derives from `--seed` (drawn and
+printed when not given). Sample k of a run with `--seed=S` is exactly what
+`--seed=S+k --num_samples=1` gives, and every output line prints the flags
+that reproduce it (`--alpha=...` in `alpha.format_alpha` form, plus
+`--content_noise --seed=...` when a noise mask was used).
+
+All or nothing: outputs are written to a hidden staging folder beside their
+final place and moved there only when every image has been made, so a bad
+input anywhere leaves no output file behind.
+"""
+
+import dataclasses
+import math
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from adjustable_style import alpha as alpha_lib
+from adjustable_style import images
+from adjustable_style import model_files
+from adjustable_style.cli import UsageError
+
+DEFAULT_MAX_SIZE = 1024
+DEFAULT_OUTPUT = "stylized"
+DEFAULT_BATCH_SIZE = 4
+IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
+ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
+# White space between the cells of a sweep, in pixels.
+SWEEP_GAP = 4
+# Seconds between the keyframes of an animation's alpha walk.
+ANIMATION_KEYFRAME_SECONDS = 2.0
+
+
+def _usage(message):
+    return UsageError(message)
+
+
+@dataclasses.dataclass
+class Options:
+    """Everything `stylize.py` can be asked to do; defaults are the flags'."""
+
+    model: Optional[str] = None
+    content: Optional[str] = None
+    output: str = DEFAULT_OUTPUT
+    alpha: Optional[str] = None
+    random_alpha: bool = False
+    num_samples: int = 1
+    seed: Optional[int] = None
+    content_noise: bool = False
+    noise_points: Optional[int] = None
+    noise_sigma: Optional[float] = None
+    max_size: int = DEFAULT_MAX_SIZE
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    sweep: bool = False
+    sweep_steps: int = 5
+    sweep_fixed: Optional[str] = None
+    sweep_layers: Optional[List[str]] = None
+    sweep_labels: bool = True
+    animate: bool = False
+    frames: int = 60
+    fps: float = 15.0
+    list_models: bool = False
+
+
+@dataclasses.dataclass
+class Output:
+    """One written file and the flags that reproduce it."""
+
+    path: str
+    content: str
+    description: str
+    alpha: Optional[np.ndarray] = None
+
+
+# ---------------------------------------------------------------------------
+# Models from any source.
+# ---------------------------------------------------------------------------
+
+
+def quiet_tensorflow_import():
+    """Imports TensorFlow with its start-up chatter on stderr hidden.
+
+    TensorFlow's native logging prints several lines (oneDNN, CUDA stubs)
+    before `TF_CPP_MIN_LOG_LEVEL` takes effect; the command-line tools
+    promise one-line errors, so that chatter is captured at the file
+    descriptor level and shown only if the import itself fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(stderr_fd)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), stderr_fd)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, stderr_fd)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+
+
+def with_quiet_tensorflow(main):
+    """Wraps a command's `main` so that an early error stays one line.
+
+    `cli.run` collects its error types from modules that import TensorFlow,
+    so an error raised before TensorFlow was imported would otherwise come
+    with TensorFlow's start-up chatter.
+    """
+
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except Exception:
+            quiet_tensorflow_import()
+            raise
+
+    return wrapped
+
+
+class Model:
+    """A stylizer behind one interface, whatever file it came from.
+
+    `stylize(content, alpha)` takes float32 content [B, H, W, 3] in [0, 1]
+    and alpha [B, L] (None for a base model) and returns the stylized
+    [B, H, W, 3], in chunks of `batch_size`.
+    """
+
+    def __init__(self, forward, style_layers, adjustable, record, source):
+        self._forward = forward
+        self.style_layers = list(style_layers)
+        self.adjustable = adjustable
+        self.record = record or {}
+        self.source = source
+
+    @property
+    def num_layers(self):
+        return len(self.style_layers)
+
+    def stylize(self, content, alpha=None, batch_size=DEFAULT_BATCH_SIZE):
+        content = np.asarray(content, np.float32)
+        if content.ndim == 3:
+            content = content[None]
+        if self.adjustable:
+            if alpha is None:
+                raise ValueError("an adjustable model needs alpha")
+            alpha = np.asarray(alpha, np.float32).reshape(-1, self.num_layers)
+            if len(content) == 1 and len(alpha) > 1:
+                content = np.broadcast_to(content, (len(alpha),) + content.shape[1:])
+            if len(alpha) != len(content):
+                raise ValueError(f"{len(content)} images but {len(alpha)} alphas")
+        outputs = []
+        for start in range(0, len(content), batch_size):
+            chunk = np.ascontiguousarray(content[start:start + batch_size])
+            if self.adjustable:
+                result = self._forward(chunk, alpha[start:start + batch_size])
+            else:
+                result = self._forward(chunk)
+            outputs.append(np.asarray(result, np.float32))
+        return np.concatenate(outputs, axis=0)
+
+
+def _keras_forward(stylizer, adjustable, num_layers):
+    import tensorflow as tf
+
+    content = tf.TensorSpec([None, None, None, 3], tf.float32)
+    if adjustable:
+        alpha = tf.TensorSpec([None, num_layers], tf.float32)
+        return tf.function(
+            lambda c, a: stylizer([c, a], training=False),
+            input_signature=[content, alpha])
+    return tf.function(lambda c: stylizer(c, training=False),
+                       input_signature=[content])
+
+
+def check_model_spec(spec):
+    """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
+    from adjustable_style import export
+    if spec and export.is_saved_model_dir(spec):
+        return
+    model_files.resolve_model_path(spec or None)
+
+
+def load_model(spec):
+    """A `Model` for a `--model` value.
+
+    `spec` is a `.keras` file, a training model folder (model.keras +
+    model.json), a SavedModel folder written by export/saved_model.py, or the
+    name of a shipped model; None means the default shipped model.
+    """
+    from adjustable_style import export
+
+    quiet_tensorflow_import()
+    if spec and export.is_saved_model_dir(spec):
+        loaded, names, record = export.load_saved_model(spec)
+        return Model(loaded.__call__, names, bool(names), record, spec)
+    stylizer, record = model_files.load_stylizer(spec or None)
+    names, adjustable = export.describe_stylizer(stylizer)
+    forward = _keras_forward(stylizer, adjustable, len(names))
+    return Model(forward, names, adjustable, record,
+                 spec or model_files.DEFAULT_MODEL)
+
+
+# ---------------------------------------------------------------------------
+# Shipped models.
+# ---------------------------------------------------------------------------
+
+
+def _record_summary(record):
+    """A one-line summary of a training record (model.json)."""
+    if not record:
+        return "no training record"
+    parts = []
+    style = record.get("style_image") or record.get("style")
+    if style:
+        parts.append(f"style {os.path.basename(str(style))}")
+    kind = record.get("model_type")
+    if kind:
+        parts.append(str(kind))
+    layers = record.get("style_layers")
+    if layers:
+        parts.append("alpha over " + ",".join(map(str, layers)))
+    network = record.get("loss_network")
+    if network:
+        parts.append(str(network))
+    steps = next((record[k] for k in ("train_steps", "steps", "step")
+                  if k in record), None)
+    if steps is not None:
+        parts.append(f"{steps} steps")
+    size = record.get("image_size")
+    if size:
+        parts.append(f"{size} px crops")
+    return "; ".join(parts) if parts else "record keys: " + ", ".join(sorted(record))
+
+
+def list_models(out=print):
+    """Prints the shipped models, their style and training summary."""
+    names = model_files.shipped_models()
+    if not names:
+        out("No shipped models are installed. Train one with train.py and "
+            "pass --model=MODEL_DIR (or a .keras file, or an exported "
+            "SavedModel folder).")
+        return names
+    for name in names:
+        path = model_files.resolve_model_path(name)
+        try:
+            record = model_files.read_record(path)
+        except ValueError:
+            record = {}
+        default = " (default)" if name == model_files.DEFAULT_MODEL else ""
+        out(f"{name}{default}: {_record_summary(record)}")
+    return names
+
+
+# ---------------------------------------------------------------------------
+# Checking options and planning outputs (all before TensorFlow starts).
+# ---------------------------------------------------------------------------
+
+
+def _check_int(name, value, minimum, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _usage(f"--{name} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise _usage(f"--{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def _check_positive(name, value, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise _usage(f"--{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0 or (maximum and value > maximum):
+        bound = f"in (0, {maximum:g}]" if maximum else "> 0"
+        raise _usage(f"--{name} must be {bound}, got {value!r}")
+    return float(value)
+
+
+def _kind(options):
+    if options.animate:
+        return "animation"
+    if options.sweep or options.sweep_layers:
+        return "sweep"
+    return "images"
+
+
+def check_options(options):
+    """Refuses flags that cannot work, with a one-line message."""
+    sweeping = options.sweep or bool(options.sweep_layers)
+    if not options.content:
+        raise _usage("no content image; pass --content=FILE, FOLDER or GLOB")
+    if sweeping and options.animate:
+        raise _usage("--sweep and --animate make different outputs; choose one")
+    if options.random_alpha and options.alpha is not None:
+        raise _usage("--random_alpha draws alpha itself; drop --alpha or --random_alpha")
+    if options.random_alpha and (sweeping or options.animate):
+        raise _usage("--random_alpha does not apply to --sweep or --animate, "
+                     "which choose their own alphas")
+    if options.alpha is not None and sweeping:
+        raise _usage("--sweep sets the other layers from --sweep_fixed; drop --alpha")
+    if options.sweep_fixed is not None and not sweeping:
+        raise _usage("--sweep_fixed needs --sweep")
+    _check_int("num_samples", options.num_samples, 1)
+    if options.num_samples > 1:
+        if sweeping or options.animate:
+            raise _usage("--num_samples does not apply to --sweep or --animate")
+        if not (options.random_alpha or options.content_noise):
+            raise _usage("--num_samples > 1 needs --random_alpha or --content_noise "
+                         "(otherwise every sample is the same image)")
+    if options.seed is not None:
+        _check_int("seed", options.seed, 0, 2**63 - 1 - options.num_samples)
+    if options.noise_points is not None:
+        if not options.content_noise:
+            raise _usage("--noise_points needs --content_noise")
+        _check_int("noise_points", options.noise_points, 1, alpha_lib.MAX_NOISE_POINTS)
+    if options.noise_sigma is not None:
+        if not options.content_noise:
+            raise _usage("--noise_sigma needs --content_noise")
+        _check_positive("noise_sigma", options.noise_sigma)
+    _check_int("max_size", options.max_size, 0)
+    _check_int("max_pixels", options.max_pixels, 0)
+    _check_int("batch_size", options.batch_size, 1)
+    _check_int("sweep_steps", options.sweep_steps, 2)
+    _check_int("frames", options.frames, 1)
+    # GIF stores frame times in hundredths of a second.
+    _check_positive("fps", options.fps, maximum=100)
+
+
+def _output_is_folder(output):
+    return (output.endswith(("/", os.sep)) or os.path.isdir(output)
+            or not os.path.splitext(output)[1])
+
+
+def _suffix_for(kind):
+    return {"images": "", "sweep": "_sweep", "animation": ""}[kind]
+
+
+def plan_outputs(files, kind, num_samples, output, grid=False):
+    """Final output paths: `plan[i]` lists those of `files[i]`.
+
+    `output` is a file when it has an image extension (one output in all),
+    otherwise a folder (made if missing; its parent must exist), where each
+    output is named after its content file.
+    """
+    allowed = ANIMATION_EXTENSIONS if kind == "animation" else IMAGE_EXTENSIONS
+    per_file = num_samples if kind == "images" else 1
+    total = len(files) * per_file
+    if not output:
+        raise _usage("no output given; pass --output=FILE or FOLDER")
+    if _output_is_folder(output):
+        folder = output
+        if not os.path.isdir(folder):
+            parent = os.path.dirname(os.path.abspath(folder))
+            if not os.path.isdir(parent):
+                raise images.ImageError(
+                    f"{output}: cannot make this output folder, folder {parent} "
+                    "does not exist")
+        ext = ".gif" if kind == "animation" else ".png"
+        stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+        repeated = {s for s in stems if stems.count(s) > 1}
+        plan = []
+        for path, stem in zip(files, stems):
+            if stem in repeated:  # a.jpg and a.png -> a_jpg.png, a_png.png
+                stem += "_" + os.path.splitext(path)[1].lstrip(".").lower()
+            stem += "_grid" if grid else _suffix_for(kind)
+            if per_file == 1:
+                names = [stem + ext]
+            else:
+                names = [f"{stem}_{k}{ext}" for k in range(per_file)]
+            plan.append([os.path.join(folder, n) for n in names])
+    else:
+        ext = os.path.splitext(output)[1].lower()
+        if ext not in allowed:
+            what = "an animation" if kind == "animation" else "an image"
+            raise images.ImageError(
+                f"{output}: cannot save {what} with extension {ext!r}; use one of "
+                f"{', '.join(allowed)} (or a folder name without an extension)")
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            raise images.ImageError(f"{output}: folder {folder} does not exist")
+        if ext == ".mp4":
+            _check_mp4_support()
+        if total > 1:
+            raise _usage(
+                f"--output={output} is one file but this run makes {total} outputs; "
+                "give a folder (a name without an extension)")
+        plan = [[output]]
+    inputs = {os.path.realpath(f) for f in files}
+    for paths in plan:
+        for path in paths:
+            if os.path.realpath(path) in inputs:
+                raise _usage(f"{path}: would overwrite a content image; choose "
+                             "another --output")
+            if os.path.isdir(path):
+                raise images.ImageError(f"{path}: is a folder, not a file name")
+    return plan
+
+
+class _Staging:
+    """Collects outputs in a hidden folder; moves them into place on commit."""
+
+    def __init__(self, folder):
+        self.folder = os.path.abspath(folder)
+        near = self.folder if os.path.isdir(self.folder) else os.path.dirname(self.folder)
+        self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
+        self.moves = []
+
+    def path_for(self, final):
+        staged = os.path.join(self.dir, f"{len(self.moves)}-{os.path.basename(final)}")
+        self.moves.append((staged, final))
+        return staged
+
+    def commit(self):
+        os.makedirs(self.folder, exist_ok=True)
+        for staged, final in self.moves:
+            os.replace(staged, final)
+        self.discard()
+
+    def discard(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Building the outputs.
+# ---------------------------------------------------------------------------
+
+
+def _stream(seed, sample, purpose):
+    """An independent seed for `purpose` (0 alpha, 1 noise, 2 walk) of a sample."""
+    return [seed + sample, purpose]
+
+
+def _noise_flags(options, seed):
+    flags = "--content_noise" if seed is None else f"--content_noise --seed={seed}"
+    if options.noise_points is not None:
+        flags += f" --noise_points={options.noise_points}"
+    if options.noise_sigma is not None:
+        flags += f" --noise_sigma={options.noise_sigma:g}"
+    return flags
+
+
+def _noisy(image, options, seed, sample):
+    if not options.content_noise:
+        return image
+    h, w = image.shape[:2]
+    mask = alpha_lib.noise_mask(h, w, _stream(seed, sample, 1),
+                                options.noise_points, options.noise_sigma)
+    return alpha_lib.apply_noise_mask(image, mask)
+
+
+def _font(size):
+    from PIL import ImageFont
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: bitmap font.
+        return ImageFont.load_default()
+
+
+def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None,
+                 gap=SWEEP_GAP):
+    """Lays out `cells` [R, C, H, W, 3] (floats in [0, 1]) on white.
+
+    Cells are `gap` pixels apart. With labels, a column of row labels goes
+    on the left and a row of column labels on top, with `corner_label`
+    right-aligned in the corner between them (it names what the columns
+    vary). Returns uint8 [h, w, 3].
+    """
+    from PIL import Image, ImageDraw
+
+    cells = np.asarray(cells)
+    rows, cols, h, w = cells.shape[:4]
+    pixels = (np.clip(cells, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    grid_h, grid_w = rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap
+    left = top = 0
+    font = pad = None
+    if row_labels is not None or col_labels is not None:
+        font = _font(int(np.clip(min(h, w) // 12, 10, 32)))
+        pad = max(2, font.size // 3 if hasattr(font, "size") else 3)
+        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        box = lambda text: measure.textbbox((0, 0), text, font=font)
+        if row_labels is not None:
+            left = max(box(t)[2] for t in row_labels + [corner_label or ""]) + 2 * pad
+        if col_labels is not None:
+            top = max(box(t)[3] for t in col_labels) + 2 * pad
+    canvas = np.full((top + grid_h, left + grid_w, 3), 255, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            y, x = top + r * (h + gap), left + c * (w + gap)
+            canvas[y:y + h, x:x + w] = pixels[r, c]
+    if font is None:
+        return canvas
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for r, text in enumerate(row_labels or []):
+        y = top + r * (h + gap) + h // 2
+        draw.text((pad, y), text, fill=(0, 0, 0), font=font, anchor="lm")
+    for c, text in enumerate(col_labels or []):
+        x = left + c * (w + gap) + w // 2
+        draw.text((x, top - pad), text, fill=(0, 0, 0), font=font, anchor="mb")
+    if corner_label:
+        draw.text((left - pad, top - pad), corner_label, fill=(0, 0, 0),
+                  font=font, anchor="rb")
+    return np.asarray(image)
+
+
+def _label(x):
+    return f"{round(float(x), 2):g}"
+
+
+def sweep_alphas(model, options):
+    """(alphas [R*C, L], R, C, row labels, column labels, corner, description)."""
+    names = model.style_layers
+    fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names, default=0.0)
+    steps = options.sweep_steps
+    values = np.linspace(0.0, 1.0, steps)
+    if options.sweep_layers:
+        layers = options.sweep_layers
+        if isinstance(layers, str):
+            layers = layers.split(",")
+        layers = [n.strip() for n in layers if n.strip()]
+        if len(layers) != 2 or layers[0] == layers[1]:
+            raise _usage(f"--sweep_layers needs two different style layers, got "
+                         f"{','.join(layers) or '(none)'}; the model's layers: "
+                         f"{', '.join(names)}")
+        for layer in layers:
+            if layer not in names:
+                raise alpha_lib.AlphaError(
+                    f"unknown style layer {layer!r} in --sweep_layers; valid "
+                    f"layers: {', '.join(names)}")
+        i, j = names.index(layers[0]), names.index(layers[1])
+        alphas = alpha_lib.grid_alphas(len(names), i, j, steps, fixed)
+        row_labels = [f"{layers[0]} = {_label(v)}" for v in values]
+        col_labels = [_label(v) for v in values]
+        corner = f"{layers[1]} ="
+
+        description = (f"grid: {layers[0]} 0->1 down, {layers[1]} 0->1 right, "
+                       f"{steps}x{steps}; others "
+                       f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}")
+        return alphas, steps, steps, row_labels, col_labels, corner, description
+    alphas = np.concatenate([
+        alpha_lib.sweep_alphas(len(names), i, steps, fixed)
+        for i in range(len(names))])
+    description = (f"sweep: a row per layer ({', '.join(names)}), its alpha 0->1 "
+                   f"in {steps} steps; others "
+                   f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}")
+    return (alphas, len(names), steps, list(names), [_label(v) for v in values],
+            "alpha =", description)
+
+
+def _check_mp4_support():
+    try:
+        import imageio  # noqa: F401
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        raise _usage("writing .mp4 needs imageio with ffmpeg "
+                     "(pip install 'imageio[ffmpeg]'); or save a .gif") from None
+
+
+def save_animation(frames, path, fps, fmt):
+    """Writes uint8 frames [F, H, W, 3] as a looping GIF, WebP or MP4."""
+    frames = np.asarray(frames)
+    if fmt == ".mp4":
+        _check_mp4_support()
+        import imageio.v2 as imageio
+        # H.264 in yuv420p needs even sizes; imageio rounds up to this block.
+        imageio.mimwrite(path, list(frames), format="FFMPEG", fps=fps,
+                         macro_block_size=2)
+        return
+    from PIL import Image
+    pictures = [Image.fromarray(f) for f in frames]
+    duration = int(round(1000.0 / fps))
+    if fmt == ".gif":
+        pictures[0].save(path, format="GIF", save_all=True,
+                         append_images=pictures[1:], duration=duration, loop=0)
+    else:
+        pictures[0].save(path, format="WEBP", save_all=True,
+                         append_images=pictures[1:], duration=duration, loop=0,
+                         quality=90)
+
+
+def _to_uint8(images_float):
+    return (np.clip(images_float, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _check_alpha_flags(model, options):
+    if model.adjustable:
+        return
+    given = [flag for flag, used in (
+        ("alpha", options.alpha is not None), ("random_alpha", options.random_alpha),
+        ("sweep", options.sweep or bool(options.sweep_layers)),
+        ("sweep_fixed", options.sweep_fixed is not None),
+        ("animate", options.animate)) if used]
+    if given:
+        raise _usage(f"--{given[0]}: this model has no alpha (it is a base model "
+                     "with fixed style weights, not an adjustable one)")
+
+
+def run(options, out=print):
+    """Does what `stylize.py` does; returns the list of `Output`s written.
+
+    Raises the user errors of `cli.user_errors()` (one-line messages) and
+    leaves no output file behind when it does.
+    """
+    if options.list_models:
+        list_models(out)
+        return []
+    check_options(options)
+    check_model_spec(options.model)
+    files = images.list_image_files(options.content)
+    kind = _kind(options)
+    plan = plan_outputs(files, kind, options.num_samples, options.output,
+                        grid=bool(options.sweep_layers))
+
+    model = load_model(options.model)
+    _check_alpha_flags(model, options)
+    names = model.style_layers
+    base_alpha = None
+    if model.adjustable and not options.random_alpha and kind != "sweep":
+        if options.alpha is None:
+            base_alpha = np.ones(len(names), np.float32)
+        else:
+            base_alpha = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+    sweep = sweep_alphas(model, options) if kind == "sweep" else None
+    needs_seed = options.random_alpha or options.content_noise or kind == "animation"
+    seed = options.seed
+    if seed is None and needs_seed:
+        seed = secrets.randbelow(2**31)
+
+    folder = os.path.dirname(os.path.abspath(plan[0][0]))
+    staging = _Staging(folder)
+    results = []
+    try:
+        for path, finals in zip(files, plan):
+            image = images.load_image(path, options.max_pixels or None,
+                                      options.max_size)
+            if kind == "images":
+                results += _make_images(model, options, image, path, finals,
+                                        base_alpha, seed, staging)
+            elif kind == "sweep":
+                results.append(_make_sweep(model, options, image, path, finals[0],
+                                           sweep, seed, staging))
+            else:
+                results.append(_make_animation(model, options, image, path,
+                                               finals[0], base_alpha, seed, staging))
+        staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    for result in results:
+        out(f"{result.path}: {result.description}" if result.description
+            else result.path)
+    return results
+
+
+def _make_images(model, options, image, path, finals, base_alpha, seed, staging):
+    contents, alphas, descriptions = [], [], []
+    for k, final in enumerate(finals):
+        contents.append(_noisy(image, options, seed, k))
+        flags = []
+        if model.adjustable:
+            if options.random_alpha:
+                a = alpha_lib.sample_alpha(1, model.num_layers, _stream(seed, k, 0))[0]
+            else:
+                a = base_alpha
+            alphas.append(a)
+            flags.append(f"--alpha={alpha_lib.format_alpha(a, model.style_layers)}")
+        if options.content_noise:
+            flags.append(_noise_flags(options, seed + k))
+        descriptions.append(" ".join(flags))
+    stylized = model.stylize(np.stack(contents), np.stack(alphas) if alphas else None,
+                             options.batch_size)
+    results = []
+    for k, final in enumerate(finals):
+        images.save_image(stylized[k], staging.path_for(final))
+        results.append(Output(final, path, descriptions[k],
+                              alphas[k] if alphas else None))
+    return results
+
+
+def _make_sweep(model, options, image, path, final, sweep, seed, staging):
+    alphas, rows, cols, row_labels, col_labels, corner, description = sweep
+    content = _noisy(image, options, seed, 0)
+    stylized = model.stylize(content[None], alphas, options.batch_size)
+    cells = stylized.reshape((rows, cols) + stylized.shape[1:])
+    if options.sweep_labels:
+        picture = compose_grid(cells, row_labels, col_labels, corner)
+    else:
+        picture = compose_grid(cells)
+    images.save_image(picture, staging.path_for(final))
+    if options.content_noise:
+        description += " " + _noise_flags(options, seed)
+    return Output(final, path, description)
+
+
+def _make_animation(model, options, image, path, final, base_alpha, seed, staging):
+    content = _noisy(image, options, seed, 0)
+    period = max(2, int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)))
+    start = base_alpha if options.alpha is not None else None
+    walk = alpha_lib.alpha_walk(options.frames, model.num_layers,
+                                _stream(seed, 0, 2), period=period, start=start,
+                                loop=True)
+    frames = []
+    for begin in range(0, len(walk), options.batch_size):
+        chunk = walk[begin:begin + options.batch_size]
+        frames.append(_to_uint8(model.stylize(content[None], chunk, len(chunk))))
+    staged = staging.path_for(final)
+    try:
+        save_animation(np.concatenate(frames), staged, options.fps,
+                       os.path.splitext(final)[1].lower())
+    except (OSError, ValueError) as error:
+        raise images.ImageError(
+            f"{final}: could not write the animation ({' '.join(str(error).split())})"
+        ) from None
+    flags = f"--animate --frames={options.frames} --fps={options.fps:g} --seed={seed}"
+    if options.alpha is not None:
+        flags += f" --alpha={alpha_lib.format_alpha(base_alpha, model.style_layers)}"
+    if options.content_noise:
+        flags += " " + _noise_flags(options, None)
+    return Output(final, path, f"alpha walk {flags}")

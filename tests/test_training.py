@@ -1,0 +1,285 @@
+"""train.py end to end: model files, resume after kill -9, bad data, TFDS,
+and the mirrored and multi-worker strategies. Tiny images, random VGG."""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from adjustable_style import model_files, networks, training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(REPO, "train.py")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _photo(path, seed, size=(48, 40), mode="RGB"):
+    r = np.random.default_rng(seed)
+    base = r.random((size[1] // 8, size[0] // 8, 3))
+    image = np.kron(base, np.ones((8, 8, 1)))  # blocky, photo-like regions
+    pixels = (image * 255).astype(np.uint8)
+    Image.fromarray(pixels).convert(mode).save(path)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_data")
+    content = root / "content"
+    content.mkdir()
+    for i in range(4):
+        _photo(content / f"photo{i}.png", i)
+    style = root / "style.jpg"
+    _photo(style, 99, size=(64, 64))
+    return content, style
+
+
+def _flags(content, style, model_dir, **extra):
+    args = {"style_image": style, "content_images": content,
+            "model_dir": model_dir, "vgg_weights": "random",
+            "image_size": 32, "batch_size": 2, "train_steps": 4,
+            "save_every": 2, "log_every": 2, "verbose": 0}
+    args.update(extra)
+    return [f"--{k}={v}" for k, v in args.items()]
+
+
+def _run(args, **kwargs):
+    return subprocess.run([sys.executable, TRAIN, *args], env=ENV,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _config(content, style, model_dir, **extra):
+    values = dict(style_image=str(style),
+                  content_images=None if content is None else str(content),
+                  model_dir=str(model_dir), vgg_weights="random",
+                  image_size=32, batch_size=2, train_steps=4, save_every=2,
+                  log_every=2, verbose=0)
+    values.update(extra)
+    return training.TrainConfig(**values)
+
+
+def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
+    content, style = folders
+    path = training.train(_config(content, style, tmp_path / "run"))
+    assert path == str(tmp_path / "run" / "model.keras")
+    model, record = model_files.load_stylizer(str(tmp_path / "run"))
+    assert record["steps"] == 4 and record["image_size"] == 32
+    assert record["loss_network"] == "vgg19" and record["vgg_weights"] == "random"
+    assert record["style_layers"] == ["block2_conv2", "block3_conv4", "block4_conv4"]
+    assert record["style_image"] == "style.jpg"
+    assert np.isfinite(record["final_losses"]["loss"])
+    out = model([np.random.rand(1, 21, 19, 3).astype(np.float32),
+                 np.full((1, 3), 0.5, np.float32)])
+    assert out.shape == (1, 21, 19, 3)
+    # TensorBoard scalars and preview images were written.
+    events = os.listdir(tmp_path / "run" / "logs" / "train")
+    assert events and all(e.startswith("events.out") for e in events)
+
+
+def _checkpoint_state(model_dir):
+    reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
+    return {
+        "step": int(reader.get_tensor(
+            "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")),
+        "ema": reader.get_tensor(
+            "model/normalizer/ema/.ATTRIBUTES/VARIABLE_VALUE"),
+        "count": int(reader.get_tensor(
+            "model/normalizer/count/.ATTRIBUTES/VARIABLE_VALUE")),
+    }
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
+    content, style = folders
+    model_dir = tmp_path / "run"
+    args = _flags(content, style, model_dir, train_steps=100000, save_every=3)
+    process = subprocess.Popen([sys.executable, TRAIN, *args], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    try:
+        while not (model_dir / "checkpoints" / "ckpt-6.index").exists():
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)  # no chance to clean up
+        process.wait()
+    saved = _checkpoint_state(model_dir)
+    assert saved["step"] >= 6 and saved["step"] % 3 == 0
+    assert saved["count"] == saved["step"]  # one EMA update per step
+    assert not (model_dir / "model.keras").exists()
+
+    # Rerun with the saved step as the target: nothing to train, so the
+    # record shows exactly the state that was restored.
+    result = _run(_flags(content, style, model_dir, train_steps=saved["step"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resuming at step {saved['step']}" in result.stdout
+    record = model_files.read_record(str(model_dir / "model.keras"))
+    assert record["steps"] == saved["step"]
+    np.testing.assert_array_equal(np.float32(record["ema"]), saved["ema"])
+
+    # And it goes on from there.
+    result = _run(_flags(content, style, model_dir,
+                         train_steps=saved["step"] + 2))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _checkpoint_state(model_dir)["step"] == saved["step"] + 2
+
+
+def test_bad_files_are_skipped_and_counted(folders, tmp_path):
+    _, style = folders
+    content = tmp_path / "mixed"
+    content.mkdir()
+    (content / "empty.jpg").write_bytes(b"")
+    (content / "notes.jpg").write_text("not an image")
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(
+        0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+    (content / "cut.jpg").write_bytes(buffer.getvalue()[:300])
+    Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(content / "deep.png")
+    _photo(content / "gray.png", 1, mode="L")
+    _photo(content / "rgba.png", 2, mode="RGBA")
+    result = _run(_flags(content, style, tmp_path / "run", train_steps=6))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Skipped 3 undecodable content files" in result.stdout
+    assert model_files.read_record(str(tmp_path / "run" / "model.keras"))[
+        "skipped_content_files"] == 3
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(style_image="missing.jpg"), "style image does not exist"),
+    (dict(content_images="EMPTY"), "no image files found"),
+    (dict(model_type="base"), "needs --style_weights"),
+    (dict(vgg_weights="nowhere.h5"), "does not exist"),
+])
+def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
+    content, style = folders
+    (tmp_path / "EMPTY").mkdir()
+    change = {k: (str(tmp_path / v) if v in ("EMPTY", "missing.jpg",
+                                             "nowhere.h5") else v)
+              for k, v in change.items()}
+    result = _run(_flags(content, style, tmp_path / "run", **change))
+    assert result.returncode == 1
+    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, tmp_path):
+    content, style = folders
+    model_dir = tmp_path / "run"
+    training.train(_config(content, style, model_dir, train_steps=2))
+    good = _checkpoint_state(model_dir)
+    with pytest.raises(training.TrainingError, match="NaN at step"):
+        training.train(_config(content, style, model_dir, train_steps=6,
+                               learning_rate=1e30))
+    assert _checkpoint_state(model_dir)["step"] == good["step"] == 2
+
+
+def test_base_model_trains_from_the_command_line(folders, tmp_path):
+    content, style = folders
+    result = _run(_flags(content, style, tmp_path / "run", model_type="base",
+                         style_weights="1,0.5,0.25"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    model, record = model_files.load_stylizer(str(tmp_path / "run"))
+    assert not networks.is_adjustable(model)
+    assert record["style_weights"] == [1.0, 0.5, 0.25]
+
+
+def test_tfds_content(folders, tmp_path):
+    import tensorflow_datasets as tfds
+
+    class AdjustableStyleTrainTiny(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self, features=tfds.features.FeaturesDict(
+                    {"image": tfds.features.Image(shape=(None, None, 3))}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            r = np.random.default_rng(0)
+            for i in range(6):
+                yield i, {"image": r.integers(0, 255, (40, 36, 3), dtype=np.uint8)}
+
+    data_dir = str(tmp_path / "tfds")
+    AdjustableStyleTrainTiny(data_dir=data_dir).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    _, style = folders
+    training.train(_config(None, style, tmp_path / "run",
+                           content_tfds="adjustable_style_train_tiny",
+                           tfds_data_dir=data_dir))
+    record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
+    assert record["content"] == "adjustable_style_train_tiny"
+    assert record["steps"] == 4
+
+
+_MIRRORED = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from adjustable_style import training
+training.train(training.TrainConfig(
+    style_image=sys.argv[1], content_images=sys.argv[2], model_dir=sys.argv[3],
+    vgg_weights="random", image_size=32, batch_size=4, train_steps=3,
+    save_every=3, log_every=3, verbose=0, strategy="mirrored"))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(folders, tmp_path):
+    content, style = folders
+    result = subprocess.run(
+        [sys.executable, "-c", _MIRRORED, str(style), str(content),
+         str(tmp_path / "run")], env=ENV, cwd=REPO, capture_output=True,
+        text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
+    assert record["replicas"] == 2 and record["steps"] == 3
+    assert np.isfinite(record["final_losses"]["loss"])
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_worker_multi_worker_run_on_localhost(folders, tmp_path):
+    content, style = folders
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    args = _flags(content, style, tmp_path / "run", strategy="multi_worker",
+                  batch_size=4, train_steps=3, save_every=3, log_every=3)
+    workers = []
+    for index in range(2):
+        env = {**ENV, "TF_CONFIG": json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            [sys.executable, TRAIN, *args], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    try:
+        outputs = [w.communicate(timeout=300) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    for w, (_, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
+    assert record["replicas"] == 2 and record["steps"] == 3
