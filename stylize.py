@@ -1,4 +1,4 @@
-"""Stylize images with an adjustable (or base) style transfer model.
+r"""Stylize images with an adjustable (or base) style transfer model.
 
     python stylize.py --model=runs/painting --content=photo.jpg \
         --output=out.png --alpha=0.2,1,0.5
@@ -29,7 +29,8 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "content", _D.content,
     "Content image(s): a file, a folder (its images, not recursive), a glob "
-    "('photos/*.jpg'), or a comma-separated list of those.")
+    "('photos/*.jpg'), or a comma-separated list of those. Default: a bundled "
+    "example photo (adjustable_style/examples/chelsea.png).")
 flags.DEFINE_string(
     "output", _D.output,
     "A file (.png, .jpg, .webp, .bmp; for --animate .gif, .webp or .mp4) for "
@@ -48,7 +49,8 @@ flags.DEFINE_integer("num_samples", _D.num_samples,
 flags.DEFINE_integer(
     "seed", _D.seed,
     "Seed of --random_alpha, --content_noise and --animate; sample k of a run "
-    "equals --seed=SEED+k --num_samples=1. Default: drawn and printed.")
+    "equals --seed=SEED+k --num_samples=1. Default: a fresh random seed; every "
+    "output line prints the flags that reproduce it.")
 flags.DEFINE_bool(
     "content_noise", _D.content_noise,
     "Multiply the content by a random mask with a few soft dark spots before "
@@ -89,7 +91,8 @@ flags.DEFINE_bool("sweep_labels", _D.sweep_labels,
 flags.DEFINE_bool(
     "animate", _D.animate,
     "Write an animation of a smooth, looping random walk through alpha space "
-    "(GIF or WebP with Pillow; MP4 needs imageio[ffmpeg]).")
+    "(random keyframes 1.5 s apart, eased; GIF or WebP with Pillow, MP4 "
+    "needs imageio[ffmpeg]).")
 flags.DEFINE_integer("frames", _D.frames, "Frames of --animate.")
 flags.DEFINE_float("fps", _D.fps, "Frames per second of --animate.")
 flags.DEFINE_bool("list_models", _D.list_models,
@@ -107,4 +110,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(stylize_lib.with_quiet_tensorflow(main), "stylize.py")
+    cli.run(main, "stylize.py")

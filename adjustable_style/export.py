@@ -25,14 +25,18 @@ The base (non-adjustable) model has no alpha, and its export says so: its
 was adjusting something; a missing one fails loudly instead.
 
 TFLite needs static shapes, so `export_tflite` fixes the input at
-[1, height, width, 3] (and alpha at [1, L]); `Interpreter.resize_tensor_input`
-can change the size later, at the cost of re-planning the graph.
+[1, height, width, 3] (and alpha at [1, L]). The size is baked in (the
+padding to a multiple of 4 is folded into constants), so a different size
+needs another conversion rather than `Interpreter.resize_tensor_input`.
 """
 
+import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -216,7 +220,10 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
             SERVING_DEFAULT: module.serving_default.get_concrete_function(),
             SERVING_UINT8: module.serving_uint8.get_concrete_function(),
         }
-        tf.saved_model.save(module, tmp, signatures=signatures)
+        with _quiet():
+            tf.saved_model.save(module, tmp, signatures=signatures)
+        # mkdtemp made the folder 0700; give it a plain mkdir's mode.
+        os.chmod(tmp, 0o777 & ~model_files.current_umask())
         _replace_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -268,6 +275,31 @@ def _check_size(name, value):
     return int(value)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Hides TensorFlow's INFO chatter (absl and native) during a step.
+
+    Saving and converting log a dozen INFO lines per call (signature
+    renames, sharding callbacks, MLIR notes); they say nothing a user can
+    act on. Native output is shown again if the step fails.
+    """
+    from absl import logging
+
+    from adjustable_style import stylize
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(min(verbosity, logging.WARNING))
+    try:
+        with stylize.quiet_native_stderr(), warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it
+            # still ships with TensorFlow and is what the check needs.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            warnings.filterwarnings("ignore", message=".*trackable_obj")
+            yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
 def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SIZE):
     """TFLite flatbuffer bytes of the stylizer at a fixed [1, H, W, 3] input.
 
@@ -276,25 +308,41 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     Floats stay float32 (no quantization), so results match Keras closely.
     """
     import tensorflow as tf
+    # Public since TF 2.0 in all but name; the TFLite docs use it too.
+    from tensorflow.python.framework import convert_to_constants
 
     height, width = _check_size("height", height), _check_size("width", width)
     style_layers, adjustable = describe_stylizer(stylizer)
-    content_spec = tf.TensorSpec([1, height, width, 3], tf.float32, name=CONTENT)
+    specs = [tf.TensorSpec([1, height, width, 3], tf.float32, name=CONTENT)]
     if adjustable:
-        alpha_spec = tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA)
+        specs.append(tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA))
 
-        @tf.function(input_signature=[content_spec, alpha_spec])
+    def call(*inputs):
+        return stylizer(list(inputs) if adjustable else inputs[0], training=False)
+
+    # Keras 3 variables reach the converter as resource variables that it
+    # keeps (VAR_HANDLE / READ_VARIABLE with no initializer), and the
+    # converted model then reads uninitialized memory. Freezing the weights
+    # into constants first gives a self-contained flatbuffer; the frozen
+    # function is wrapped again to restore the named signature.
+    with _quiet():
+        frozen = convert_to_constants.convert_variables_to_constants_v2(
+            tf.function(call).get_concrete_function(*specs))
+
+    if adjustable:
+        @tf.function(input_signature=specs)
         def serving_default(content, alpha):
-            return {STYLIZED: stylizer([content, alpha], training=False)}
+            return {STYLIZED: frozen(content, alpha)[0]}
     else:
-        @tf.function(input_signature=[content_spec])
+        @tf.function(input_signature=specs)
         def serving_default(content):
-            return {STYLIZED: stylizer(content, training=False)}
+            return {STYLIZED: frozen(content)[0]}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [serving_default.get_concrete_function()], stylizer)
+        [serving_default.get_concrete_function()], tf.Module())
     try:
-        return converter.convert()
+        with _quiet():
+            return converter.convert()
     except Exception as error:
         raise ExportError(f"TFLite conversion failed: {_first_line(error)}") from None
 
@@ -307,16 +355,24 @@ def tflite_runner(model_bytes):
     """
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_content=model_bytes)
-    runner = interpreter.get_signature_runner(SERVING_DEFAULT)
+    with _quiet():
+        interpreter = tf.lite.Interpreter(model_content=model_bytes)
+        runner = interpreter.get_signature_runner(SERVING_DEFAULT)
 
     def run(content, alpha=None):
         inputs = {CONTENT: np.asarray(content, np.float32)}
         if alpha is not None:
             inputs[ALPHA] = np.asarray(alpha, np.float32)
-        return runner(**inputs)[STYLIZED]
+        with _quiet():  # The first call announces the XNNPACK delegate.
+            return runner(**inputs)[STYLIZED]
 
     return run
+
+
+def max_difference(a, b):
+    """max |a - b|, infinite when either holds NaN or inf."""
+    difference = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    return float(difference.max()) if np.isfinite(difference).all() else math.inf
 
 
 def check_image(height, width, seed=0):
@@ -339,13 +395,12 @@ def compare_tflite(stylizer, model_bytes, content, alphas=None):
     """Max |TFLite - Keras| over `content` [1, H, W, 3] and each alpha [L]."""
     run = tflite_runner(model_bytes)
     if alphas is None:
-        return float(np.abs(run(content) - np.asarray(
-            stylizer(content, training=False))).max())
+        return max_difference(run(content), stylizer(content, training=False))
     worst = 0.0
     for alpha in alphas:
         alpha = np.asarray(alpha, np.float32)[None]
-        expected = np.asarray(stylizer([content, alpha], training=False))
-        worst = max(worst, float(np.abs(run(content, alpha) - expected).max()))
+        expected = stylizer([content, alpha], training=False)
+        worst = max(worst, max_difference(run(content, alpha), expected))
     return worst
 
 

@@ -38,6 +38,13 @@ def shipped_models():
         if os.path.isfile(os.path.join(SHIPPED_DIR, name, MODEL_FILE)))
 
 
+def current_umask():
+    """The process umask (reading it means setting it; set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data):
     """Writes `data` to `path` through a temporary file and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -45,6 +52,9 @@ def atomic_write_bytes(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp creates the file 0600; give it the mode a plain open()
+        # would have, so written models stay readable by others as usual.
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

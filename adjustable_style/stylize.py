@@ -15,8 +15,8 @@ One call makes one of three kinds of output per content image:
 - an animation (`--animate`): a looping random walk through alpha space, as
   a GIF or animated WebP (Pillow) or an MP4 (imageio with ffmpeg).
 
-Reproducibility: every random choice derives from `--seed` (drawn and
-printed when not given). Sample k of a run with `--seed=S` is exactly what
+Reproducibility: every random choice derives from `--seed` (a fresh one
+when not given). Sample k of a run with `--seed=S` is exactly what
 `--seed=S+k --num_samples=1` gives, and every output line prints the flags
 that reproduce it (`--alpha=...` in `alpha.format_alpha` form, plus
 `--content_noise --seed=...` when a noise mask was used).
@@ -26,6 +26,8 @@ final place and moved there only when every image has been made, so a bad
 input anywhere leaves no output file behind.
 """
 
+import collections
+import contextlib
 import dataclasses
 import math
 import os
@@ -33,7 +35,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -43,6 +45,9 @@ from adjustable_style import model_files
 from adjustable_style.cli import UsageError
 
 DEFAULT_MAX_SIZE = 1024
+# A bundled photo, so that `python stylize.py` works out of the box.
+DEFAULT_CONTENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "examples", "chelsea.png")
 DEFAULT_OUTPUT = "stylized"
 DEFAULT_BATCH_SIZE = 4
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
@@ -50,11 +55,7 @@ ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
 # White space between the cells of a sweep, in pixels.
 SWEEP_GAP = 4
 # Seconds between the keyframes of an animation's alpha walk.
-ANIMATION_KEYFRAME_SECONDS = 2.0
-
-
-def _usage(message):
-    return UsageError(message)
+ANIMATION_KEYFRAME_SECONDS = 1.5
 
 
 @dataclasses.dataclass
@@ -62,7 +63,7 @@ class Options:
     """Everything `stylize.py` can be asked to do; defaults are the flags'."""
 
     model: Optional[str] = None
-    content: Optional[str] = None
+    content: Optional[str] = DEFAULT_CONTENT
     output: str = DEFAULT_OUTPUT
     alpha: Optional[str] = None
     random_alpha: bool = False
@@ -80,7 +81,7 @@ class Options:
     sweep_layers: Optional[List[str]] = None
     sweep_labels: bool = True
     animate: bool = False
-    frames: int = 60
+    frames: int = 90
     fps: float = 15.0
     list_models: bool = False
 
@@ -100,28 +101,27 @@ class Output:
 # ---------------------------------------------------------------------------
 
 
-def quiet_tensorflow_import():
-    """Imports TensorFlow with its start-up chatter on stderr hidden.
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Captures what native code writes to stderr; replays it on error.
 
-    TensorFlow's native logging prints several lines (oneDNN, CUDA stubs)
-    before `TF_CPP_MIN_LOG_LEVEL` takes effect; the command-line tools
-    promise one-line errors, so that chatter is captured at the file
-    descriptor level and shown only if the import itself fails.
+    TensorFlow's C++ logging prints start-up and conversion notes straight
+    to file descriptor 2, where `TF_CPP_MIN_LOG_LEVEL` does not reach all
+    of them (those logged before absl's log is initialized). The commands
+    promise one-line errors, so such a step runs with fd 2 captured, and the
+    capture is shown only if the step raises.
     """
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    stderr_fd = 2  # Native code writes here whatever sys.stderr is.
     try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        import tensorflow  # noqa: F401
+        sys.stderr.flush()
+        saved = os.dup(stderr_fd)
+    except (AttributeError, OSError, ValueError):  # No stderr at all.
+        yield
         return
-    sys.stderr.flush()
-    saved = os.dup(stderr_fd)
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), stderr_fd)
         try:
-            import tensorflow  # noqa: F401
+            yield
         except BaseException:
             os.dup2(saved, stderr_fd)
             capture.seek(0)
@@ -132,22 +132,13 @@ def quiet_tensorflow_import():
             os.close(saved)
 
 
-def with_quiet_tensorflow(main):
-    """Wraps a command's `main` so that an early error stays one line.
-
-    `cli.run` collects its error types from modules that import TensorFlow,
-    so an error raised before TensorFlow was imported would otherwise come
-    with TensorFlow's start-up chatter.
-    """
-
-    def wrapped(argv):
-        try:
-            return main(argv)
-        except Exception:
-            quiet_tensorflow_import()
-            raise
-
-    return wrapped
+def quiet_tensorflow_import():
+    """Imports TensorFlow with its start-up chatter on stderr hidden."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr():
+        import tensorflow  # noqa: F401
 
 
 class Model:
@@ -158,8 +149,12 @@ class Model:
     [B, H, W, 3], in chunks of `batch_size`.
     """
 
-    def __init__(self, forward, style_layers, adjustable, record, source):
+    def __init__(self, forward, style_layers, adjustable, record, source,
+                 owner=None):
         self._forward = forward
+        # What `forward` needs alive: a loaded SavedModel's functions hold
+        # only weak references to its variables.
+        self._owner = owner
         self.style_layers = list(style_layers)
         self.adjustable = adjustable
         self.record = record or {}
@@ -225,12 +220,12 @@ def load_model(spec):
     quiet_tensorflow_import()
     if spec and export.is_saved_model_dir(spec):
         loaded, names, record = export.load_saved_model(spec)
-        return Model(loaded.__call__, names, bool(names), record, spec)
+        return Model(loaded.__call__, names, bool(names), record, spec, loaded)
     stylizer, record = model_files.load_stylizer(spec or None)
     names, adjustable = export.describe_stylizer(stylizer)
     forward = _keras_forward(stylizer, adjustable, len(names))
     return Model(forward, names, adjustable, record,
-                 spec or model_files.DEFAULT_MODEL)
+                 spec or model_files.DEFAULT_MODEL, stylizer)
 
 
 # ---------------------------------------------------------------------------
@@ -291,19 +286,19 @@ def list_models(out=print):
 
 def _check_int(name, value, minimum, maximum=None):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise _usage(f"--{name} must be an integer, got {value!r}")
+        raise UsageError(f"--{name} must be an integer, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
-        raise _usage(f"--{name} must be {bound}, got {value}")
+        raise UsageError(f"--{name} must be {bound}, got {value}")
     return int(value)
 
 
 def _check_positive(name, value, maximum=None):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise _usage(f"--{name} must be a number, got {value!r}")
+        raise UsageError(f"--{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value <= 0 or (maximum and value > maximum):
         bound = f"in (0, {maximum:g}]" if maximum else "> 0"
-        raise _usage(f"--{name} must be {bound}, got {value!r}")
+        raise UsageError(f"--{name} must be {bound}, got {value!r}")
     return float(value)
 
 
@@ -319,34 +314,34 @@ def check_options(options):
     """Refuses flags that cannot work, with a one-line message."""
     sweeping = options.sweep or bool(options.sweep_layers)
     if not options.content:
-        raise _usage("no content image; pass --content=FILE, FOLDER or GLOB")
+        raise UsageError("no content image; pass --content=FILE, FOLDER or GLOB")
     if sweeping and options.animate:
-        raise _usage("--sweep and --animate make different outputs; choose one")
+        raise UsageError("--sweep and --animate make different outputs; choose one")
     if options.random_alpha and options.alpha is not None:
-        raise _usage("--random_alpha draws alpha itself; drop --alpha or --random_alpha")
+        raise UsageError("--random_alpha draws alpha itself; drop --alpha or --random_alpha")
     if options.random_alpha and (sweeping or options.animate):
-        raise _usage("--random_alpha does not apply to --sweep or --animate, "
+        raise UsageError("--random_alpha does not apply to --sweep or --animate, "
                      "which choose their own alphas")
     if options.alpha is not None and sweeping:
-        raise _usage("--sweep sets the other layers from --sweep_fixed; drop --alpha")
+        raise UsageError("--sweep sets the other layers from --sweep_fixed; drop --alpha")
     if options.sweep_fixed is not None and not sweeping:
-        raise _usage("--sweep_fixed needs --sweep")
+        raise UsageError("--sweep_fixed needs --sweep")
     _check_int("num_samples", options.num_samples, 1)
     if options.num_samples > 1:
         if sweeping or options.animate:
-            raise _usage("--num_samples does not apply to --sweep or --animate")
+            raise UsageError("--num_samples does not apply to --sweep or --animate")
         if not (options.random_alpha or options.content_noise):
-            raise _usage("--num_samples > 1 needs --random_alpha or --content_noise "
+            raise UsageError("--num_samples > 1 needs --random_alpha or --content_noise "
                          "(otherwise every sample is the same image)")
     if options.seed is not None:
         _check_int("seed", options.seed, 0, 2**63 - 1 - options.num_samples)
     if options.noise_points is not None:
         if not options.content_noise:
-            raise _usage("--noise_points needs --content_noise")
+            raise UsageError("--noise_points needs --content_noise")
         _check_int("noise_points", options.noise_points, 1, alpha_lib.MAX_NOISE_POINTS)
     if options.noise_sigma is not None:
         if not options.content_noise:
-            raise _usage("--noise_sigma needs --content_noise")
+            raise UsageError("--noise_sigma needs --content_noise")
         _check_positive("noise_sigma", options.noise_sigma)
     _check_int("max_size", options.max_size, 0)
     _check_int("max_pixels", options.max_pixels, 0)
@@ -366,6 +361,29 @@ def _suffix_for(kind):
     return {"images": "", "sweep": "_sweep", "animation": ""}[kind]
 
 
+def _unique_stems(files):
+    """Output names for content files: `photo` for photo.jpg, made unique.
+
+    a.jpg and a.png become a_jpg and a_png; the same name in two folders
+    becomes x and x_2.
+    """
+    split = [os.path.splitext(os.path.basename(f)) for f in files]
+    extensions = collections.defaultdict(set)
+    for stem, ext in split:
+        extensions[stem].add(ext.lower())
+    unique, used = [], set()
+    for stem, ext in split:
+        if len(extensions[stem]) > 1:
+            stem += "_" + ext.lstrip(".").lower()
+        candidate, n = stem, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{stem}_{n}"
+        used.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
 def plan_outputs(files, kind, num_samples, output, grid=False):
     """Final output paths: `plan[i]` lists those of `files[i]`.
 
@@ -377,7 +395,7 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
     per_file = num_samples if kind == "images" else 1
     total = len(files) * per_file
     if not output:
-        raise _usage("no output given; pass --output=FILE or FOLDER")
+        raise UsageError("no output given; pass --output=FILE or FOLDER")
     if _output_is_folder(output):
         folder = output
         if not os.path.isdir(folder):
@@ -387,12 +405,8 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
                     f"{output}: cannot make this output folder, folder {parent} "
                     "does not exist")
         ext = ".gif" if kind == "animation" else ".png"
-        stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
-        repeated = {s for s in stems if stems.count(s) > 1}
         plan = []
-        for path, stem in zip(files, stems):
-            if stem in repeated:  # a.jpg and a.png -> a_jpg.png, a_png.png
-                stem += "_" + os.path.splitext(path)[1].lstrip(".").lower()
+        for path, stem in zip(files, _unique_stems(files)):
             stem += "_grid" if grid else _suffix_for(kind)
             if per_file == 1:
                 names = [stem + ext]
@@ -412,7 +426,7 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
         if ext == ".mp4":
             _check_mp4_support()
         if total > 1:
-            raise _usage(
+            raise UsageError(
                 f"--output={output} is one file but this run makes {total} outputs; "
                 "give a folder (a name without an extension)")
         plan = [[output]]
@@ -420,7 +434,7 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
     for paths in plan:
         for path in paths:
             if os.path.realpath(path) in inputs:
-                raise _usage(f"{path}: would overwrite a content image; choose "
+                raise UsageError(f"{path}: would overwrite a content image; choose "
                              "another --output")
             if os.path.isdir(path):
                 raise images.ImageError(f"{path}: is a folder, not a file name")
@@ -550,7 +564,7 @@ def sweep_alphas(model, options):
             layers = layers.split(",")
         layers = [n.strip() for n in layers if n.strip()]
         if len(layers) != 2 or layers[0] == layers[1]:
-            raise _usage(f"--sweep_layers needs two different style layers, got "
+            raise UsageError(f"--sweep_layers needs two different style layers, got "
                          f"{','.join(layers) or '(none)'}; the model's layers: "
                          f"{', '.join(names)}")
         for layer in layers:
@@ -583,7 +597,7 @@ def _check_mp4_support():
         import imageio  # noqa: F401
         import imageio_ffmpeg  # noqa: F401
     except ImportError:
-        raise _usage("writing .mp4 needs imageio with ffmpeg "
+        raise UsageError("writing .mp4 needs imageio with ffmpeg "
                      "(pip install 'imageio[ffmpeg]'); or save a .gif") from None
 
 
@@ -593,7 +607,10 @@ def save_animation(frames, path, fps, fmt):
     if fmt == ".mp4":
         _check_mp4_support()
         import imageio.v2 as imageio
-        # H.264 in yuv420p needs even sizes; imageio rounds up to this block.
+        # H.264 in yuv420p needs even sizes: repeat the last row or column
+        # rather than let imageio resample the picture.
+        _, h, w, _ = frames.shape
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         imageio.mimwrite(path, list(frames), format="FFMPEG", fps=fps,
                          macro_block_size=2)
         return
@@ -622,13 +639,15 @@ def _check_alpha_flags(model, options):
         ("sweep_fixed", options.sweep_fixed is not None),
         ("animate", options.animate)) if used]
     if given:
-        raise _usage(f"--{given[0]}: this model has no alpha (it is a base model "
+        raise UsageError(f"--{given[0]}: this model has no alpha (it is a base model "
                      "with fixed style weights, not an adjustable one)")
 
 
-def run(options, out=print):
+def run(options, out=print, model=None):
     """Does what `stylize.py` does; returns the list of `Output`s written.
 
+    `out` receives each line to print. `model`, a `Model` from `load_model`,
+    replaces `options.model`, so that a notebook or a test loads it once.
     Raises the user errors of `cli.user_errors()` (one-line messages) and
     leaves no output file behind when it does.
     """
@@ -636,13 +655,15 @@ def run(options, out=print):
         list_models(out)
         return []
     check_options(options)
-    check_model_spec(options.model)
+    if model is None:
+        check_model_spec(options.model)
     files = images.list_image_files(options.content)
     kind = _kind(options)
     plan = plan_outputs(files, kind, options.num_samples, options.output,
                         grid=bool(options.sweep_layers))
 
-    model = load_model(options.model)
+    if model is None:
+        model = load_model(options.model)
     _check_alpha_flags(model, options)
     names = model.style_layers
     base_alpha = None
@@ -725,7 +746,10 @@ def _make_sweep(model, options, image, path, final, sweep, seed, staging):
 
 def _make_animation(model, options, image, path, final, base_alpha, seed, staging):
     content = _noisy(image, options, seed, 0)
-    period = max(2, int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)))
+    # At least three keyframes: a looping walk through two is a palindrome
+    # (there and back along one path), which repeats frames.
+    period = max(1, min(int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)),
+                        options.frames // 3))
     start = base_alpha if options.alpha is not None else None
     walk = alpha_lib.alpha_walk(options.frames, model.num_layers,
                                 _stream(seed, 0, 2), period=period, start=start,

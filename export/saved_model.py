@@ -1,4 +1,4 @@
-"""Export a stylizer as a SavedModel for tf.saved_model.load / hub.load / TF Serving.
+r"""Export a stylizer as a SavedModel for tf.saved_model.load / hub.load / TF Serving.
 
     python export/saved_model.py --model=runs/painting --output=exported/painting
 
@@ -52,5 +52,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from adjustable_style.stylize import with_quiet_tensorflow
-    cli.run(with_quiet_tensorflow(main), "export/saved_model.py")
+    cli.run(main, "export/saved_model.py")

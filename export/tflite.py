@@ -1,4 +1,4 @@
-"""Convert a stylizer to TFLite at a fixed input size, checked against Keras.
+r"""Convert a stylizer to TFLite at a fixed input size, checked against Keras.
 
     python export/tflite.py --model=runs/painting --output=painting.tflite \
         --height=256 --width=256
@@ -72,5 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from adjustable_style.stylize import with_quiet_tensorflow
-    cli.run(with_quiet_tensorflow(main), "export/tflite.py")
+    cli.run(main, "export/tflite.py")

@@ -1,0 +1,198 @@
+"""experiments/adjustability.py: its statistics, and one end-to-end run.
+
+The run uses a random-weights stylizer and a random-weights VGG-19 (the
+numbers mean nothing; the test checks the mechanics: every measurement is
+made, finite, written, and the pictures are drawn).
+"""
+
+import importlib.util
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from absl import flags
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "experiments", "adjustability.py")
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    spec = importlib.util.spec_from_file_location("adjustability", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------
+# Spearman, by hand.
+# ---------------------------------------------------------------------------
+
+
+def test_rankdata_averages_ties(experiment):
+    np.testing.assert_array_equal(
+        experiment.rankdata([10, 30, 20, 20]), [1.0, 4.0, 2.5, 2.5])
+    np.testing.assert_array_equal(experiment.rankdata([5, 5, 5]), [2.0, 2.0, 2.0])
+
+
+def test_spearman_perfect_monotone(experiment):
+    x = np.linspace(0.0, 1.0, 11)
+    assert experiment.spearman(x, x) == pytest.approx(1.0)
+    assert experiment.spearman(x, -x) == pytest.approx(-1.0)
+    # Any strictly monotone relation, however curved, is perfect.
+    assert experiment.spearman(x, np.exp(10 * x)) == pytest.approx(1.0)
+    assert experiment.spearman(x, 1.0 / (1.0 + x) ** 3) == pytest.approx(-1.0)
+
+
+def test_spearman_with_ties_by_hand(experiment):
+    # y ranks 1, 2.5, 2.5, 4, 5 against x ranks 1..5: centred, the products
+    # sum to 4 + 0.5 + 0 + 1 + 4 = 9.5, the squares to 10 and 9.5.
+    rho = experiment.spearman([1, 2, 3, 4, 5], [1, 2, 2, 3, 4])
+    assert rho == pytest.approx(9.5 / math.sqrt(10 * 9.5))
+    # Ties on both sides: x ranks 1.5, 1.5, 3.5, 3.5; y ranks 1, 2, 3, 4.
+    # Centred: (-1, -1, 1, 1) . (-1.5, -0.5, 0.5, 1.5) = 4, |.|^2 = 4 and 5.
+    assert experiment.spearman([0, 0, 1, 1], [1, 2, 3, 4]) == pytest.approx(
+        4 / math.sqrt(4 * 5))
+    # Order does not matter, only the pairing.
+    assert experiment.spearman([3, 1, 2], [30, 10, 20]) == pytest.approx(1.0)
+
+
+def test_spearman_matches_scipy(experiment):
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, 40).astype(float)  # Many ties.
+    y = x + rng.integers(-2, 3, 40)
+    assert experiment.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+
+
+def test_spearman_undefined_and_bad_input(experiment):
+    assert math.isnan(experiment.spearman([1, 2, 3], [7, 7, 7]))
+    with pytest.raises(ValueError):
+        experiment.spearman([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError):
+        experiment.spearman([1, 2], [1, float("nan")])
+
+
+# ---------------------------------------------------------------------------
+# End to end, in process.
+# ---------------------------------------------------------------------------
+
+
+def _photo(path, height, width, seed):
+    rng = np.random.default_rng(seed)
+    # Smooth colour gradients plus noise: something VGG has texture on.
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    pixels = np.stack([yy, xx, 1 - yy], axis=-1) + 0.2 * rng.random((height, width, 3))
+    Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def _tiny_model(model_dir, style_path):
+    import keras
+
+    from adjustable_style import model_files, networks
+
+    keras.utils.set_random_seed(3)
+    stylizer = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    record = {
+        "content_layer": "block3_conv4", "loss_network": "vgg19",
+        "style_image": "style.jpg", "style_image_size": 32,
+        "style_image_sha256": None, "steps": 0, "model_type": "adjustable",
+        "style_layers": list(STYLE_LAYERS),
+    }
+    model_files.save_model(model_dir, stylizer, record)
+    os.replace(style_path, os.path.join(model_dir, model_files.STYLE_THUMBNAIL))
+
+
+def _numbers(value, where="results"):
+    """Yields (path, leaf) for every leaf of a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{where}[{i}]")
+    else:
+        yield where, value
+
+
+def test_main_writes_every_measurement(experiment, tmp_path):
+    import keras
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "wide.png", 32, 44, 1)
+    _photo(photos / "tall.jpg", 48, 32, 2)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    model_dir = tmp_path / "model"
+    _tiny_model(str(model_dir), str(style))
+    vgg = tmp_path / "vgg.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
+    out = tmp_path / "out"
+
+    fv = flags.FlagValues()
+    experiment.define_flags(fv)
+    fv(["adjustability", f"--model={model_dir}", f"--content={photos}",
+        f"--vgg_weights={vgg}", "--image_size=32", "--steps=3",
+        "--sweep_steps=3", f"--output_dir={out}"])
+    assert experiment.main(["adjustability"], fv) is None
+
+    results = json.loads((out / "results.json").read_text())
+    for key in ("command", "model", "settings", "style_at_alpha_1",
+                "content_at_alpha_0", "figure7", "seconds"):
+        assert key in results, key
+    assert results["settings"]["num_photos"] == 2
+    assert results["settings"]["photos"] == ["tall.jpg", "wide.png"]
+    assert results["model"]["style_layers"] == list(STYLE_LAYERS)
+    assert results["model"]["style_image"] == "style.jpg"
+    for layer in STYLE_LAYERS:
+        style_1 = results["style_at_alpha_1"][layer]
+        assert set(style_1["ratio"]) == {"median", "mean", "min", "max"}
+        assert len(style_1["ratio_per_photo"]) == 2
+        for others in ("others_0", "others_1"):
+            curve = results["figure7"][others][layer]
+            assert np.shape(curve["raw"]) == (2, 3)
+            assert curve["normalized_median"][0] == pytest.approx(1.0)
+            for key in ("normalized_q25", "normalized_q75", "end_ratio",
+                        "spearman_pooled", "spearman_per_photo_median"):
+                assert key in curve, key
+            assert -1.0 <= curve["spearman_pooled"] <= 1.0
+    content = results["content_at_alpha_0"]
+    for key in ("content_loss_alpha0", "content_loss_alpha1",
+                "psnr_db_alpha0", "psnr_db_alpha1"):
+        assert set(content[key]) == {"median", "mean", "min", "max"}, key
+    assert results["figure7"]["alphas"] == [0.0, 0.5, 1.0]
+    # The stylized outputs differ from the photo: finite PSNR, positive losses.
+    for where, value in _numbers(results):
+        if where.endswith("style_image_matches_training_record"):
+            continue
+        assert isinstance(value, (str, bool, int, float)), (where, value)
+        if isinstance(value, float):
+            assert math.isfinite(value), where
+
+    report = (out / "results.md").read_text()
+    assert results["command"] in report
+    for layer in STYLE_LAYERS:
+        assert f"| `{layer}` |" in report
+
+    with Image.open(out / "figure7.png") as figure:
+        assert figure.width >= 600 and figure.height >= 300
+    with Image.open(out / "sweep.png") as sweep:
+        # Three rows of 3 cells of 32 px, plus the header and labels.
+        assert sweep.width >= 3 * 32 and sweep.height >= 3 * 32 + 32
+    assert sorted(os.listdir(out)) == [
+        "figure7.png", "results.json", "results.md", "sweep.png"]
+
+
+def test_main_refuses_missing_content(experiment):
+    from adjustable_style.cli import UsageError
+
+    fv = flags.FlagValues()
+    experiment.define_flags(fv)
+    fv(["adjustability"])
+    with pytest.raises(UsageError, match="--content"):
+        experiment.main(["adjustability"], fv)

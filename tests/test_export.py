@@ -1,0 +1,270 @@
+"""SavedModel and TFLite exports agree with Keras and load without this package.
+
+One tiny random-weights model is exported once per module: the SavedModel by
+the real command (export/saved_model.py, in a subprocess), then loaded in a
+fresh Python process that never imports adjustable_style, as a TF Hub user
+would.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adjustable_style import export, model_files
+from adjustable_style import stylize as stylize_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+H, W = 37, 53
+TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def keras_models(tmp_path_factory):
+    """(adjustable Keras model, its model dir, base Keras model)."""
+    import keras
+
+    from adjustable_style import networks
+
+    keras.utils.set_random_seed(5)
+    adjustable = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    # A larger Lambda output kernel than the N(0, 1e-3) start, so that
+    # alpha changes the picture as much as in a trained model.
+    kernel = adjustable.get_layer("alpha_network").gamma_beta.kernel
+    kernel.assign(np.random.default_rng(5).normal(0, 0.05, kernel.shape).astype(np.float32))
+    model_dir = tmp_path_factory.mktemp("export") / "run"
+    model_files.save_model(str(model_dir), adjustable, {"style_image": "wave.jpg",
+                                                        "train_steps": 7})
+    return adjustable, str(model_dir), networks.build_base_stylizer()
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    rng = np.random.default_rng(0)
+    content = export.check_image(H, W, seed=1)
+    batch = np.concatenate([content, rng.random((1, H, W, 3), np.float32)])
+    alpha = np.array([[0.0, 0.3, 1.0], [0.9, 0.1, 0.5]], np.float32)
+    return batch, alpha
+
+
+@pytest.fixture(scope="module")
+def saved_model_dir(keras_models):
+    _, model_dir, _ = keras_models
+    output = os.path.join(os.path.dirname(model_dir), "exported")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "export", "saved_model.py"),
+         f"--model={model_dir}", f"--output={output}"],
+        capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{output}: SavedModel, __call__(content, alpha)")
+    assert result.stderr == ""
+    return output
+
+
+@pytest.fixture(scope="module")
+def tflite_file(keras_models, tmp_path_factory):
+    adjustable, _, _ = keras_models
+    path = str(tmp_path_factory.mktemp("tflite") / "stylizer.tflite")
+    difference = export.export_tflite(adjustable, path, height=H, width=W)
+    assert difference <= TOLERANCE
+    return path
+
+
+def test_keras_saved_model_and_tflite_agree(keras_models, inputs, saved_model_dir, tflite_file):
+    import tensorflow as tf
+
+    adjustable, _, _ = keras_models
+    content, alpha = inputs
+    reference = np.asarray(adjustable([content, alpha], training=False))
+    assert reference.shape == content.shape
+    assert np.abs(reference[0] - reference[1]).max() > 0.05  # Really different alphas.
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    hub_style = loaded(tf.constant(content), tf.constant(alpha)).numpy()
+    assert np.abs(hub_style - reference).max() <= TOLERANCE
+    serving = loaded.signatures["serving_default"](content=tf.constant(content),
+                                                   alpha=tf.constant(alpha))
+    assert np.abs(serving["stylized"].numpy() - reference).max() <= TOLERANCE
+    as_uint8 = loaded.signatures["serving_uint8"](
+        image=tf.constant(np.round(content * 255).astype(np.uint8)), alpha=tf.constant(alpha))
+    assert as_uint8["stylized"].dtype == tf.uint8
+    expected_uint8 = np.round(255 * np.asarray(
+        adjustable([np.round(content * 255) / 255, alpha])))
+    assert np.abs(as_uint8["stylized"].numpy() - expected_uint8).max() <= 1
+
+    # TFLite runs at its fixed size [1, H, W, 3], one alpha at a time.
+    with open(tflite_file, "rb") as f:
+        run = export.tflite_runner(f.read())
+    for k in range(len(alpha)):
+        lite = run(content[k:k + 1], alpha[k:k + 1])
+        assert lite.shape == (1, H, W, 3)
+        assert np.abs(lite - reference[k:k + 1]).max() <= TOLERANCE
+
+
+def test_alpha_batch_of_one_broadcasts(keras_models, inputs, saved_model_dir):
+    import tensorflow as tf
+
+    adjustable, _, _ = keras_models
+    content, alpha = inputs
+    loaded = tf.saved_model.load(saved_model_dir)
+    out = loaded(tf.constant(content), tf.constant(alpha[:1])).numpy()
+    reference = np.asarray(adjustable([content, np.repeat(alpha[:1], 2, axis=0)]))
+    assert np.abs(out - reference).max() <= TOLERANCE
+
+
+_FRESH_PROCESS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+path, inputs, outputs = sys.argv[1:4]
+data = np.load(inputs)
+model = tf.saved_model.load(path)
+result = {
+    "style_layers": [n.decode() for n in model.style_layers.numpy()],
+    "record": json.loads(model.training_record.numpy().decode()),
+    "signatures": sorted(model.signatures),
+    "default_inputs": sorted(model.signatures["serving_default"].structured_input_signature[1]),
+    "default_outputs": sorted(model.signatures["serving_default"].structured_outputs),
+    "uint8_inputs": {k: v.dtype.name for k, v in
+                     model.signatures["serving_uint8"].structured_input_signature[1].items()},
+    "imports_package": any(m.startswith("adjustable_style") for m in sys.modules),
+}
+try:
+    import tensorflow_hub as hub
+    hub_model = hub.load(path)
+    hub_out = hub_model(data["content"], data["alpha"]).numpy()
+except ImportError:
+    hub_out = None
+np.savez(outputs,
+         call=model(data["content"], data["alpha"]).numpy(),
+         default=model.signatures["serving_default"](
+             content=tf.constant(data["content"]), alpha=tf.constant(data["alpha"]))["stylized"].numpy(),
+         uint8=model.signatures["serving_uint8"](
+             image=tf.constant(data["image"]), alpha=tf.constant(data["alpha"]))["stylized"].numpy(),
+         **({} if hub_out is None else {"hub": hub_out}))
+print(json.dumps(result))
+"""
+
+
+def test_saved_model_loads_in_a_fresh_process_without_the_package(
+        keras_models, inputs, saved_model_dir, tmp_path):
+    adjustable, _, _ = keras_models
+    content, alpha = inputs
+    np.savez(tmp_path / "in.npz", content=content, alpha=alpha,
+             image=np.round(content * 255).astype(np.uint8))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, saved_model_dir,
+         str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads(result.stdout.strip().splitlines()[-1])
+    assert info["style_layers"] == list(STYLE_LAYERS)
+    assert info["record"] == {"style_image": "wave.jpg", "train_steps": 7}
+    assert info["signatures"] == ["serving_default", "serving_uint8"]
+    assert info["default_inputs"] == ["alpha", "content"]
+    assert info["default_outputs"] == ["stylized"]
+    assert info["uint8_inputs"] == {"image": "uint8", "alpha": "float32"}
+    assert not info["imports_package"]
+
+    out = np.load(tmp_path / "out.npz")
+    reference = np.asarray(adjustable([content, alpha]))
+    for key in ("call", "default") + (("hub",) if "hub" in out else ()):
+        assert out[key].shape == (2, H, W, 3)
+        assert np.abs(out[key] - reference).max() <= TOLERANCE
+    assert out["uint8"].dtype == np.uint8
+
+
+def test_stylize_reads_the_saved_model_with_named_alphas(keras_models, inputs, saved_model_dir):
+    adjustable, _, _ = keras_models
+    content, _ = inputs
+    model = stylize_lib.load_model(saved_model_dir)
+    assert model.adjustable and model.style_layers == list(STYLE_LAYERS)
+    assert model.record["train_steps"] == 7
+    alpha = np.array([[0.25, 1.0, 0.75]], np.float32)
+    reference = np.asarray(adjustable([content[:1], alpha]))
+    assert np.abs(model.stylize(content[:1], alpha) - reference).max() <= TOLERANCE
+
+
+def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
+    import tensorflow as tf
+
+    _, _, base = keras_models
+    content, _ = inputs
+    path = export.save_saved_model(base, str(tmp_path / "base"))
+    loaded = tf.saved_model.load(path)
+    assert list(loaded.style_layers.numpy()) == []
+    reference = np.asarray(base(content))
+    assert np.abs(loaded(tf.constant(content)).numpy() - reference).max() <= TOLERANCE
+    signature = loaded.signatures["serving_default"]
+    assert sorted(signature.structured_input_signature[1]) == ["content"]
+    assert np.abs(signature(content=tf.constant(content))["stylized"].numpy()
+                  - reference).max() <= TOLERANCE
+    assert sorted(loaded.signatures["serving_uint8"].structured_input_signature[1]) == ["image"]
+    model = stylize_lib.load_model(path)
+    assert not model.adjustable and model.style_layers == []
+    assert sorted(os.listdir(tmp_path)) == ["base"]  # No temporary folder left.
+
+
+def test_export_refuses_existing_output_and_missing_folder(keras_models, tmp_path):
+    _, _, base = keras_models
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(model_files.ModelFileError, match="--overwrite"):
+        export.save_saved_model(base, str(tmp_path / "taken"))
+    with pytest.raises(model_files.ModelFileError, match="does not exist"):
+        export.save_saved_model(base, str(tmp_path / "nope" / "out"))
+    with pytest.raises(model_files.ModelFileError, match=r"\.tflite"):
+        export.export_tflite(base, str(tmp_path / "model.lite"))
+    (tmp_path / "taken.tflite").write_bytes(b"old")
+    with pytest.raises(model_files.ModelFileError, match="--overwrite"):
+        export.export_tflite(base, str(tmp_path / "taken.tflite"))
+    assert sorted(os.listdir(tmp_path)) == ["taken", "taken.tflite"]
+
+
+def test_overwrite_replaces_a_saved_model(keras_models, tmp_path):
+    _, _, base = keras_models
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.txt").write_text("old")
+    export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
+    assert "stale.txt" not in os.listdir(tmp_path / "out")
+    assert export.is_saved_model_dir(str(tmp_path / "out"))
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_tflite_export_refuses_a_model_that_disagrees(keras_models, tmp_path, monkeypatch):
+    _, _, base = keras_models
+    monkeypatch.setattr(export, "convert_tflite", lambda *args: b"flatbuffer")
+    monkeypatch.setattr(export, "compare_tflite", lambda *args: float("inf"))
+    with pytest.raises(model_files.ModelFileError, match="differs from Keras"):
+        export.export_tflite(base, str(tmp_path / "x.tflite"), height=8, width=8)
+    assert os.listdir(tmp_path) == []
+
+
+def test_not_a_stylizer_is_refused(tmp_path):
+    import keras
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(model_files.ModelFileError, match="not a stylizer"):
+        export.describe_stylizer(other)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(model_files.ModelFileError):
+        stylize_lib.load_model(str(tmp_path / "empty"))
+
+
+def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
+    import tensorflow as tf
+
+    class Other(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return x * 2
+
+    tf.saved_model.save(Other(), str(tmp_path / "other"))
+    with pytest.raises(model_files.ModelFileError, match="not a stylizer exported"):
+        stylize_lib.load_model(str(tmp_path / "other"))
