@@ -323,6 +323,24 @@ def load_image_uint8(
     return rgb
 
 
+
+def load_center_square(path: PathLike, size: int,
+                       max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A photo as float32 (size, size, 3) in [0, 1]: shorter side = size, centre crop.
+
+    For fixed views of a photo (TensorBoard previews, experiments), where
+    training's random crops would not do.
+    """
+    pixels = load_image_uint8(path, max_pixels=max_pixels, min_side=size)
+    height, width = pixels.shape[:2]
+    scale = size / min(height, width)
+    new_h = max(size, round(height * scale))
+    new_w = max(size, round(width * scale))
+    pixels = resize_image(pixels, new_h, new_w)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    crop = pixels[top:top + size, left:left + size]
+    return crop.astype(np.float32) / 255.0
+
 # --------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ and the package ships such directories under `adjustable_style/models/<name>/`
 `.keras` file, a model directory, or the name of a shipped model.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -43,6 +44,15 @@ def current_umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path):
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path, data):

@@ -15,7 +15,6 @@
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -138,14 +137,6 @@ def _is_chief(strategy):
         and "chief" not in resolver.cluster_spec().as_dict())
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _content_dataset(config, stats):
     if config.content_tfds:
         return data_lib.content_dataset_from_tfds(
@@ -163,18 +154,10 @@ def _preview_content(config):
         return None
     for path in images.list_image_files(config.content_images):
         try:
-            image = images.load_image(path, max_pixels=config.max_pixels)
+            return images.load_center_square(
+                path, config.image_size, max_pixels=config.max_pixels)[None]
         except images.ImageError:
             continue
-        height, width = image.shape[:2]
-        scale = config.image_size / min(height, width)
-        image = images.resize_image(
-            image, max(config.image_size, round(height * scale)),
-            max(config.image_size, round(width * scale)))
-        top = (image.shape[0] - config.image_size) // 2
-        left = (image.shape[1] - config.image_size) // 2
-        return image[top:top + config.image_size,
-                     left:left + config.image_size][None]
     return None
 
 
@@ -423,7 +406,7 @@ def train(config):
     record = {
         "model_type": config.model_type,
         "style_image": os.path.basename(config.style_image),
-        "style_image_sha256": _sha256(config.style_image),
+        "style_image_sha256": model_files.file_sha256(config.style_image),
         "style_image_size": config.style_image_size or config.image_size,
         "content": config.content_tfds or config.content_images,
         "steps": step,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import io
 import os
 import pickle
@@ -45,6 +44,8 @@ import zipfile
 from typing import IO, Any, Callable, Mapping
 
 import numpy as np
+
+from adjustable_style.model_files import file_sha256 as _file_sha256
 
 __all__ = [
     "NETWORKS",
@@ -474,16 +475,8 @@ def vgg16_layers_from_onnx_initializers(initializers: Mapping[str, np.ndarray]) 
 # Getting the source file.
 
 
-def _sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_sha256(path: str, expected: str) -> None:
-    actual = _sha256_of(path)
+    actual = _file_sha256(path)
     if actual != expected.lower():
         raise WeightsError(
             f"sha256 mismatch for {os.path.basename(path)}: got {actual}, expected {expected.lower()}"

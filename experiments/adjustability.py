@@ -36,7 +36,6 @@ the stylizer and the loss network in one compiled function. Plots are drawn
 with Pillow, so the script needs nothing beyond the package's dependencies.
 """
 
-import hashlib
 import json
 import math
 import os
@@ -206,27 +205,6 @@ def find_style_image(override, model_path, record):
         f"no style image found for {model_path} (no {model_files.STYLE_THUMBNAIL} "
         f"beside it{', and the recorded ' + repr(named) + ' is not there' if named else ''}); "
         "pass --style_image")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_square(path, size):
-    """A photo as float32 (size, size, 3): shorter side = size, centre crop."""
-    pixels = images.load_image_uint8(path, min_side=size)
-    height, width = pixels.shape[:2]
-    scale = size / min(height, width)
-    new_h = max(size, round(height * scale))
-    new_w = max(size, round(width * scale))
-    pixels = images.resize_image(pixels, new_h, new_w)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    crop = pixels[top:top + size, left:left + size]
-    return crop.astype(np.float32) / 255.0
 
 
 def curve_alphas(num_layers, steps):
@@ -723,7 +701,7 @@ def run(fv):
     style_path = find_style_image(fv.style_image, model_path, record)
     style_size = int(record.get("style_image_size") or DEFAULT_STYLE_IMAGE_SIZE)
     style = data.style_image_tensor(style_path, style_size).numpy()[0]
-    style_sha = _sha256(style_path)
+    style_sha = model_files.file_sha256(style_path)
     same_style = (style_sha == record["style_image_sha256"]
                   if record.get("style_image_sha256") else None)
     if same_style is False:
@@ -747,7 +725,7 @@ def run(fv):
     contents = []
     for i, path in enumerate(photos, start=1):
         tick = time.perf_counter()
-        content = load_square(path, fv.image_size)
+        content = images.load_center_square(path, fv.image_size)
         contents.append(content)
         per_photo.append(measure_photo(evaluator, content, num_layers, fv.steps))
         print(f"[{i}/{len(photos)}] {os.path.basename(path)}: "
