@@ -1,0 +1,52 @@
+"""Model directories, shipped models, and the compact float16 storage."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from adjustable_style import model_files, networks
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    stylizer = networks.build_adjustable_stylizer(
+        ("block2_conv2", "block3_conv4", "block4_conv4"))
+    folder = tmp_path_factory.mktemp("model")
+    model_files.save_model(str(folder), stylizer, {"steps": 7})
+    return stylizer, folder
+
+
+def test_save_model_writes_model_and_record(saved):
+    _, folder = saved
+    assert sorted(os.listdir(folder)) == ["model.json", "model.keras"]
+    assert json.loads((folder / "model.json").read_text()) == {"steps": 7}
+    model, record = model_files.load_stylizer(str(folder))
+    assert record == {"steps": 7} and networks.is_adjustable(model)
+
+
+def test_compact_file_halves_the_size_and_keeps_the_outputs(saved, tmp_path):
+    stylizer, folder = saved
+    compact = model_files.compact_keras_file(
+        str(folder / "model.keras"), str(tmp_path / "compact.keras"))
+    assert os.path.getsize(compact) < 0.55 * os.path.getsize(folder / "model.keras")
+    loaded = keras.saving.load_model(compact)
+    assert all(w.dtype == "float32" for w in loaded.weights)
+    r = np.random.default_rng(0)
+    content = r.random((2, 45, 61, 3)).astype(np.float32)
+    alpha = r.random((2, 3)).astype(np.float32)
+    difference = np.abs(np.asarray(loaded([content, alpha]))
+                        - np.asarray(stylizer([content, alpha])))
+    assert difference.max() < 1 / 255  # below one 8-bit output step
+    assert networks.style_layer_names(loaded) == networks.style_layer_names(stylizer)
+
+
+def test_unknown_model_names_the_shipped_ones(tmp_path):
+    with pytest.raises(model_files.ModelFileError, match="not a file, a model directory"):
+        model_files.resolve_model_path(str(tmp_path / "nothing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(model_files.ModelFileError, match="without a model.keras"):
+        model_files.resolve_model_path(str(tmp_path / "empty"))
