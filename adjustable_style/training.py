@@ -302,7 +302,19 @@ def _mixed_policy():
 
 
 def train(config):
-    """Runs (or resumes) a training run; returns the path of model.keras."""
+    """Runs (or resumes) a training run; returns the path of model.keras.
+
+    The global Keras dtype policy is restored afterwards, so a mixed
+    precision run leaves no trace on the caller's later models.
+    """
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _train(config)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(config):
     config.validate()
     started = time.time()
     # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.

@@ -184,6 +184,17 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, tmp_path):
     assert _checkpoint_state(model_dir)["step"] == good["step"] == 2
 
 
+def test_mixed_precision_trains_and_saves_a_float32_model(folders, tmp_path):
+    content, style = folders
+    training.train(_config(content, style, tmp_path / "run", train_steps=2,
+                           mixed_precision=True))
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    model, record = model_files.load_stylizer(str(tmp_path / "run"))
+    assert record["mixed_precision"] and np.isfinite(record["final_losses"]["loss"])
+    assert all(w.dtype == "float32" for w in model.weights)
+    assert model.dtype_policy.name == "float32"
+
+
 def test_base_model_trains_from_the_command_line(folders, tmp_path):
     content, style = folders
     result = _run(_flags(content, style, tmp_path / "run", model_type="base",
