@@ -202,3 +202,34 @@ def _float16_weights(data, h5py, np):
         target.attrs.update(source.attrs)
         source.visititems(copy)
     return buffer.getvalue()
+
+
+def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR,
+               thumbnail_side=256):
+    """Copies a trained model into the package as shipped model `name`.
+
+    Writes `<destination>/<name>/` with the compact (float16-stored)
+    `model.keras`, the training record `model.json`, and `style.jpg`, the
+    style image with its shorter side at `thumbnail_side` (the size the
+    experiments recompute the style's Gram matrices at).
+    """
+    from PIL import Image
+
+    source = resolve_model_path(model_dir)
+    target = os.path.join(destination, name)
+    os.makedirs(target, exist_ok=True)
+    compact_keras_file(source, os.path.join(target, MODEL_FILE))
+    record = read_record(source)
+    atomic_write_bytes(
+        os.path.join(target, RECORD_FILE),
+        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    with Image.open(style_image) as image:
+        image = image.convert("RGB")
+        scale = thumbnail_side / min(image.size)
+        size = (max(1, round(image.width * scale)),
+                max(1, round(image.height * scale)))
+        image = image.resize(size, Image.LANCZOS)
+        tmp = os.path.join(target, f".tmp-{STYLE_THUMBNAIL}")
+        image.save(tmp, format="JPEG", quality=90)
+        os.replace(tmp, os.path.join(target, STYLE_THUMBNAIL))
+    return target
