@@ -25,7 +25,13 @@ setuptools.setup(
         "absl-py",
     ],
     extras_require={
-        "test": ["pytest", "scipy", "onnx"],
+        # playwright drives Debian's Chromium in tests/test_demo.py (never
+        # `playwright install`; .ci/run installs the chromium package).
+        "test": ["pytest", "scipy", "onnx", "playwright"],
         "convert": ["onnx"],
+        # demo.py needs only the base dependencies (a standard-library HTTP
+        # server and one self-contained page); the extra keeps
+        # `pip install -e '.[demo]'` working and is where any future need goes.
+        "demo": [],
     },
 )

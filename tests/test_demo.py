@@ -1,0 +1,384 @@
+"""demo.py and adjustable_style.demo: the request handlers and the page.
+
+Fast tests call `DemoApp.handle` in process (no sockets); one test speaks
+HTTP to a real server; one drives the page in headless Chromium through
+Playwright (skipped, with the reason, when Playwright or Chromium is not
+installed). A tiny random-weights model and small sizes keep it quick.
+"""
+
+import http.client
+import io
+import json
+import os
+import shutil
+import threading
+import urllib.parse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adjustable_style import alpha as alpha_lib
+from adjustable_style import demo as demo_lib
+from adjustable_style import images, model_files
+from adjustable_style import stylize as stylize_lib
+
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A random-weights adjustable stylizer whose alpha visibly matters.
+
+    Lambda's output layer starts at N(0, 1e-3), which makes alpha almost
+    irrelevant in an untrained model; a larger random kernel fixes that.
+    """
+    import keras
+
+    from adjustable_style import networks
+
+    keras.utils.set_random_seed(5)
+    stylizer = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    kernel = stylizer.get_layer("alpha_network").gamma_beta.kernel
+    kernel.assign(np.random.default_rng(5).normal(0, 0.05, kernel.shape).astype(np.float32))
+    path = tmp_path_factory.mktemp("demo_model") / "tiny.keras"
+    stylizer.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def app(model_path):
+    return demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=48, max_size=96))
+
+
+def png_bytes(height, width, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def decode_png(data):
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def call(app, method, path, body=b"", **params):
+    return app.handle(method, path, urllib.parse.urlencode(params), body)
+
+
+def load_example(app, client, name="chelsea.png"):
+    response = call(app, "POST", "/api/content", client=client, example=name)
+    assert response.status == 200, response.body
+    return response.json["content_id"]
+
+
+def stylize(app, client_id, content_id, model, **params):
+    params = {"client": client_id, "content": content_id, "model": model, "seq": 1,
+              "size": "full", "seed": 7, **params}
+    return call(app, "GET", "/api/stylize", **params)
+
+
+# ---------------------------------------------------------------------------
+# Handlers, in process.
+# ---------------------------------------------------------------------------
+
+
+def test_info_lists_the_given_model_and_the_examples(app, model_path):
+    info = call(app, "GET", "/api/info").json
+    assert info["default_model"] == model_path
+    assert model_path in [m["key"] for m in info["models"]]
+    assert {"chelsea.png", "grace_hopper.jpg", "rocket.jpg"} <= set(info["examples"])
+    assert info["preview_size"] == 48 and info["max_size"] == 96
+    model = call(app, "GET", "/api/model", name=model_path).json
+    assert model["style_layers"] == list(STYLE_LAYERS) and model["adjustable"]
+
+
+def test_page_is_self_contained(app):
+    response = call(app, "GET", "/")
+    assert response.status == 200 and response.content_type.startswith("text/html")
+    page = response.body.decode()
+    # No resource from anywhere but this server.
+    assert "http://" not in page and "https://" not in page and "//cdn" not in page
+    assert 'id="result"' in page and 'id="randomize"' in page
+
+
+def test_missing_default_model_is_a_notice_not_a_crash(monkeypatch):
+    monkeypatch.setattr(model_files, "shipped_models", lambda: [])
+    app = demo_lib.DemoApp(demo_lib.Config())
+    info = call(app, "GET", "/api/info").json
+    assert info["default_model"] is None and info["models"] == []
+    assert model_files.DEFAULT_MODEL in info["notice"] and "--model" in info["notice"]
+    response = call(app, "GET", "/api/model", name=model_files.DEFAULT_MODEL)
+    assert response.status == 404 and "unknown model" in response.json["error"]
+
+
+def test_non_image_upload_is_a_clear_error(app):
+    response = call(app, "POST", "/api/content", b"just some text\n", client="c1",
+                    name="notes.txt")
+    assert response.status == 400
+    assert response.json == {"error": "notes.txt: not an image file, or a format Pillow "
+                                      "cannot read"}
+    empty = call(app, "POST", "/api/content", b"", client="c1", name="empty.png")
+    assert empty.status == 400 and "empty" in empty.json["error"]
+    # The app still serves this client.
+    assert load_example(app, "c1")
+
+
+def test_upload_over_the_pixel_limit_is_refused(model_path):
+    small = demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=48,
+                                             max_size=96, max_pixels=1000))
+    response = call(small, "POST", "/api/content", png_bytes(40, 50), client="c2",
+                    name="big.png")
+    assert response.status == 400
+    assert response.json["error"].startswith("big.png: image is 50x40")
+    assert "over the limit" in response.json["error"]
+    ok = call(small, "POST", "/api/content", png_bytes(20, 30), client="c2", name="ok.png")
+    assert ok.status == 200 and (ok.json["width"], ok.json["height"]) == (30, 20)
+
+
+def test_unknown_model_example_and_route(app):
+    content = load_example(app, "c3")
+    response = stylize(app, "c3", content, "no_such_model")
+    assert response.status == 404
+    assert response.json["error"].startswith("unknown model 'no_such_model'; this demo serves:")
+    response = call(app, "POST", "/api/content", client="c3", example="../setup.py")
+    assert response.status == 404 and "unknown example" in response.json["error"]
+    assert call(app, "GET", "/nope").status == 404
+    assert call(app, "POST", "/api/info").status == 405
+
+
+@pytest.mark.parametrize("alpha, message", [
+    ("1.5", "alpha entry '1.5' is outside [0, 1]"),
+    ("block2_conv2=-0.1", "alpha entry 'block2_conv2=-0.1' is outside [0, 1]"),
+    ("block9_conv1=0.5", "unknown style layer"),
+    ("0.1,0.2", "alpha"),
+])
+def test_bad_alpha_is_a_clear_error(app, model_path, alpha, message):
+    content = load_example(app, "c4")
+    response = stylize(app, "c4", content, model_path, alpha=alpha)
+    assert response.status == 400
+    assert message in response.json["error"]
+
+
+def test_bad_seed_size_and_client(app, model_path):
+    content = load_example(app, "c5")
+    for params, status, message in [
+            ({"seed": "-3"}, 400, "seed '-3' must be a whole number"),
+            ({"seed": "x"}, 400, "seed 'x'"),
+            ({"size": "huge"}, 400, "size must be"),
+            ({"seed": "", "noise": "1"}, 400, "needs a seed"),
+            ({"client": "bad client!"}, 400, "'client'"),
+            ({"client": "never-seen"}, 410, "pick the photo again")]:
+        response = stylize(app, "c5", content, model_path, **params)
+        assert response.status == status, params
+        assert message in response.json["error"], params
+
+
+def test_full_picture_is_what_the_printed_command_makes(app, model_path, tmp_path):
+    content = load_example(app, "c6", "grace_hopper.jpg")
+    alpha = "block2_conv2=0.31,block3_conv4=0.9,block4_conv4=0"
+    response = stylize(app, "c6", content, model_path, alpha=alpha, noise="1", seed=123)
+    assert response.status == 200 and response.content_type == "image/png"
+    picture = decode_png(response.body)
+    assert max(picture.shape[:2]) == 96
+    assert urllib.parse.unquote(response.headers["X-Alpha"]) == alpha
+    command = urllib.parse.unquote(response.headers["X-Command"])
+    assert command == (
+        f"python stylize.py --model={model_path} "
+        f"--content={os.path.relpath(demo_lib.EXAMPLES_DIR)}/grace_hopper.jpg "
+        f"--output=stylized.png --max_size=96 --alpha={alpha} --content_noise --seed=123")
+
+    out = tmp_path / "stylized.png"
+    stylize_lib.run(stylize_lib.Options(
+        model=model_path, content=os.path.join(demo_lib.EXAMPLES_DIR, "grace_hopper.jpg"),
+        output=str(out), max_size=96, alpha=alpha, content_noise=True, seed=123),
+        out=lambda line: None)
+    np.testing.assert_array_equal(picture, np.asarray(Image.open(out).convert("RGB")))
+
+
+def test_preview_is_small_and_alpha_changes_the_picture(app, model_path):
+    content = load_example(app, "c7")
+    low = stylize(app, "c7", content, model_path, alpha="0", size="preview")
+    high = stylize(app, "c7", content, model_path, alpha="1", size="preview", seq=2)
+    assert low.status == high.status == 200
+    assert max(decode_png(low.body).shape[:2]) == 48
+    assert low.body != high.body
+
+
+def test_superseded_requests_do_not_run(app, model_path):
+    content = load_example(app, "c8")
+    assert stylize(app, "c8", content, model_path, seq=10).status == 200
+    stale = stylize(app, "c8", content, model_path, seq=9)
+    assert stale.status == 409 and stale.json["superseded"] is True
+    old_photo = stylize(app, "c8", "0123456789abcdef", model_path, seq=11)
+    assert old_photo.status == 409 and old_photo.json["superseded"] is True
+
+
+def test_random_alpha_is_what_stylize_py_draws(app, model_path):
+    data = call(app, "GET", "/api/random_alpha", model=model_path, seed="42").json
+    expected = alpha_lib.sample_alpha(1, 3, [42, 0])[0]
+    np.testing.assert_array_equal(alpha_lib.parse_alpha(data["alpha"], STYLE_LAYERS), expected)
+    assert data["alpha"] == ",".join(f"{n}={v}" for n, v in zip(STYLE_LAYERS, data["values"]))
+
+
+# ---------------------------------------------------------------------------
+# A real server.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    server = demo_lib.make_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def http_call(server, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_http_errors_leave_the_server_serving(server):
+    status, headers, body = http_call(server, "POST", "/api/content?client=h1&name=a.txt",
+                                      b"not an image")
+    assert status == 400 and "not an image file" in json.loads(body)["error"]
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    status, _, body = http_call(server, "POST", "/api/content?client=h1&name=a.png",
+                                headers={"Content-Length": str(demo_lib.MAX_UPLOAD_BYTES + 1)})
+    assert status == 413 and "over the demo's limit" in json.loads(body)["error"]
+    status, _, body = http_call(server, "GET", "/api/info")
+    assert status == 200 and json.loads(body)["examples"]
+
+
+# ---------------------------------------------------------------------------
+# The page, in a real browser.
+# ---------------------------------------------------------------------------
+
+
+def _browser_or_skip():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install playwright)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return sync_playwright
+
+
+DIGEST_JS = """async () => {
+  const response = await fetch(document.querySelector('#result').src);
+  const digest = await crypto.subtle.digest('SHA-256', await response.arrayBuffer());
+  return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('');
+}"""
+
+IDLE_AFTER_JS = """seq => {
+  const img = document.querySelector('#result');
+  return document.body.dataset.busy === '0' && img.dataset.kind === 'full'
+      && Number(img.dataset.seq) > seq;
+}"""
+
+
+def test_page_in_chromium(server):
+    sync_playwright = _browser_or_skip()
+    base = demo_lib.server_url(server)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.set_default_timeout(30_000)
+            requests = []
+            page.on("request", lambda request: requests.append(request.url))
+
+            def shown_seq():
+                return int(page.get_attribute("#result", "data-seq") or 0)
+
+            def wait_for_new_full_picture(seq):
+                page.wait_for_function(IDLE_AFTER_JS, arg=seq)
+
+            page.goto(base)
+            wait_for_new_full_picture(0)
+
+            # Pick an example.
+            seq = shown_seq()
+            page.select_option("#example", "grace_hopper.jpg")
+            wait_for_new_full_picture(seq)
+            assert page.is_hidden("#error")
+            before = page.evaluate(DIGEST_JS)
+            alpha_before = page.text_content("#alpha-text")
+            assert alpha_before == "--alpha=block2_conv2=1,block3_conv4=1,block4_conv4=1"
+
+            # Drag a slider: previews while dragging, the full picture on release.
+            previews = sum("size=preview" in url for url in requests)
+            box = page.locator("#alpha-block2_conv2").bounding_box()
+            y = box["y"] + box["height"] / 2
+            seq = shown_seq()
+            page.mouse.move(box["x"] + box["width"] - 2, y)
+            page.mouse.down()
+            for k in range(1, 9):
+                page.mouse.move(box["x"] + box["width"] * (1 - 0.1 * k), y)
+                page.wait_for_timeout(40)
+            page.mouse.up()
+            wait_for_new_full_picture(seq)
+            assert sum("size=preview" in url for url in requests) > previews
+            after = page.evaluate(DIGEST_JS)
+            assert after != before
+            alpha_text = page.text_content("#alpha-text")
+            assert alpha_text != alpha_before and "block3_conv4=1,block4_conv4=1" in alpha_text
+            value = float(page.input_value("#alpha-block2_conv2"))
+            assert 0.05 < value < 0.5 and f"block2_conv2={value:g}" in alpha_text
+            command = page.input_value("#command")
+            assert command.startswith("python stylize.py --model=") and alpha_text in command
+
+            # Randomize: new seed, new alphas, sliders moved to them.
+            seq = shown_seq()
+            page.click("#randomize")
+            wait_for_new_full_picture(seq)
+            randomized = page.text_content("#alpha-text")
+            assert randomized not in (alpha_text, alpha_before)
+            seed = page.input_value("#seed")
+            expected = alpha_lib.format_alpha(
+                alpha_lib.sample_alpha(1, 3, [int(seed), 0])[0], STYLE_LAYERS)
+            assert randomized == f"--alpha={expected}"
+            assert page.input_value("#command").endswith(f"{randomized} --seed={seed}")
+            first = float(expected.split(",")[0].split("=")[1])
+            assert abs(float(page.input_value("#alpha-block2_conv2")) - first) <= 0.0051
+
+            # Download the full-size result.
+            with page.expect_download() as download_info:
+                page.click("#download")
+            path = download_info.value.path()
+            with open(path, "rb") as f:
+                downloaded = f.read()
+            assert downloaded.startswith(b"\x89PNG")
+            assert max(decode_png(downloaded).shape[:2]) == 96
+
+            # A text file: an error on the page, and the page keeps working.
+            page.set_input_files("#upload", files=[{
+                "name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo\n"}])
+            page.wait_for_selector("#error:not([hidden])")
+            assert "notes.txt: not an image file" in page.text_content("#error")
+            seq = shown_seq()
+            shown = page.evaluate(DIGEST_JS)
+            page.select_option("#example", "rocket.jpg")
+            wait_for_new_full_picture(seq)
+            assert page.is_hidden("#error")
+            assert page.evaluate(DIGEST_JS) != shown
+
+            # Nothing was fetched from anywhere but this server.
+            foreign = [url for url in requests
+                       if not url.startswith((base, "blob:", "data:"))]
+            assert foreign == []
+        finally:
+            browser.close()
