@@ -175,6 +175,7 @@ def compact_keras_file(source, destination):
                 if info.filename.endswith(".weights.h5"):
                     data = _float16_weights(data, h5py, np)
                 dst.writestr(info.filename, data)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, destination)
     finally:
         if os.path.exists(tmp):
