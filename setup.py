@@ -27,7 +27,7 @@ setuptools.setup(
     extras_require={
         # playwright drives Debian's Chromium in tests/test_demo.py (never
         # `playwright install`; .ci/run installs the chromium package).
-        "test": ["pytest", "scipy", "onnx", "playwright"],
+        "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub"],
         "convert": ["onnx"],
         # demo.py needs only the base dependencies (a standard-library HTTP
         # server and one self-contained page); the extra keeps
