@@ -50,6 +50,11 @@ flags.DEFINE_list("style_weights", None,
                   "Fixed style weights w_l of the base model, one per style layer.")
 flags.DEFINE_float("content_weight", 1.0, "alpha_c, the content loss weight.")
 flags.DEFINE_float("ema_decay", 0.99, "Decay of the loss EMAs of the paper's Eq. 8.")
+flags.DEFINE_float(
+    "alpha_edge_probability", 0.0,
+    "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "
+    "plain uniform). Short runs learn alpha = 0 and one-layer-alone settings "
+    "much sooner with 0.5; the shipped models use it.")
 flags.DEFINE_integer("save_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between progress/TensorBoard updates.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
@@ -85,7 +90,9 @@ def main(argv):
         vgg_weights=FLAGS.vgg_weights, content_layer=FLAGS.content_layer,
         style_layers=FLAGS.style_layers, model_type=FLAGS.model_type,
         style_weights=weights, content_weight=FLAGS.content_weight,
-        ema_decay=FLAGS.ema_decay, save_every=FLAGS.save_every,
+        ema_decay=FLAGS.ema_decay,
+        alpha_edge_probability=FLAGS.alpha_edge_probability,
+        save_every=FLAGS.save_every,
         log_every=FLAGS.log_every, strategy=FLAGS.strategy, tpu=FLAGS.tpu,
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
         seed=FLAGS.seed, max_pixels=FLAGS.max_pixels or None,

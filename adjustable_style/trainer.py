@@ -3,7 +3,10 @@
 One step, for a batch of content crops c:
 
 1. alpha ~ U(0, 1), independently per sample and style layer (the adjustable
-   model), or the fixed style weights w (the base model of Johnson et al.);
+   model), or the fixed style weights w (the base model of Johnson et al.).
+   Optionally each alpha_l is snapped to 0 or 1 with some probability, so
+   the faces and corners of the alpha cube (alpha = 0: the photo; one layer
+   alone) are seen often instead of almost never;
 2. p = T(c; Lambda(alpha)), and VGG features of p and c;
 3. per-sample raw losses L_c and L_l (content, then each style layer);
 4. their batch means update the EMAs; Eq. 8 turns them into normalized losses
@@ -62,11 +65,14 @@ class StyleTransferTrainer(keras.Model):
       ema_decay: decay of the loss EMAs.
       seed: seeds the alpha draws; the draws of step s depend only on
         (seed, s, replica), so a resumed run draws what the original would.
+      alpha_edge_probability: chance that each alpha_l is replaced by 0 or 1
+        (even odds). 0 is the paper's plain uniform draw; with 0.5 the
+        all-zero corner is 1/64 of the samples instead of a null set.
     """
 
     def __init__(self, stylizer, loss_network, spec, style_image,
                  style_weights=None, content_weight=1.0, ema_decay=0.99,
-                 seed=0, **kwargs):
+                 seed=0, alpha_edge_probability=0.0, **kwargs):
         super().__init__(**kwargs)
         self.stylizer = stylizer
         self.loss_network = loss_network
@@ -92,6 +98,10 @@ class StyleTransferTrainer(keras.Model):
             self.style_weights = np.asarray(style_weights, np.float32)
         self.content_weight = float(content_weight)
         self.seed = int(seed)
+        if not 0.0 <= alpha_edge_probability <= 1.0:
+            raise ValueError("alpha_edge_probability must be in [0, 1], got "
+                             f"{alpha_edge_probability}")
+        self.alpha_edge_probability = float(alpha_edge_probability)
         self.loss_names = ["content"] + [f"style_{n}" for n in spec.style_layers]
         self.normalizer = losses_lib.LossNormalizer(
             1 + num_style, decay=ema_decay, name="loss_normalizer")
@@ -141,7 +151,14 @@ class StyleTransferTrainer(keras.Model):
         num_style = len(self.spec.style_layers)
         if not self.adjustable:
             return tf.tile(self.style_weights[tf.newaxis], [batch_size, 1])
-        return tf.random.stateless_uniform([batch_size, num_style], seed=seed)
+        if not self.alpha_edge_probability:
+            return tf.random.stateless_uniform([batch_size, num_style], seed=seed)
+        # Three independent uniforms per entry: the value, whether to snap it,
+        # and to which end.
+        draws = tf.random.stateless_uniform([batch_size, num_style, 3], seed=seed)
+        snap = draws[..., 1] < self.alpha_edge_probability
+        end = tf.cast(draws[..., 2] < 0.5, draws.dtype)
+        return tf.where(snap, end, draws[..., 0])
 
     def compute_raw_losses(self, content, alpha, training=False):
         """Stylizes `content` and returns (stylized, (B, K) raw losses)."""

@@ -65,6 +65,7 @@ class TrainConfig:
     style_weights: Optional[Sequence[float]] = None
     content_weight: float = 1.0
     ema_decay: float = 0.99
+    alpha_edge_probability: float = 0.0
     save_every: int = 1000
     log_every: int = 100
     strategy: str = "default"
@@ -102,6 +103,8 @@ class TrainConfig:
             raise UsageError(
                 "--style_weights is for --model_type=base; the adjustable "
                 "model samples alpha")
+        if not 0.0 <= self.alpha_edge_probability <= 1.0:
+            raise UsageError("--alpha_edge_probability must be in [0, 1]")
         if self.style_weights and not all(
                 math.isfinite(w) and w >= 0 for w in self.style_weights):
             raise UsageError("--style_weights must be non-negative numbers")
@@ -354,7 +357,9 @@ def _train(config):
             stylizer, vgg, spec, style,
             style_weights=config.style_weights,
             content_weight=config.content_weight,
-            ema_decay=config.ema_decay, seed=config.seed)
+            ema_decay=config.ema_decay, seed=config.seed,
+            alpha_edge_probability=(config.alpha_edge_probability
+                                    if config.model_type == "adjustable" else 0.0))
         optimizer = keras.optimizers.Adam(
             config.learning_rate, beta_1=0.9, beta_2=0.999)
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
@@ -433,6 +438,7 @@ def _train(config):
         "style_weights": list(config.style_weights or []),
         "content_weight": config.content_weight,
         "ema_decay": config.ema_decay,
+        "alpha_edge_probability": config.alpha_edge_probability,
         "ema": [float(v) for v in trainer.normalizer.ema.numpy()],
         "final_losses": {k: float(v) for k, v in callback.last_logs.items()},
         "skipped_content_files": stats.bad,

@@ -114,6 +114,25 @@ def test_alpha_is_drawn_per_sample_and_per_step(vgg19_spec, random_vgg19, images
     np.testing.assert_array_equal(a, again)
 
 
+def test_edge_probability_snaps_alpha_to_the_ends(vgg19_spec, random_vgg19, images):
+    t = make_trainer(vgg19_spec, random_vgg19, images[1])
+    t.alpha_edge_probability = 0.5
+    a = np.asarray(t._loss_weights(4000, tf.constant([0, 0])))
+    zeros, ones = (a == 0).mean(), (a == 1).mean()
+    # Each end gets a quarter of the entries; the rest stay uniform inside.
+    assert abs(zeros - 0.25) < 0.02 and abs(ones - 0.25) < 0.02
+    inner = a[(a > 0) & (a < 1)]
+    assert abs(inner.mean() - 0.5) < 0.02 and inner.size > 0.45 * a.size
+    corner = (a == 0).all(axis=1).mean()
+    assert abs(corner - 1 / 64) < 0.01
+    np.testing.assert_array_equal(
+        a, np.asarray(t._loss_weights(4000, tf.constant([0, 0]))))
+    with pytest.raises(ValueError, match="alpha_edge_probability"):
+        trainer.StyleTransferTrainer(
+            networks.build_adjustable_stylizer(vgg19_spec.style_layers),
+            random_vgg19, vgg19_spec, images[1], alpha_edge_probability=1.5)
+
+
 def test_ema_and_optimizer_state_survive_a_checkpoint(trained, vgg19_spec,
                                                       random_vgg19, images, tmp_path):
     t = trained[0]
