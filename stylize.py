@@ -65,8 +65,9 @@ flags.DEFINE_float(
 flags.DEFINE_integer(
     "max_size", _D.max_size,
     "Shrink images so that their long side is at most this many pixels "
-    "before stylizing (the output has that size); 0 = full size. Memory and "
-    "time grow with the pixel count.")
+    "before stylizing (the output has that size); 0 = full size. Images over "
+    "2048x2048 are stylized one layer at a time in strips: the same result "
+    "in bounded memory (about 0.2 KB per pixel).")
 flags.DEFINE_integer("max_pixels", _D.max_pixels,
                      "Refuse content images with more pixels (0 = no limit).")
 flags.DEFINE_integer("batch_size", _D.batch_size,

@@ -101,6 +101,10 @@ def _vgg(network, weights):
     return model
 
 
+def _features_name(layer):
+    return f"{layer}_features"
+
+
 def build_loss_network(spec, weights="imagenet"):
     """A frozen Keras model: RGB [0, 1] (B,H,W,3) -> {layer name: features}.
 
@@ -126,8 +130,30 @@ def build_loss_network(spec, weights="imagenet"):
         if layer.name in spec.layers:
             # Losses in float32 even when the network runs in float16.
             outputs[layer.name] = keras.layers.Activation(
-                "linear", dtype="float32", name=f"{layer.name}_features")(x)
+                "linear", dtype="float32", name=_features_name(layer.name))(x)
     model = keras.Model(image, outputs, name=f"{spec.network}_loss_network")
+    model.trainable = False
+    return model
+
+
+def truncated_loss_network(network, layers):
+    """The part of `network` that computes only `layers`, or None.
+
+    `network` is a model from `build_loss_network`; the result is a frozen
+    Keras model over the same layers (the same weights, not a copy) with the
+    same input and {layer name: features} outputs for `layers` alone. Its
+    graph ends at the deepest of them, so layers beyond it are never run:
+    the content images only need VGG up to the content layer.
+
+    None when `network` is not such a model (a layer is missing).
+    """
+    try:
+        outputs = {name: network.get_layer(_features_name(name)).output
+                   for name in layers}
+    except (ValueError, AttributeError):
+        return None
+    model = keras.Model(network.inputs, outputs,
+                        name=f"{network.name}_to_{'_'.join(layers)}")
     model.trainable = False
     return model
 

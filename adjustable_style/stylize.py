@@ -187,19 +187,6 @@ class Model:
         return np.concatenate(outputs, axis=0)
 
 
-def _keras_forward(stylizer, adjustable, num_layers):
-    import tensorflow as tf
-
-    content = tf.TensorSpec([None, None, None, 3], tf.float32)
-    if adjustable:
-        alpha = tf.TensorSpec([None, num_layers], tf.float32)
-        return tf.function(
-            lambda c, a: stylizer([c, a], training=False),
-            input_signature=[content, alpha])
-    return tf.function(lambda c: stylizer(c, training=False),
-                       input_signature=[content])
-
-
 def check_model_spec(spec):
     """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
     from adjustable_style import export
@@ -221,9 +208,13 @@ def load_model(spec):
     if spec and export.is_saved_model_dir(spec):
         loaded, names, record = export.load_saved_model(spec)
         return Model(loaded.__call__, names, bool(names), record, spec, loaded)
+    from adjustable_style import inference
+
     stylizer, record = model_files.load_stylizer(spec or None)
     names, adjustable = export.describe_stylizer(stylizer)
-    forward = _keras_forward(stylizer, adjustable, len(names))
+    # The same function as the Keras model, faster, and streaming for
+    # images too large to stylize whole.
+    forward = inference.FastStylizer(stylizer)
     return Model(forward, names, adjustable, record,
                  spec or model_files.DEFAULT_MODEL, stylizer)
 

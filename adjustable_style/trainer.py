@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from adjustable_style import loss_network as loss_network_lib
 from adjustable_style import losses as losses_lib
 from adjustable_style import networks
 
@@ -76,6 +77,14 @@ class StyleTransferTrainer(keras.Model):
         super().__init__(**kwargs)
         self.stylizer = stylizer
         self.loss_network = loss_network
+        # VGG up to the content layer only, for the content images: the same
+        # layers and weights as `loss_network`, so it is kept out of Keras'
+        # and the checkpoints' tracking (it holds nothing of its own, and
+        # checkpoints keep their structure). None for a loss network not
+        # from `build_loss_network`: the full one is used then.
+        object.__setattr__(
+            self, "_content_network", loss_network_lib.truncated_loss_network(
+                loss_network, [spec.content_layer]))
         self.spec = spec
         self.adjustable = networks.is_adjustable(stylizer)
         num_style = len(spec.style_layers)
@@ -160,19 +169,32 @@ class StyleTransferTrainer(keras.Model):
         end = tf.cast(draws[..., 2] < 0.5, draws.dtype)
         return tf.where(snap, end, draws[..., 0])
 
+    def _content_targets(self, content, dtype):
+        """The content images' features at the content layer, as constants.
+
+        VGG runs only up to that layer, and no gradient flows into this
+        pass (nothing trainable is upstream of it).
+        """
+        network = self._content_network or self.loss_network
+        content = tf.stop_gradient(tf.cast(content, dtype))
+        features = network(content, training=False)[self.spec.content_layer]
+        return tf.stop_gradient(features)
+
     def compute_raw_losses(self, content, alpha, training=False):
         """Stylizes `content` and returns (stylized, (B, K) raw losses)."""
         stylized = self(content, alpha, training=training)
-        batch = tf.shape(content)[0]
-        # One VGG pass over stylized and content images together.
-        features = self.loss_network(
-            tf.concat([stylized, tf.cast(content, stylized.dtype)], axis=0),
-            training=False)
+        # Two VGG passes rather than one over both batches: the stylized
+        # images' to the deepest style layer, differentiated; the content
+        # images' only to the content layer, and constant. One concatenated
+        # pass would run (and differentiate) the content images through
+        # every layer.
+        features = self.loss_network(stylized, training=False)
         content_name = self.spec.content_layer
         raw = [losses_lib.content_loss(
-            features[content_name][:batch], features[content_name][batch:])]
+            features[content_name],
+            self._content_targets(content, stylized.dtype))]
         for name, gram in zip(self.spec.style_layers, self.style_grams):
-            raw.append(losses_lib.style_loss(features[name][:batch], gram))
+            raw.append(losses_lib.style_loss(features[name], gram))
         return stylized, tf.stack(raw, axis=-1)
 
     def _weighted_loss(self, raw, alpha, normalize_with):

@@ -1,0 +1,392 @@
+"""Fast inference: a trained stylizer's arithmetic, rearranged for speed.
+
+The Keras model in `networks.py` is the definition (and what training
+differentiates). For inference, `FastStylizer` reads its weights once and
+computes the same function with cheaper operations:
+
+- **Nearest x2 upsampling + 3x3 convolution as one sub-pixel convolution.**
+  Each of the four output phases of "upsample, then convolve" sees only a
+  2x2 neighbourhood of the low-resolution input, so one 3x3 convolution at
+  low resolution with 4x the output channels, followed by `depth_to_space`,
+  gives the same numbers without ever building the 4x larger upsampled
+  tensor or padding it. Reflection padding of the upsampled image by one
+  pixel equals symmetric padding of the low-resolution one by one pixel.
+- **The 9x9 output convolution (32 -> 3) by rows.** Three output channels
+  leave most of a SIMD register idle; as a 1x9 convolution to 9 * 3
+  channels followed by nine shifted adds it does the same multiply-adds at
+  matrix-multiply speed.
+- **Instance norm with one pass for the moments** (E[x] and E[x^2] in the
+  same sweep) and the scale and shift folded into one multiply-add, with
+  the ReLU after it.
+- **Lambda once per alpha**, as in the Keras model: gamma and beta are
+  (B, C) vectors, never per-pixel.
+
+Images too large to hold the whole network's activations (4096 px and up)
+go through `stylize_streaming`: the network runs one layer at a time over
+horizontal strips, with each convolution's halo rows read from the layer
+below, and every instance norm uses the statistics of the whole feature map
+(accumulated strip by strip). The result is the whole-image result, not an
+approximation blended from tiles, so there are no seams, and peak memory is
+about two full-resolution feature maps of 32 channels.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from adjustable_style import networks
+from adjustable_style.layers import EPSILON
+
+# Images with more pixels than this go through `stylize_streaming` (its
+# peak memory is about 300 bytes per pixel against the whole-image graph's
+# 1 KB per pixel; below this size the whole-image graph is faster).
+STREAMING_PIXELS = 2048 * 2048
+# Output rows per strip in the streaming path, at full resolution.
+STREAMING_ROWS = 256
+
+
+def _reflect_pad(x, pad):
+    """Reflection padding of height and width (as `ReflectionPadding2D`)."""
+    if pad == 0:
+        return x
+    # Concatenating mirrored slices is cheaper here than the MirrorPad kernel.
+    x = tf.concat([tf.reverse(x[:, 1:pad + 1], [1]), x,
+                   tf.reverse(x[:, -pad - 1:-1], [1])], axis=1)
+    return tf.concat([tf.reverse(x[:, :, 1:pad + 1], [2]), x,
+                      tf.reverse(x[:, :, -pad - 1:-1], [2])], axis=2)
+
+
+def _symmetric_pad_width(x, pad):
+    """Symmetric (edge-repeating) padding of the width only."""
+    return tf.concat([tf.reverse(x[:, :, :pad], [2]), x,
+                      tf.reverse(x[:, :, -pad:], [2])], axis=2)
+
+
+def subpixel_kernel(kernel):
+    """(3, 3, Cin, Cout) kernel of "nearest x2, then conv" -> (3, 3, Cin, 4 Cout).
+
+    Output phase r (row parity) of the upsampled image reads low-resolution
+    rows i-1, i (r = 0) or i, i+1 (r = 1); the taps that land on the same
+    low-resolution row add up. Phases are ordered for `depth_to_space`:
+    channel (2 r + c) * Cout + k.
+    """
+    kernel = np.asarray(kernel, np.float64)
+    zero = np.zeros_like(kernel[0])
+    # taps[r][e] = the kernel rows that land on low-res offset e - 1.
+    rows = {0: lambda k: [k[0], k[1] + k[2], zero],
+            1: lambda k: [zero, k[0] + k[1], k[2]]}
+    phases = []
+    for r in (0, 1):
+        by_row = np.stack(rows[r](kernel))  # (3 low-res rows, 3 kx, Cin, Cout)
+        swapped = np.swapaxes(by_row, 0, 1)  # kx first
+        for c in (0, 1):
+            by_col = np.stack(rows[c](swapped))  # (3 low-res cols, 3 rows, ...)
+            phases.append(np.swapaxes(by_col, 0, 1))
+    return np.concatenate(phases, axis=-1).astype(np.float32)
+
+
+def row_split_kernel(kernel):
+    """(K, K, Cin, Cout) -> (1, K, Cin, K * Cout): one 1xK kernel per row."""
+    k, _, cin, cout = kernel.shape
+    return np.ascontiguousarray(
+        np.transpose(kernel, (1, 2, 0, 3)).reshape(1, k, cin, k * cout))
+
+
+def _sum_row_shifts(z, kernel_rows, cout, height):
+    """Adds the K row-shifted slices of a row-split convolution's output."""
+    out = z[:, 0:height, :, 0:cout]
+    for ky in range(1, kernel_rows):
+        out = out + z[:, ky:ky + height, :, ky * cout:(ky + 1) * cout]
+    return out
+
+
+def _moments(x):
+    """Per-sample, per-channel mean and variance in one pass over x."""
+    mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    mean_square = tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True)
+    return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
+
+
+def _scale_shift(mean, variance, gamma, beta):
+    scale = gamma * tf.math.rsqrt(variance + EPSILON)
+    return scale, beta - mean * scale
+
+
+class FastStylizer:
+    """A trained stylizer (adjustable or base) compiled for inference.
+
+    `FastStylizer(keras_stylizer)(content, alpha)` returns what
+    `keras_stylizer([content, alpha])` does (base: `(content)`), within
+    float32 rounding. content is (B, H, W, 3) float32 in [0, 1], any size.
+    """
+
+    def __init__(self, stylizer):
+        self.adjustable = networks.is_adjustable(stylizer)
+        self.style_layers = (networks.style_layer_names(stylizer)
+                             if self.adjustable else [])
+        kernel = lambda name: np.asarray(
+            stylizer.get_layer(name).kernel, np.float32)
+        self._down = [tf.constant(kernel(f"down{i}_conv"))
+                      for i in range(1, len(networks._DOWNSAMPLING) + 1)]
+        self._residual = [
+            (tf.constant(kernel(f"res{i}_conv1")), tf.constant(kernel(f"res{i}_conv2")))
+            for i in range(1, networks.NUM_RESIDUAL_BLOCKS + 1)]
+        self._up = [tf.constant(subpixel_kernel(kernel(f"up{i}_conv")))
+                    for i in range(1, len(networks._UPSAMPLING) + 1)]
+        output = kernel("output_conv")
+        self._output_kernel_size = output.shape[0]
+        self._output_channels = output.shape[-1]
+        self._output = tf.constant(row_split_kernel(output))
+
+        if self.adjustable:
+            self._alpha_network = stylizer.get_layer("alpha_network")
+        else:
+            norms = [stylizer.get_layer(name) for name in _norm_layer_names()]
+            self._gamma = [tf.constant(np.asarray(n.gamma, np.float32)[None])
+                           for n in norms]
+            self._beta = [tf.constant(np.asarray(n.beta, np.float32)[None])
+                          for n in norms]
+
+        content = tf.TensorSpec([None, None, None, 3], tf.float32)
+        alpha = tf.TensorSpec([None, max(len(self.style_layers), 1)], tf.float32)
+        self._whole = tf.function(self._forward, input_signature=[content, alpha])
+        self._params = tf.function(self._norm_parameters, input_signature=[alpha])
+
+    # -- Normalization parameters -------------------------------------------
+
+    def _norm_parameters(self, alpha):
+        """Lists of (B or 1, C) gammas and betas, one per norm layer."""
+        if not self.adjustable:
+            return self._gamma, self._beta
+        params = self._alpha_network(alpha)
+        total = sum(networks.NORMALIZED_CHANNELS)
+        gammas = tf.split(params[:, :total], networks.NORMALIZED_CHANNELS, axis=-1)
+        betas = tf.split(params[:, total:], networks.NORMALIZED_CHANNELS, axis=-1)
+        return gammas, betas
+
+    # -- Whole-image graph ---------------------------------------------------
+
+    def _forward(self, content, alpha):
+        gammas, betas = self._norm_parameters(alpha)
+        params = iter(zip(gammas, betas))
+
+        def norm(x, relu=True):
+            gamma, beta = next(params)
+            mean, variance = _moments(x)
+            scale, shift = _scale_shift(mean, variance, gamma[:, None, None],
+                                        beta[:, None, None])
+            x = x * scale + shift
+            return tf.nn.relu(x) if relu else x
+
+        height, width = tf.shape(content)[1], tf.shape(content)[2]
+        x = _pad_to_multiple(content)
+        for kernel, (_, size, stride) in zip(self._down, networks._DOWNSAMPLING):
+            x = tf.nn.conv2d(_reflect_pad(x, size // 2), kernel, stride, "VALID")
+            x = norm(x)
+        for conv1, conv2 in self._residual:
+            y = norm(tf.nn.conv2d(_reflect_pad(x, 1), conv1, 1, "VALID"))
+            y = norm(tf.nn.conv2d(_reflect_pad(y, 1), conv2, 1, "VALID"), relu=False)
+            x = x + y
+        for kernel in self._up:
+            x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+            x = tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), 2)
+            x = norm(x)
+        x = self._output_conv(_reflect_pad(x, self._output_kernel_size // 2))
+        x = tf.sigmoid(norm(x, relu=False))
+        return x[:, :height, :width, :]
+
+    def _output_conv(self, padded):
+        """The KxK output convolution of a padded input, as rows (VALID)."""
+        k = self._output_kernel_size
+        z = tf.nn.conv2d(padded, self._output, 1, "VALID")
+        return _sum_row_shifts(z, k, self._output_channels, tf.shape(padded)[1] - k + 1)
+
+    # -- Public interface ----------------------------------------------------
+
+    def _alpha_array(self, alpha, batch):
+        if not self.adjustable:
+            return np.zeros((1, 1), np.float32)
+        alpha = np.asarray(alpha, np.float32).reshape(-1, len(self.style_layers))
+        if len(alpha) != batch:
+            raise ValueError(f"{batch} images but {len(alpha)} alphas")
+        return alpha
+
+    def __call__(self, content, alpha=None):
+        """Stylized (B, H, W, 3) float32 for content (B, H, W, 3) in [0, 1].
+
+        Large images (over `STREAMING_PIXELS`) take the streaming path one
+        at a time; the result is the same.
+        """
+        content = np.asarray(content, np.float32)
+        alpha = self._alpha_array(alpha, len(content))
+        if content.shape[1] * content.shape[2] <= STREAMING_PIXELS:
+            return self._whole(content, alpha).numpy()
+        return np.stack([self.stylize_streaming(image, a[None])
+                         for image, a in zip(content, alpha)])
+
+    # -- Streaming, one layer at a time over strips ---------------------------
+
+    def stylize_streaming(self, image, alpha=None, rows=STREAMING_ROWS):
+        """One image (H, W, 3) -> (H, W, 3), computed layer by layer in strips.
+
+        Every feature map lives in host memory; each convolution reads the
+        rows its output strip needs (the halo, reflected at the image's
+        edges) and writes its strip, and each instance norm is applied with
+        the statistics of the whole map. Equal to `__call__` up to float32
+        rounding, for any `rows`.
+        """
+        image = np.asarray(image, np.float32)
+        alpha = self._alpha_array(alpha if alpha is not None else None, 1)
+        gammas, betas = self._params(alpha)
+        params = iter([(np.asarray(g, np.float64)[0], np.asarray(b, np.float64)[0])
+                       for g, b in zip(gammas, betas)])
+        height, width = image.shape[:2]
+        x = _pad_to_multiple_numpy(image)
+
+        def conv_norm(x, kernel, size, stride, relu=True, residual=None, mode="reflect",
+                      subpixel=False, strip=None):
+            raw, sums = _strip_conv(x, kernel, size, stride, mode=mode,
+                                    subpixel=subpixel, strip=strip or rows)
+            _normalize_in_place(raw, sums, *next(params), relu=relu, residual=residual)
+            return raw
+
+        for i, (kernel, (_, size, stride)) in enumerate(zip(self._down, networks._DOWNSAMPLING)):
+            x = conv_norm(x, kernel, size, stride, strip=max(1, rows >> i))
+        quarter = max(1, rows // 4)
+        for conv1, conv2 in self._residual:
+            y = conv_norm(x, conv1, 3, 1, strip=quarter)
+            x = conv_norm(y, conv2, 3, 1, relu=False, residual=x, strip=quarter)
+            del y
+        for i, kernel in enumerate(self._up):
+            x = conv_norm(x, kernel, 3, 1, mode="symmetric", subpixel=True,
+                          strip=max(1, rows >> (2 - i)))
+        raw, sums = _strip_conv(x, self._output, self._output_kernel_size, 1,
+                                strip=rows, output=(self._output_kernel_size,
+                                                    self._output_channels))
+        del x
+        _normalize_in_place(raw, sums, *next(params), relu=False)
+        return tf.sigmoid(raw[:height, :width]).numpy()
+
+
+def _norm_layer_names():
+    names = [f"down{i}_norm" for i in range(1, len(networks._DOWNSAMPLING) + 1)]
+    for i in range(1, networks.NUM_RESIDUAL_BLOCKS + 1):
+        names += [f"res{i}_norm1", f"res{i}_norm2"]
+    names += [f"up{i}_norm" for i in range(1, len(networks._UPSAMPLING) + 1)]
+    return names + ["output_norm"]
+
+
+def _padded_size(n):
+    """`layers.PadToMultiple`'s target size for one side."""
+    return max(-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE, 8)
+
+
+def _pad_to_multiple(x):
+    """`layers.PadToMultiple` (symmetric, bottom and right)."""
+    return networks.layers.PadToMultiple(networks.SIZE_MULTIPLE)(x)
+
+
+def _pad_to_multiple_numpy(image):
+    h, w = image.shape[:2]
+    th, tw = _padded_size(h), _padded_size(w)
+    while image.shape[0] < th or image.shape[1] < tw:
+        ph = min(th - image.shape[0], image.shape[0])
+        pw = min(tw - image.shape[1], image.shape[1])
+        image = np.pad(image, [[0, ph], [0, pw], [0, 0]], mode="symmetric")
+    return image
+
+
+def _reflect_index(index, size, mode):
+    """Maps row indices outside [0, size) back inside, as padding does."""
+    if mode == "reflect":
+        period = 2 * (size - 1)
+        index = np.abs(index) % period if period else np.zeros_like(index)
+        return np.where(index >= size, period - index, index)
+    index = np.where(index < 0, -index - 1, index)
+    return np.where(index >= size, 2 * size - 1 - index, index)
+
+
+@tf.function(reduce_retracing=True)
+def _conv_strip(strip, kernel, stride, pad, mode_reflect, subpixel, row_split_rows,
+                row_split_channels):
+    """Convolves one row strip (rows already padded; pads the width here)."""
+    if mode_reflect:
+        x = _reflect_pad_width(strip, pad)
+    else:
+        x = _symmetric_pad_width(strip, pad)
+    z = tf.nn.conv2d(x, kernel, stride, "VALID")
+    if subpixel:
+        z = tf.nn.depth_to_space(z, 2)
+    if row_split_rows:
+        z = _sum_row_shifts(z, row_split_rows, row_split_channels,
+                            tf.shape(z)[1] - row_split_rows + 1)
+    # Row sums in float32, their total in float64: exact enough for maps of
+    # any size without a float64 copy of the strip.
+    total = tf.reduce_sum(tf.cast(tf.reduce_sum(z, axis=2), tf.float64), axis=[0, 1])
+    total_square = tf.reduce_sum(
+        tf.cast(tf.reduce_sum(tf.square(z), axis=2), tf.float64), axis=[0, 1])
+    return z[0], total, total_square
+
+
+def _reflect_pad_width(x, pad):
+    if pad == 0:
+        return x
+    return tf.concat([tf.reverse(x[:, :, 1:pad + 1], [2]), x,
+                      tf.reverse(x[:, :, -pad - 1:-1], [2])], axis=2)
+
+
+def _strip_conv(x, kernel, size, stride, mode="reflect", subpixel=False,
+                strip=STREAMING_ROWS, output=None):
+    """A padded convolution of the (H, W, C) map x, computed strip by strip.
+
+    Returns the output map and its per-channel (sum, sum of squares, count).
+    `subpixel`: `kernel` is a `subpixel_kernel` (the map is upsampled x2 on
+    the way). `output=(K, Cout)`: `kernel` is a `row_split_kernel`.
+    """
+    height, width, _ = x.shape
+    pad = size // 2
+    out_scale = 2 if subpixel else 1
+    out_height = (height + 2 * pad - size) // stride + 1
+    out_width = (width + 2 * pad - size) // stride + 1
+    channels = output[1] if output else (
+        kernel.shape[-1] // 4 if subpixel else kernel.shape[-1])
+    result = np.empty((out_height * out_scale, out_width * out_scale, channels),
+                      np.float32)
+    sums = np.zeros(channels, np.float64)
+    squares = np.zeros(channels, np.float64)
+    split_rows = output[0] if output else 0
+    for start in range(0, out_height, strip):
+        stop = min(start + strip, out_height)
+        # Padded-input rows [start * stride, (stop - 1) * stride + size).
+        rows = np.arange(start * stride, (stop - 1) * stride + size) - pad
+        rows = _reflect_index(rows, height, mode)
+        piece = x[rows][None]
+        z, total, total_square = _conv_strip(
+            tf.constant(piece), kernel, stride, pad, mode == "reflect", subpixel,
+            split_rows, channels)
+        if split_rows:
+            z = z[:stop - start]
+        result[start * out_scale:stop * out_scale] = z.numpy()[:(stop - start) * out_scale]
+        sums += total.numpy()
+        squares += total_square.numpy()
+    count = result.shape[0] * result.shape[1]
+    return result, (sums, squares, count)
+
+
+def _normalize_in_place(x, sums, gamma, beta, relu=True, residual=None,
+                        block_rows=256):
+    """x = [relu](gamma (x - mean) / std + beta) [+ residual], in place."""
+    total, total_square, count = sums
+    mean = total / count
+    variance = np.maximum(total_square / count - mean * mean, 0.0)
+    scale = (gamma * (1.0 / np.sqrt(variance + EPSILON))).astype(np.float32)
+    shift = (beta - mean * gamma / np.sqrt(variance + EPSILON)).astype(np.float32)
+    for start in range(0, x.shape[0], block_rows):
+        block = x[start:start + block_rows]
+        block *= scale
+        block += shift
+        if relu:
+            np.maximum(block, 0.0, out=block)
+        if residual is not None:
+            block += residual[start:start + block_rows]

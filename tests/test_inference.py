@@ -1,0 +1,111 @@
+"""The fast inference path computes what the Keras stylizer computes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from adjustable_style import inference, model_files, networks
+
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+
+
+def _randomize_norms(model, seed):
+    """Moves gamma/beta (or Lambda's output bias) away from the identity init,
+    so that a mistake in the normalization shows."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for weight in layer.weights:
+            if weight.path.endswith(("gamma", "beta", "gamma_beta/bias")):
+                weight.assign(weight.numpy() + rng.normal(0, 0.3, weight.shape))
+
+
+@pytest.fixture(scope="module")
+def adjustable():
+    keras.utils.set_random_seed(3)
+    model = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    _randomize_norms(model, 0)
+    return model, inference.FastStylizer(model)
+
+
+@pytest.fixture(scope="module")
+def base():
+    keras.utils.set_random_seed(4)
+    model = networks.build_base_stylizer()
+    _randomize_norms(model, 1)
+    return model, inference.FastStylizer(model)
+
+
+@pytest.mark.parametrize("shape", [(2, 37, 51), (1, 64, 80), (1, 5, 3)])
+def test_fast_path_matches_keras_adjustable(adjustable, shape):
+    model, fast = adjustable
+    rng = np.random.default_rng(sum(shape))
+    content = rng.random(shape + (3,), np.float32)
+    alpha = rng.random((shape[0], 3), np.float32)
+    expected = model([content, alpha]).numpy()
+    np.testing.assert_allclose(fast(content, alpha), expected, atol=1e-4)
+
+
+def test_fast_path_matches_keras_base(base):
+    model, fast = base
+    content = np.random.default_rng(0).random((2, 44, 30, 3), np.float32)
+    np.testing.assert_allclose(fast(content), model(content).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [4, 9, 256])
+def test_streaming_equals_the_whole_image(adjustable, rows):
+    model, fast = adjustable
+    rng = np.random.default_rng(rows)
+    image = rng.random((70, 45, 3), np.float32)
+    alpha = rng.random((1, 3), np.float32)
+    whole = model([image[None], alpha]).numpy()[0]
+    streamed = fast.stylize_streaming(image, alpha, rows=rows)
+    assert streamed.shape == image.shape and streamed.dtype == np.float32
+    # Strip boundaries every `rows` rows leave no trace: the same numbers.
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_streaming_base_model(base):
+    model, fast = base
+    image = np.random.default_rng(5).random((33, 62, 3), np.float32)
+    np.testing.assert_allclose(fast.stylize_streaming(image, rows=6),
+                               model(image[None]).numpy()[0], atol=1e-4)
+
+
+def test_large_images_take_the_streaming_path(adjustable, monkeypatch):
+    model, fast = adjustable
+    rng = np.random.default_rng(9)
+    content = rng.random((2, 40, 36, 3), np.float32)
+    alpha = rng.random((2, 3), np.float32)
+    calls = []
+    original = fast.stylize_streaming
+    monkeypatch.setattr(fast, "stylize_streaming",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(inference, "STREAMING_PIXELS", 40 * 36 - 1)
+    out = fast(content, alpha)
+    assert len(calls) == 2
+    np.testing.assert_allclose(out, model([content, alpha]).numpy(), atol=1e-4)
+
+
+def test_subpixel_kernel_is_upsample_then_convolve():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 6, 7, 5)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3, 5, 4)).astype(np.float32)
+    upsampled = np.repeat(np.repeat(x, 2, 1), 2, 2)
+    padded = np.pad(upsampled, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
+    low = np.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+    got = tf.nn.depth_to_space(
+        tf.nn.conv2d(low, inference.subpixel_kernel(kernel), 1, "VALID"), 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_shipped_model_fast_path_matches_keras():
+    model, _ = model_files.load_stylizer(None)
+    fast = inference.FastStylizer(model)
+    rng = np.random.default_rng(1)
+    content = rng.random((1, 48, 64, 3), np.float32)
+    for alpha in ([0, 0, 0], [1, 1, 1], [0.2, 0.9, 0.5]):
+        a = np.array([alpha], np.float32)
+        np.testing.assert_allclose(fast(content, a), model([content, a]).numpy(),
+                                   atol=1e-4)
