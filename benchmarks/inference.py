@@ -1,27 +1,38 @@
-"""Inference speed: the adjustable stylizer against the base network.
+r"""Inference speed, side by side in one run: is Lambda free, how do we compare
+with PyTorch, and how close do we get to the machine's matrix-multiply peak?
 
-    python benchmarks/inference.py                       # 256, 512, 1024 px
-    python benchmarks/inference.py --sizes=512 --repeats=20 --jit=off
+    python benchmarks/inference.py                      # 256, 512, 1024 px
+    python benchmarks/inference.py --sizes=512 --repeats=9
 
-The paper reports 47.5 fps with the alpha network Lambda against 52.0 fps
-without it (GeForce 1080, Table 3). Lambda is a small MLP that runs once per
-alpha, (B, L) -> (B, 4230) gammas and betas, not once per pixel, so its
-cost should vanish next to the convolutions; the CIN layers then do the same
-arithmetic as the base model's instance norm, with per-sample instead of
-shared gamma and beta.
+Variants, all batch `--batch_size`, float32, random weights (speed does not
+depend on them), on `--threads` CPU threads:
 
-Method: both models (random weights: speed does not depend on them) are
-compiled with `tf.function` (and, with --jit, XLA), warmed up, and then timed
-side by side: each repetition runs every variant once, in an order that
-rotates between repetitions, so drifts in machine load hit all of them
-alike. The table shows the median over repetitions as images per second,
-and the throughput ratio adjustable / base (1.00 = no overhead) as the
-median of the per-repetition ratios, each taken from two back-to-back runs,
-with their range: pairing cancels most of what other processes on the
-machine add. The `Lambda` column is the alpha network alone, per batch.
+- `adjustable`: what `stylize.py` runs, `inference.FastStylizer` on the
+  adjustable model at one alpha (Lambda ran once for it, then its gammas
+  and betas come from the cache, as when stylizing many images or frames
+  at one setting);
+- `new alpha`: the same with a different alpha at every call, so Lambda
+  runs every time (a slider being dragged);
+- `base`: the same path on the base model of Johnson et al. (no Lambda);
+- `keras`: the adjustable Keras model called directly (`tf.function`), to
+  show what the fast path saves;
+- `pytorch`: the same network written plainly in PyTorch
+  (`benchmarks/torch_reference.py`, NCHW, `torch.inference_mode`), if
+  torch is installed;
+- `matmul`: a float32 4096x4096 `tf.matmul`, the machine's practical peak,
+  timed in the same rounds.
+
+Every repetition runs each variant once, in an order that rotates between
+repetitions, so drifts in machine load hit all of them alike. Ratios are the
+median of per-repetition ratios (with their range): throughput of
+adjustable / base (1.00 = Lambda costs nothing), adjustable / PyTorch, and
+the achieved GFLOP/s of the adjustable model over the matmul peak. FLOPs
+count each multiply-add of the convolutions as 2, as Table 2 defines them
+(the normalizations, paddings and activations are not counted).
 """
 
 import os
+import platform
 import statistics
 import sys
 import time
@@ -35,90 +46,188 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_list("sizes", ["256", "512", "1024"], "Square image sizes in pixels.")
 flags.DEFINE_integer("batch_size", 1, "Images per forward pass.")
-flags.DEFINE_integer("repeats", 5, "Timed repetitions per variant (median is shown).")
-flags.DEFINE_integer("warmup", 1, "Untimed calls per variant after compiling.")
-flags.DEFINE_enum("jit", "both", ["off", "on", "both"],
-                  "tf.function without XLA, with XLA (jit_compile=True), or both.")
+flags.DEFINE_integer("repeats", 7, "Timed repetitions per variant.")
+flags.DEFINE_integer("warmup", 2, "Untimed calls per variant before timing.")
+flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for TensorFlow and PyTorch.")
+flags.DEFINE_bool("torch", True, "Include PyTorch (skipped with a note if not installed).")
+flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak.")
 flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.")
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
 
-def _timed(fn, *args):
+def stylizer_flops(height, width):
+    """Floating-point operations of T's convolutions on one image (Table 2)."""
+    from adjustable_style import networks
+    h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE
+            for n in (height, width))
+    macs, cin, scale = 0, 3, 1
+    for filters, kernel, stride in networks._DOWNSAMPLING:
+        scale *= stride
+        macs += (h // scale) * (w // scale) * cin * filters * kernel * kernel
+        cin = filters
+    res = networks._RESIDUAL_FILTERS
+    macs += 2 * networks.NUM_RESIDUAL_BLOCKS * (h // scale) * (w // scale) * res * res * 9
+    for filters, kernel in networks._UPSAMPLING:
+        scale //= 2
+        macs += (h // scale) * (w // scale) * cin * filters * kernel * kernel
+        cin = filters
+    filters, kernel = networks._OUTPUT
+    macs += h * w * cin * filters * kernel * kernel
+    return 2 * macs
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _time(fn):
     start = time.perf_counter()
-    result = fn(*args)
-    result.numpy()  # Waits for the device.
+    fn()
     return time.perf_counter() - start
+
+
+def _ratio_cell(values):
+    return (f"{statistics.median(values):.2f} "
+            f"({min(values):.2f}-{max(values):.2f})")
 
 
 def main(argv):
     del argv
     from adjustable_style import stylize
-
     stylize.quiet_tensorflow_import()
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from adjustable_style import networks
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    from adjustable_style import inference, networks
 
-    sizes = [int(s) for s in FLAGS.sizes]
-    jit_modes = {"off": [False], "on": [True], "both": [False, True]}[FLAGS.jit]
+    torch = reference = None
+    torch_note = ""
+    if FLAGS.torch:
+        try:
+            import torch
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import torch_reference as reference
+            torch.set_num_threads(FLAGS.threads)
+            torch.manual_seed(FLAGS.seed)
+        except ImportError:
+            torch = None
+            torch_note = "PyTorch not installed (pip install torch): its column is skipped."
+
     keras.utils.set_random_seed(FLAGS.seed)
-    adjustable = networks.build_adjustable_stylizer(STYLE_LAYERS)
-    base = networks.build_base_stylizer()
-    alpha_network = adjustable.get_layer("alpha_network")
+    adjustable_model = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    base_model = networks.build_base_stylizer()
+    fast_adjustable = inference.FastStylizer(adjustable_model)
+    fast_base = inference.FastStylizer(base_model)
+    keras_forward = tf.function(lambda c, a: adjustable_model([c, a], training=False))
+    alpha_network = tf.function(adjustable_model.get_layer("alpha_network"))
+    torch_net = reference.StylizingNetwork().eval() if torch else None
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-              if gpus else f"CPU ({os.cpu_count()} cores visible)")
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {device}; "
-          f"batch {FLAGS.batch_size}, median of {FLAGS.repeats}")
+    n = FLAGS.matmul_size
+    a_mat = tf.random.normal([n, n])
+    b_mat = tf.random.normal([n, n])
+    matmul = tf.function(lambda: tf.matmul(a_mat, b_mat))
+
+    print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+          f"TensorFlow {tf.__version__}"
+          + (f", PyTorch {torch.__version__}" if torch else "")
+          + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions")
+    if torch_note:
+        print(torch_note)
     print()
-    header = (f"{'size':>6} {'XLA':>4} {'adjustable img/s':>17} {'base img/s':>11} "
-              f"{'adj/base':>9} {'(range)':>13} {'Lambda ms':>10}")
-    print(header)
-    print("-" * len(header))
 
+    rows = []
     rng = np.random.default_rng(FLAGS.seed)
-    for size in sizes:
-        content = tf.constant(rng.random((FLAGS.batch_size, size, size, 3), np.float32))
-        alpha = tf.constant(rng.random((FLAGS.batch_size, len(STYLE_LAYERS)), np.float32))
-        for jit in jit_modes:
-            variants = {
-                "adjustable": (tf.function(
-                    lambda c, a: adjustable([c, a], training=False),
-                    jit_compile=jit), (content, alpha)),
-                "base": (tf.function(lambda c: base(c, training=False),
-                                     jit_compile=jit), (content,)),
-                "lambda": (tf.function(lambda a: alpha_network(a),
-                                       jit_compile=jit), (alpha,)),
-            }
-            for fn, args in variants.values():
-                for _ in range(1 + FLAGS.warmup):
-                    _timed(fn, *args)
-            times = {name: [] for name in variants}
-            names = list(variants)
-            for rep in range(FLAGS.repeats):
-                shift = rep % len(names)
-                for name in names[shift:] + names[:shift]:
-                    fn, args = variants[name]
-                    times[name].append(_timed(fn, *args))
-            median = {name: statistics.median(t) for name, t in times.items()}
-            adj_ips = FLAGS.batch_size / median["adjustable"]
-            base_ips = FLAGS.batch_size / median["base"]
-            ratios = [b / a for a, b in zip(times["adjustable"], times["base"])]
-            spread = f"({min(ratios):.2f}-{max(ratios):.2f})"
-            print(f"{size:>6} {'on' if jit else 'off':>4} {adj_ips:>17.2f} "
-                  f"{base_ips:>11.2f} {statistics.median(ratios):>9.3f} {spread:>13} "
-                  f"{1000 * median['lambda']:>10.3f}", flush=True)
+    for size in (int(s) for s in FLAGS.sizes):
+        content = rng.random((FLAGS.batch_size, size, size, 3), np.float32)
+        alpha = rng.random((FLAGS.batch_size, len(STYLE_LAYERS)), np.float32)
+        variants = {
+            "adjustable": lambda: fast_adjustable(content, alpha),
+            "new_alpha": lambda: fast_adjustable(
+                content, rng.random(alpha.shape, np.float32)),
+            "base": lambda: fast_base(content),
+            "keras": lambda: keras_forward(content, alpha).numpy(),
+            "lambda": lambda: alpha_network(alpha).numpy(),
+            "matmul": lambda: matmul().numpy(),
+        }
+        if torch_net is not None:
+            content_nchw = torch.from_numpy(np.ascontiguousarray(content.transpose(0, 3, 1, 2)))
 
-    print()
-    command = " ".join(["python benchmarks/inference.py"] + [
-        f"--sizes={','.join(map(str, sizes))}", f"--batch_size={FLAGS.batch_size}",
-        f"--repeats={FLAGS.repeats}", f"--warmup={FLAGS.warmup}",
-        f"--jit={FLAGS.jit}", f"--seed={FLAGS.seed}"])
-    print(f"Reproduce: {command}")
+            def run_torch():
+                with torch.inference_mode():
+                    return torch_net(content_nchw)
+            variants["pytorch"] = run_torch
+        for fn in variants.values():
+            for _ in range(FLAGS.warmup):
+                fn()
+        times = {name: [] for name in variants}
+        names = list(variants)
+        for rep in range(FLAGS.repeats):
+            shift = rep % len(names)
+            for name in names[shift:] + names[:shift]:
+                times[name].append(_time(variants[name]))
+        flops = stylizer_flops(size, size) * FLAGS.batch_size
+        peak = [2 * n ** 3 / t for t in times["matmul"]]
+        achieved = [flops / t for t in times["adjustable"]]
+        row = {
+            "size": size,
+            "adj_ips": FLAGS.batch_size / statistics.median(times["adjustable"]),
+            "base_ips": FLAGS.batch_size / statistics.median(times["base"]),
+            "keras_ips": FLAGS.batch_size / statistics.median(times["keras"]),
+            "adj_base": [b / a for a, b in zip(times["adjustable"], times["base"])],
+            "new_base": [b / a for a, b in zip(times["new_alpha"], times["base"])],
+            "fast_keras": [k / a for a, k in zip(times["adjustable"], times["keras"])],
+            "lambda_ms": 1000 * statistics.median(times["lambda"]),
+            "gflop": flops / 1e9 / FLAGS.batch_size,
+            "gflops": statistics.median(achieved) / 1e9,
+            "peak": statistics.median(peak) / 1e9,
+            "of_peak": [x / p for x, p in zip(achieved, peak)],
+        }
+        if "pytorch" in times:
+            row["torch_ips"] = FLAGS.batch_size / statistics.median(times["pytorch"])
+            row["adj_torch"] = [p / a for a, p in zip(times["adjustable"], times["pytorch"])]
+        rows.append(row)
+        print(f"measured {size} px", flush=True)
+
+    print("\nThroughput (images/s) and ratios (median of per-repetition ratios, range)")
+    header = (f"{'size':>5} {'adjustable':>10} {'base':>7} {'adj/base':>17} "
+              f"{'new alpha/base':>17} {'Lambda ms':>9} {'keras':>7} {'fast/keras':>17}")
+    if torch_net is not None:
+        header += f" {'pytorch':>8} {'adj/pytorch':>17}"
+    print(header)
+    for r in rows:
+        line = (f"{r['size']:>5} {r['adj_ips']:>10.2f} {r['base_ips']:>7.2f} "
+                f"{_ratio_cell(r['adj_base']):>17} {_ratio_cell(r['new_base']):>17} "
+                f"{r['lambda_ms']:>9.2f} "
+                f"{r['keras_ips']:>7.2f} {_ratio_cell(r['fast_keras']):>17}")
+        if "torch_ips" in r:
+            line += f" {r['torch_ips']:>8.2f} {_ratio_cell(r['adj_torch']):>17}"
+        print(line)
+
+    print(f"\nArithmetic: GFLOP per image, achieved GFLOP/s of the adjustable "
+          f"model, and the float32 {n}x{n} matmul peak measured in the same rounds")
+    print(f"{'size':>5} {'GFLOP/image':>11} {'GFLOP/s':>8} {'peak GFLOP/s':>12} "
+          f"{'of peak':>17}")
+    for r in rows:
+        print(f"{r['size']:>5} {r['gflop']:>11.1f} {r['gflops']:>8.1f} "
+              f"{r['peak']:>12.1f} {_ratio_cell(r['of_peak']):>17}")
+
+    command = " ".join(["python benchmarks/inference.py",
+                        f"--sizes={','.join(FLAGS.sizes)}",
+                        f"--batch_size={FLAGS.batch_size}",
+                        f"--repeats={FLAGS.repeats}", f"--warmup={FLAGS.warmup}",
+                        f"--threads={FLAGS.threads}", f"--seed={FLAGS.seed}"])
+    print(f"\nReproduce: {command}")
 
 
 if __name__ == "__main__":

@@ -109,3 +109,23 @@ def test_shipped_model_fast_path_matches_keras():
         a = np.array([alpha], np.float32)
         np.testing.assert_allclose(fast(content, a), model([content, a]).numpy(),
                                    atol=1e-4)
+
+
+def test_lambda_runs_once_per_alpha(adjustable, monkeypatch):
+    model, fast = adjustable
+    fast._cache.clear()
+    calls = []
+    original = fast._alpha_network
+    monkeypatch.setattr(fast, "_alpha_network",
+                        lambda a: calls.append(len(a)) or original(a))
+    content = np.random.default_rng(2).random((3, 16, 16, 3), np.float32)
+    alpha = np.array([[0.1, 0.2, 0.3], [0.9, 0.8, 0.7], [0.1, 0.2, 0.3]], np.float32)
+    first = fast(content, alpha)
+    assert calls == [3]  # one batched call for the rows it had not seen
+    again = fast(content, alpha[::-1])
+    assert calls == [3]  # every row cached
+    np.testing.assert_allclose(again, model([content, alpha[::-1]]).numpy(), atol=1e-4)
+    np.testing.assert_allclose(first, model([content, alpha]).numpy(), atol=1e-4)
+    monkeypatch.setattr(inference, "PARAMETER_CACHE_SIZE", 2)
+    fast(content[:1], np.array([[0.5, 0.5, 0.5]], np.float32))
+    assert calls == [3, 1] and len(fast._cache) == 2
