@@ -420,6 +420,21 @@ def _train(config):
     if not is_chief:
         return None
 
+    # A resumed run keeps the record of the runs before it: each segment of
+    # steps with the settings that may change on resume.
+    previous = model_files.read_record(
+        os.path.join(config.model_dir, model_files.MODEL_FILE))
+    history = [h for h in previous.get("history", [])
+               if h.get("last_step", 0) <= start_step]
+    history.append({
+        "first_step": start_step, "last_step": step,
+        "seconds": round(time.time() - started, 1),
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size, "image_size": config.image_size,
+        "mixed_precision": config.mixed_precision,
+        "jit_compile": config.jit_compile,
+        "alpha_edge_probability": config.alpha_edge_probability,
+    })
     record = {
         "model_type": config.model_type,
         "style_image": os.path.basename(config.style_image),
@@ -447,6 +462,7 @@ def _train(config):
         "strategy": config.strategy,
         "replicas": strategy.num_replicas_in_sync,
         "seconds_this_run": round(time.time() - started, 1),
+        "history": history,
     }
     path = model_files.save_model(
         config.model_dir, _float32_copy(stylizer, config, spec), record)

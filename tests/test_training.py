@@ -85,6 +85,18 @@ def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
     assert events and all(e.startswith("events.out") for e in events)
 
 
+def test_a_resumed_run_records_each_segment(folders, tmp_path):
+    content, style = folders
+    training.train(_config(content, style, tmp_path / "run"))
+    training.train(_config(content, style, tmp_path / "run", train_steps=6,
+                           alpha_edge_probability=0.5))
+    record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
+    assert record["steps"] == 6 and record["alpha_edge_probability"] == 0.5
+    segments = [(h["first_step"], h["last_step"], h["alpha_edge_probability"])
+                for h in record["history"]]
+    assert segments == [(0, 4, 0.0), (4, 6, 0.5)]
+
+
 def _checkpoint_state(model_dir):
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     return {
