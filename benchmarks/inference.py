@@ -46,7 +46,10 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_list("sizes", ["256", "512", "1024"], "Square image sizes in pixels.")
 flags.DEFINE_integer("batch_size", 1, "Images per forward pass.")
-flags.DEFINE_integer("repeats", 7, "Timed repetitions per variant.")
+flags.DEFINE_integer(
+    "repeats", 7,
+    "Timed repetitions per variant at 1024 px; smaller sizes get more (x4 at "
+    "256, x2 at 512), since their runs are short and noisier.")
 flags.DEFINE_integer("warmup", 2, "Untimed calls per variant before timing.")
 flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for TensorFlow and PyTorch.")
 flags.DEFINE_bool("torch", True, "Include PyTorch (skipped with a note if not installed).")
@@ -141,7 +144,8 @@ def main(argv):
     print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
           f"TensorFlow {tf.__version__}"
           + (f", PyTorch {torch.__version__}" if torch else "")
-          + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions")
+          + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "
+          "(x2 at 512, x4 at 256 and below)")
     if torch_note:
         print(torch_note)
     print()
@@ -151,11 +155,13 @@ def main(argv):
     for size in (int(s) for s in FLAGS.sizes):
         content = rng.random((FLAGS.batch_size, size, size, 3), np.float32)
         alpha = rng.random((FLAGS.batch_size, len(STYLE_LAYERS)), np.float32)
+        # Listed so that the pairs whose ratios are reported run back to
+        # back in most repetitions (the order rotates).
         variants = {
+            "base": lambda: fast_base(content),
             "adjustable": lambda: fast_adjustable(content, alpha),
             "new_alpha": lambda: fast_adjustable(
                 content, rng.random(alpha.shape, np.float32)),
-            "base": lambda: fast_base(content),
             "keras": lambda: keras_forward(content, alpha).numpy(),
             "lambda": lambda: alpha_network(alpha).numpy(),
             "matmul": lambda: matmul().numpy(),
@@ -166,13 +172,16 @@ def main(argv):
             def run_torch():
                 with torch.inference_mode():
                     return torch_net(content_nchw)
-            variants["pytorch"] = run_torch
+            # After `adjustable`, before `new_alpha`.
+            variants = dict(list(variants.items())[:2] + [("pytorch", run_torch)]
+                            + list(variants.items())[2:])
         for fn in variants.values():
             for _ in range(FLAGS.warmup):
                 fn()
         times = {name: [] for name in variants}
         names = list(variants)
-        for rep in range(FLAGS.repeats):
+        repeats = FLAGS.repeats * max(1, min(4, (1024 // size) ** 2 // 2 or 1))
+        for rep in range(repeats):
             shift = rep % len(names)
             for name in names[shift:] + names[:shift]:
                 times[name].append(_time(variants[name]))
