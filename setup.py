@@ -33,5 +33,8 @@ setuptools.setup(
         # server and one self-contained page); the extra keeps
         # `pip install -e '.[demo]'` working and is where any future need goes.
         "demo": [],
+        # benchmarks/training_step.py (and torch_reference.py) time our step
+        # against the same step written in PyTorch; nothing else needs it.
+        "bench": ["torch"],
     },
 )

@@ -66,3 +66,19 @@ def test_bad_weights_files_are_clear_errors(tmp_path):
     junk.write_text("not hdf5")
     with pytest.raises(loss_network.LossNetworkError, match="not a vgg19"):
         loss_network.build_loss_network(spec, str(junk))
+
+
+def test_truncated_network_shares_the_weights_and_stops_early(
+        random_vgg19, vgg19_spec, rng):
+    content = vgg19_spec.content_layer
+    sub = loss_network.truncated_loss_network(random_vgg19, [content])
+    image = rng.random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(sub(image)[content], random_vgg19(image)[content],
+                               rtol=1e-6, atol=1e-6)
+    names = [layer.name for layer in sub.layers]
+    assert content in names and "block4_conv1" not in names
+    assert {id(v) for v in sub.weights} < {id(v) for v in random_vgg19.weights}
+    assert not sub.trainable_weights
+    # Not a network from build_loss_network: nothing to truncate.
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    assert loss_network.truncated_loss_network(other, [content]) is None

@@ -201,3 +201,20 @@ def test_xla_compiled_step_matches_the_plain_one(vgg19_spec, random_vgg19, image
     # Same seed, same data, same weights: XLA changes only rounding.
     assert np.isfinite(results[1])
     assert results[1] == pytest.approx(results[0], rel=1e-3)
+
+
+def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19,
+                                                       images):
+    # The content images go through VGG only to the content layer; the
+    # losses are still those of the full network on both batches.
+    from adjustable_style import losses
+    content, style = images
+    t = make_trainer(vgg19_spec, random_vgg19, style)
+    alpha = np.full((4, 3), 0.5, np.float32)
+    stylized, raw = t.compute_raw_losses(content[:4], alpha)
+    ours, theirs = random_vgg19(stylized), random_vgg19(content[:4])
+    name = vgg19_spec.content_layer
+    expected = [losses.content_loss(ours[name], theirs[name])] + [
+        losses.style_loss(ours[n], g)
+        for n, g in zip(vgg19_spec.style_layers, t.style_grams)]
+    np.testing.assert_allclose(raw, np.stack(expected, -1), rtol=1e-5)
