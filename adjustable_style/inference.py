@@ -37,7 +37,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import networks
+from adjustable_style import layers, networks
 from adjustable_style.layers import EPSILON
 
 # Images with more pixels than this go through `stylize_streaming` (its
@@ -57,8 +57,7 @@ def _reflect_pad(x, pad):
     # Concatenating mirrored slices is cheaper here than the MirrorPad kernel.
     x = tf.concat([tf.reverse(x[:, 1:pad + 1], [1]), x,
                    tf.reverse(x[:, -pad - 1:-1], [1])], axis=1)
-    return tf.concat([tf.reverse(x[:, :, 1:pad + 1], [2]), x,
-                      tf.reverse(x[:, :, -pad - 1:-1], [2])], axis=2)
+    return _reflect_pad_width(x, pad)
 
 
 def _symmetric_pad_width(x, pad):
@@ -272,7 +271,7 @@ class FastStylizer:
         params = iter([(np.asarray(g, np.float64)[0], np.asarray(b, np.float64)[0])
                        for g, b in zip(gammas, betas)])
         height, width = image.shape[:2]
-        x = _pad_to_multiple_numpy(image)
+        x = _pad_to_multiple(image[None])[0].numpy()
 
         def conv_norm(x, kernel, size, stride, relu=True, residual=None, mode="reflect",
                       subpixel=False, strip=None):
@@ -307,24 +306,9 @@ def _norm_layer_names():
     return names + ["output_norm"]
 
 
-def _padded_size(n):
-    """`layers.PadToMultiple`'s target size for one side."""
-    return max(-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE, 8)
-
-
 def _pad_to_multiple(x):
     """`layers.PadToMultiple` (symmetric, bottom and right)."""
-    return networks.layers.PadToMultiple(networks.SIZE_MULTIPLE)(x)
-
-
-def _pad_to_multiple_numpy(image):
-    h, w = image.shape[:2]
-    th, tw = _padded_size(h), _padded_size(w)
-    while image.shape[0] < th or image.shape[1] < tw:
-        ph = min(th - image.shape[0], image.shape[0])
-        pw = min(tw - image.shape[1], image.shape[1])
-        image = np.pad(image, [[0, ph], [0, pw], [0, 0]], mode="symmetric")
-    return image
+    return layers.PadToMultiple(networks.SIZE_MULTIPLE)(x)
 
 
 def _reflect_index(index, size, mode):
@@ -410,8 +394,9 @@ def _normalize_in_place(x, sums, gamma, beta, relu=True, residual=None,
     total, total_square, count = sums
     mean = total / count
     variance = np.maximum(total_square / count - mean * mean, 0.0)
-    scale = (gamma * (1.0 / np.sqrt(variance + EPSILON))).astype(np.float32)
-    shift = (beta - mean * gamma / np.sqrt(variance + EPSILON)).astype(np.float32)
+    scale = gamma / np.sqrt(variance + EPSILON)
+    shift = (beta - mean * scale).astype(np.float32)
+    scale = scale.astype(np.float32)
     for start in range(0, x.shape[0], block_rows):
         block = x[start:start + block_rows]
         block *= scale

@@ -420,6 +420,7 @@ def _train(config):
     if not is_chief:
         return None
 
+    seconds = round(time.time() - started, 1)
     # A resumed run keeps the record of the runs before it: each segment of
     # steps with the settings that may change on resume.
     previous = model_files.read_record(
@@ -428,7 +429,7 @@ def _train(config):
                if h.get("last_step", 0) <= start_step]
     history.append({
         "first_step": start_step, "last_step": step,
-        "seconds": round(time.time() - started, 1),
+        "seconds": seconds,
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size, "image_size": config.image_size,
         "mixed_precision": config.mixed_precision,
@@ -461,7 +462,7 @@ def _train(config):
         "seed": config.seed,
         "strategy": config.strategy,
         "replicas": strategy.num_replicas_in_sync,
-        "seconds_this_run": round(time.time() - started, 1),
+        "seconds_this_run": seconds,
         "history": history,
     }
     path = model_files.save_model(
