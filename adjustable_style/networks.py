@@ -136,6 +136,10 @@ class AlphaNetwork(keras.layers.Layer):
 
     def __init__(self, style_layers, channels=NORMALIZED_CHANNELS,
                  hidden_units=ALPHA_HIDDEN_UNITS, **kwargs):
+        # float32 even under a mixed policy: gamma lives near 1, where
+        # bfloat16's spacing is 1/128, coarser than the alpha-dependent
+        # changes Lambda learns. Lambda runs once per alpha, so this is free.
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.style_layers = [str(n) for n in style_layers]
         self.channels = [int(c) for c in channels]
@@ -143,15 +147,17 @@ class AlphaNetwork(keras.layers.Layer):
         total = sum(self.channels)
         self.hidden1 = keras.layers.Dense(
             self.hidden_units, activation="relu",
-            kernel_initializer="he_normal", name="hidden1")
+            kernel_initializer="he_normal", dtype="float32", name="hidden1")
         self.hidden2 = keras.layers.Dense(
             self.hidden_units, activation="relu",
             kernel_initializer="he_normal",
-            bias_initializer=keras.initializers.Constant(0.5), name="hidden2")
+            bias_initializer=keras.initializers.Constant(0.5), dtype="float32",
+            name="hidden2")
         self.gamma_beta = keras.layers.Dense(
             2 * total,
             kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
-            bias_initializer=GammaBetaBias(total), name="gamma_beta")
+            bias_initializer=GammaBetaBias(total), dtype="float32",
+            name="gamma_beta")
 
     def build(self, input_shape):
         if input_shape[-1] != len(self.style_layers):

@@ -435,6 +435,7 @@ def _train(config):
         "mixed_precision": config.mixed_precision,
         "jit_compile": config.jit_compile,
         "alpha_edge_probability": config.alpha_edge_probability,
+        "content_weight": config.content_weight,
     })
     record = {
         "model_type": config.model_type,

@@ -104,3 +104,23 @@ def test_keras_file_round_trip_gives_identical_outputs(stylizer, base, tmp_path,
 def test_alpha_of_wrong_length_is_rejected():
     with pytest.raises(ValueError, match="style layers"):
         networks.AlphaNetwork(["a", "b"]).build((None, 3))
+
+
+def test_lambda_stays_float32_under_mixed_precision():
+    # bfloat16 spaces values near 1 by 1/128: gamma's alpha-dependent part
+    # would be rounded away.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    lam = mixed.get_layer("alpha_network")
+    alpha = np.array([[0.0, 0.0, 0.0], [0.001, 0.0, 0.0]], np.float32)
+    params = lam(alpha)
+    assert params.dtype == "float32"
+    assert all(layer.compute_dtype == "float32"
+               for layer in (lam.hidden1, lam.hidden2, lam.gamma_beta))
+    # Nearby alphas still give different gammas (bfloat16 would tie them).
+    assert np.any(np.asarray(params[0]) != np.asarray(params[1]))
+    assert mixed.get_layer("down1_conv").compute_dtype == "bfloat16"
