@@ -49,7 +49,10 @@ flags.DEFINE_enum("model_type", "adjustable", ["adjustable", "base"],
 flags.DEFINE_list("style_weights", None,
                   "Fixed style weights w_l of the base model, one per style layer.")
 flags.DEFINE_float("content_weight", 1.0, "alpha_c, the content loss weight.")
-flags.DEFINE_float("ema_decay", 0.99, "Decay of the loss EMAs of the paper's Eq. 8.")
+flags.DEFINE_float(
+    "ema_decay", 0.99,
+    "Decay of the loss EMAs of the paper's Eq. 8. 1 freezes them at their "
+    "first values, or, on resume, at the checkpoint's.")
 flags.DEFINE_float(
     "alpha_edge_probability", 0.0,
     "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "

@@ -54,12 +54,17 @@ class LossNormalizer(keras.layers.Layer):
     The first update sets each EMA to its value (no warm-up from zero, which
     would give the first losses huge weights); after that
     EMA <- decay * EMA + (1 - decay) * value.
+
+    decay = 1 freezes the EMAs at their first (or restored) values. Tracking
+    EMAs make Eq. 8 behave like a sum of log-losses, whose balance between
+    content and style can run away to either side; a run resumed with
+    frozen EMAs optimizes a fixed weighted sum, which settles.
     """
 
     def __init__(self, num_losses, decay=0.99, epsilon=1e-12, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        if not 0.0 <= decay <= 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1], got {decay}")
         self.num_losses = int(num_losses)
         self.decay = float(decay)
         self.epsilon = float(epsilon)

@@ -436,6 +436,7 @@ def _train(config):
         "jit_compile": config.jit_compile,
         "alpha_edge_probability": config.alpha_edge_probability,
         "content_weight": config.content_weight,
+        "ema_decay": config.ema_decay,
     })
     record = {
         "model_type": config.model_type,

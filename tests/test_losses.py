@@ -71,6 +71,15 @@ def test_normalization_weights_carry_no_gradient():
     np.testing.assert_allclose(tape.gradient(total, raw), [4 / 3, 4.0], rtol=1e-6)
 
 
-def test_decay_out_of_range_is_rejected():
+@pytest.mark.parametrize("decay", [-0.1, 1.01])
+def test_decay_out_of_range_is_rejected(decay):
     with pytest.raises(ValueError, match="decay"):
-        losses.LossNormalizer(2, decay=1.0)
+        losses.LossNormalizer(2, decay=decay)
+
+
+def test_decay_one_freezes_the_emas_at_their_first_values():
+    normalizer = losses.LossNormalizer(2, decay=1.0)
+    normalizer.update(tf.constant([3.0, 1.0]))
+    normalizer.update(tf.constant([30.0, 0.01]))
+    np.testing.assert_allclose(normalizer.ema, [3.0, 1.0])
+    np.testing.assert_allclose(normalizer.weights_for(), [4 / 3, 4.0], rtol=1e-6)
