@@ -109,6 +109,20 @@ def _checkpoint_state(model_dir):
     }
 
 
+def test_resuming_with_ema_decay_one_freezes_the_restored_emas(folders, tmp_path):
+    content, style = folders
+    run = tmp_path / "run"
+    training.train(_config(content, style, run))
+    before = _checkpoint_state(run)
+    training.train(_config(content, style, run, train_steps=7, ema_decay=1.0,
+                           content_weight=0.5))
+    after = _checkpoint_state(run)
+    assert after["step"] == 7 and after["count"] == before["count"] + 3
+    np.testing.assert_array_equal(after["ema"], before["ema"])
+    last = model_files.read_record(str(run / "model.keras"))["history"][-1]
+    assert (last["ema_decay"], last["content_weight"]) == (1.0, 0.5)
+
+
 def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
     content, style = folders
     model_dir = tmp_path / "run"
