@@ -61,5 +61,5 @@ gw="$out/great_wave"
 stage hokusai_great_wave.png "$gw" 1000 "${small[@]}" --jit_compile
 stage hokusai_great_wave.png "$gw" 1500 "${small[@]}" --mixed_precision \
   --content_weight=3 --alpha_edge_probability=0.75
-stage hokusai_great_wave.png "$gw" 2200 "${large[@]}" --ema_decay=1 \
+stage hokusai_great_wave.png "$gw" 2700 "${large[@]}" --ema_decay=1 \
   --content_weight=1
