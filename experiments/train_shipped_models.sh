@@ -11,7 +11,7 @@
 # adjustable_style.vgg_weights --output=vgg19.weights.h5 makes one).
 # STYLES_DIR: holds van_gogh_starry_night.jpg and hokusai_great_wave.png.
 #
-# About 2 h 40 min for starry_night and 1 h 20 min for great_wave on two CPU
+# About 2 h 40 min for starry_night and 1 h 25 min for great_wave on two CPU
 # cores with AMX (bfloat16). Why the stages (see the README, "How the
 # shipped models were trained"):
 # - 128 px crops first: four times cheaper per step.
