@@ -45,6 +45,9 @@ class ConditionalInstanceNormalization(keras.layers.Layer):
     """
 
     def __init__(self, epsilon=EPSILON, **kwargs):
+        # No autocast: under a mixed policy gamma and beta stay float32 until
+        # `normalize_affine` has folded them with the float32 statistics.
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         self.epsilon = epsilon
 
@@ -185,6 +188,9 @@ class SplitNormalizationParameters(keras.layers.Layer):
     """
 
     def __init__(self, channels, **kwargs):
+        # Slicing only: float32 under any policy, so the alpha network's
+        # float32 gammas reach the CIN layers unrounded.
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.channels = [int(c) for c in channels]
 

@@ -124,3 +124,10 @@ def test_lambda_stays_float32_under_mixed_precision():
     # Nearby alphas still give different gammas (bfloat16 would tie them).
     assert np.any(np.asarray(params[0]) != np.asarray(params[1]))
     assert mixed.get_layer("down1_conv").compute_dtype == "bfloat16"
+    # ... and they reach the CIN layers as float32, where the convolutions'
+    # activations are bfloat16.
+    split = mixed.get_layer("split_gamma_beta")
+    assert {t.dtype for t in split.output} == {"float32"}
+    norm = keras.Model(mixed.inputs, mixed.get_layer("down1_norm").output)
+    content = np.random.rand(2, 16, 16, 3).astype(np.float32)
+    assert norm([content, alpha]).dtype == "bfloat16"
