@@ -27,6 +27,12 @@ flags.DEFINE_string(
     "model_dir", None,
     "Where checkpoints, TensorBoard logs and the final model.keras go; a run "
     "resumes from the checkpoints found here.")
+flags.DEFINE_string(
+    "init_from", None,
+    "Start from a trained stylizer's weights (T and Lambda; a fresh "
+    "optimizer): a shipped model's name (e.g. starry_night), a .keras file "
+    "or a run folder. Fine-tunes it to --style_image. Ignored when "
+    "--model_dir already has a checkpoint: the run resumes from that.")
 flags.DEFINE_integer("train_steps", 200_000, "Total optimizer steps (the paper: 200k).")
 flags.DEFINE_integer("batch_size", 8, "Global batch size (all replicas).")
 flags.DEFINE_integer("image_size", 256, "Side of the square content crops.")
@@ -64,7 +70,9 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker",
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
 flags.DEFINE_string("tpu", "", "TPU address for --strategy=tpu.")
 flags.DEFINE_bool("mixed_precision", False,
-                  "Compute in float16 (GPU) or bfloat16 (CPU/TPU).")
+                  "Compute in float16 (GPU) or bfloat16 (TPU, and CPUs with "
+                  "AMX or AVX512_BF16; other CPUs fall back to float32 with "
+                  "a warning, since they emulate bfloat16 slowly).")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("seed", 0, "Seeds data order, augmentation and alpha draws.")
 flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
@@ -99,6 +107,7 @@ def main(argv):
         log_every=FLAGS.log_every, strategy=FLAGS.strategy, tpu=FLAGS.tpu,
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
         seed=FLAGS.seed, max_pixels=FLAGS.max_pixels or None,
+        init_from=FLAGS.init_from,
         verbose=FLAGS.verbose)
     training.train(config)
 

@@ -15,6 +15,12 @@ Johnson et al. uses learned instance normalization instead. Both are built by
 the same `_stylizing_trunk`, so they differ only in where gamma and beta
 come from.
 
+Initialization: every convolution of T starts from N(0, 0.01), the paper's
+choice, set in one place (`conv_initializer`). Each convolution feeds an
+instance norm, which undoes the scale of its weights, so that scale only
+sets how far one Adam step turns them: Keras' default Glorot is about 3x
+larger here and trains about 3x slower.
+
 Padding: reflection padding before every convolution (the paper says SAME;
 reflection avoids the dark borders zero padding produces, as in Magenta's
 and PyTorch's implementations). Convolutions carry no bias, since the
@@ -47,11 +53,20 @@ assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
 SIZE_MULTIPLE = 4
 
 
+# The paper's initialization of T's convolution kernels.
+CONV_INIT_STDDEV = 0.01
+
+
+def conv_initializer():
+    """The kernel initializer of every convolution of T."""
+    return keras.initializers.RandomNormal(stddev=CONV_INIT_STDDEV)
+
+
 def _conv(x, filters, kernel_size, strides, name):
     x = layers.ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
     return keras.layers.Conv2D(
         filters, kernel_size, strides=strides, padding="valid",
-        use_bias=False, name=name)(x)
+        use_bias=False, kernel_initializer=conv_initializer(), name=name)(x)
 
 
 def _stylizing_trunk(content, normalize):

@@ -28,6 +28,7 @@ from absl import logging
 
 from adjustable_style import data as data_lib
 from adjustable_style import images, loss_network, model_files, networks
+from adjustable_style import precision
 from adjustable_style import trainer as trainer_lib
 
 CHECKPOINT_DIR = "checkpoints"
@@ -75,6 +76,7 @@ class TrainConfig:
     seed: int = 0
     max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
     verbose: int = 1
+    init_from: Optional[str] = None
 
     def validate(self):
         from adjustable_style.cli import UsageError
@@ -298,10 +300,70 @@ def _float32_copy(stylizer, config, spec):
     return copy
 
 
-def _mixed_policy():
-    """bfloat16 where there is no GPU (CPUs and TPUs run it natively)."""
-    return ("mixed_float16" if tf.config.list_physical_devices("GPU")
-            else "mixed_bfloat16")
+def _dtype_policy(config):
+    """The Keras dtype policy for the run, and why (see `precision`)."""
+    accelerator = ("tpu" if config.strategy == "tpu" else
+                   "gpu" if tf.config.list_physical_devices("GPU") else None)
+    return precision.training_policy(config.mixed_precision, accelerator)
+
+
+def _warm_start(stylizer, normalizer, config, spec):
+    """Copies T's and Lambda's weights from `config.init_from` into `stylizer`.
+
+    Only the stylizer's weights travel: the optimizer starts fresh. The
+    source's loss EMAs are taken over too when it was trained on the same
+    style image with the same loss network (so `--ema_decay=1` freezes
+    Eq. 8's weights where the source had them); for a new style they start
+    from the first batch. Returns the origin for `model.json`.
+    """
+    path = model_files.resolve_model_path(config.init_from)
+    source, record = model_files.load_stylizer(path)
+    kind = "adjustable" if networks.is_adjustable(source) else "base"
+    if kind != config.model_type:
+        raise TrainingError(
+            f"--init_from={config.init_from} is a {kind} model, but this run "
+            f"trains a {config.model_type} one (--model_type)")
+    if kind == "adjustable":
+        layers = networks.style_layer_names(source)
+        if list(layers) != list(spec.style_layers):
+            raise TrainingError(
+                f"--init_from={config.init_from} weights the style layers "
+                f"{','.join(layers)}, but this run's are "
+                f"{','.join(spec.style_layers)}")
+    theirs = [tuple(w.shape) for w in source.weights]
+    ours = [tuple(w.shape) for w in stylizer.weights]
+    if theirs != ours:
+        raise TrainingError(
+            f"--init_from={config.init_from} has another architecture "
+            f"({len(theirs)} weight tensors, not {len(ours)} of the same "
+            "shapes)")
+    stylizer.set_weights(source.get_weights())
+
+    same_losses = (
+        record.get("style_image_sha256") == model_files.file_sha256(
+            config.style_image)
+        and record.get("loss_network") == config.loss_network
+        and record.get("content_layer") == spec.content_layer
+        and len(record.get("ema") or []) == normalizer.num_losses)
+    if same_losses:
+        normalizer.ema.assign(np.asarray(record["ema"], np.float32))
+        normalizer.count.assign(1)
+    origin = {
+        "model": config.init_from,
+        "sha256": model_files.file_sha256(path),
+        "emas": "taken over" if same_losses else "fresh",
+    }
+    # The source's own record, so model.json keeps every stage back to the
+    # first run (a chain of warm starts nests).
+    for key in ("style_image", "style_image_sha256", "steps", "image_size",
+                "content_weight", "ema", "history", "init_from"):
+        if key in record:
+            origin[key] = record[key]
+    print(f"Starting from the weights of {path} "
+          f"({record.get('steps', '?')} steps on "
+          f"{record.get('style_image', 'an unknown style')}; "
+          f"loss EMAs {origin['emas']})", flush=True)
+    return origin
 
 
 def train(config):
@@ -319,6 +381,8 @@ def train(config):
 
 def _train(config):
     config.validate()
+    if config.init_from:  # A bad name fails now, not after VGG has loaded.
+        model_files.resolve_model_path(config.init_from)
     started = time.time()
     # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
     logging.set_verbosity(logging.WARNING)
@@ -332,8 +396,9 @@ def _train(config):
         config.style_image, config.style_image_size or config.image_size,
         max_pixels=config.max_pixels)
     is_chief = _is_chief(strategy)
-    if config.mixed_precision:
-        keras.config.set_dtype_policy(_mixed_policy())
+    policy, why = _dtype_policy(config)
+    keras.config.set_dtype_policy(policy)
+    print(f"Precision: {why}", flush=True)
     keras.utils.set_random_seed(config.seed)
 
     stats = data_lib.DecodeStats()
@@ -378,12 +443,20 @@ def _train(config):
             f"worker_{strategy.cluster_resolver.task_id}")
     manager = tf.train.CheckpointManager(
         checkpoint, checkpoint_dir, max_to_keep=3)
+    previous = model_files.read_record(
+        os.path.join(config.model_dir, model_files.MODEL_FILE))
+    origin = None
     if latest:
+        origin = previous.get("init_from")
         checkpoint.restore(latest).assert_existing_objects_matched()
         # The checkpoint holds the old learning rate; the flag wins.
         trainer.optimizer.learning_rate.assign(config.learning_rate)
         print(f"Resuming at step {int(trainer.optimizer.iterations.numpy())} "
-              f"from {latest}", flush=True)
+              f"from {latest}"
+              + (" (--init_from is ignored: the run's own checkpoint wins)"
+                 if config.init_from else ""), flush=True)
+    elif config.init_from:
+        origin = _warm_start(stylizer, trainer.normalizer, config, spec)
 
     writer = None
     if is_chief:
@@ -423,8 +496,6 @@ def _train(config):
     seconds = round(time.time() - started, 1)
     # A resumed run keeps the record of the runs before it: each segment of
     # steps with the settings that may change on resume.
-    previous = model_files.read_record(
-        os.path.join(config.model_dir, model_files.MODEL_FILE))
     history = [h for h in previous.get("history", [])
                if h.get("last_step", 0) <= start_step]
     history.append({
@@ -433,6 +504,7 @@ def _train(config):
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size, "image_size": config.image_size,
         "mixed_precision": config.mixed_precision,
+        "precision": policy,
         "jit_compile": config.jit_compile,
         "alpha_edge_probability": config.alpha_edge_probability,
         "content_weight": config.content_weight,
@@ -467,6 +539,8 @@ def _train(config):
         "seconds_this_run": seconds,
         "history": history,
     }
+    if origin:
+        record["init_from"] = origin
     path = model_files.save_model(
         config.model_dir, _float32_copy(stylizer, config, spec), record)
     print(f"Saved {path} after {step} steps", flush=True)
