@@ -320,9 +320,11 @@ def _warm_start(stylizer, normalizer, config, spec):
     source, record = model_files.load_stylizer(path)
     kind = "adjustable" if networks.is_adjustable(source) else "base"
     if kind != config.model_type:
+        article = lambda word: "an" if word == "adjustable" else "a"
         raise TrainingError(
-            f"--init_from={config.init_from} is a {kind} model, but this run "
-            f"trains a {config.model_type} one (--model_type)")
+            f"--init_from={config.init_from} is {article(kind)} {kind} model, "
+            f"but this run trains {article(config.model_type)} "
+            f"{config.model_type} one (--model_type)")
     if kind == "adjustable":
         layers = networks.style_layer_names(source)
         if list(layers) != list(spec.style_layers):

@@ -22,8 +22,16 @@ T(c; alpha) and the losses of the loss network the model was trained with:
    is reported pooled over all photos' (normalized) points and as the median
    of the per-photo correlations. Strongly negative means "more alpha_l, less
    style loss at layer l", i.e. the knob does what it says.
-4. `sweep.png`: the paper's Figure 3 for one photo, a row per style layer
-   whose alpha goes 0 -> 1 across --sweep_steps columns, the others at 0.
+4. The paper's Figure 3, in numbers: the single-layer outputs (one
+   alpha_l = 1, the others 0) of each photo. How different they are: the
+   mean absolute difference of every pair, in levels of 255. How large
+   their style elements are: the residual output - photo (grey), its power
+   spectrum's power-weighted mean spatial frequency f, and the element size
+   1 / f in pixels. The paper shows deeper layers giving larger elements.
+5. `sweep.png`: Figure 3 for one photo, a row per style layer whose alpha
+   goes 0 -> 1 across --sweep_steps columns, the others at 0.
+6. The targets: each figure above against the threshold the project holds
+   its shipped models to (TARGETS), passed or not, in results.md.
 
 Outputs in --output_dir (default experiments/results/<model name>):
 results.json (every number, per photo too), results.md (Markdown tables for
@@ -58,6 +66,18 @@ PROGRAM = "experiments/adjustability.py"
 RESULTS_DIR = os.path.join(_HERE, "results")
 MIN_IMAGE_SIZE = 16  # VGG's block 4 sees 1/8 of the image.
 DEFAULT_STYLE_IMAGE_SIZE = 256
+# What a shipped model must reach (medians over held-out photos): the style
+# ratio at alpha = 1 per style layer (in order; the paper's three), Figure
+# 7's end ratio with the others at 0 and Spearman's correlation with the
+# others at 0 and 1, the PSNR at alpha = 0, and the mean absolute
+# difference of every pair of single-layer outputs.
+TARGETS = {
+    "style_ratio_max": (0.15, 0.25, 0.5),
+    "figure7_end_ratio_max": 0.6,
+    "figure7_spearman_max": -0.9,
+    "psnr_alpha0_min_db": 18.0,
+    "single_layer_difference_min_levels": 15.0,
+}
 
 
 def define_flags(flag_values=None):
@@ -160,6 +180,32 @@ def psnr(mse):
     mse = np.asarray(mse, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(1.0 / mse)
+
+
+def mean_abs_levels(a, b):
+    """Mean absolute difference of two [0, 1] images, in levels of 255."""
+    return float(np.mean(np.abs(np.asarray(a, np.float64)
+                                - np.asarray(b, np.float64))) * 255.0)
+
+
+def element_size(stylized, photo):
+    """Size in pixels of what stylization adds: 1 / its mean frequency.
+
+    The residual stylized - photo (grey, mean removed) holds the strokes and
+    textures the network paints; its power spectrum's power-weighted mean
+    radial frequency f (cycles per pixel) is small for large elements.
+    """
+    grey = lambda image: np.asarray(image, np.float64) @ [0.299, 0.587, 0.114]
+    residual = grey(stylized) - grey(photo)
+    residual -= residual.mean()
+    power = np.abs(np.fft.fft2(residual)) ** 2
+    fy = np.fft.fftfreq(residual.shape[0])[:, None]
+    fx = np.fft.fftfreq(residual.shape[1])[None, :]
+    radius = np.sqrt(fx ** 2 + fy ** 2)
+    total = power.sum()
+    if total <= 0:
+        return float("nan")
+    return float(total / (power * radius).sum())
 
 
 def summary(values):
@@ -292,6 +338,42 @@ class Evaluator:
         return np.concatenate(out, axis=0)
 
 
+def check_targets(style_layers, style_at_1, content_at_0, figure7, figure3):
+    """Each TARGETS entry against the measured medians: a list of rows."""
+    rows = []
+
+    def row(what, value, bound, at_most):
+        met = value is not None and math.isfinite(value) and (
+            value <= bound if at_most else value >= bound)
+        rows.append({"what": what, "value": value,
+                     "target": f"{'<=' if at_most else '>='} {bound:g}",
+                     "met": bool(met)})
+
+    bounds = TARGETS["style_ratio_max"]
+    for k, layer in enumerate(style_layers):
+        if k < len(bounds):
+            row(f"style ratio at alpha = 1, {layer}",
+                style_at_1[layer]["ratio"]["median"], bounds[k], True)
+    for layer in style_layers:
+        row(f"Figure 7 end ratio, others at 0, {layer}",
+            figure7["others_0"][layer]["end_ratio"]["median"],
+            TARGETS["figure7_end_ratio_max"], True)
+    for others in (0, 1):
+        for layer in style_layers:
+            row(f"Figure 7 Spearman (median per photo), others at {others}, "
+                f"{layer}",
+                figure7[f"others_{others}"][layer]["spearman_per_photo_median"],
+                TARGETS["figure7_spearman_max"], True)
+    row("PSNR vs photo at alpha = 0 (dB)",
+        content_at_0["psnr_db_alpha0"]["median"],
+        TARGETS["psnr_alpha0_min_db"], False)
+    for pair, values in figure3["differences"].items():
+        row(f"Figure 3 single-layer outputs differ, {pair} (levels of 255)",
+            values["median"], TARGETS["single_layer_difference_min_levels"],
+            False)
+    return rows
+
+
 def measure_photo(evaluator, content, num_layers, steps):
     """Every number of one photo (see the module docstring)."""
     photo_style, content_features = evaluator.photo(content)
@@ -319,6 +401,13 @@ def measure_photo(evaluator, content, num_layers, steps):
         # The swept layer's own loss at each step.
         result["curves"][(others, index)] = style[row:row + steps, index]
         row += steps
+    # Figure 3's single-layer outputs: one alpha_l = 1, the others 0.
+    singles = evaluator.stylize(content, np.eye(num_layers, dtype=np.float32))
+    result["single_layer_differences"] = {
+        (i, j): mean_abs_levels(singles[i], singles[j])
+        for i in range(num_layers) for j in range(i + 1, num_layers)}
+    result["single_layer_element_size"] = [
+        element_size(single, content) for single in singles]
     return result
 
 
@@ -562,6 +651,19 @@ def markdown(results):
         "",
         "    " + results["command"],
         "",
+        "### Targets (medians over photos)",
+        "",
+        "| measure | value | target | met |",
+        "|---|---:|---:|:---:|",
+    ]
+    for t in results["targets"]:
+        lines.append(f"| {t['what']} | {_g(t['value'])} | {t['target']} | "
+                     f"{'yes' if t['met'] else 'no'} |")
+    met = sum(t["met"] for t in results["targets"])
+    lines += [
+        "",
+        f"{met} of {len(results['targets'])} targets met.",
+        "",
         "### Style at alpha = 1: style loss of the output relative to the photo's",
         "",
         "Per style layer l, L_l(T(c; alpha=1)) / L_l(c): the stylized image's "
@@ -615,7 +717,30 @@ def markdown(results):
                 f"| `{name}` | {others} | {_g(end['median'])} "
                 f"[{_g(q25)}, {_g(q75)}] | {s['spearman_pooled']:+.3f} | "
                 f"{s['spearman_per_photo_median']:+.3f} |")
+    f3 = results["figure3"]
     lines += [
+        "",
+        "### Figure 3 in numbers: the single-layer outputs",
+        "",
+        "One alpha_l = 1, the others 0. Mean absolute difference of each pair "
+        "of outputs (levels of 255), and the size of the style elements each "
+        "adds: 1 / the power-weighted mean spatial frequency of output - "
+        "photo (grey), in pixels. Medians [min, max] over photos.",
+        "",
+        "| pair | mean absolute difference |",
+        "|---|---:|",
+    ]
+    for pair, v in f3["differences"].items():
+        lines.append(f"| {pair} | {_g(v['median'])} [{_g(v['min'])}, "
+                     f"{_g(v['max'])}] |")
+    lines += ["", "| layer alone | element size (px) |", "|---|---:|"]
+    for layer, v in f3["element_size_px"].items():
+        lines.append(f"| `{layer}` | {_g(v['median'])} [{_g(v['min'])}, "
+                     f"{_g(v['max'])}] |")
+    lines += [
+        "",
+        "Deeper layers give larger elements (median sizes increasing with "
+        f"depth): {'yes' if f3['deeper_layers_larger_elements'] else 'no'}.",
         "",
         "![Figure 7: normalized style loss per layer against its alpha]"
         "(figure7.png)",
@@ -760,7 +885,23 @@ def run(fv):
             layer: figure7_stats(alphas, [p["curves"][(others, k)] for p in per_photo])
             for k, layer in enumerate(style_layers)}
 
-    # 4. The Figure 3 sweep on one photo.
+    # 4. Figure 3 in numbers: the single-layer outputs.
+    figure3 = {"differences": {}, "element_size_px": {}}
+    for (i, j) in per_photo[0]["single_layer_differences"]:
+        values = [p["single_layer_differences"][(i, j)] for p in per_photo]
+        figure3["differences"][f"{style_layers[i]} vs {style_layers[j]}"] = {
+            **summary(values), "per_photo": values}
+    for k, layer in enumerate(style_layers):
+        values = [p["single_layer_element_size"][k] for p in per_photo]
+        figure3["element_size_px"][layer] = {**summary(values),
+                                             "per_photo": values}
+    sizes = [figure3["element_size_px"][layer]["median"] for layer in style_layers]
+    figure3["deeper_layers_larger_elements"] = bool(
+        all(a < b for a, b in zip(sizes, sizes[1:])))
+    targets = check_targets(style_layers, style_at_1, content_at_0, figure7,
+                            figure3)
+
+    # 5. The Figure 3 sweep on one photo.
     from adjustable_style import alpha as alpha_lib
     sweep_values = np.linspace(0.0, 1.0, fv.sweep_steps)
     sweep = np.concatenate([alpha_lib.sweep_alphas(num_layers, k, fv.sweep_steps)
@@ -792,6 +933,9 @@ def run(fv):
         "style_at_alpha_1": style_at_1,
         "content_at_alpha_0": content_at_0,
         "figure7": figure7,
+        "figure3": figure3,
+        "targets": targets,
+        "all_targets_met": all(t["met"] for t in targets),
         "seconds": seconds,
     }
     results = _finite_or_none(results)

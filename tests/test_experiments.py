@@ -77,6 +77,50 @@ def test_spearman_undefined_and_bad_input(experiment):
         experiment.spearman([1, 2], [1, float("nan")])
 
 
+def test_element_size_of_stripes_is_their_period(experiment):
+    photo = np.full((64, 64, 3), 0.5)
+    x = np.arange(64)[None, :, None]
+    for period in (4, 8, 16):
+        stripes = photo + 0.1 * np.sin(2 * np.pi * x / period) + 0 * photo
+        assert experiment.element_size(stripes, photo) == pytest.approx(period)
+    # Only what stylization adds counts: the photo's own texture cancels.
+    textured = photo + 0.2 * np.sin(2 * np.pi * x / 4)
+    big = textured + 0.1 * np.sin(2 * np.pi * x / 32)
+    assert experiment.element_size(big, textured) == pytest.approx(32)
+
+
+def test_mean_abs_levels(experiment):
+    a = np.zeros((4, 4, 3))
+    assert experiment.mean_abs_levels(a, a + 10 / 255) == pytest.approx(10)
+    assert experiment.mean_abs_levels(a, a) == 0
+
+
+def test_targets_pass_and_fail_on_the_thresholds(experiment):
+    layers = list(STYLE_LAYERS)
+    ratios = (0.1, 0.3, 0.5)  # block3 misses its 0.25
+    style = {l: {"ratio": {"median": r}} for l, r in zip(layers, ratios)}
+    content = {"psnr_db_alpha0": {"median": 18.0}}
+    curve = lambda end, rho: {"end_ratio": {"median": end},
+                              "spearman_per_photo_median": rho}
+    figure7 = {"others_0": {l: curve(0.5, -0.95) for l in layers},
+               "others_1": {l: curve(0.9, -0.85) for l in layers}}
+    figure3 = {"differences": {"a vs b": {"median": 15.0},
+                               "a vs c": {"median": 14.9}}}
+    rows = experiment.check_targets(layers, style, content, figure7, figure3)
+    met = {r["what"]: r["met"] for r in rows}
+    assert len(rows) == 3 + 3 + 6 + 1 + 2
+    assert met["style ratio at alpha = 1, block2_conv2"]
+    assert not met["style ratio at alpha = 1, block3_conv4"]
+    assert met["style ratio at alpha = 1, block4_conv4"]  # at the bound
+    assert met["PSNR vs photo at alpha = 0 (dB)"]
+    assert all(met[f"Figure 7 Spearman (median per photo), others at 0, {l}"]
+               for l in layers)
+    assert not any(met[f"Figure 7 Spearman (median per photo), others at 1, {l}"]
+                   for l in layers)
+    assert met["Figure 3 single-layer outputs differ, a vs b (levels of 255)"]
+    assert not met["Figure 3 single-layer outputs differ, a vs c (levels of 255)"]
+
+
 # ---------------------------------------------------------------------------
 # End to end, in process.
 # ---------------------------------------------------------------------------
@@ -166,6 +210,16 @@ def test_main_writes_every_measurement(experiment, tmp_path):
                 "psnr_db_alpha0", "psnr_db_alpha1"):
         assert set(content[key]) == {"median", "mean", "min", "max"}, key
     assert results["figure7"]["alphas"] == [0.0, 0.5, 1.0]
+    figure3 = results["figure3"]
+    assert sorted(figure3["differences"]) == [
+        "block2_conv2 vs block3_conv4", "block2_conv2 vs block4_conv4",
+        "block3_conv4 vs block4_conv4"]
+    for pair in figure3["differences"].values():
+        assert len(pair["per_photo"]) == 2 and pair["median"] >= 0
+    assert sorted(figure3["element_size_px"]) == sorted(STYLE_LAYERS)
+    assert isinstance(figure3["deeper_layers_larger_elements"], bool)
+    assert len(results["targets"]) == 16
+    assert results["all_targets_met"] == all(t["met"] for t in results["targets"])
     # The stylized outputs differ from the photo: finite PSNR, positive losses.
     for where, value in _numbers(results):
         if where.endswith("style_image_matches_training_record"):
@@ -178,6 +232,7 @@ def test_main_writes_every_measurement(experiment, tmp_path):
     assert results["command"] in report
     for layer in STYLE_LAYERS:
         assert f"| `{layer}` |" in report
+    assert "### Targets" in report and "targets met." in report
 
     with Image.open(out / "figure7.png") as figure:
         assert figure.width >= 600 and figure.height >= 300

@@ -320,3 +320,84 @@ def test_two_worker_multi_worker_run_on_localhost(folders, tmp_path):
         assert w.returncode == 0, err[-3000:]
     record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
     assert record["replicas"] == 2 and record["steps"] == 3
+
+
+# ---------------------------------------------------------------------------
+# --init_from: warm starts and fine-tuning.
+# ---------------------------------------------------------------------------
+
+
+def _trainable(model_dir):
+    model, _ = model_files.load_stylizer(str(model_dir))
+    return [np.asarray(w) for w in model.trainable_weights]
+
+
+def test_init_from_starts_from_the_source_weights(folders, tmp_path):
+    content, style = folders
+    source = tmp_path / "source"
+    training.train(_config(content, style, source, train_steps=2))
+    # A step too small to move anything: the result is the starting point.
+    target = tmp_path / "target"
+    training.train(_config(content, style, target, train_steps=1,
+                           learning_rate=1e-12, init_from=str(source)))
+    for theirs, ours in zip(_trainable(source), _trainable(target)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    record = model_files.read_record(str(target / "model.keras"))
+    origin = record["init_from"]
+    assert origin["model"] == str(source) and origin["steps"] == 2
+    # Same style and loss network: the source's EMAs carry over.
+    assert origin["emas"] == "taken over"
+    assert record["steps"] == 1  # a fresh optimizer counts from 0
+    assert origin["history"][0]["last_step"] == 2
+
+    # Without --init_from the same run starts elsewhere.
+    fresh = tmp_path / "fresh"
+    training.train(_config(content, style, fresh, train_steps=1,
+                           learning_rate=1e-12))
+    assert any(np.abs(a - b).max() > 1e-3
+               for a, b in zip(_trainable(source), _trainable(fresh)))
+
+
+def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(
+        folders, tmp_path):
+    content, style = folders
+    source = tmp_path / "source"
+    training.train(_config(content, style, source, train_steps=2))
+    other = tmp_path / "other_style.png"
+    _photo(other, 123, size=(64, 64))
+    run = tmp_path / "run"
+    training.train(_config(content, other, run, train_steps=2,
+                           init_from=str(source)))
+    assert model_files.read_record(str(run / "model.keras"))[
+        "init_from"]["emas"] == "fresh"
+    # Resuming: the run's own checkpoint wins over --init_from, and the
+    # record keeps where the run started.
+    result = _run(_flags(content, other, run, train_steps=3,
+                         init_from=str(source)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--init_from is ignored" in result.stdout
+    record = model_files.read_record(str(run / "model.keras"))
+    assert record["steps"] == 3 and record["init_from"]["model"] == str(source)
+    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [
+        (0, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(init_from="no_such_model"), "is not a file, a model directory"),
+    (dict(model_type="base", style_weights="1,1,1"),
+     "is an adjustable model, but this run trains a base one"),
+    (dict(style_layers="block2_conv2,block3_conv4"),
+     "weights the style layers block2_conv2,block3_conv4,block4_conv4"),
+])
+def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change,
+                                                  message):
+    content, style = folders
+    source = tmp_path / "source"
+    training.train(_config(content, style, source, train_steps=2))
+    flags = {"init_from": str(source), **change}
+    result = _run(_flags(content, style, tmp_path / "run", **flags))
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "model.keras").exists()

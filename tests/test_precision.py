@@ -1,0 +1,37 @@
+"""Mixed precision only where the hardware computes it natively."""
+
+from adjustable_style import precision
+
+
+def test_cpu_without_native_bfloat16_falls_back_to_float32_with_a_warning():
+    warnings = []
+    policy, why = precision.training_policy(
+        True, flags={"avx2", "fma", "avx512f"}, warn=warnings.append)
+    assert policy == "float32" and "no native bfloat16" in why
+    assert len(warnings) == 1 and "training in float32" in warnings[0]
+
+
+def test_native_bfloat16_cpus_train_in_mixed_bfloat16():
+    for flags in ({"avx512_bf16", "avx2"}, {"amx_bf16", "amx_tile"}):
+        warnings = []
+        policy, why = precision.training_policy(True, flags=flags,
+                                                warn=warnings.append)
+        assert policy == "mixed_bfloat16" and not warnings
+        assert "bf16" in why
+
+
+def test_accelerators_and_float32_requests():
+    assert precision.training_policy(True, "gpu", flags=set())[0] == "mixed_float16"
+    assert precision.training_policy(True, "tpu", flags=set())[0] == "mixed_bfloat16"
+    warnings = []
+    assert precision.training_policy(False, flags=set(),
+                                     warn=warnings.append)[0] == "float32"
+    assert not warnings
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert precision.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
+    assert precision.native_bfloat16_flags({"fpu", "avx512_bf16"}) == ["avx512_bf16"]
+    assert precision.cpu_flags(str(tmp_path / "missing")) == set()
