@@ -357,7 +357,8 @@ def _warm_start(stylizer, normalizer, config, spec):
     }
     # The source's own record, so model.json keeps every stage back to the
     # first run (a chain of warm starts nests).
-    for key in ("style_image", "style_image_sha256", "steps", "image_size",
+    for key in ("style_image", "style_image_sha256", "steps", "total_steps",
+                "image_size",
                 "content_weight", "ema", "history", "init_from"):
         if key in record:
             origin[key] = record[key]
@@ -543,6 +544,9 @@ def _train(config):
     }
     if origin:
         record["init_from"] = origin
+        # Steps since the first run from scratch, through every warm start.
+        record["total_steps"] = step + int(
+            origin.get("total_steps", origin.get("steps")) or 0)
     path = model_files.save_model(
         config.model_dir, _float32_copy(stylizer, config, spec), record)
     print(f"Saved {path} after {step} steps", flush=True)

@@ -348,6 +348,7 @@ def test_init_from_starts_from_the_source_weights(folders, tmp_path):
     # Same style and loss network: the source's EMAs carry over.
     assert origin["emas"] == "taken over"
     assert record["steps"] == 1  # a fresh optimizer counts from 0
+    assert record["total_steps"] == 3
     assert origin["history"][0]["last_step"] == 2
 
     # Without --init_from the same run starts elsewhere.
