@@ -408,12 +408,32 @@ def train(config):
     """
     previous_policy = keras.config.dtype_policy()
     held = []
+    made = bool(config.model_dir) and not os.path.exists(config.model_dir)
     try:
         return _train(config, held)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        held.clear()
+        if made:
+            _remove_empty_folders(config.model_dir)
+        raise
     finally:
         for lock in held:
             lock.release()
         keras.config.set_dtype_policy(previous_policy)
+
+
+def _remove_empty_folders(top):
+    """Removes `top` and its subfolders if no file was written below them.
+
+    A run refused before its first save leaves no empty --model_dir behind.
+    """
+    for folder, _, _ in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        try:
+            os.rmdir(folder)
+        except OSError:  # Not empty: keep it and everything above.
+            pass
 
 
 def _prepare_model_dir(model_dir):
