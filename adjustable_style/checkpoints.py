@@ -75,9 +75,14 @@ def write_state(checkpoint_dir, kept, latest):
     """Writes the `checkpoint` state file for `kept` (numbers), atomically."""
     from adjustable_style import model_files
 
+    kept = sorted(kept)
     lines = [f'model_checkpoint_path: "{PREFIX}-{latest}"']
-    lines += [f'all_model_checkpoint_paths: "{PREFIX}-{n}"'
-              for n in sorted(kept)]
+    lines += [f'all_model_checkpoint_paths: "{PREFIX}-{n}"' for n in kept]
+    # CheckpointManager tracks (and later deletes, past max_to_keep) only
+    # the checkpoints that have a timestamp here.
+    lines += ["all_model_checkpoint_timestamps: "
+              f"{os.path.getmtime(prefix(checkpoint_dir, n) + '.index'):.6f}"
+              for n in kept]
     model_files.atomic_write_bytes(
         os.path.join(checkpoint_dir, STATE_FILE),
         ("\n".join(lines) + "\n").encode())

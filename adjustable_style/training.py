@@ -4,20 +4,27 @@
 
 - builds the stylizer, the frozen loss network and the trainer under the
   chosen `tf.distribute` strategy;
-- resumes from the newest checkpoint in `<model_dir>/checkpoints` (weights,
-  optimizer state and step counter, loss EMAs), so a run that was killed
-  goes on from its last save, losing at most `save_every` steps;
+- holds `<model_dir>/train.lock` (see `run_lock`), so that a second trainer
+  on the same folder is refused instead of overwriting its checkpoints;
+- resumes from the newest readable checkpoint in `<model_dir>/checkpoints`
+  (weights, optimizer state and step counter, loss EMAs; see
+  `checkpoints`), so a run that was killed goes on from its last save,
+  losing at most `save_every` steps, and refuses checkpoints of a run with
+  another style image, model type, layers or loss network;
 - runs `fit` in windows of `log_every` steps: each window is one Keras
   "epoch", so the progress bar and the TensorBoard scalars show the losses
   averaged over the last window, logged at the global step;
 - stops with a clear error on a NaN loss, leaving the last good checkpoint;
-- writes `<model_dir>/model.keras` and `model.json` (how it was trained).
+- writes `<model_dir>/model.keras` and `model.json` (how it was trained,
+  every segment of steps in `history`) at each checkpoint and at the end.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -229,6 +236,30 @@ class CompactProgbar(keras.callbacks.ProgbarLogger):
         super().on_epoch_end(epoch, self._short(logs))
 
 
+@contextlib.contextmanager
+def _signals_deferred():
+    """Holds SIGINT and SIGTERM back until the block ends, then delivers them.
+
+    Python runs signal handlers in the main thread only, so swapping the
+    handlers defers them whichever thread the signal arrived on.
+    """
+    caught = []
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(
+                signum, lambda number, frame: caught.append(number))
+    except ValueError:  # Not the main thread: handlers cannot change.
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
 class _RunCallback(keras.callbacks.Callback):
     """Checkpoints, TensorBoard, NaN guard and the stop at `train_steps`."""
 
@@ -266,10 +297,13 @@ class _RunCallback(keras.callbacks.Callback):
                 self.nan_step = step
                 self.model.stop_training = True
                 return
-            self.manager.save(checkpoint_number=step)
-            self.saved_step = step
-            if self.on_save is not None:
-                self.on_save(step)
+            # Ctrl-C or SIGTERM waits until the checkpoint and its record are
+            # both written, so the record never misses a saved segment.
+            with _signals_deferred():
+                self.manager.save(checkpoint_number=step)
+                self.saved_step = step
+                if self.on_save is not None:
+                    self.on_save(step)
         if step >= self.config.train_steps:
             self.model.stop_training = True
 
@@ -679,6 +713,12 @@ def _train(config, held):
         history = [dict(h, last_step=min(h.get("last_step", 0), start_step))
                    for h in previous.get("history", [])
                    if h.get("first_step", 0) < start_step]
+        recorded = history[-1]["last_step"] if history else 0
+        if recorded < start_step:
+            # A run killed (kill -9) between a checkpoint and its record.
+            history.append({"first_step": recorded, "last_step": start_step,
+                            "note": "trained by a run killed before it "
+                                    "recorded its settings"})
         history.append({
             "first_step": start_step, "last_step": step,
             "seconds": seconds,
