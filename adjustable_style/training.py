@@ -291,6 +291,8 @@ class _RunCallback(keras.callbacks.Callback):
             return
         step = self._step()
         if step % self.config.save_every == 0:
+            # The record written with this save reports the window so far.
+            self.last_logs = dict(logs)
             # This step's loss was finite, but its update may not have been:
             # never write weights that are not.
             if not self._weights_finite():
