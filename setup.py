@@ -19,7 +19,6 @@ setuptools.setup(
         "tensorflow>=2.16",
         "keras>=3.0",
         "tensorboard",
-        "tensorflow-datasets",
         "numpy",
         "pillow",
         "absl-py",
@@ -27,7 +26,12 @@ setuptools.setup(
     extras_require={
         # playwright drives Debian's Chromium in tests/test_demo.py (never
         # `playwright install`; .ci/run installs the chromium package).
-        "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub"],
+        "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub",
+                 "tensorflow-datasets"],
+        # train.py --content_tfds reads content photos from TFDS; stylizing,
+        # exporting and training on image folders do not need it (nor the
+        # pyarrow and friends it brings).
+        "tfds": ["tensorflow-datasets"],
         "convert": ["onnx"],
         # demo.py needs only the base dependencies (a standard-library HTTP
         # server and one self-contained page); the extra keeps

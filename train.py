@@ -1,4 +1,4 @@
-"""Train an adjustable (or base) style transfer model.
+r"""Train an adjustable (or base) style transfer model.
 
     python train.py --style_image=painting.jpg --content_images=photos/ \
         --model_dir=runs/painting --vgg_weights=vgg19.weights.h5
@@ -44,9 +44,10 @@ flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
 flags.DEFINE_enum("loss_network", "vgg19", ["vgg19", "vgg16"], "The VGG loss network.")
 flags.DEFINE_string(
     "vgg_weights", "imagenet",
-    "'imagenet' (Keras download, needs internet) or the path of a Keras "
-    "weights file; make one offline with "
-    "`python -m adjustable_style.vgg_weights`.")
+    "'imagenet' (Keras download, needs internet), the path of a Keras "
+    "weights file (make one offline with "
+    "`python -m adjustable_style.vgg_weights`), or 'random' (tests only: "
+    "the losses then mean nothing).")
 flags.DEFINE_string("content_layer", None, "Override the content layer (default: the paper's).")
 flags.DEFINE_list("style_layers", None, "Override the style layers (default: the paper's).")
 flags.DEFINE_enum("model_type", "adjustable", ["adjustable", "base"],
@@ -63,7 +64,8 @@ flags.DEFINE_float(
     "alpha_edge_probability", 0.0,
     "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "
     "plain uniform). Short runs learn alpha = 0 and one-layer-alone settings "
-    "much sooner with 0.5; the shipped models use it.")
+    "much sooner with it; the shipped models used 0.75, then 0.25 in their "
+    "last stage (experiments/train_shipped_models.sh).")
 flags.DEFINE_integer("save_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between progress/TensorBoard updates.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
@@ -82,6 +84,9 @@ flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 none, 1 bar, 2 a li
 
 def main(argv):
     from adjustable_style import cli as cli_lib
+    from adjustable_style import stylize
+
+    stylize.quiet_tensorflow_import()
     from adjustable_style import training
 
     if len(argv) > 1:

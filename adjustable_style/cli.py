@@ -1,5 +1,6 @@
 """What every command shares: one-line errors and a non-zero exit."""
 
+import signal
 import sys
 
 from absl import app
@@ -13,11 +14,24 @@ _ERROR_CLASSES = (
     ("adjustable_style.data", "DatasetError"),
     ("adjustable_style.training", "TrainingError"),
     ("adjustable_style.export", "ExportError"),
+    ("adjustable_style.run_lock", "LockError"),
 )
 
 
 class UsageError(ValueError):
     """Flags that do not make sense together."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs.
+
+    A subclass of KeyboardInterrupt: every `except BaseException` and
+    `finally` that removes half-written files on Ctrl-C does so here too.
+    """
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def user_errors():
@@ -27,8 +41,7 @@ def user_errors():
     was necessarily raised after it was imported, and importing the others
     here would start TensorFlow just to print a message.
     """
-    errors = [UsageError, FileNotFoundError, IsADirectoryError,
-              NotADirectoryError, PermissionError]
+    errors = [UsageError, OSError]
     for module_name, class_name in _ERROR_CLASSES:
         module = sys.modules.get(module_name)
         if module is not None and hasattr(module, class_name):
@@ -36,20 +49,44 @@ def user_errors():
     return tuple(errors)
 
 
+def describe(error):
+    """The one line for a user error.
+
+    An OSError reads "PATH: reason", the way shell tools report them, rather
+    than Python's "[Errno 28] No space left on device: 'PATH'".
+    """
+    if isinstance(error, OSError) and error.strerror and type(error).__str__ is OSError.__str__:
+        where = error.filename if error.filename is not None else None
+        message = f"{where}: {error.strerror}" if where else error.strerror
+    else:
+        message = str(error)
+    return " ".join(message.split()) or type(error).__name__
+
+
 def run(main, program):
-    """`absl.app.run(main)`, turning user errors into one line and exit 1."""
+    """`absl.app.run(main)`, turning user errors into one line and exit 1.
+
+    Ctrl-C exits 130 and SIGTERM 143 (128 + the signal), each with one line,
+    after the same clean-up.
+    """
 
     def guarded(argv):
         try:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+        except ValueError:  # Not the main thread: leave the default.
+            pass
+        try:
             return main(argv)
+        except Terminated:
+            print(f"{program}: terminated", file=sys.stderr)
+            sys.exit(128 + signal.SIGTERM)
         except KeyboardInterrupt:
             print(f"{program}: interrupted", file=sys.stderr)
             sys.exit(130)
         except Exception as error:
             if not isinstance(error, user_errors()):
                 raise
-            message = " ".join(str(error).split()) or type(error).__name__
-            print(f"{program}: error: {message}", file=sys.stderr)
+            print(f"{program}: error: {describe(error)}", file=sys.stderr)
             sys.exit(1)
 
     app.run(guarded)

@@ -288,7 +288,7 @@ def find_image_feature(features) -> tuple[tuple[str, ...], "object"]:
     Raises:
       DatasetError: no image feature.
     """
-    import tensorflow_datasets as tfds
+    tfds = _import_tfds()
 
     def search(node, prefix):
         if isinstance(node, tfds.features.Image):
@@ -335,8 +335,19 @@ def _to_rgb_float(image: tf.Tensor, channels: Optional[int]) -> tf.Tensor:
     return image
 
 
+def _import_tfds():
+    """tensorflow_datasets, which only --content_tfds needs (an extra)."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DatasetError(
+            "--content_tfds needs tensorflow-datasets: pip install -e "
+            "'.[tfds]' (or pip install tensorflow-datasets)") from None
+    return tfds
+
+
 def _builder(name: str, data_dir: Optional[str]):
-    import tensorflow_datasets as tfds
+    tfds = _import_tfds()
 
     try:
         return tfds.builder(name, data_dir=data_dir)
@@ -383,7 +394,7 @@ def content_dataset_from_tfds(
       DatasetError: unknown name, not prepared (download=False), bad split,
         no image feature, or download/preparation failed.
     """
-    import tensorflow_datasets as tfds
+    tfds = _import_tfds()
 
     _check_sizes(image_size, batch_size)
     image_size, batch_size = int(image_size), int(batch_size)

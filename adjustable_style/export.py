@@ -168,20 +168,67 @@ def build_module(stylizer, record=None):
     return BaseStylizerModule()
 
 
+# Written into every SavedModel folder we export: `--overwrite` replaces
+# only folders that hold it (or, for exports made before it existed, our
+# SavedModel's own variables), never an unrelated folder.
+EXPORT_MARKER = "adjustable_style_export.json"
+# Bytes 4..8 of every TFLite flatbuffer (its file identifier).
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def is_our_export(path):
+    """True for a SavedModel folder written by `save_saved_model`."""
+    if os.path.isfile(os.path.join(path, EXPORT_MARKER)):
+        return True
+    if not is_saved_model_dir(path):
+        return False
+    try:
+        import tensorflow as tf
+        keys = tf.train.list_variables(os.path.join(path, "variables", "variables"))
+    except Exception:  # Not readable as a SavedModel's variables.
+        return False
+    names = {name.split("/")[0] for name, _ in keys}
+    return {"style_layers", "training_record"} <= names
+
+
+def is_tflite_file(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)[4:8] == TFLITE_IDENTIFIER
+    except OSError:
+        return False
+
+
 def check_output_path(output, overwrite, is_dir):
-    """Refuses an output that exists (unless `overwrite`) or has no folder."""
+    """Refuses an output that exists (unless `overwrite`) or has no folder.
+
+    With `overwrite`, only an earlier output of ours is replaced: a folder
+    that `is_our_export`, or a TFLite file.
+    """
     if not output:
         raise ExportError("no output given; pass --output")
     path = os.path.abspath(output)
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
-        raise ExportError(f"{output}: folder {parent} does not exist")
-    if os.path.exists(path):
+        why = "is not a folder" if os.path.exists(parent) else "does not exist"
+        raise ExportError(f"{output}: folder {parent} {why}")
+    if os.path.lexists(path):
         if not overwrite:
             raise ExportError(f"{output}: already exists; pass --overwrite to replace it")
+        if os.path.islink(path):
+            raise ExportError(f"{output}: is a symbolic link; refusing to replace it")
         if is_dir != os.path.isdir(path):
-            kind = "a folder" if os.path.isdir(path) else "a file"
+            kind = "a folder" if os.path.isdir(path) else "not a folder"
             raise ExportError(f"{output}: is {kind}; refusing to replace it")
+        if is_dir and not is_our_export(path):
+            raise ExportError(
+                f"{output}: is not a SavedModel exported by "
+                "export/saved_model.py; --overwrite replaces only those, so "
+                "remove it yourself or choose another --output")
+        if not is_dir and not is_tflite_file(path):
+            raise ExportError(
+                f"{output}: is not a TFLite model; --overwrite replaces only "
+                "those, so remove it yourself or choose another --output")
     return path
 
 
@@ -222,6 +269,11 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
         }
         with _quiet():
             tf.saved_model.save(module, tmp, signatures=signatures)
+        model_files.atomic_write_bytes(
+            os.path.join(tmp, EXPORT_MARKER),
+            (json.dumps({"format": "adjustable_style SavedModel",
+                         "style_layers": describe_stylizer(stylizer)[0]},
+                        sort_keys=True) + "\n").encode())
         # mkdtemp made the folder 0700; give it a plain mkdir's mode.
         os.chmod(tmp, 0o777 & ~model_files.current_umask())
         _replace_dir(tmp, path)
@@ -404,6 +456,15 @@ def compare_tflite(stylizer, model_bytes, content, alphas=None):
     return worst
 
 
+def check_tolerance(tolerance):
+    """Refuses a --tolerance that no conversion could meet, before converting."""
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
+            and tolerance >= 0):
+        raise ExportError(
+            f"--tolerance must be a number >= 0, got {tolerance!r}")
+    return tolerance
+
+
 def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
                   width=DEFAULT_TFLITE_SIZE, content=None,
                   tolerance=DEFAULT_TFLITE_TOLERANCE, overwrite=False, seed=0):
@@ -416,6 +477,7 @@ def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
     """
     from adjustable_style import alpha as alpha_lib
 
+    check_tolerance(tolerance)
     if os.path.splitext(output or "")[1].lower() != ".tflite":
         raise ExportError(f"{output}: the output must end in .tflite")
     path = check_output_path(output, overwrite, is_dir=False)

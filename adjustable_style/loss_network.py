@@ -8,6 +8,7 @@ for are built: with the default layers, VGG-19 stops after block 4.
 
 import dataclasses
 import os
+import warnings
 
 import keras
 import tensorflow as tf
@@ -92,13 +93,35 @@ def _vgg(network, weights):
             f"VGG weights file {weights!r} does not exist (pass 'imagenet', "
             "'random' or the path of a weights file)")
     try:
-        model.load_weights(weights)
+        # A file of another model makes Keras warn once per layer before it
+        # raises; the error below says it all.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(weights)
     except Exception as error:
         raise LossNetworkError(
             f"{weights!r} is not a {network} (include_top=False) weights "
-            f"file: {str(error).splitlines()[0] if str(error) else error}"
-        ) from None
+            f"file: {_load_error(error)}") from None
     return model
+
+
+def _load_error(error):
+    """Keras' load error in one line: the count and its first example.
+
+    Keras ends its first line with "Example error message for object X:"
+    and puts the example on the next; the first line alone stops mid-way.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    first = lines[0]
+    cut = first.find(" Example error message")
+    if cut >= 0 and len(lines) > 1:
+        example = lines[1]
+        if len(example) > 160:
+            example = example[:157] + "..."
+        return f"{first[:cut]} (e.g. {example})"
+    return first
 
 
 def _features_name(layer):

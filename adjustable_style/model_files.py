@@ -131,8 +131,18 @@ def read_record(model_path):
                         RECORD_FILE)
     if not os.path.isfile(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError too.
+        raise ModelFileError(
+            f"{path}: the training record is damaged ({error}); restore or "
+            "remove it") from None
+    if not isinstance(record, dict):
+        raise ModelFileError(
+            f"{path}: the training record is damaged (not a JSON object); "
+            "restore or remove it")
+    return record
 
 
 def load_stylizer(spec=None):
@@ -142,13 +152,20 @@ def load_stylizer(spec=None):
     # Registers the custom layers before loading.
     from adjustable_style import layers, losses, networks  # noqa: F401
 
+    import zipfile
+
     path = resolve_model_path(spec)
+    record = read_record(path)
+    # Keras reports a damaged .keras archive as "File not found".
+    if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path!r} is damaged or not a .keras file (not a zip archive)")
     try:
         model = keras.saving.load_model(path)
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelFileError(f"{path!r} is not a stylizer model file: {first}") from None
-    return model, read_record(path)
+    return model, record
 
 
 def compact_keras_file(source, destination):

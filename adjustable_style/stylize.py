@@ -343,6 +343,13 @@ def check_options(options):
     _check_positive("fps", options.fps, maximum=100)
 
 
+def _missing_folder(folder):
+    """Why `folder` cannot hold outputs: missing, or not a folder at all."""
+    if os.path.exists(folder):
+        return f"{folder} is not a folder"
+    return f"folder {folder} does not exist"
+
+
 def _output_is_folder(output):
     return (output.endswith(("/", os.sep)) or os.path.isdir(output)
             or not os.path.splitext(output)[1])
@@ -389,12 +396,16 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
         raise UsageError("no output given; pass --output=FILE or FOLDER")
     if _output_is_folder(output):
         folder = output
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise images.ImageError(
+                f"{output}: exists and is not a folder; give a file name with "
+                f"an extension ({', '.join(allowed)}) or a folder")
         if not os.path.isdir(folder):
             parent = os.path.dirname(os.path.abspath(folder))
             if not os.path.isdir(parent):
                 raise images.ImageError(
-                    f"{output}: cannot make this output folder, folder {parent} "
-                    "does not exist")
+                    f"{output}: cannot make this output folder, "
+                    f"{_missing_folder(parent)}")
         ext = ".gif" if kind == "animation" else ".png"
         plan = []
         for path, stem in zip(files, _unique_stems(files)):
@@ -413,7 +424,10 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
                 f"{', '.join(allowed)} (or a folder name without an extension)")
         folder = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(folder):
-            raise images.ImageError(f"{output}: folder {folder} does not exist")
+            raise images.ImageError(f"{output}: {_missing_folder(folder)}")
+        if os.path.exists(output) and not os.path.isfile(output):
+            raise images.ImageError(
+                f"{output}: exists and is not a regular file")
         if ext == ".mp4":
             _check_mp4_support()
         if total > 1:
@@ -438,7 +452,14 @@ class _Staging:
     def __init__(self, folder):
         self.folder = os.path.abspath(folder)
         near = self.folder if os.path.isdir(self.folder) else os.path.dirname(self.folder)
-        self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
+        try:
+            self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
+        except OSError as error:
+            # mkdtemp's message names the hidden staging folder, which the
+            # user never asked for.
+            raise images.ImageError(
+                f"{near}: cannot write outputs there "
+                f"({error.strerror or error})") from None
         self.moves = []
 
     def path_for(self, final):
@@ -447,9 +468,14 @@ class _Staging:
         return staged
 
     def commit(self):
-        os.makedirs(self.folder, exist_ok=True)
-        for staged, final in self.moves:
-            os.replace(staged, final)
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            for staged, final in self.moves:
+                os.replace(staged, final)
+        except OSError as error:
+            raise images.ImageError(
+                f"{error.filename or self.folder}: cannot write the output "
+                f"({error.strerror or error})") from None
         self.discard()
 
     def discard(self):
@@ -546,7 +572,11 @@ def _label(x):
 def sweep_alphas(model, options):
     """(alphas [R*C, L], R, C, row labels, column labels, corner, description)."""
     names = model.style_layers
-    fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names, default=0.0)
+    try:
+        fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names,
+                                      default=0.0)
+    except alpha_lib.AlphaError as error:
+        raise alpha_lib.AlphaError(f"--sweep_fixed={options.sweep_fixed}: {error}") from None
     steps = options.sweep_steps
     values = np.linspace(0.0, 1.0, steps)
     if options.sweep_layers:

@@ -4,20 +4,29 @@
 
 - builds the stylizer, the frozen loss network and the trainer under the
   chosen `tf.distribute` strategy;
-- resumes from the newest checkpoint in `<model_dir>/checkpoints` (weights,
-  optimizer state and step counter, loss EMAs), so a run that was killed
-  goes on from its last save, losing at most `save_every` steps;
+- holds `<model_dir>/train.lock` (see `run_lock`), so that a second trainer
+  on the same folder is refused instead of overwriting its checkpoints;
+- resumes from the newest readable checkpoint in `<model_dir>/checkpoints`
+  (weights, optimizer state and step counter, loss EMAs; see
+  `checkpoints`), so a run that was killed goes on from its last save,
+  losing at most `save_every` steps, and refuses checkpoints of a run with
+  another style image, model type, layers or loss network;
 - runs `fit` in windows of `log_every` steps: each window is one Keras
   "epoch", so the progress bar and the TensorBoard scalars show the losses
   averaged over the last window, logged at the global step;
 - stops with a clear error on a NaN loss, leaving the last good checkpoint;
-- writes `<model_dir>/model.keras` and `model.json` (how it was trained).
+- writes `<model_dir>/model.keras` and `model.json` (how it was trained,
+  every segment of steps in `history`) at each checkpoint and at the end.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import signal
+import sys
+import tempfile
 import time
 from typing import Optional, Sequence
 
@@ -26,9 +35,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from adjustable_style import checkpoints
 from adjustable_style import data as data_lib
 from adjustable_style import images, loss_network, model_files, networks
-from adjustable_style import precision
+from adjustable_style import precision, run_lock
 from adjustable_style import trainer as trainer_lib
 
 CHECKPOINT_DIR = "checkpoints"
@@ -38,6 +48,7 @@ PREVIEW_ALPHAS = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
                   (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MODEL_TYPES = ("adjustable", "base")
+MIN_IMAGE_SIZE = 16
 
 
 class TrainingError(RuntimeError):
@@ -87,12 +98,24 @@ class TrainConfig:
             raise UsageError("--style_image is required")
         if not self.model_dir:
             raise UsageError("--model_dir is required")
-        for name in ("train_steps", "batch_size", "image_size", "save_every",
-                     "log_every"):
+        for name in ("train_steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name} must be at least 1")
-        if self.image_size < 16:
-            raise UsageError("--image_size must be at least 16")
+        # The network downsamples by 4 and VGG's block 4 by 8 more.
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise UsageError(
+                f"--image_size must be at least {MIN_IMAGE_SIZE}, got "
+                f"{self.image_size}")
+        if (self.style_image_size is not None
+                and self.style_image_size < MIN_IMAGE_SIZE):
+            raise UsageError(
+                f"--style_image_size must be at least {MIN_IMAGE_SIZE}, got "
+                f"{self.style_image_size}")
+        if not 0.0 <= self.ema_decay <= 1.0:
+            raise UsageError(
+                f"--ema_decay must be in [0, 1], got {self.ema_decay:g}")
+        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
+            raise UsageError("--content_weight must be a non-negative number")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UsageError("--learning_rate must be a positive number")
         if self.model_type not in MODEL_TYPES:
@@ -166,6 +189,13 @@ def _preview_content(config):
     return None
 
 
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class CompactProgbar(keras.callbacks.ProgbarLogger):
     """Keras' progress bar for windows of steps, total and raw losses only.
 
@@ -180,7 +210,12 @@ class CompactProgbar(keras.callbacks.ProgbarLogger):
         self._train_steps = train_steps
 
     def set_params(self, params):
-        super().set_params({**params, "verbose": self._verbose})
+        verbose = self._verbose
+        # The bar redraws itself with carriage returns and colour codes; in
+        # a redirected log those are noise, so write a line per window.
+        if verbose == 1 and not _is_terminal(sys.stdout):
+            verbose = 2
+        super().set_params({**params, "verbose": verbose})
 
     def on_epoch_begin(self, epoch, logs=None):
         self._reset_progbar()
@@ -201,11 +236,37 @@ class CompactProgbar(keras.callbacks.ProgbarLogger):
         super().on_epoch_end(epoch, self._short(logs))
 
 
+@contextlib.contextmanager
+def _signals_deferred():
+    """Holds SIGINT and SIGTERM back until the block ends, then delivers them.
+
+    Python runs signal handlers in the main thread only, so swapping the
+    handlers defers them whichever thread the signal arrived on.
+    """
+    caught = []
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(
+                signum, lambda number, frame: caught.append(number))
+    except ValueError:  # Not the main thread: handlers cannot change.
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
 class _RunCallback(keras.callbacks.Callback):
     """Checkpoints, TensorBoard, NaN guard and the stop at `train_steps`."""
 
-    def __init__(self, config, manager, writer, preview, stats, is_chief):
+    def __init__(self, config, manager, writer, preview, stats, is_chief,
+                 on_save=None):
         super().__init__()
+        self.on_save = on_save
         self.config = config
         self.manager = manager
         self.writer = writer
@@ -230,14 +291,21 @@ class _RunCallback(keras.callbacks.Callback):
             return
         step = self._step()
         if step % self.config.save_every == 0:
+            # The record written with this save reports the window so far.
+            self.last_logs = dict(logs)
             # This step's loss was finite, but its update may not have been:
             # never write weights that are not.
             if not self._weights_finite():
                 self.nan_step = step
                 self.model.stop_training = True
                 return
-            self.manager.save(checkpoint_number=step)
-            self.saved_step = step
+            # Ctrl-C or SIGTERM waits until the checkpoint and its record are
+            # both written, so the record never misses a saved segment.
+            with _signals_deferred():
+                self.manager.save(checkpoint_number=step)
+                self.saved_step = step
+                if self.on_save is not None:
+                    self.on_save(step)
         if step >= self.config.train_steps:
             self.model.stop_training = True
 
@@ -376,29 +444,196 @@ def train(config):
     precision run leaves no trace on the caller's later models.
     """
     previous_policy = keras.config.dtype_policy()
+    held = []
+    made = bool(config.model_dir) and not os.path.exists(config.model_dir)
     try:
-        return _train(config)
+        return _train(config, held)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        held.clear()
+        if made:
+            _remove_empty_folders(config.model_dir)
+        raise
     finally:
+        for lock in held:
+            lock.release()
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _train(config):
+def _remove_empty_folders(top):
+    """Removes `top` and its subfolders if no file was written below them.
+
+    A run refused before its first save leaves no empty --model_dir behind.
+    """
+    for folder, _, _ in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        try:
+            os.rmdir(folder)
+        except OSError:  # Not empty: keep it and everything above.
+            pass
+
+
+def _prepare_model_dir(model_dir):
+    """Makes `model_dir` (if needed) and checks that it takes files.
+
+    Fails here, with the folder's own name, rather than later inside
+    TensorFlow's file writers with an internal one.
+    """
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise TrainingError(
+            f"--model_dir={model_dir} is a file, not a folder")
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=model_dir, prefix=".probe-")
+        probe.close()
+    except OSError as error:
+        raise TrainingError(
+            f"--model_dir={model_dir}: cannot write there "
+            f"({error.strerror or error})") from None
+
+
+def _identity(config, spec):
+    """What a checkpoint must share with a run that resumes from it."""
+    weights = config.vgg_weights
+    if weights not in ("imagenet", "random"):
+        weights = "sha256:" + model_files.file_sha256(weights)
+    identity = {
+        "model_type": config.model_type,
+        "style_image": os.path.basename(config.style_image),
+        "style_image_sha256": model_files.file_sha256(config.style_image),
+        "loss_network": config.loss_network,
+        "vgg_weights": weights,
+        "content_layer": spec.content_layer,
+        "style_layers": list(spec.style_layers),
+    }
+    if config.model_type == "base":
+        identity["style_weights"] = [float(w) for w in config.style_weights]
+    return identity
+
+
+_IDENTITY_FLAGS = {
+    "model_type": "--model_type", "style_image_sha256": "--style_image",
+    "loss_network": "--loss_network", "vgg_weights": "--vgg_weights",
+    "content_layer": "--content_layer", "style_layers": "--style_layers",
+    "style_weights": "--style_weights",
+}
+
+
+def _check_identity(config, ours, theirs):
+    """Refuses to resume a run whose checkpoints were trained otherwise."""
+    def shown(key, identity):
+        value = identity.get(key)
+        if key == "style_image_sha256":
+            return f"{identity.get('style_image', '?')} (sha256 {str(value)[:12]})"
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "none"
+        return str(value)
+
+    differences = [
+        f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, "
+        f"{shown(key, ours)} now"
+        for key in _IDENTITY_FLAGS
+        if key in theirs and key in ours and theirs[key] != ours[key]]
+    if differences:
+        raise TrainingError(
+            f"--model_dir={config.model_dir} holds checkpoints of another "
+            f"run ({'; '.join(differences)}); resume with its settings, or "
+            "train into a new --model_dir with "
+            f"--init_from={config.model_dir} to start from its weights")
+
+
+def _find_checkpoint(config, checkpoint_dir, ours, previous):
+    """(number, has identity, skipped) of the checkpoint to resume from.
+
+    Refuses a run whose settings differ from the checkpoint's, before any
+    model is built. See `checkpoints` for damaged checkpoints.
+    """
+    number, theirs, skipped = checkpoints.find_restorable(checkpoint_dir)
+    if number is None:
+        if skipped:
+            raise TrainingError(
+                f"no checkpoint in {checkpoint_dir} can be read (newest: "
+                f"{checkpoints.PREFIX}-{skipped[0][0]}: {skipped[0][1]}); "
+                "not starting over at step 0 over them. Move the folder "
+                "away to start a new run")
+        return None, False, skipped
+    if theirs is None:
+        # A checkpoint from before identities were saved: the record tells,
+        # except for the VGG weights, which it names only by file name.
+        _check_identity(config, ours, {
+            k: v for k, v in previous.items() if k != "vgg_weights"})
+        return number, False, skipped
+    _check_identity(config, ours, theirs)
+    return number, True, skipped
+
+
+def _restore(root, checkpoint_dir, number, skipped, is_chief):
+    """Restores checkpoint `number`; sets the damaged newer ones aside."""
+    path = checkpoints.prefix(checkpoint_dir, number)
+    try:
+        root.restore(path).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        raise TrainingError(
+            f"{path} does not fit this run's network (another --model_type "
+            "or --style_layers?): "
+            f"{' '.join(str(error).split())[:200]}") from None
+    if is_chief:
+        for newer, _ in skipped:
+            checkpoints.set_aside(checkpoint_dir, newer)
+        kept = [n for n in checkpoints.numbers(checkpoint_dir) if n <= number]
+        checkpoints.write_state(checkpoint_dir, kept, number)
+    return path
+
+
+def _train(config, held):
     config.validate()
     if config.init_from:  # A bad name fails now, not after VGG has loaded.
         model_files.resolve_model_path(config.init_from)
-    started = time.time()
-    # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
-    logging.set_verbosity(logging.WARNING)
     if not os.path.isfile(config.style_image):
         raise images.ImageError(
             f"{config.style_image}: style image does not exist")
+    spec = loss_network.default_spec(
+        config.loss_network, config.content_layer, config.style_layers)
+    if config.style_weights and len(config.style_weights) != len(
+            spec.style_layers):
+        raise TrainingError(
+            f"--style_weights has {len(config.style_weights)} values but "
+            f"there are {len(spec.style_layers)} style layers "
+            f"({','.join(spec.style_layers)})")
+    if config.vgg_weights not in ("imagenet", "random") and not os.path.isfile(
+            config.vgg_weights):
+        raise loss_network.LossNetworkError(
+            f"VGG weights file {config.vgg_weights!r} does not exist (pass "
+            "'imagenet', 'random' or the path of a weights file)")
+    _prepare_model_dir(config.model_dir)
+    record_path = os.path.join(config.model_dir, model_files.MODEL_FILE)
+    # A damaged record fails now, before any work.
+    previous = model_files.read_record(record_path)
+    started = time.time()
+    # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
+    logging.set_verbosity(logging.WARNING)
     # Before any other TensorFlow op: multi-worker collectives must be
     # configured at start-up.
-    strategy = make_strategy(config.strategy, config.tpu)
+    from adjustable_style.stylize import quiet_native_stderr
+    # Device probing prints CUDA notes straight to stderr on machines
+    # without a GPU; they would fill every redirected log.
+    with quiet_native_stderr():
+        tf.config.list_physical_devices()
+        strategy = make_strategy(config.strategy, config.tpu)
+    is_chief = _is_chief(strategy)
+    if is_chief:  # The other workers write only below tmp_workers/.
+        lock = run_lock.RunLock(config.model_dir)
+        lock.acquire()
+        held.append(lock)
+        if lock.stale_holder():
+            print(lock.stale_holder(), flush=True)
     style = data_lib.style_image_tensor(
         config.style_image, config.style_image_size or config.image_size,
         max_pixels=config.max_pixels)
-    is_chief = _is_chief(strategy)
+    identity = _identity(config, spec)
+    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    resume_from, has_identity, skipped = _find_checkpoint(
+        config, checkpoint_dir, identity, previous)
     policy, why = _dtype_policy(config)
     keras.config.set_dtype_policy(policy)
     print(f"Precision: {why}", flush=True)
@@ -413,8 +648,6 @@ def _train(config):
         tf.data.experimental.AutoShardPolicy.DATA)
     dataset = dataset.with_options(options)
 
-    spec = loss_network.default_spec(
-        config.loss_network, config.content_layer, config.style_layers)
     with strategy.scope():
         vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
         if config.model_type == "adjustable":
@@ -435,23 +668,30 @@ def _train(config):
         # them instead of waiting for the first step.
         trainer.optimizer.build(stylizer.trainable_variables)
 
-    checkpoint = tf.train.Checkpoint(model=trainer, optimizer=trainer.optimizer)
-    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    identity_variable = tf.Variable(
+        json.dumps(identity, sort_keys=True), trainable=False,
+        name=checkpoints.IDENTITY)
+    checkpoint = tf.train.Checkpoint(
+        model=trainer, optimizer=trainer.optimizer,
+        **{checkpoints.IDENTITY: identity_variable})
+    legacy_checkpoint = tf.train.Checkpoint(
+        model=trainer, optimizer=trainer.optimizer)
     # Every worker resumes from the chief's checkpoints; each must also take
     # part in every save, but only the chief's copy is kept.
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    latest = None
+    if resume_from is not None:
+        latest = _restore(checkpoint if has_identity else legacy_checkpoint,
+                          checkpoint_dir, resume_from, skipped, is_chief)
     if not is_chief:
         checkpoint_dir = os.path.join(
             config.model_dir, "tmp_workers",
             f"worker_{strategy.cluster_resolver.task_id}")
     manager = tf.train.CheckpointManager(
-        checkpoint, checkpoint_dir, max_to_keep=3)
-    previous = model_files.read_record(
-        os.path.join(config.model_dir, model_files.MODEL_FILE))
+        checkpoint, checkpoint_dir, max_to_keep=3,
+        checkpoint_name=checkpoints.PREFIX)
     origin = None
     if latest:
         origin = previous.get("init_from")
-        checkpoint.restore(latest).assert_existing_objects_matched()
         # The checkpoint holds the old learning rate; the flag wins.
         trainer.optimizer.learning_rate.assign(config.learning_rate)
         print(f"Resuming at step {int(trainer.optimizer.iterations.numpy())} "
@@ -461,15 +701,93 @@ def _train(config):
     elif config.init_from:
         origin = _warm_start(stylizer, trainer.normalizer, config, spec)
 
+    def write_model(step):
+        """model.keras and model.json as of checkpoint `step`.
+
+        Written at every save, so that an interrupted run leaves its
+        record (every segment of `history`) and a model matching its newest
+        checkpoint.
+        """
+        seconds = round(time.time() - started, 1)
+        # A resumed run keeps the record of the runs before it: each segment of
+        # steps with the settings that may change on resume.
+        # Steps after the restored checkpoint (a damaged newer one) are
+        # trained again: the segment that made them ends where this begins.
+        history = [dict(h, last_step=min(h.get("last_step", 0), start_step))
+                   for h in previous.get("history", [])
+                   if h.get("first_step", 0) < start_step]
+        recorded = history[-1]["last_step"] if history else 0
+        if recorded < start_step:
+            # A run killed (kill -9) between a checkpoint and its record.
+            history.append({"first_step": recorded, "last_step": start_step,
+                            "note": "trained by a run killed before it "
+                                    "recorded its settings"})
+        history.append({
+            "first_step": start_step, "last_step": step,
+            "seconds": seconds,
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size, "image_size": config.image_size,
+            "mixed_precision": config.mixed_precision,
+            "precision": policy,
+            "jit_compile": config.jit_compile,
+            "alpha_edge_probability": config.alpha_edge_probability,
+            "content_weight": config.content_weight,
+            "ema_decay": config.ema_decay,
+        })
+        record = {
+            "model_type": config.model_type,
+            "style_image": os.path.basename(config.style_image),
+            "style_image_sha256": model_files.file_sha256(config.style_image),
+            "style_image_size": config.style_image_size or config.image_size,
+            "content": config.content_tfds or config.content_images,
+            "steps": step,
+            "batch_size": config.batch_size,
+            "image_size": config.image_size,
+            "learning_rate": config.learning_rate,
+            "loss_network": config.loss_network,
+            "vgg_weights": (config.vgg_weights if config.vgg_weights in (
+                "imagenet", "random") else os.path.basename(config.vgg_weights)),
+            "content_layer": spec.content_layer,
+            "style_layers": list(spec.style_layers),
+            "style_weights": list(config.style_weights or []),
+            "content_weight": config.content_weight,
+            "ema_decay": config.ema_decay,
+            "alpha_edge_probability": config.alpha_edge_probability,
+            "ema": [float(v) for v in trainer.normalizer.ema.numpy()],
+            "final_losses": {k: float(v) for k, v in callback.last_logs.items()},
+            "skipped_content_files": stats.bad,
+            "mixed_precision": config.mixed_precision,
+            "seed": config.seed,
+            "strategy": config.strategy,
+            "replicas": strategy.num_replicas_in_sync,
+            "seconds_this_run": seconds,
+            "history": history,
+        }
+        if origin:
+            record["init_from"] = origin
+            # Steps since the first run from scratch, through every warm start.
+            record["total_steps"] = step + int(
+                origin.get("total_steps", origin.get("steps")) or 0)
+        return model_files.save_model(
+            config.model_dir, _float32_copy(stylizer, config, spec), record)
+
+    written = []
+
+    def writer_of_model(step):
+        if not written or written[-1][0] != step:
+            written.append((step, write_model(step)))
+        return written[-1][1]
+
     writer = None
     if is_chief:
         writer = tf.summary.create_file_writer(
             os.path.join(config.model_dir, LOG_DIR, "train"))
+    start_step = int(trainer.optimizer.iterations.numpy())
     callback = _RunCallback(config, manager, writer,
                             _preview_content(config) if is_chief else None,
-                            stats, is_chief)
+                            stats, is_chief,
+                            on_save=writer_of_model if is_chief else None)
 
-    start_step = int(trainer.optimizer.iterations.numpy())
     remaining = config.train_steps - start_step
     if remaining > 0:
         window = min(config.log_every, remaining)
@@ -496,58 +814,6 @@ def _train(config):
     if not is_chief:
         return None
 
-    seconds = round(time.time() - started, 1)
-    # A resumed run keeps the record of the runs before it: each segment of
-    # steps with the settings that may change on resume.
-    history = [h for h in previous.get("history", [])
-               if h.get("last_step", 0) <= start_step]
-    history.append({
-        "first_step": start_step, "last_step": step,
-        "seconds": seconds,
-        "learning_rate": config.learning_rate,
-        "batch_size": config.batch_size, "image_size": config.image_size,
-        "mixed_precision": config.mixed_precision,
-        "precision": policy,
-        "jit_compile": config.jit_compile,
-        "alpha_edge_probability": config.alpha_edge_probability,
-        "content_weight": config.content_weight,
-        "ema_decay": config.ema_decay,
-    })
-    record = {
-        "model_type": config.model_type,
-        "style_image": os.path.basename(config.style_image),
-        "style_image_sha256": model_files.file_sha256(config.style_image),
-        "style_image_size": config.style_image_size or config.image_size,
-        "content": config.content_tfds or config.content_images,
-        "steps": step,
-        "batch_size": config.batch_size,
-        "image_size": config.image_size,
-        "learning_rate": config.learning_rate,
-        "loss_network": config.loss_network,
-        "vgg_weights": (config.vgg_weights if config.vgg_weights in (
-            "imagenet", "random") else os.path.basename(config.vgg_weights)),
-        "content_layer": spec.content_layer,
-        "style_layers": list(spec.style_layers),
-        "style_weights": list(config.style_weights or []),
-        "content_weight": config.content_weight,
-        "ema_decay": config.ema_decay,
-        "alpha_edge_probability": config.alpha_edge_probability,
-        "ema": [float(v) for v in trainer.normalizer.ema.numpy()],
-        "final_losses": {k: float(v) for k, v in callback.last_logs.items()},
-        "skipped_content_files": stats.bad,
-        "mixed_precision": config.mixed_precision,
-        "seed": config.seed,
-        "strategy": config.strategy,
-        "replicas": strategy.num_replicas_in_sync,
-        "seconds_this_run": seconds,
-        "history": history,
-    }
-    if origin:
-        record["init_from"] = origin
-        # Steps since the first run from scratch, through every warm start.
-        record["total_steps"] = step + int(
-            origin.get("total_steps", origin.get("steps")) or 0)
-    path = model_files.save_model(
-        config.model_dir, _float32_copy(stylizer, config, spec), record)
+    path = writer_of_model(step)
     print(f"Saved {path} after {step} steps", flush=True)
     return path

@@ -1,6 +1,6 @@
 r"""Export a stylizer as a SavedModel for tf.saved_model.load / hub.load / TF Serving.
 
-    python export/saved_model.py --model=runs/painting --output=exported/painting
+    python export/saved_model.py --model=starry_night --output=exported/starry_night
 
 The folder holds `__call__(content, alpha)`, the signatures
 `serving_default` (content, alpha -> stylized, float32) and `serving_uint8`
@@ -28,7 +28,10 @@ flags.DEFINE_string(
     "A .keras file, a training model folder, or a shipped model name. "
     f"Default: {model_files.DEFAULT_MODEL}.")
 flags.DEFINE_string("output", None, "The SavedModel folder to write (required).")
-flags.DEFINE_bool("overwrite", False, "Replace --output if it exists.")
+flags.DEFINE_bool(
+    "overwrite", False,
+    "Replace --output if it is an earlier export of this command (any other "
+    "folder is refused).")
 
 
 def main(argv):

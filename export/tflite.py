@@ -1,6 +1,6 @@
 r"""Convert a stylizer to TFLite at a fixed input size, checked against Keras.
 
-    python export/tflite.py --model=runs/painting --output=painting.tflite \
+    python export/tflite.py --model=starry_night --output=starry_night.tflite \
         --height=256 --width=256
 
 TFLite needs static shapes: the model takes content float32 [1, H, W, 3] in
@@ -37,7 +37,9 @@ flags.DEFINE_string(
     "Default: a synthetic picture.")
 flags.DEFINE_float("tolerance", 1e-3,
                    "Largest allowed |TFLite - Keras| difference (pixels in [0, 1]).")
-flags.DEFINE_bool("overwrite", False, "Replace --output if it exists.")
+flags.DEFINE_bool(
+    "overwrite", False,
+    "Replace --output if it is a TFLite model (any other file is refused).")
 
 
 def main(argv):
@@ -50,6 +52,7 @@ def main(argv):
     for name in ("height", "width"):
         if FLAGS[name].value < 1:
             raise cli.UsageError(f"--{name} must be >= 1, got {FLAGS[name].value}")
+    export.check_tolerance(FLAGS.tolerance)
     content = None
     if FLAGS.test_image:
         picture = images.load_image(FLAGS.test_image)

@@ -9,6 +9,7 @@ would.
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -230,14 +231,31 @@ def test_export_refuses_existing_output_and_missing_folder(keras_models, tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["taken", "taken.tflite"]
 
 
-def test_overwrite_replaces_a_saved_model(keras_models, tmp_path):
+def test_overwrite_replaces_only_an_export_of_ours(keras_models, tmp_path):
     _, _, base = keras_models
-    (tmp_path / "out").mkdir()
+    export.save_saved_model(base, str(tmp_path / "out"))
     (tmp_path / "out" / "stale.txt").write_text("old")
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
     assert "stale.txt" not in os.listdir(tmp_path / "out")
     assert export.is_saved_model_dir(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path)) == ["out"]
+    # An export from before the marker file is recognised by its variables.
+    os.remove(tmp_path / "out" / export.EXPORT_MARKER)
+    export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
+    assert export.is_our_export(str(tmp_path / "out"))
+
+    # Anything else stays as it was, subfolders included.
+    (tmp_path / "mine" / "deep").mkdir(parents=True)
+    (tmp_path / "mine" / "deep" / "notes.txt").write_text("keep")
+    (tmp_path / "mine" / "saved_model.pb").write_bytes(b"not ours")
+    with pytest.raises(model_files.ModelFileError, match="not a SavedModel exported"):
+        export.save_saved_model(base, str(tmp_path / "mine"), overwrite=True)
+    assert (tmp_path / "mine" / "deep" / "notes.txt").read_text() == "keep"
+    (tmp_path / "notes.tflite").write_text("not a model")
+    with pytest.raises(model_files.ModelFileError, match="not a TFLite model"):
+        export.export_tflite(base, str(tmp_path / "notes.tflite"), overwrite=True)
+    assert (tmp_path / "notes.tflite").read_text() == "not a model"
+    assert sorted(os.listdir(tmp_path)) == ["mine", "notes.tflite", "out"]
 
 
 def test_tflite_export_refuses_a_model_that_disagrees(keras_models, tmp_path, monkeypatch):
@@ -271,3 +289,47 @@ def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
     tf.saved_model.save(Other(), str(tmp_path / "other"))
     with pytest.raises(model_files.ModelFileError, match="not a stylizer exported"):
         stylize_lib.load_model(str(tmp_path / "other"))
+
+
+def _export_command(script, *args):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "export", script), *args],
+        capture_output=True, text=True, env=env, timeout=180)
+
+
+@pytest.mark.parametrize("script, flags, needle", [
+    # A folder of someone else's files: refused, every file kept.
+    ("saved_model.py", ["--model={model}", "--output={mine}", "--overwrite"],
+     "not a SavedModel exported"),
+    ("saved_model.py", ["--model={damaged}", "--output={tmp}/out"],
+     "training record is damaged"),
+    ("saved_model.py", ["--model={cut}", "--output={tmp}/out"],
+     "not a zip archive"),
+    ("saved_model.py", ["--model={model}", "--output={mine}/deep/notes.txt/x"],
+     "is not a folder"),
+    # Refused before converting anything.
+    ("tflite.py", ["--model={model}", "--output={tmp}/x.tflite", "--tolerance=-1"],
+     "--tolerance must be a number >= 0"),
+])
+def test_export_commands_refuse_with_one_line(script, flags, needle, keras_models,
+                                              tmp_path):
+    _, model_dir, _ = keras_models
+    (tmp_path / "mine" / "deep").mkdir(parents=True)
+    (tmp_path / "mine" / "deep" / "notes.txt").write_text("keep")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    shutil.copy(os.path.join(model_dir, "model.keras"), damaged / "model.keras")
+    (damaged / "model.json").write_text('{"style_image": "wave.jpg", ')
+    (tmp_path / "cut.keras").write_bytes(
+        open(os.path.join(model_dir, "model.keras"), "rb").read()[:1000])
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    flags = [f.format(model=model_dir, mine=tmp_path / "mine", damaged=damaged,
+                      cut=tmp_path / "cut.keras", tmp=tmp_path) for f in flags]
+    result = _export_command(script, *flags)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"export/{script}: error: "), result.stderr
+    assert needle in lines[0]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "mine" / "deep" / "notes.txt").read_text() == "keep"

@@ -6,8 +6,10 @@ loaded model; a few run the real command to check exit codes and stderr.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -452,10 +454,17 @@ def test_command_writes_and_prints_the_alpha(files, tmp_path):
     (["--content={truncated}", "--output={out}"], "truncated"),
     # Found before TensorFlow starts.
     (["--content={content}", "--output={tmp}/nope/out.png"], "does not exist"),
+    (["--content={content}", "--output={tmp}/truncated.png/out.png"], "is not a folder"),
+    # A name without an extension is a folder; an existing file there is refused.
+    (["--content={content}", "--output={tmp}/notes"], "exists and is not a folder"),
+    (["--content={content}", "--output=/dev/full"], "exists and is not a folder"),
+    (["--content={content}", "--output={tmp}/s.png", "--sweep", "--sweep_fixed=2"],
+     "--sweep_fixed=2"),
 ])
 def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path):
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(open(files["content"], "rb").read()[:80])
+    (tmp_path / "notes").write_text("keep")
     out = tmp_path / "out.png"
     flags = [f.format(truncated=truncated, out=out, content=files["content"], tmp=tmp_path)
              for f in flags]
@@ -465,4 +474,35 @@ def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("stylize.py: error: "), result.stderr
     assert needle in lines[0]
-    assert sorted(os.listdir(tmp_path)) == ["truncated.png"]
+    assert sorted(os.listdir(tmp_path)) == ["notes", "truncated.png"]
+    assert (tmp_path / "notes").read_text() == "keep"
+
+
+@pytest.mark.parametrize("signum, code, word", [
+    (signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_stopped_command_leaves_nothing_behind(signum, code, word, files, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=REPO)
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "stylize.py"),
+         f"--model={files['adjustable']}", f"--content={files['content']}",
+         f"--output={out}/walk.gif", "--animate", "--frames=100000", "--seed=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    try:
+        # The staging folder exists once the frames are being made.
+        while not os.listdir(out):
+            assert process.poll() is None, process.stderr.read()
+            assert time.time() < deadline, "stylize.py did not start"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == code, stderr
+    assert stderr.splitlines() == [f"stylize.py: {word}"]
+    assert os.listdir(out) == []

@@ -4,6 +4,7 @@ and the mirrored and multi-worker strategies. Tiny images, random VGG."""
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,12 +142,18 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
     saved = _checkpoint_state(model_dir)
     assert saved["step"] >= 6 and saved["step"] % 3 == 0
     assert saved["count"] == saved["step"]  # one EMA update per step
-    assert not (model_dir / "model.keras").exists()
+    # The model and its record are written at every save.
+    killed = model_files.read_record(str(model_dir / "model.keras"))
+    assert killed["steps"] in (saved["step"], saved["step"] - 3)
+    # The killed run's lock is still there, and no longer held.
+    assert json.loads((model_dir / "train.lock").read_text())["pid"] == process.pid
 
     # Rerun with the saved step as the target: nothing to train, so the
     # record shows exactly the state that was restored.
     result = _run(_flags(content, style, model_dir, train_steps=saved["step"]))
     assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Taking over the lock of PID {process.pid}" in result.stdout
+    assert not (model_dir / "train.lock").exists()
     assert f"Resuming at step {saved['step']}" in result.stdout
     record = model_files.read_record(str(model_dir / "model.keras"))
     assert record["steps"] == saved["step"]
@@ -183,20 +190,170 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
     (dict(style_image="missing.jpg"), "style image does not exist"),
     (dict(content_images="EMPTY"), "no image files found"),
     (dict(model_type="base"), "needs --style_weights"),
+    (dict(model_type="base", style_weights="1,0.5"),
+     "--style_weights has 2 values but there are 3 style layers"),
     (dict(vgg_weights="nowhere.h5"), "does not exist"),
+    (dict(vgg_weights="other.weights.h5"), "(e.g. Layer"),
+    (dict(ema_decay=1.5), "--ema_decay must be in [0, 1]"),
+    (dict(ema_decay=-0.5), "--ema_decay must be in [0, 1]"),
+    (dict(image_size=0), "--image_size must be at least 16"),
+    (dict(image_size=3), "--image_size must be at least 16"),
+    (dict(model_dir="a_file"), "is a file, not a folder"),
+    (dict(model_dir="a_file/run"), "cannot write there"),
+    (dict(model_dir="/proc/run"), "--model_dir=/proc/run: cannot write there"),
 ])
 def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
     content, style = folders
     (tmp_path / "EMPTY").mkdir()
-    change = {k: (str(tmp_path / v) if v in ("EMPTY", "missing.jpg",
-                                             "nowhere.h5") else v)
+    (tmp_path / "a_file").write_text("keep")
+    if "vgg_weights" in change and change["vgg_weights"] != "nowhere.h5":
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(
+            str(tmp_path / change["vgg_weights"]))
+    change = {k: (str(tmp_path / v) if k in ("style_image", "content_images",
+                                             "vgg_weights")
+                  or (k == "model_dir" and not v.startswith("/")) else v)
               for k, v in change.items()}
-    result = _run(_flags(content, style, tmp_path / "run", **change))
+    before = sorted(os.listdir(tmp_path))
+    change.setdefault("model_dir", tmp_path / "run")
+    result = _run(_flags(content, style, **change))
     assert result.returncode == 1
     lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "run" / "model.keras").exists()
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == before  # No --model_dir made.
+    assert (tmp_path / "a_file").read_text() == "keep"
+
+
+def _one_error_line(result):
+    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return lines[0]
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns
+            for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(folders, tmp_path_factory):
+    content, style = folders
+    run = tmp_path_factory.mktemp("finished") / "run"
+    training.train(_config(content, style, run, train_steps=2))
+    return run
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(style_image="other.jpg"), "--style_image: style.jpg (sha256"),
+    (dict(model_type="base", style_weights="1,1,1"),
+     "--model_type: adjustable there, base now"),
+    (dict(style_layers="block2_conv2,block3_conv4"), "--style_layers: "),
+    (dict(loss_network="vgg16", content_layer="block3_conv3",
+          style_layers="block2_conv2,block3_conv3,block4_conv3"),
+     "--loss_network: vgg19 there, vgg16 now"),
+])
+def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, change,
+                                         message):
+    content, style = folders
+    _photo(tmp_path / "other.jpg", 7, size=(64, 64))
+    change = {k: str(tmp_path / v) if k == "style_image" else v
+              for k, v in change.items()}
+    before = _files(finished_run)
+    line = _one_error_line(_run(_flags(content, style, finished_run,
+                                       train_steps=4, **change)))
+    assert message in line and f"--init_from={finished_run}" in line
+    assert _files(finished_run) == before
+
+
+def test_a_damaged_record_is_refused(folders, finished_run, tmp_path):
+    content, style = folders
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "model.json").write_text('{"steps": 2, ')
+    before = _files(run)
+    line = _one_error_line(_run(_flags(content, style, run, train_steps=4)))
+    assert "training record is damaged" in line
+    assert _files(run) == before
+
+
+def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path):
+    content, style = folders
+    run = tmp_path / "run"
+    training.train(_config(content, style, run, train_steps=6))
+    checkpoints = run / "checkpoints"
+    data = checkpoints / "ckpt-6.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:1000])
+    (checkpoints / "checkpoint").write_text("not a state file {")
+    result = _run(_flags(content, style, run, train_steps=8))
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [l for l in result.stderr.splitlines() if "skipping damaged" in l]
+    assert len(warnings) == 1 and "ckpt-6" in warnings[0], result.stderr[-2000:]
+    assert "Resuming at step 4" in result.stdout
+    # The damaged checkpoint was moved aside, not overwritten by the new ckpt-6.
+    assert (checkpoints / "damaged" / "ckpt-6.data-00000-of-00001").stat().st_size == 1000
+    assert _checkpoint_state(run)["step"] == 8
+    state = tf.train.get_checkpoint_state(str(checkpoints))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+        "ckpt-4", "ckpt-6", "ckpt-8"]
+    record = model_files.read_record(str(run / "model.keras"))
+    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [
+        (0, 4), (4, 8)]
+
+    # When no checkpoint reads, nothing starts over at step 0 on top of them.
+    for index in checkpoints.glob("ckpt-*.index"):
+        index.write_bytes(b"garbage")
+    before = _files(run)
+    line = _one_error_line(_run(_flags(content, style, run, train_steps=10)))
+    assert "no checkpoint in" in line and "not starting over" in line
+    assert _files(run) == before
+
+
+def test_two_trainers_and_interrupted_segments(folders, tmp_path):
+    """A second trainer is refused; SIGINT and SIGTERM runs keep their history."""
+    content, style = folders
+    run = tmp_path / "run"
+    args = _flags(content, style, run, train_steps=100000, save_every=1,
+                  log_every=1)
+
+    def start_and_wait_for(step):
+        process = subprocess.Popen([sys.executable, TRAIN, *args], env=ENV,
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 240
+        while not (run / "checkpoints" / f"ckpt-{step}.index").exists():
+            assert process.poll() is None, process.stderr.read()[-2000:]
+            assert time.time() < deadline, f"no ckpt-{step} within 240 s"
+            time.sleep(0.1)
+        return process
+
+    def stop(process, signum):
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+        return process.returncode, stderr.splitlines()[-1]
+
+    first = start_and_wait_for(2)
+    try:
+        second = _run(_flags(content, style, run, train_steps=4))
+        line = _one_error_line(second)
+        assert f"PID {first.pid} on host {socket.gethostname()}" in line
+    finally:
+        code, last = stop(first, signal.SIGINT)
+    assert (code, last) == (130, "train.py: interrupted")
+    after_first = _checkpoint_state(run)["step"]
+
+    resumed = start_and_wait_for(after_first + 2)
+    code, last = stop(resumed, signal.SIGTERM)
+    assert (code, last) == (143, "train.py: terminated")
+    assert not (run / "train.lock").exists()
+
+    step = _checkpoint_state(run)["step"]
+    training.train(_config(content, style, run, train_steps=step + 2))
+    segments = [(h["first_step"], h["last_step"]) for h in
+                model_files.read_record(str(run / "model.keras"))["history"]]
+    assert len(segments) == 3 and segments[0][0] == 0
+    assert segments[-1] == (step, step + 2)
+    assert all(a[1] == b[0] for a, b in zip(segments, segments[1:])), segments
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, tmp_path):

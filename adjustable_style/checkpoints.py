@@ -1,0 +1,121 @@
+"""Resuming from a model folder's checkpoints, damaged ones included.
+
+A run restores the newest checkpoint that reads whole, going back through
+older ones with one warning line for each one skipped. Skipped checkpoints
+are moved to `checkpoints/damaged/`, so the resumed run, which saves the
+same step numbers again, never overwrites them. The `checkpoint` state file
+is always rebuilt from the checkpoint files present: a corrupt one would
+otherwise read as "no checkpoint", and the run would start at step 0 and
+delete the older checkpoints as it saved new ones.
+
+Each checkpoint also carries the run's identity (style image, model type,
+layers, loss network), so that a resumed run with other settings is refused
+before anything is restored.
+"""
+
+import json
+import os
+import re
+
+import tensorflow as tf
+from absl import logging
+
+PREFIX = "ckpt"
+STATE_FILE = "checkpoint"
+DAMAGED_DIR = "damaged"
+IDENTITY = "run_identity"
+_IDENTITY_KEY = f"{IDENTITY}/.ATTRIBUTES/VARIABLE_VALUE"
+_INDEX = re.compile(rf"^{PREFIX}-(\d+)\.index$")
+
+
+def numbers(checkpoint_dir):
+    """Step numbers of the checkpoints in `checkpoint_dir`, newest first."""
+    try:
+        names = os.listdir(checkpoint_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = [int(m.group(1)) for m in map(_INDEX.match, names) if m]
+    return sorted(found, reverse=True)
+
+
+def prefix(checkpoint_dir, number):
+    return os.path.join(checkpoint_dir, f"{PREFIX}-{number}")
+
+
+def _first_line(error):
+    text = " ".join(str(error).split())
+    return text[:200] if text else type(error).__name__
+
+
+def read_checkpoint(path):
+    """(tensor shapes by key, identity dict or None), reading every tensor.
+
+    Reading each tensor (not only the index) is what finds a truncated or
+    corrupted data file. Raises ValueError with a short reason.
+    """
+    try:
+        reader = tf.train.load_checkpoint(path)
+        shapes = reader.get_variable_to_shape_map()
+        for key in shapes:
+            reader.get_tensor(key)
+    except Exception as error:  # TF reports damage in many ways.
+        raise ValueError(_first_line(error)) from None
+    identity = None
+    if _IDENTITY_KEY in shapes:
+        value = reader.get_tensor(_IDENTITY_KEY)
+        try:
+            identity = json.loads(value.decode("utf-8") if isinstance(
+                value, bytes) else str(value))
+        except ValueError:
+            identity = None
+    return shapes, identity
+
+
+def write_state(checkpoint_dir, kept, latest):
+    """Writes the `checkpoint` state file for `kept` (numbers), atomically."""
+    from adjustable_style import model_files
+
+    kept = sorted(kept)
+    lines = [f'model_checkpoint_path: "{PREFIX}-{latest}"']
+    lines += [f'all_model_checkpoint_paths: "{PREFIX}-{n}"' for n in kept]
+    # CheckpointManager tracks (and later deletes, past max_to_keep) only
+    # the checkpoints that have a timestamp here.
+    lines += ["all_model_checkpoint_timestamps: "
+              f"{os.path.getmtime(prefix(checkpoint_dir, n) + '.index'):.6f}"
+              for n in kept]
+    model_files.atomic_write_bytes(
+        os.path.join(checkpoint_dir, STATE_FILE),
+        ("\n".join(lines) + "\n").encode())
+
+
+def set_aside(checkpoint_dir, number):
+    """Moves checkpoint `number`'s files into `checkpoints/damaged/`."""
+    target = os.path.join(checkpoint_dir, DAMAGED_DIR)
+    os.makedirs(target, exist_ok=True)
+    stem = f"{PREFIX}-{number}."
+    for name in os.listdir(checkpoint_dir):
+        if name.startswith(stem):
+            destination = os.path.join(target, name)
+            if os.path.exists(destination):  # Damaged twice at one step.
+                destination += f".{os.getpid()}"
+            os.replace(os.path.join(checkpoint_dir, name), destination)
+    return target
+
+
+def find_restorable(checkpoint_dir):
+    """(number, identity, skipped) of the newest checkpoint that reads whole.
+
+    `number` is None when there is none; `skipped` lists (number, reason)
+    of the newer ones that did not read, each also logged as one warning.
+    """
+    skipped = []
+    for number in numbers(checkpoint_dir):
+        try:
+            _, identity = read_checkpoint(prefix(checkpoint_dir, number))
+        except ValueError as error:
+            logging.warning("skipping damaged checkpoint %s-%d: %s", PREFIX,
+                            number, error)
+            skipped.append((number, str(error)))
+            continue
+        return number, identity, skipped
+    return None, None, skipped
