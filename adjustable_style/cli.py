@@ -73,6 +73,10 @@ def run(main, program):
     def guarded(argv):
         try:
             signal.signal(signal.SIGTERM, _raise_terminated)
+            # A command started in the background of a non-interactive shell
+            # inherits SIGINT ignored, and Python then installs no
+            # KeyboardInterrupt handler: Ctrl-C (or kill -INT) would be lost.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         except ValueError:  # Not the main thread: leave the default.
             pass
         try:
