@@ -375,7 +375,7 @@ def _dtype_policy(config):
     return precision.training_policy(config.mixed_precision, accelerator)
 
 
-def _warm_start(stylizer, normalizer, config, spec):
+def _warm_start(stylizer, normalizer, config, spec, style_sha256):
     """Copies T's and Lambda's weights from `config.init_from` into `stylizer`.
 
     Only the stylizer's weights travel: the optimizer starts fresh. The
@@ -410,8 +410,7 @@ def _warm_start(stylizer, normalizer, config, spec):
     stylizer.set_weights(source.get_weights())
 
     same_losses = (
-        record.get("style_image_sha256") == model_files.file_sha256(
-            config.style_image)
+        record.get("style_image_sha256") == style_sha256
         and record.get("loss_network") == config.loss_network
         and record.get("content_layer") == spec.content_layer
         and len(record.get("ema") or []) == normalizer.num_losses)
@@ -426,8 +425,7 @@ def _warm_start(stylizer, normalizer, config, spec):
     # The source's own record, so model.json keeps every stage back to the
     # first run (a chain of warm starts nests).
     for key in ("style_image", "style_image_sha256", "steps", "total_steps",
-                "image_size",
-                "content_weight", "ema", "history", "init_from"):
+                "image_size", "content_weight", "ema", "history", "init_from"):
         if key in record:
             origin[key] = record[key]
     print(f"Starting from the weights of {path} "
@@ -699,7 +697,8 @@ def _train(config, held):
               + (" (--init_from is ignored: the run's own checkpoint wins)"
                  if config.init_from else ""), flush=True)
     elif config.init_from:
-        origin = _warm_start(stylizer, trainer.normalizer, config, spec)
+        origin = _warm_start(stylizer, trainer.normalizer, config, spec,
+                             identity["style_image_sha256"])
 
     def write_model(step):
         """model.keras and model.json as of checkpoint `step`.
@@ -737,7 +736,7 @@ def _train(config, held):
         record = {
             "model_type": config.model_type,
             "style_image": os.path.basename(config.style_image),
-            "style_image_sha256": model_files.file_sha256(config.style_image),
+            "style_image_sha256": identity["style_image_sha256"],
             "style_image_size": config.style_image_size or config.image_size,
             "content": config.content_tfds or config.content_images,
             "steps": step,
