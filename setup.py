@@ -15,6 +15,15 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["adjustable_style", "adjustable_style.*"]),
     include_package_data=True,
     package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*"]},
+    # What the scripts at the top of the repository do, on the PATH.
+    entry_points={
+        "console_scripts": [
+            "adjustable-style-train = adjustable_style.commands.train:main",
+            "adjustable-style-stylize = adjustable_style.commands.stylize:main",
+            "adjustable-style-export = adjustable_style.commands.export:main",
+            "adjustable-style-demo = adjustable_style.commands.demo:main",
+        ],
+    },
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",

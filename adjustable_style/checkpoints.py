@@ -20,6 +20,8 @@ import re
 import tensorflow as tf
 from absl import logging
 
+from adjustable_style.errors import one_line
+
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
 DAMAGED_DIR = "damaged"
@@ -42,9 +44,9 @@ def prefix(checkpoint_dir, number):
     return os.path.join(checkpoint_dir, f"{PREFIX}-{number}")
 
 
-def _first_line(error):
-    text = " ".join(str(error).split())
-    return text[:200] if text else type(error).__name__
+def _brief(error):
+    """What a damaged checkpoint's error says, cut to fit a warning line."""
+    return one_line(error)[:200] or type(error).__name__
 
 
 def read_checkpoint(path):
@@ -59,7 +61,7 @@ def read_checkpoint(path):
         for key in shapes:
             reader.get_tensor(key)
     except Exception as error:  # TF reports damage in many ways.
-        raise ValueError(_first_line(error)) from None
+        raise ValueError(_brief(error)) from None
     identity = None
     if _IDENTITY_KEY in shapes:
         value = reader.get_tensor(_IDENTITY_KEY)

@@ -55,13 +55,14 @@ import numpy as np
 
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import images
-from adjustable_style import model_files
-from adjustable_style import stylize as stylize_lib
+from adjustable_style import model_files, stylize_options
+from adjustable_style import noise as noise_lib
+from adjustable_style.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_PREVIEW_SIZE = 256
-DEFAULT_MAX_SIZE = stylize_lib.DEFAULT_MAX_SIZE  # 1024, as stylize.py.
+DEFAULT_MAX_SIZE = stylize_options.DEFAULT_MAX_SIZE  # 1024, as stylize.py.
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 # Uploads bigger than this are refused before they are read.
@@ -75,7 +76,7 @@ MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
 _CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class DemoError(Exception):
+class DemoError(UserError):
     """A request the server refuses, with an HTTP status and a one-line message."""
 
     def __init__(self, status, message, **extra):
@@ -130,7 +131,7 @@ def encode_png(pixels, compress_level=6):
 
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8:
-        pixels = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        pixels = images.to_uint8(pixels)
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
@@ -183,8 +184,8 @@ class DemoApp:
 
     def __init__(self, config: Config, loader: Callable = None):
         self.config = config
-        self._loader = loader or stylize_lib.load_model
-        self._models = {}  # key -> loaded stylize.Model
+        self._loader = loader or model_files.load_model
+        self._models = {}  # key -> loaded model_files.Model
         self._model_lock = threading.Lock()
         self._tf_lock = threading.Lock()
         self._sessions = collections.OrderedDict()
@@ -343,7 +344,7 @@ class DemoApp:
         model = self.model(key)
         return json_response({"name": key, "adjustable": model.adjustable,
                               "style_layers": model.style_layers,
-                              "summary": stylize_lib._record_summary(model.record)})
+                              "summary": model_files.record_summary(model.record)})
 
     def random_alpha(self, query):
         """GET /api/random_alpha?model=KEY&seed=S: what `--random_alpha --seed=S` draws."""
@@ -379,7 +380,7 @@ class DemoApp:
         """The `python stylize.py ...` line that makes the full-size picture."""
         parts = ["python", "stylize.py", f"--model={self.model_specs[model_key]}",
                  f"--content={content.command_path}", f"--output={COMMAND_OUTPUT}"]
-        if self.config.max_size != stylize_lib.DEFAULT_MAX_SIZE:
+        if self.config.max_size != stylize_options.DEFAULT_MAX_SIZE:
             parts.append(f"--max_size={self.config.max_size}")
         if alpha_text:
             parts.append(f"--alpha={alpha_text}")
@@ -400,8 +401,8 @@ class DemoApp:
                 # Exactly what stylize.py's --content_noise --seed=S does to
                 # sample 0; the preview is that picture made small.
                 height, width = content.full.shape[:2]
-                mask = alpha_lib.noise_mask(height, width, [seed, 1])
-                noisy_full = alpha_lib.apply_noise_mask(content.full, mask)
+                mask = noise_lib.noise_mask(height, width, [seed, 1])
+                noisy_full = noise_lib.apply_noise_mask(content.full, mask)
             kept = {k: v for k, v in content.noisy.items() if k[0] == seed}
             kept[(seed, "full")] = noisy_full
             if size == "preview":
@@ -480,9 +481,7 @@ class DemoApp:
             return route()
         except DemoError as error:
             return error_response(error.status, error.message, **error.extra)
-        except images.ImageError as error:
-            return error_response(400, str(error))
-        except (alpha_lib.AlphaError, model_files.ModelFileError) as error:
+        except UserError as error:  # A bad photo, alpha or model: the page says so.
             return error_response(400, str(error))
         except Exception as error:  # A bug: say so, log it, keep serving.
             traceback.print_exc()

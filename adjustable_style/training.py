@@ -1,6 +1,6 @@
 """A whole training run: data, strategy, resume, logging, the final model.
 
-`train(TrainConfig(...))` is what `train.py` calls. It
+`train(train_config.TrainConfig(...))` is what `train.py` calls. It
 
 - builds the stylizer, the frozen loss network and the trainer under the
   chosen `tf.distribute` strategy;
@@ -20,7 +20,6 @@
 """
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -28,111 +27,28 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from adjustable_style import checkpoints
+from adjustable_style import checkpoints, cli
 from adjustable_style import data as data_lib
 from adjustable_style import images, loss_network, model_files, networks
 from adjustable_style import precision, run_lock
 from adjustable_style import trainer as trainer_lib
+from adjustable_style.errors import UserError
 
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 # Alphas of the TensorBoard preview images: none, each layer alone, all.
 PREVIEW_ALPHAS = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
                   (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-MODEL_TYPES = ("adjustable", "base")
-MIN_IMAGE_SIZE = 16
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on (one-line message)."""
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run needs; `train.py`'s flags fill it in."""
-    style_image: str
-    model_dir: str
-    content_images: Optional[str] = None
-    content_tfds: Optional[str] = None
-    tfds_data_dir: Optional[str] = None
-    tfds_split: str = "train"
-    train_steps: int = 200_000
-    batch_size: int = 8
-    image_size: int = 256
-    style_image_size: Optional[int] = None
-    learning_rate: float = 1e-3
-    loss_network: str = "vgg19"
-    vgg_weights: str = "imagenet"
-    content_layer: Optional[str] = None
-    style_layers: Optional[Sequence[str]] = None
-    model_type: str = "adjustable"
-    style_weights: Optional[Sequence[float]] = None
-    content_weight: float = 1.0
-    ema_decay: float = 0.99
-    alpha_edge_probability: float = 0.0
-    save_every: int = 1000
-    log_every: int = 100
-    strategy: str = "default"
-    tpu: str = ""
-    mixed_precision: bool = False
-    jit_compile: bool = False
-    seed: int = 0
-    max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
-    verbose: int = 1
-    init_from: Optional[str] = None
-
-    def validate(self):
-        from adjustable_style.cli import UsageError
-        if bool(self.content_images) == bool(self.content_tfds):
-            raise UsageError(
-                "give exactly one of --content_images and --content_tfds")
-        if not self.style_image:
-            raise UsageError("--style_image is required")
-        if not self.model_dir:
-            raise UsageError("--model_dir is required")
-        for name in ("train_steps", "batch_size", "save_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be at least 1")
-        # The network downsamples by 4 and VGG's block 4 by 8 more.
-        if self.image_size < MIN_IMAGE_SIZE:
-            raise UsageError(
-                f"--image_size must be at least {MIN_IMAGE_SIZE}, got "
-                f"{self.image_size}")
-        if (self.style_image_size is not None
-                and self.style_image_size < MIN_IMAGE_SIZE):
-            raise UsageError(
-                f"--style_image_size must be at least {MIN_IMAGE_SIZE}, got "
-                f"{self.style_image_size}")
-        if not 0.0 <= self.ema_decay <= 1.0:
-            raise UsageError(
-                f"--ema_decay must be in [0, 1], got {self.ema_decay:g}")
-        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
-            raise UsageError("--content_weight must be a non-negative number")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise UsageError("--learning_rate must be a positive number")
-        if self.model_type not in MODEL_TYPES:
-            raise UsageError(f"--model_type must be one of {MODEL_TYPES}")
-        if self.strategy not in STRATEGIES:
-            raise UsageError(f"--strategy must be one of {STRATEGIES}")
-        if self.model_type == "base" and not self.style_weights:
-            raise UsageError("--model_type=base needs --style_weights")
-        if self.model_type == "adjustable" and self.style_weights:
-            raise UsageError(
-                "--style_weights is for --model_type=base; the adjustable "
-                "model samples alpha")
-        if not 0.0 <= self.alpha_edge_probability <= 1.0:
-            raise UsageError("--alpha_edge_probability must be in [0, 1]")
-        if self.style_weights and not all(
-                math.isfinite(w) and w >= 0 for w in self.style_weights):
-            raise UsageError("--style_weights must be non-negative numbers")
 
 
 def make_strategy(name, tpu=""):
@@ -585,24 +501,7 @@ def _restore(root, checkpoint_dir, number, skipped, is_chief):
 
 def _train(config, held):
     config.validate()
-    if config.init_from:  # A bad name fails now, not after VGG has loaded.
-        model_files.resolve_model_path(config.init_from)
-    if not os.path.isfile(config.style_image):
-        raise images.ImageError(
-            f"{config.style_image}: style image does not exist")
-    spec = loss_network.default_spec(
-        config.loss_network, config.content_layer, config.style_layers)
-    if config.style_weights and len(config.style_weights) != len(
-            spec.style_layers):
-        raise TrainingError(
-            f"--style_weights has {len(config.style_weights)} values but "
-            f"there are {len(spec.style_layers)} style layers "
-            f"({','.join(spec.style_layers)})")
-    if config.vgg_weights not in ("imagenet", "random") and not os.path.isfile(
-            config.vgg_weights):
-        raise loss_network.LossNetworkError(
-            f"VGG weights file {config.vgg_weights!r} does not exist (pass "
-            "'imagenet', 'random' or the path of a weights file)")
+    spec = config.loss_spec()
     _prepare_model_dir(config.model_dir)
     record_path = os.path.join(config.model_dir, model_files.MODEL_FILE)
     # A damaged record fails now, before any work.
@@ -612,10 +511,9 @@ def _train(config, held):
     logging.set_verbosity(logging.WARNING)
     # Before any other TensorFlow op: multi-worker collectives must be
     # configured at start-up.
-    from adjustable_style.stylize import quiet_native_stderr
     # Device probing prints CUDA notes straight to stderr on machines
     # without a GPU; they would fill every redirected log.
-    with quiet_native_stderr():
+    with cli.quiet_native_stderr():
         tf.config.list_physical_devices()
         strategy = make_strategy(config.strategy, config.tpu)
     is_chief = _is_chief(strategy)

@@ -104,8 +104,8 @@ def _ratio_cell(values):
 
 def main(argv):
     del argv
-    from adjustable_style import stylize
-    stylize.quiet_tensorflow_import()
+    from adjustable_style import cli
+    cli.quiet_tensorflow_import()
     import keras
     import numpy as np
     import tensorflow as tf

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import cli, images
+from adjustable_style import cli, images, model_files, noise, stylize_options
 from adjustable_style import stylize as stylize_lib
-from adjustable_style.stylize import Options
+from adjustable_style.stylize_options import Options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -66,12 +66,12 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def adjustable(files):
-    return stylize_lib.load_model(files["adjustable"])
+    return model_files.load_model(files["adjustable"])
 
 
 @pytest.fixture(scope="module")
 def base(files):
-    return stylize_lib.load_model(files["base"])
+    return model_files.load_model(files["base"])
 
 
 def read(path):
@@ -160,7 +160,7 @@ def test_content_noise_multiplies_the_content_before_the_network(files, adjustab
     assert lines == [f"{out}: --alpha={ALL_ONES} --content_noise --seed=9 "
                      "--noise_points=3 --noise_sigma=4"]
     content = images.load_image(files["content"])
-    mask = alpha_lib.noise_mask(H, W, [9, 1], num_points=3, sigma=4.0)
+    mask = noise.noise_mask(H, W, [9, 1], num_points=3, sigma=4.0)
     picture = read(out)
     assert picture.shape == (H, W, 3)
     np.testing.assert_allclose(picture, expected(adjustable, content * mask, [1, 1, 1]),
@@ -171,21 +171,21 @@ def test_content_noise_multiplies_the_content_before_the_network(files, adjustab
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_noise_mask_range_shape_and_dips(seed):
-    mask = alpha_lib.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    again = alpha_lib.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    other = alpha_lib.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0)
+    mask = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
+    again = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
+    other = noise.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0)
     assert mask.shape == (48, 64, 1) and mask.dtype == np.float32
     assert mask.min() == 0.0 and mask.max() == 1.0
     np.testing.assert_array_equal(mask, again)
     assert not np.array_equal(mask, other)
-    points = alpha_lib.noise_points(48, 64, seed, 4)
+    points = noise.noise_points(48, 64, seed, 4)
     assert len(points) == 4
     for row, col in points:
         assert mask[row, col, 0] == 0.0
     # Each dip is a soft local minimum: dark at its centre, bright 4 sigma away.
     assert (mask < 0.5).mean() < 0.1
-    counts = {len(alpha_lib.noise_points(48, 64, s)) for s in range(40)}
-    assert counts <= set(range(1, alpha_lib.MAX_NOISE_POINTS + 1)) and len(counts) > 3
+    counts = {len(noise.noise_points(48, 64, s)) for s in range(40)}
+    assert counts <= set(range(1, noise.MAX_NOISE_POINTS + 1)) and len(counts) > 3
 
 
 def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_path):
@@ -201,7 +201,7 @@ def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_p
 
 def test_default_content_is_the_bundled_example(adjustable, tmp_path):
     results, _ = run(Options(output=str(tmp_path / "out.png"), max_size=48), adjustable)
-    assert results[0].content == stylize_lib.DEFAULT_CONTENT
+    assert results[0].content == stylize_options.DEFAULT_CONTENT
     assert max(read(results[0].path).shape[:2]) == 48
 
 
