@@ -106,6 +106,17 @@ def test_page_is_self_contained(app):
     assert 'id="result"' in page and 'id="randomize"' in page
 
 
+def test_page_files_are_served_from_the_package(app):
+    page = call(app, "GET", "/").body.decode()
+    for path, kind in (("/demo.css", "text/css"), ("/demo.js", "text/javascript")):
+        assert f'"{path}"' in page
+        response = call(app, "GET", path)
+        assert response.status == 200 and response.content_type.startswith(kind)
+        assert response.body
+    assert "<script>" not in page and "<style>" not in page and 'style="' not in page
+    assert "unsafe-inline" not in demo_lib.server.CONTENT_SECURITY_POLICY
+
+
 def test_missing_default_model_is_a_notice_not_a_crash(monkeypatch):
     monkeypatch.setattr(model_files, "shipped_models", lambda: [])
     app = demo_lib.DemoApp(demo_lib.Config())
