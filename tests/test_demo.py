@@ -20,7 +20,7 @@ from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import demo as demo_lib
-from adjustable_style import images, model_files
+from adjustable_style import images, model_files, stylize_options
 from adjustable_style import stylize as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -204,7 +204,7 @@ def test_full_picture_is_what_the_printed_command_makes(app, model_path, tmp_pat
         f"--output=stylized.png --max_size=96 --alpha={alpha} --content_noise --seed=123")
 
     out = tmp_path / "stylized.png"
-    stylize_lib.run(stylize_lib.Options(
+    stylize_lib.run(stylize_options.Options(
         model=model_path, content=os.path.join(demo_lib.EXAMPLES_DIR, "grace_hopper.jpg"),
         output=str(out), max_size=96, alpha=alpha, content_noise=True, seed=123),
         out=lambda line: None)
