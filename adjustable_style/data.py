@@ -27,8 +27,8 @@ import tensorflow as tf
 from absl import logging
 
 from adjustable_style import images
-from adjustable_style.images import ImageError
 from adjustable_style.errors import UserError
+from adjustable_style.images import ImageError
 
 __all__ = [
     "DatasetError",

@@ -296,6 +296,7 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     Floats stay float32 (no quantization), so results match Keras closely.
     """
     import tensorflow as tf
+
     # Public since TF 2.0 in all but name; the TFLite docs use it too.
     from tensorflow.python.framework import convert_to_constants
 

@@ -157,12 +157,12 @@ def read_record(model_path):
 
 def load_stylizer(spec=None):
     """(Keras stylizer, training record) for a `--model` value."""
+    import zipfile
+
     import keras
 
     # Registers the custom layers before loading.
     from adjustable_style import layers, losses, networks  # noqa: F401
-
-    import zipfile
 
     path = resolve_model_path(spec)
     record = read_record(path)

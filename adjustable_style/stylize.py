@@ -37,8 +37,7 @@ from typing import Optional
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import images
-from adjustable_style import model_files, noise
+from adjustable_style import images, model_files, noise
 from adjustable_style.errors import UsageError
 
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS

@@ -31,10 +31,18 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from adjustable_style import checkpoints, cli
+from adjustable_style import (
+    checkpoints,
+    cli,
+    images,
+    loss_network,
+    model_files,
+    networks,
+    precision,
+    run_lock,
+    training_callbacks,
+)
 from adjustable_style import data as data_lib
-from adjustable_style import images, loss_network, model_files, networks
-from adjustable_style import precision, run_lock, training_callbacks
 from adjustable_style import trainer as trainer_lib
 from adjustable_style.errors import UserError
 from adjustable_style.train_config import NAMED_VGG_WEIGHTS, TrainConfig

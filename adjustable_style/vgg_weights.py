@@ -45,8 +45,8 @@ from typing import IO, Any, Callable, Mapping
 
 import numpy as np
 
-from adjustable_style.model_files import file_sha256 as _file_sha256
 from adjustable_style.errors import UserError
+from adjustable_style.model_files import file_sha256 as _file_sha256
 
 __all__ = [
     "NETWORKS",

@@ -272,6 +272,7 @@ class Evaluator:
     def __init__(self, stylizer, loss_net, content_layer, style_layers,
                  style_image, batch_size):
         import tensorflow as tf
+
         from adjustable_style import losses
 
         self.batch_size = batch_size

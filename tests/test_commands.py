@@ -78,8 +78,19 @@ def test_validate_puts_style_weights_in_float_form():
 
 
 def test_every_error_class_is_a_user_error():
-    from adjustable_style import (alpha, checkpoints, data, export, images, loss_network,
-                                  model_files, noise, run_lock, training, vgg_weights)
+    from adjustable_style import (
+        alpha,
+        checkpoints,
+        data,
+        export,
+        images,
+        loss_network,
+        model_files,
+        noise,
+        run_lock,
+        training,
+        vgg_weights,
+    )
     for error in (alpha.AlphaError, checkpoints.CheckpointError, data.DatasetError,
                   export.ExportError, images.ImageError, loss_network.LossNetworkError,
                   model_files.ModelFileError, noise.NoiseError, run_lock.LockError,

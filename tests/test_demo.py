@@ -10,7 +10,6 @@ import http.client
 import io
 import json
 import os
-import shutil
 import threading
 import urllib.parse
 
@@ -20,7 +19,7 @@ from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import demo as demo_lib
-from adjustable_style import images, model_files, stylize_options
+from adjustable_style import model_files, stylize_options
 from adjustable_style import stylize as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")

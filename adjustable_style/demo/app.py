@@ -26,8 +26,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import images
-from adjustable_style import model_files, stylize_options
+from adjustable_style import images, model_files, stylize_options
 from adjustable_style import noise as noise_lib
 from adjustable_style.errors import UserError
 

@@ -5,7 +5,13 @@ import socketserver
 import sys
 import urllib.parse
 
-from adjustable_style.demo.app import DEFAULT_HOST, DEFAULT_PORT, MAX_UPLOAD_BYTES, DemoApp, error_response
+from adjustable_style.demo.app import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_UPLOAD_BYTES,
+    DemoApp,
+    error_response,
+)
 
 # Nothing but this server: no fonts, scripts, images or analytics from elsewhere.
 CONTENT_SECURITY_POLICY = (
