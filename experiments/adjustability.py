@@ -572,9 +572,9 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     """Figure 3: content and style in a header, then the sweep grid."""
     from PIL import Image, ImageDraw
 
-    from adjustable_style import stylize as stylize_lib
+    from adjustable_style import figures
 
-    grid = stylize_lib.compose_grid(
+    grid = figures.compose_grid(
         cells, row_labels=list(layer_names),
         col_labels=[f"{a:g}" for a in alphas], corner_label="alpha_l:")
     size = cells.shape[2]

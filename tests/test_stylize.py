@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import cli, images, model_files, noise, stylize_options
+from adjustable_style import cli, figures, images, model_files, noise, stylize_options
 from adjustable_style import stylize as stylize_lib
 from adjustable_style.stylize_options import Options
 
@@ -243,7 +243,7 @@ def test_sweep_is_figure_3(files, adjustable, tmp_path, monkeypatch):
                                  sweep_steps=4, sweep_fixed="0.5", sweep_labels=False,
                                  batch_size=8), adjustable)
     assert calls == [8, 4]  # 3 layers x 4 steps, batched.
-    gap = stylize_lib.SWEEP_GAP
+    gap = figures.SWEEP_GAP
     picture = read(bare)
     assert picture.shape == (3 * H + 2 * gap, 4 * W + 3 * gap, 3)
     assert "--sweep_fixed=block2_conv2=0.5,block3_conv4=0.5,block4_conv4=0.5" in lines[0]
@@ -267,7 +267,7 @@ def test_sweep_layers_is_figure_9_grid(files, adjustable, tmp_path):
                              sweep_layers=["block2_conv2", "block4_conv4"], sweep_steps=3,
                              sweep_labels=False), adjustable)
     assert results[0].path == str(out / "photo_grid.png")
-    gap = stylize_lib.SWEEP_GAP
+    gap = figures.SWEEP_GAP
     picture = read(results[0].path)
     assert picture.shape == (3 * H + 2 * gap, 3 * W + 2 * gap, 3)
     content = images.load_image(files["content"])
