@@ -14,7 +14,17 @@ setuptools.setup(
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["adjustable_style", "adjustable_style.*"]),
     include_package_data=True,
-    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*"]},
+    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*",
+                                       "demo/page/*"]},
+    # What the scripts at the top of the repository do, on the PATH.
+    entry_points={
+        "console_scripts": [
+            "adjustable-style-train = adjustable_style.commands.train:main",
+            "adjustable-style-stylize = adjustable_style.commands.stylize:main",
+            "adjustable-style-export = adjustable_style.commands.export:main",
+            "adjustable-style-demo = adjustable_style.commands.demo:main",
+        ],
+    },
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",
@@ -34,7 +44,7 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets"],
         "convert": ["onnx"],
         # demo.py needs only the base dependencies (a standard-library HTTP
-        # server and one self-contained page); the extra keeps
+        # server and a self-contained page); the extra keeps
         # `pip install -e '.[demo]'` working and is where any future need goes.
         "demo": [],
         # benchmarks/training_step.py (and torch_reference.py) time our step

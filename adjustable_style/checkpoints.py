@@ -20,6 +20,10 @@ import re
 import tensorflow as tf
 from absl import logging
 
+from adjustable_style import model_files
+from adjustable_style.errors import UserError, one_line
+from adjustable_style.train_config import NAMED_VGG_WEIGHTS
+
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
 DAMAGED_DIR = "damaged"
@@ -42,9 +46,9 @@ def prefix(checkpoint_dir, number):
     return os.path.join(checkpoint_dir, f"{PREFIX}-{number}")
 
 
-def _first_line(error):
-    text = " ".join(str(error).split())
-    return text[:200] if text else type(error).__name__
+def _brief(error):
+    """What a damaged checkpoint's error says, cut to fit a warning line."""
+    return one_line(error)[:200] or type(error).__name__
 
 
 def read_checkpoint(path):
@@ -59,7 +63,7 @@ def read_checkpoint(path):
         for key in shapes:
             reader.get_tensor(key)
     except Exception as error:  # TF reports damage in many ways.
-        raise ValueError(_first_line(error)) from None
+        raise ValueError(_brief(error)) from None
     identity = None
     if _IDENTITY_KEY in shapes:
         value = reader.get_tensor(_IDENTITY_KEY)
@@ -119,3 +123,105 @@ def find_restorable(checkpoint_dir):
             continue
         return number, identity, skipped
     return None, None, skipped
+
+
+# ---------------------------------------------------------------------------
+# Resuming the same run.
+# ---------------------------------------------------------------------------
+
+
+class CheckpointError(UserError, RuntimeError):
+    """Checkpoints that this run must not resume from (one-line message)."""
+
+
+def identity(config, spec):
+    """What a checkpoint must share with a run that resumes from it."""
+    weights = config.vgg_weights
+    if weights not in NAMED_VGG_WEIGHTS:
+        weights = "sha256:" + model_files.file_sha256(weights)
+    identity = {
+        "model_type": config.model_type,
+        "style_image": os.path.basename(config.style_image),
+        "style_image_sha256": model_files.file_sha256(config.style_image),
+        "loss_network": config.loss_network,
+        "vgg_weights": weights,
+        "content_layer": spec.content_layer,
+        "style_layers": list(spec.style_layers),
+    }
+    if config.model_type == "base":
+        identity["style_weights"] = [float(w) for w in config.style_weights]
+    return identity
+
+
+_IDENTITY_FLAGS = {
+    "model_type": "--model_type", "style_image_sha256": "--style_image",
+    "loss_network": "--loss_network", "vgg_weights": "--vgg_weights",
+    "content_layer": "--content_layer", "style_layers": "--style_layers",
+    "style_weights": "--style_weights",
+}
+
+
+def _check_identity(config, ours, theirs):
+    """Refuses to resume a run whose checkpoints were trained otherwise."""
+    def shown(key, identity):
+        value = identity.get(key)
+        if key == "style_image_sha256":
+            return f"{identity.get('style_image', '?')} (sha256 {str(value)[:12]})"
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "none"
+        return str(value)
+
+    differences = [
+        f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, "
+        f"{shown(key, ours)} now"
+        for key in _IDENTITY_FLAGS
+        if key in theirs and key in ours and theirs[key] != ours[key]]
+    if differences:
+        raise CheckpointError(
+            f"--model_dir={config.model_dir} holds checkpoints of another "
+            f"run ({'; '.join(differences)}); resume with its settings, or "
+            "train into a new --model_dir with "
+            f"--init_from={config.model_dir} to start from its weights")
+
+
+def find_checkpoint(config, checkpoint_dir, ours, previous):
+    """(number, has identity, skipped) of the checkpoint to resume from.
+
+    Refuses a run whose settings differ from the checkpoint's, before any
+    model is built. See `checkpoints` for damaged 
+    """
+    number, theirs, skipped = find_restorable(checkpoint_dir)
+    if number is None:
+        if skipped:
+            raise CheckpointError(
+                f"no checkpoint in {checkpoint_dir} can be read (newest: "
+                f"{PREFIX}-{skipped[0][0]}: {skipped[0][1]}); "
+                "not starting over at step 0 over them. Move the folder "
+                "away to start a new run")
+        return None, False, skipped
+    if theirs is None:
+        # A checkpoint from before identities were saved: the record tells,
+        # except for the VGG weights, which it names only by file name.
+        _check_identity(config, ours, {
+            k: v for k, v in previous.items() if k != "vgg_weights"})
+        return number, False, skipped
+    _check_identity(config, ours, theirs)
+    return number, True, skipped
+
+
+def restore(root, checkpoint_dir, number, skipped, is_chief):
+    """Restores checkpoint `number`; sets the damaged newer ones aside."""
+    path = prefix(checkpoint_dir, number)
+    try:
+        root.restore(path).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        raise CheckpointError(
+            f"{path} does not fit this run's network (another --model_type "
+            "or --style_layers?): "
+            f"{' '.join(str(error).split())[:200]}") from None
+    if is_chief:
+        for newer, _ in skipped:
+            set_aside(checkpoint_dir, newer)
+        kept = [n for n in numbers(checkpoint_dir) if n <= number]
+        write_state(checkpoint_dir, kept, number)
+    return path

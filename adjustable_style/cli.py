@@ -1,25 +1,24 @@
-"""What every command shares: one-line errors and a non-zero exit."""
+"""What every command shares: one-line errors, exit codes, quiet TensorFlow.
 
+The commands (`adjustable_style.commands`) run their `main` through `run`,
+which turns a `UserError` (or an `OSError`: a path that cannot be read or
+written) into one line on stderr and exit status 1. Anything else is a bug
+and keeps its traceback.
+"""
+
+import contextlib
+import os
 import signal
 import sys
+import tempfile
 
-from absl import app
+from absl import app, flags
 
-# Modules whose error classes carry a message a person can act on.
-_ERROR_CLASSES = (
-    ("adjustable_style.alpha", "AlphaError"),
-    ("adjustable_style.images", "ImageError"),
-    ("adjustable_style.loss_network", "LossNetworkError"),
-    ("adjustable_style.model_files", "ModelFileError"),
-    ("adjustable_style.data", "DatasetError"),
-    ("adjustable_style.training", "TrainingError"),
-    ("adjustable_style.export", "ExportError"),
-    ("adjustable_style.run_lock", "LockError"),
-)
+from adjustable_style.errors import UsageError, UserError
 
-
-class UsageError(ValueError):
-    """Flags that do not make sense together."""
+__all__ = ["UsageError", "UserError", "Terminated", "user_errors", "describe",
+           "check_no_arguments", "quiet_native_stderr", "quiet_tensorflow_import",
+           "run"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -35,18 +34,8 @@ def _raise_terminated(signum, frame):
 
 
 def user_errors():
-    """The exception types to report as one line.
-
-    Only modules already imported are consulted: an error raised by a module
-    was necessarily raised after it was imported, and importing the others
-    here would start TensorFlow just to print a message.
-    """
-    errors = [UsageError, OSError]
-    for module_name, class_name in _ERROR_CLASSES:
-        module = sys.modules.get(module_name)
-        if module is not None and hasattr(module, class_name):
-            errors.append(getattr(module, class_name))
-    return tuple(errors)
+    """The exception types a command reports as one line."""
+    return (UserError, OSError)
 
 
 def describe(error):
@@ -63,12 +52,75 @@ def describe(error):
     return " ".join(message.split()) or type(error).__name__
 
 
-def run(main, program):
+def check_no_arguments(argv):
+    """Refuses words on the command line that are not flags."""
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Captures what native code writes to stderr; replays it on error.
+
+    TensorFlow's C++ logging prints start-up and conversion notes straight
+    to file descriptor 2, where `TF_CPP_MIN_LOG_LEVEL` does not reach all
+    of them (those logged before absl's log is initialized). The commands
+    promise one-line errors, so such a step runs with fd 2 captured, and the
+    capture is shown only if the step raises.
+    """
+    stderr_fd = 2  # Native code writes here whatever sys.stderr is.
+    try:
+        sys.stderr.flush()
+        saved = os.dup(stderr_fd)
+    except (AttributeError, OSError, ValueError):  # No stderr at all.
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), stderr_fd)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, stderr_fd)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+
+
+def quiet_tensorflow_import():
+    """Imports TensorFlow with its start-up chatter on stderr hidden."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr():
+        import tensorflow  # noqa: F401
+
+
+def _help_shows(module_name):
+    """Makes `--help` show the flags and the docstring of `module_name`.
+
+    absl's `--help` lists the flags of the main script only. A command's
+    flags are defined in its module of `adjustable_style.commands`, and run
+    from a thin script or a console-script wrapper (which has no docstring).
+    """
+    for flag in flags.FLAGS.get_flags_for_module(module_name):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    main_module = sys.modules.get("__main__")
+    if main_module is not None and not main_module.__doc__:
+        main_module.__doc__ = sys.modules[module_name].__doc__
+
+
+def run(main, program, flags_of=None):
     """`absl.app.run(main)`, turning user errors into one line and exit 1.
 
     Ctrl-C exits 130 and SIGTERM 143 (128 + the signal), each with one line,
-    after the same clean-up.
+    after the same clean-up. `flags_of` names the module whose flags (and
+    docstring) `--help` shows.
     """
+    if flags_of is not None:
+        _help_shows(flags_of)
 
     def guarded(argv):
         try:
@@ -87,9 +139,7 @@ def run(main, program):
         except KeyboardInterrupt:
             print(f"{program}: interrupted", file=sys.stderr)
             sys.exit(130)
-        except Exception as error:
-            if not isinstance(error, user_errors()):
-                raise
+        except user_errors() as error:
             print(f"{program}: error: {describe(error)}", file=sys.stderr)
             sys.exit(1)
 

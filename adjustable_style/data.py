@@ -27,6 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from adjustable_style import images
+from adjustable_style.errors import UserError
 from adjustable_style.images import ImageError
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 MAX_SCALE = 1.25
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A TFDS dataset cannot be used; the message is one actionable line."""
 
 

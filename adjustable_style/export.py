@@ -40,7 +40,8 @@ import warnings
 
 import numpy as np
 
-from adjustable_style import model_files
+from adjustable_style import cli, model_files
+from adjustable_style.errors import first_line
 
 SERVING_DEFAULT = "serving_default"
 SERVING_UINT8 = "serving_uint8"
@@ -57,48 +58,19 @@ class ExportError(model_files.ModelFileError):
     """An export that cannot be done as asked (one-line message)."""
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def describe_stylizer(stylizer):
-    """`(style_layers, adjustable)` of a Keras model, or ModelFileError.
-
-    Accepts what `networks.build_adjustable_stylizer` and
-    `networks.build_base_stylizer` make; anything else (another Keras model
-    saved as `.keras`) is refused with a one-line message.
-    """
-    from adjustable_style import networks
-
-    inputs = list(stylizer.inputs)
-    shapes = [tuple(t.shape) for t in inputs]
-    if len(inputs) == 2:
-        try:
-            names = networks.style_layer_names(stylizer)
-        except ValueError:
-            names = None
-        if (names and len(shapes[0]) == 4 and shapes[0][-1] == 3
-                and shapes[1][-1] == len(names)):
-            return list(names), True
-    elif len(inputs) == 1 and len(shapes[0]) == 4 and shapes[0][-1] == 3:
-        return [], False
-    raise model_files.ModelFileError(
-        f"model {stylizer.name!r} is a Keras model but not a stylizer "
-        f"(inputs {shapes}); expected [content, alpha] or content")
-
-
 # ---------------------------------------------------------------------------
 # SavedModel.
 # ---------------------------------------------------------------------------
 
 
-def _to_float(image):
+# The serving_uint8 signature's conversions, as TensorFlow ops: they run
+# inside the exported graph, where `images.to_uint8` (numpy) cannot.
+def _tf_to_float(image):
     import tensorflow as tf
     return tf.cast(image, tf.float32) / 255.0
 
 
-def _to_uint8(image):
+def _tf_to_uint8(image):
     import tensorflow as tf
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
 
@@ -110,7 +82,7 @@ def build_module(stylizer, record=None):
     """
     import tensorflow as tf
 
-    style_layers, adjustable = describe_stylizer(stylizer)
+    style_layers, adjustable = model_files.describe_stylizer(stylizer)
     content_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name=CONTENT)
     image_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGE)
 
@@ -145,7 +117,7 @@ def build_module(stylizer, record=None):
 
             @tf.function(input_signature=[image_spec, alpha_spec])
             def serving_uint8(self, image, alpha):
-                return {STYLIZED: _to_uint8(self._stylize(_to_float(image), alpha))}
+                return {STYLIZED: _tf_to_uint8(self._stylize(_tf_to_float(image), alpha))}
 
         return AdjustableStylizerModule()
 
@@ -163,7 +135,7 @@ def build_module(stylizer, record=None):
 
         @tf.function(input_signature=[image_spec])
         def serving_uint8(self, image):
-            return {STYLIZED: _to_uint8(self._stylize(_to_float(image)))}
+            return {STYLIZED: _tf_to_uint8(self._stylize(_tf_to_float(image)))}
 
     return BaseStylizerModule()
 
@@ -180,7 +152,7 @@ def is_our_export(path):
     """True for a SavedModel folder written by `save_saved_model`."""
     if os.path.isfile(os.path.join(path, EXPORT_MARKER)):
         return True
-    if not is_saved_model_dir(path):
+    if not model_files.is_saved_model_dir(path):
         return False
     try:
         import tensorflow as tf
@@ -272,7 +244,7 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
         model_files.atomic_write_bytes(
             os.path.join(tmp, EXPORT_MARKER),
             (json.dumps({"format": "adjustable_style SavedModel",
-                         "style_layers": describe_stylizer(stylizer)[0]},
+                         "style_layers": model_files.describe_stylizer(stylizer)[0]},
                         sort_keys=True) + "\n").encode())
         # mkdtemp made the folder 0700; give it a plain mkdir's mode.
         os.chmod(tmp, 0o777 & ~model_files.current_umask())
@@ -280,40 +252,6 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def is_saved_model_dir(path):
-    """True for a folder holding a SavedModel (`saved_model.pb`)."""
-    return bool(path) and os.path.isdir(path) and any(
-        os.path.isfile(os.path.join(path, name))
-        for name in ("saved_model.pb", "saved_model.pbtxt"))
-
-
-def load_saved_model(path):
-    """(loaded module, style layer names, training record) of an export.
-
-    Only SavedModels written by `save_saved_model` qualify: they carry the
-    style layer names that `--alpha=name=value` needs.
-    """
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(path)
-    except Exception as error:  # TF reports bad files in many ways.
-        raise model_files.ModelFileError(
-            f"{path!r} is not a readable SavedModel: {_first_line(error)}") from None
-    if not hasattr(loaded, "style_layers") or not hasattr(loaded, "__call__"):
-        raise model_files.ModelFileError(
-            f"{path!r} is a SavedModel but not a stylizer exported by "
-            "export/saved_model.py (it has no style_layers)")
-    names = [n.decode("utf-8") for n in loaded.style_layers.numpy()]
-    record = {}
-    if hasattr(loaded, "training_record"):
-        try:
-            record = json.loads(loaded.training_record.numpy().decode("utf-8"))
-        except ValueError:
-            record = {}
-    return loaded, names, record
 
 
 # ---------------------------------------------------------------------------
@@ -337,12 +275,10 @@ def _quiet():
     """
     from absl import logging
 
-    from adjustable_style import stylize
-
     verbosity = logging.get_verbosity()
     logging.set_verbosity(min(verbosity, logging.WARNING))
     try:
-        with stylize.quiet_native_stderr(), warnings.catch_warnings():
+        with cli.quiet_native_stderr(), warnings.catch_warnings():
             # tf.lite.Interpreter warns that it moves to ai_edge_litert; it
             # still ships with TensorFlow and is what the check needs.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
@@ -360,11 +296,12 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     Floats stay float32 (no quantization), so results match Keras closely.
     """
     import tensorflow as tf
+
     # Public since TF 2.0 in all but name; the TFLite docs use it too.
     from tensorflow.python.framework import convert_to_constants
 
     height, width = _check_size("height", height), _check_size("width", width)
-    style_layers, adjustable = describe_stylizer(stylizer)
+    style_layers, adjustable = model_files.describe_stylizer(stylizer)
     specs = [tf.TensorSpec([1, height, width, 3], tf.float32, name=CONTENT)]
     if adjustable:
         specs.append(tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA))
@@ -396,7 +333,7 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
         with _quiet():
             return converter.convert()
     except Exception as error:
-        raise ExportError(f"TFLite conversion failed: {_first_line(error)}") from None
+        raise ExportError(f"TFLite conversion failed: {first_line(error)}") from None
 
 
 def tflite_runner(model_bytes):
@@ -482,7 +419,7 @@ def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
         raise ExportError(f"{output}: the output must end in .tflite")
     path = check_output_path(output, overwrite, is_dir=False)
     height, width = _check_size("height", height), _check_size("width", width)
-    style_layers, adjustable = describe_stylizer(stylizer)
+    style_layers, adjustable = model_files.describe_stylizer(stylizer)
     if content is None:
         content = check_image(height, width, seed)
     content = np.asarray(content, np.float32)

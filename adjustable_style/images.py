@@ -23,6 +23,8 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from adjustable_style.errors import UserError, one_line
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageError",
@@ -70,16 +72,12 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An image could not be read or written.
 
     The message is a single line that names the file and says what is wrong,
     suitable for showing to a user as-is.
     """
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------
@@ -160,7 +158,7 @@ def _decode(source, name: str, max_pixels: int | None, min_long_side: int = 0, m
         raise ImageError(f"{name}: not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as e:
         # Pillow reports damaged data through a zoo of exception types.
-        raise ImageError(f"{name}: file is truncated or corrupt ({_one_line(e)})") from None
+        raise ImageError(f"{name}: file is truncated or corrupt ({one_line(e)})") from None
 
     try:
         oriented = ImageOps.exif_transpose(im)
@@ -202,7 +200,7 @@ def _to_rgb_array(im: Image.Image, name: str) -> np.ndarray:
             return rgba[..., :3] * alpha + (1.0 - alpha)
         return np.asarray(im.convert("RGB"))
     except (ValueError, OSError) as e:
-        raise ImageError(f"{name}: unsupported colour mode {mode!r} ({_one_line(e)})") from None
+        raise ImageError(f"{name}: unsupported colour mode {mode!r} ({one_line(e)})") from None
 
 
 def resize_image(array: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -315,7 +313,7 @@ def load_image_uint8(
     finally:
         im.close()
     if rgb.dtype != np.uint8:
-        rgb = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        rgb = to_uint8(rgb)
     if min_side:
         factor = min(rgb.shape[:2]) // min_side
         if factor >= 2:
@@ -346,7 +344,12 @@ def load_center_square(path: PathLike, size: int,
 # --------------------------------------------------------------------------
 
 
-def _to_uint8(array, name: str) -> np.ndarray:
+def to_uint8(pixels) -> np.ndarray:
+    """Floats in [0, 1] (any shape) as 8-bit levels, rounded to the nearest."""
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _pixels_to_save(array, name: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
@@ -357,8 +360,7 @@ def _to_uint8(array, name: str) -> np.ndarray:
     if array.dtype == np.uint8:
         return np.ascontiguousarray(array)
     if np.issubdtype(array.dtype, np.floating):
-        array = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0))
     raise ImageError(f"{name}: expected float values in [0, 1] or uint8, got dtype {array.dtype}")
 
 
@@ -386,7 +388,7 @@ def save_image(array, path: PathLike) -> None:
         raise ImageError(f"{name}: folder {folder} does not exist")
     if os.path.isdir(name):
         raise ImageError(f"{name}: is a folder, not a file name")
-    pixels = _to_uint8(array, name)
+    pixels = _pixels_to_save(array, name)
     fmt, options = _SAVE_FORMATS[ext]
     image = Image.fromarray(pixels)
 
@@ -406,7 +408,7 @@ def save_image(array, path: PathLike) -> None:
         except OSError:
             pass
         if isinstance(e, (OSError, ValueError)) and not isinstance(e, ImageError):
-            raise ImageError(f"{name}: could not write image ({_one_line(e)})") from e
+            raise ImageError(f"{name}: could not write image ({one_line(e)})") from e
         raise
 
 

@@ -107,6 +107,9 @@ def _sum_row_shifts(z, kernel_rows, cout, height):
 def _moments(x):
     """Per-sample, per-channel mean and variance in one pass over x.
 
+    The inference path's own formula, not `layers.instance_moments` (the
+    definition, two passes): one pass is what makes it faster.
+
     Sums run along rows first, then over the row sums: a float32 sum over
     all H * W pixels at once drifts by about 1e-3 at 2048 px, which the
     variance's E[x^2] - E[x]^2 then magnifies.
@@ -136,16 +139,14 @@ class FastStylizer:
         self.adjustable = networks.is_adjustable(stylizer)
         self.style_layers = (networks.style_layer_names(stylizer)
                              if self.adjustable else [])
-        kernel = lambda name: np.asarray(
-            stylizer.get_layer(name).kernel, np.float32)
-        self._down = [tf.constant(kernel(f"down{i}_conv"))
-                      for i in range(1, len(networks._DOWNSAMPLING) + 1)]
-        self._residual = [
-            (tf.constant(kernel(f"res{i}_conv1")), tf.constant(kernel(f"res{i}_conv2")))
-            for i in range(1, networks.NUM_RESIDUAL_BLOCKS + 1)]
-        self._up = [tf.constant(subpixel_kernel(kernel(f"up{i}_conv")))
-                    for i in range(1, len(networks._UPSAMPLING) + 1)]
-        output = kernel("output_conv")
+        kernel = lambda layer: np.asarray(
+            stylizer.get_layer(layer.conv).kernel, np.float32)
+        self._down = [tf.constant(kernel(layer)) for layer in networks.DOWNSAMPLING]
+        self._residual = [(tf.constant(kernel(first)), tf.constant(kernel(second)))
+                          for first, second in networks.RESIDUAL_BLOCKS]
+        self._up = [tf.constant(subpixel_kernel(kernel(layer)))
+                    for layer in networks.UPSAMPLING]
+        output = kernel(networks.OUTPUT)
         self._output_kernel_size = output.shape[0]
         self._output_channels = output.shape[-1]
         self._output = tf.constant(row_split_kernel(output))
@@ -158,7 +159,7 @@ class FastStylizer:
                     tf.TensorSpec([None, len(self.style_layers)], tf.float32)])
             self._cache = collections.OrderedDict()
         else:
-            norms = [stylizer.get_layer(name) for name in _norm_layer_names()]
+            norms = [stylizer.get_layer(name) for name in networks.NORM_LAYERS]
             self._base_params = np.concatenate(
                 [np.asarray(n.gamma, np.float32) for n in norms]
                 + [np.asarray(n.beta, np.float32) for n in norms])[None]
@@ -210,8 +211,8 @@ class FastStylizer:
 
         height, width = tf.shape(content)[1], tf.shape(content)[2]
         x = _pad_to_multiple(content)
-        for kernel, (_, size, stride) in zip(self._down, networks._DOWNSAMPLING):
-            x = tf.nn.conv2d(_reflect_pad(x, size // 2), kernel, stride, "VALID")
+        for kernel, layer in zip(self._down, networks.DOWNSAMPLING):
+            x = tf.nn.conv2d(_reflect_pad(x, layer.kernel_size // 2), kernel, layer.stride, "VALID")
             x = norm(x)
         for conv1, conv2 in self._residual:
             y = norm(tf.nn.conv2d(_reflect_pad(x, 1), conv1, 1, "VALID"))
@@ -280,8 +281,8 @@ class FastStylizer:
             _normalize_in_place(raw, sums, *next(params), relu=relu, residual=residual)
             return raw
 
-        for i, (kernel, (_, size, stride)) in enumerate(zip(self._down, networks._DOWNSAMPLING)):
-            x = conv_norm(x, kernel, size, stride, strip=max(1, rows >> i))
+        for i, (kernel, layer) in enumerate(zip(self._down, networks.DOWNSAMPLING)):
+            x = conv_norm(x, kernel, layer.kernel_size, layer.stride, strip=max(1, rows >> i))
         quarter = max(1, rows // 4)
         for conv1, conv2 in self._residual:
             y = conv_norm(x, conv1, 3, 1, strip=quarter)
@@ -296,14 +297,6 @@ class FastStylizer:
         del x
         _normalize_in_place(raw, sums, *next(params), relu=False)
         return tf.sigmoid(raw[:height, :width]).numpy()
-
-
-def _norm_layer_names():
-    names = [f"down{i}_norm" for i in range(1, len(networks._DOWNSAMPLING) + 1)]
-    for i in range(1, networks.NUM_RESIDUAL_BLOCKS + 1):
-        names += [f"res{i}_norm1", f"res{i}_norm2"]
-    names += [f"up{i}_norm" for i in range(1, len(networks._UPSAMPLING) + 1)]
-    return names + ["output_norm"]
 
 
 def _pad_to_multiple(x):

@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from adjustable_style.errors import UserError
+
 # The ImageNet BGR mean that `keras.applications.vgg19.preprocess_input` uses.
 _IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
@@ -48,7 +50,7 @@ _APPLICATIONS = {
 }
 
 
-class LossNetworkError(ValueError):
+class LossNetworkError(UserError, ValueError):
     """A loss network that cannot be built as asked (one-line message)."""
 
 

@@ -1,4 +1,4 @@
-"""Model files: a trained stylizer and the record of how it was trained.
+"""Model files: finding, reading and writing stylizers and their records.
 
 A model directory holds
 
@@ -9,13 +9,23 @@ A model directory holds
 
 and the package ships such directories under `adjustable_style/models/<name>/`
 (with a `style.jpg` thumbnail of the style). `--model` anywhere accepts a
-`.keras` file, a model directory, or the name of a shipped model.
+`.keras` file, a model directory, the name of a shipped model or (to
+stylize) a SavedModel folder written by `export.save_saved_model`:
+`load_model` turns any of them into one `Model` interface.
+
+Nothing here imports TensorFlow until a model is actually loaded, so that
+the commands can refuse a bad `--model` before TensorFlow starts.
 """
 
 import hashlib
 import json
 import os
 import tempfile
+
+import numpy as np
+
+from adjustable_style import cli
+from adjustable_style.errors import UserError, first_line
 
 MODEL_FILE = "model.keras"
 RECORD_FILE = "model.json"
@@ -26,7 +36,7 @@ DEFAULT_MODEL = "starry_night"
 MODEL_EXTENSIONS = (".keras", ".h5")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     """A model path or name that cannot be used (one-line message)."""
 
 
@@ -147,12 +157,12 @@ def read_record(model_path):
 
 def load_stylizer(spec=None):
     """(Keras stylizer, training record) for a `--model` value."""
+    import zipfile
+
     import keras
 
     # Registers the custom layers before loading.
     from adjustable_style import layers, losses, networks  # noqa: F401
-
-    import zipfile
 
     path = resolve_model_path(spec)
     record = read_record(path)
@@ -162,9 +172,9 @@ def load_stylizer(spec=None):
             f"{path!r} is damaged or not a .keras file (not a zip archive)")
     try:
         model = keras.saving.load_model(path)
-    except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(f"{path!r} is not a stylizer model file: {first}") from None
+    except Exception as error:  # Keras reports bad files in many ways.
+        raise ModelFileError(
+            f"{path!r} is not a stylizer model file: {first_line(error)}") from None
     return model, record
 
 
@@ -179,7 +189,6 @@ def compact_keras_file(source, destination):
     import zipfile
 
     import h5py
-    import numpy as np
 
     folder = os.path.dirname(os.path.abspath(destination))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=folder)
@@ -190,7 +199,7 @@ def compact_keras_file(source, destination):
             for info in src.infolist():
                 data = src.read(info.filename)
                 if info.filename.endswith(".weights.h5"):
-                    data = _float16_weights(data, h5py, np)
+                    data = _float16_weights(data, h5py)
                 dst.writestr(info.filename, data)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, destination)
@@ -200,7 +209,7 @@ def compact_keras_file(source, destination):
     return destination
 
 
-def _float16_weights(data, h5py, np):
+def _float16_weights(data, h5py):
     """The bytes of an HDF5 weights file with float32 datasets as float16."""
     import io
 
@@ -251,3 +260,172 @@ def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR,
         image.save(tmp, format="JPEG", quality=90)
         os.replace(tmp, os.path.join(target, STYLE_THUMBNAIL))
     return target
+
+
+# ---------------------------------------------------------------------------
+# Any model behind one interface.
+# ---------------------------------------------------------------------------
+
+# Images per forward pass when the caller does not say.
+DEFAULT_BATCH_SIZE = 4
+
+
+def describe_stylizer(stylizer):
+    """`(style_layers, adjustable)` of a Keras model, or ModelFileError.
+
+    Accepts what `networks.build_adjustable_stylizer` and
+    `networks.build_base_stylizer` make; anything else (another Keras model
+    saved as `.keras`) is refused with a one-line message.
+    """
+    from adjustable_style import networks
+
+    shapes = [tuple(t.shape) for t in stylizer.inputs]
+    takes_images = bool(shapes) and len(shapes[0]) == 4 and shapes[0][-1] == 3
+    if takes_images and networks.is_adjustable(stylizer):
+        try:
+            names = networks.style_layer_names(stylizer)
+        except ValueError:
+            names = None
+        if names and shapes[1][-1] == len(names):
+            return list(names), True
+    elif takes_images and len(shapes) == 1:
+        return [], False
+    raise ModelFileError(
+        f"model {stylizer.name!r} is a Keras model but not a stylizer "
+        f"(inputs {shapes}); expected [content, alpha] or content")
+
+
+def is_saved_model_dir(path):
+    """True for a folder holding a SavedModel (`saved_model.pb`)."""
+    return bool(path) and os.path.isdir(path) and any(
+        os.path.isfile(os.path.join(path, name))
+        for name in ("saved_model.pb", "saved_model.pbtxt"))
+
+
+def load_saved_model(path):
+    """(loaded module, style layer names, training record) of an export.
+
+    Only SavedModels written by `export.save_saved_model` qualify: they carry
+    the style layer names that `--alpha=name=value` needs.
+    """
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:  # TF reports bad files in many ways.
+        raise ModelFileError(
+            f"{path!r} is not a readable SavedModel: {first_line(error)}") from None
+    if not hasattr(loaded, "style_layers") or not hasattr(loaded, "__call__"):
+        raise ModelFileError(
+            f"{path!r} is a SavedModel but not a stylizer exported by "
+            "export/saved_model.py (it has no style_layers)")
+    names = [n.decode("utf-8") for n in loaded.style_layers.numpy()]
+    record = {}
+    if hasattr(loaded, "training_record"):
+        try:
+            record = json.loads(loaded.training_record.numpy().decode("utf-8"))
+        except ValueError:
+            record = {}
+    return loaded, names, record
+
+
+class Model:
+    """A stylizer behind one interface, whatever file it came from.
+
+    `stylize(content, alpha)` takes float32 content [B, H, W, 3] in [0, 1]
+    and alpha [B, L] (None for a base model) and returns the stylized
+    [B, H, W, 3], in chunks of `batch_size`.
+    """
+
+    def __init__(self, forward, style_layers, adjustable, record, source,
+                 owner=None):
+        self._forward = forward
+        # What `forward` needs alive: a loaded SavedModel's functions hold
+        # only weak references to its variables.
+        self._owner = owner
+        self.style_layers = list(style_layers)
+        self.adjustable = adjustable
+        self.record = record or {}
+        self.source = source
+
+    @property
+    def num_layers(self):
+        return len(self.style_layers)
+
+    def stylize(self, content, alpha=None, batch_size=DEFAULT_BATCH_SIZE):
+        content = np.asarray(content, np.float32)
+        if content.ndim == 3:
+            content = content[None]
+        if self.adjustable:
+            if alpha is None:
+                raise ValueError("an adjustable model needs alpha")
+            alpha = np.asarray(alpha, np.float32).reshape(-1, self.num_layers)
+            if len(content) == 1 and len(alpha) > 1:
+                content = np.broadcast_to(content, (len(alpha),) + content.shape[1:])
+            if len(alpha) != len(content):
+                raise ValueError(f"{len(content)} images but {len(alpha)} alphas")
+        outputs = []
+        for start in range(0, len(content), batch_size):
+            chunk = np.ascontiguousarray(content[start:start + batch_size])
+            if self.adjustable:
+                result = self._forward(chunk, alpha[start:start + batch_size])
+            else:
+                result = self._forward(chunk)
+            outputs.append(np.asarray(result, np.float32))
+        return np.concatenate(outputs, axis=0)
+
+
+def check_model_spec(spec):
+    """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
+    if spec and is_saved_model_dir(spec):
+        return
+    resolve_model_path(spec or None)
+
+
+def load_model(spec):
+    """A `Model` for a `--model` value.
+
+    `spec` is a `.keras` file, a training model folder (model.keras +
+    model.json), a SavedModel folder written by export/saved_model.py, or the
+    name of a shipped model; None means the default shipped model.
+    """
+    cli.quiet_tensorflow_import()
+    if spec and is_saved_model_dir(spec):
+        loaded, names, record = load_saved_model(spec)
+        return Model(loaded.__call__, names, bool(names), record, spec, loaded)
+    from adjustable_style import inference
+
+    stylizer, record = load_stylizer(spec or None)
+    names, adjustable = describe_stylizer(stylizer)
+    # The same function as the Keras model, faster, and streaming for
+    # images too large to stylize whole.
+    forward = inference.FastStylizer(stylizer)
+    return Model(forward, names, adjustable, record,
+                 spec or DEFAULT_MODEL, stylizer)
+
+
+def record_summary(record):
+    """A one-line summary of a training record (model.json)."""
+    if not record:
+        return "no training record"
+    parts = []
+    style = record.get("style_image") or record.get("style")
+    if style:
+        parts.append(f"style {os.path.basename(str(style))}")
+    kind = record.get("model_type")
+    if kind:
+        parts.append(str(kind))
+    layers = record.get("style_layers")
+    if layers:
+        parts.append("alpha over " + ",".join(map(str, layers)))
+    network = record.get("loss_network")
+    if network:
+        parts.append(str(network))
+    steps = next((record[k] for k in ("train_steps", "steps", "step")
+                  if k in record), None)
+    if steps is not None:
+        parts.append(f"{steps} steps")
+    size = record.get("image_size")
+    if size:
+        parts.append(f"{size} px crops")
+    return "; ".join(parts) if parts else "record keys: " + ", ".join(sorted(record))

@@ -27,26 +27,52 @@ and PyTorch's implementations). Convolutions carry no bias, since the
 normalization that follows each one subtracts it again.
 """
 
+import typing
+
 import keras
 
 from adjustable_style import layers
 
-NUM_RESIDUAL_BLOCKS = 7
 ALPHA_HIDDEN_UNITS = 1000
 
-# (filters, kernel size, stride) of the convolutions before the residual
-# blocks, and (filters, kernel size) of those after them.
-_DOWNSAMPLING = ((32, 9, 1), (64, 3, 2), (128, 3, 2))
-_RESIDUAL_FILTERS = 128
-_UPSAMPLING = ((64, 3), (32, 3))
-_OUTPUT = (3, 9)
 
-# One entry per normalization layer, in the order the network applies them.
-NORMALIZED_CHANNELS = tuple(
-    [f for f, _, _ in _DOWNSAMPLING]
-    + [_RESIDUAL_FILTERS] * (2 * NUM_RESIDUAL_BLOCKS)
-    + [f for f, _ in _UPSAMPLING]
-    + [_OUTPUT[0]])
+class ConvLayer(typing.NamedTuple):
+    """One convolution of T and the normalization that follows it."""
+
+    conv: str  # The Keras layer names of the convolution ...
+    norm: str  # ... and of its normalization.
+    filters: int
+    kernel_size: int
+    stride: int = 1
+
+
+def _conv_layer(prefix, filters, kernel_size, stride=1, suffix=""):
+    return ConvLayer(f"{prefix}_conv{suffix}", f"{prefix}_norm{suffix}", filters,
+                     kernel_size, stride)
+
+
+# T, the paper's Table 2: the architecture's one statement. The builders
+# below, `inference.FastStylizer` and the exports read these tables.
+NUM_RESIDUAL_BLOCKS = 7
+RESIDUAL_FILTERS = 128
+DOWNSAMPLING = (_conv_layer("down1", 32, 9), _conv_layer("down2", 64, 3, 2),
+                _conv_layer("down3", 128, 3, 2))
+# Each block: conv -> norm -> ReLU -> conv -> norm, plus its input.
+RESIDUAL_BLOCKS = tuple(
+    (_conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="1"),
+     _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="2"))
+    for i in range(1, NUM_RESIDUAL_BLOCKS + 1))
+# Each preceded by a nearest-neighbour x2 upsampling.
+UPSAMPLING = (_conv_layer("up1", 64, 3), _conv_layer("up2", 32, 3))
+OUTPUT = _conv_layer("output", 3, 9)
+
+# Every convolution, in the order the network applies them; the
+# normalization layers (the CIN layers of the adjustable stylizer) and their
+# channels follow the same order, which is that of Lambda's gammas and betas.
+CONV_LAYERS = (DOWNSAMPLING + tuple(c for block in RESIDUAL_BLOCKS for c in block)
+               + UPSAMPLING + (OUTPUT,))
+NORM_LAYERS = tuple(c.norm for c in CONV_LAYERS)
+NORMALIZED_CHANNELS = tuple(c.filters for c in CONV_LAYERS)
 assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
 
 # The input is padded to a multiple of this (two stride-2 downsamplings).
@@ -62,47 +88,44 @@ def conv_initializer():
     return keras.initializers.RandomNormal(stddev=CONV_INIT_STDDEV)
 
 
-def _conv(x, filters, kernel_size, strides, name):
-    x = layers.ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+def _conv(x, layer):
+    x = layers.ReflectionPadding2D(layer.kernel_size // 2, name=f"{layer.conv}_pad")(x)
     return keras.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="valid",
-        use_bias=False, kernel_initializer=conv_initializer(), name=name)(x)
+        layer.filters, layer.kernel_size, strides=layer.stride, padding="valid",
+        use_bias=False, kernel_initializer=conv_initializer(), name=layer.conv)(x)
 
 
 def _stylizing_trunk(content, normalize):
     """Builds T on `content`; `normalize(x, index, name)` is each norm layer.
 
-    `index` counts normalization layers in `NORMALIZED_CHANNELS` order.
+    `index` counts normalization layers in `NORM_LAYERS` order.
     """
-    counter = iter(range(len(NORMALIZED_CHANNELS)))
-    norm = lambda x, name: normalize(x, next(counter), name)
-    relu = lambda x, name: keras.layers.ReLU(name=name)(x)
+    index = {name: i for i, name in enumerate(NORM_LAYERS)}
+    used = []
+
+    def conv_norm(x, layer, relu_name=None):
+        used.append(layer.norm)
+        x = normalize(_conv(x, layer), index[layer.norm], layer.norm)
+        return keras.layers.ReLU(name=relu_name)(x) if relu_name else x
 
     x = layers.PadToMultiple(SIZE_MULTIPLE, name="pad_to_multiple")(content)
-    for i, (filters, kernel, stride) in enumerate(_DOWNSAMPLING, start=1):
-        x = _conv(x, filters, kernel, stride, name=f"down{i}_conv")
-        x = relu(norm(x, f"down{i}_norm"), f"down{i}_relu")
+    for i, layer in enumerate(DOWNSAMPLING, start=1):
+        x = conv_norm(x, layer, f"down{i}_relu")
 
-    for i in range(1, NUM_RESIDUAL_BLOCKS + 1):
-        shortcut = x
-        y = _conv(x, _RESIDUAL_FILTERS, 3, 1, name=f"res{i}_conv1")
-        y = relu(norm(y, f"res{i}_norm1"), f"res{i}_relu")
-        y = _conv(y, _RESIDUAL_FILTERS, 3, 1, name=f"res{i}_conv2")
-        y = norm(y, f"res{i}_norm2")
-        x = keras.layers.Add(name=f"res{i}_add")([shortcut, y])
+    for i, (first, second) in enumerate(RESIDUAL_BLOCKS, start=1):
+        y = conv_norm(x, first, f"res{i}_relu")
+        y = conv_norm(y, second)
+        x = keras.layers.Add(name=f"res{i}_add")([x, y])
 
-    for i, (filters, kernel) in enumerate(_UPSAMPLING, start=1):
+    for i, layer in enumerate(UPSAMPLING, start=1):
         x = keras.layers.UpSampling2D(
             2, interpolation="nearest", name=f"up{i}_upsample")(x)
-        x = _conv(x, filters, kernel, 1, name=f"up{i}_conv")
-        x = relu(norm(x, f"up{i}_norm"), f"up{i}_relu")
+        x = conv_norm(x, layer, f"up{i}_relu")
 
-    filters, kernel = _OUTPUT
-    x = _conv(x, filters, kernel, 1, name="output_conv")
-    x = norm(x, "output_norm")
+    x = conv_norm(x, OUTPUT)
     # Float32 output whatever the compute policy: it is an image in [0, 1].
     x = keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(x)
-    assert next(counter, None) is None, "every norm layer must be used"
+    assert tuple(used) == NORM_LAYERS, "every norm layer is used once, in order"
     return layers.CropToReference(name="crop_to_input")([x, content])
 
 

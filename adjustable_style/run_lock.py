@@ -14,10 +14,12 @@ import os
 import socket
 import time
 
+from adjustable_style.errors import UserError
+
 LOCK_FILE = "train.lock"
 
 
-class LockError(RuntimeError):
+class LockError(UserError, RuntimeError):
     """The model folder is in use by another trainer (one-line message)."""
 
 

@@ -27,63 +27,23 @@ input anywhere leaves no output file behind.
 """
 
 import collections
-import contextlib
 import dataclasses
-import math
 import os
 import secrets
 import shutil
-import sys
 import tempfile
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import images
-from adjustable_style import model_files
-from adjustable_style.cli import UsageError
+from adjustable_style import figures, images, model_files, noise
+from adjustable_style.errors import UsageError
 
-DEFAULT_MAX_SIZE = 1024
-# A bundled photo, so that `python stylize.py` works out of the box.
-DEFAULT_CONTENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                               "examples", "chelsea.png")
-DEFAULT_OUTPUT = "stylized"
-DEFAULT_BATCH_SIZE = 4
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
 ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
-# White space between the cells of a sweep, in pixels.
-SWEEP_GAP = 4
 # Seconds between the keyframes of an animation's alpha walk.
 ANIMATION_KEYFRAME_SECONDS = 1.5
-
-
-@dataclasses.dataclass
-class Options:
-    """Everything `stylize.py` can be asked to do; defaults are the flags'."""
-
-    model: Optional[str] = None
-    content: Optional[str] = DEFAULT_CONTENT
-    output: str = DEFAULT_OUTPUT
-    alpha: Optional[str] = None
-    random_alpha: bool = False
-    num_samples: int = 1
-    seed: Optional[int] = None
-    content_noise: bool = False
-    noise_points: Optional[int] = None
-    noise_sigma: Optional[float] = None
-    max_size: int = DEFAULT_MAX_SIZE
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
-    batch_size: int = DEFAULT_BATCH_SIZE
-    sweep: bool = False
-    sweep_steps: int = 5
-    sweep_fixed: Optional[str] = None
-    sweep_layers: Optional[List[str]] = None
-    sweep_labels: bool = True
-    animate: bool = False
-    frames: int = 90
-    fps: float = 15.0
-    list_models: bool = False
 
 
 @dataclasses.dataclass
@@ -97,158 +57,8 @@ class Output:
 
 
 # ---------------------------------------------------------------------------
-# Models from any source.
-# ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Captures what native code writes to stderr; replays it on error.
-
-    TensorFlow's C++ logging prints start-up and conversion notes straight
-    to file descriptor 2, where `TF_CPP_MIN_LOG_LEVEL` does not reach all
-    of them (those logged before absl's log is initialized). The commands
-    promise one-line errors, so such a step runs with fd 2 captured, and the
-    capture is shown only if the step raises.
-    """
-    stderr_fd = 2  # Native code writes here whatever sys.stderr is.
-    try:
-        sys.stderr.flush()
-        saved = os.dup(stderr_fd)
-    except (AttributeError, OSError, ValueError):  # No stderr at all.
-        yield
-        return
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), stderr_fd)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, stderr_fd)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, stderr_fd)
-            os.close(saved)
-
-
-def quiet_tensorflow_import():
-    """Imports TensorFlow with its start-up chatter on stderr hidden."""
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with quiet_native_stderr():
-        import tensorflow  # noqa: F401
-
-
-class Model:
-    """A stylizer behind one interface, whatever file it came from.
-
-    `stylize(content, alpha)` takes float32 content [B, H, W, 3] in [0, 1]
-    and alpha [B, L] (None for a base model) and returns the stylized
-    [B, H, W, 3], in chunks of `batch_size`.
-    """
-
-    def __init__(self, forward, style_layers, adjustable, record, source,
-                 owner=None):
-        self._forward = forward
-        # What `forward` needs alive: a loaded SavedModel's functions hold
-        # only weak references to its variables.
-        self._owner = owner
-        self.style_layers = list(style_layers)
-        self.adjustable = adjustable
-        self.record = record or {}
-        self.source = source
-
-    @property
-    def num_layers(self):
-        return len(self.style_layers)
-
-    def stylize(self, content, alpha=None, batch_size=DEFAULT_BATCH_SIZE):
-        content = np.asarray(content, np.float32)
-        if content.ndim == 3:
-            content = content[None]
-        if self.adjustable:
-            if alpha is None:
-                raise ValueError("an adjustable model needs alpha")
-            alpha = np.asarray(alpha, np.float32).reshape(-1, self.num_layers)
-            if len(content) == 1 and len(alpha) > 1:
-                content = np.broadcast_to(content, (len(alpha),) + content.shape[1:])
-            if len(alpha) != len(content):
-                raise ValueError(f"{len(content)} images but {len(alpha)} alphas")
-        outputs = []
-        for start in range(0, len(content), batch_size):
-            chunk = np.ascontiguousarray(content[start:start + batch_size])
-            if self.adjustable:
-                result = self._forward(chunk, alpha[start:start + batch_size])
-            else:
-                result = self._forward(chunk)
-            outputs.append(np.asarray(result, np.float32))
-        return np.concatenate(outputs, axis=0)
-
-
-def check_model_spec(spec):
-    """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
-    from adjustable_style import export
-    if spec and export.is_saved_model_dir(spec):
-        return
-    model_files.resolve_model_path(spec or None)
-
-
-def load_model(spec):
-    """A `Model` for a `--model` value.
-
-    `spec` is a `.keras` file, a training model folder (model.keras +
-    model.json), a SavedModel folder written by export/saved_model.py, or the
-    name of a shipped model; None means the default shipped model.
-    """
-    from adjustable_style import export
-
-    quiet_tensorflow_import()
-    if spec and export.is_saved_model_dir(spec):
-        loaded, names, record = export.load_saved_model(spec)
-        return Model(loaded.__call__, names, bool(names), record, spec, loaded)
-    from adjustable_style import inference
-
-    stylizer, record = model_files.load_stylizer(spec or None)
-    names, adjustable = export.describe_stylizer(stylizer)
-    # The same function as the Keras model, faster, and streaming for
-    # images too large to stylize whole.
-    forward = inference.FastStylizer(stylizer)
-    return Model(forward, names, adjustable, record,
-                 spec or model_files.DEFAULT_MODEL, stylizer)
-
-
-# ---------------------------------------------------------------------------
 # Shipped models.
 # ---------------------------------------------------------------------------
-
-
-def _record_summary(record):
-    """A one-line summary of a training record (model.json)."""
-    if not record:
-        return "no training record"
-    parts = []
-    style = record.get("style_image") or record.get("style")
-    if style:
-        parts.append(f"style {os.path.basename(str(style))}")
-    kind = record.get("model_type")
-    if kind:
-        parts.append(str(kind))
-    layers = record.get("style_layers")
-    if layers:
-        parts.append("alpha over " + ",".join(map(str, layers)))
-    network = record.get("loss_network")
-    if network:
-        parts.append(str(network))
-    steps = next((record[k] for k in ("train_steps", "steps", "step")
-                  if k in record), None)
-    if steps is not None:
-        parts.append(f"{steps} steps")
-    size = record.get("image_size")
-    if size:
-        parts.append(f"{size} px crops")
-    return "; ".join(parts) if parts else "record keys: " + ", ".join(sorted(record))
 
 
 def list_models(out=print):
@@ -266,81 +76,13 @@ def list_models(out=print):
         except ValueError:
             record = {}
         default = " (default)" if name == model_files.DEFAULT_MODEL else ""
-        out(f"{name}{default}: {_record_summary(record)}")
+        out(f"{name}{default}: {model_files.record_summary(record)}")
     return names
 
 
 # ---------------------------------------------------------------------------
 # Checking options and planning outputs (all before TensorFlow starts).
 # ---------------------------------------------------------------------------
-
-
-def _check_int(name, value, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise UsageError(f"--{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
-        raise UsageError(f"--{name} must be {bound}, got {value}")
-    return int(value)
-
-
-def _check_positive(name, value, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise UsageError(f"--{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0 or (maximum and value > maximum):
-        bound = f"in (0, {maximum:g}]" if maximum else "> 0"
-        raise UsageError(f"--{name} must be {bound}, got {value!r}")
-    return float(value)
-
-
-def _kind(options):
-    if options.animate:
-        return "animation"
-    if options.sweep or options.sweep_layers:
-        return "sweep"
-    return "images"
-
-
-def check_options(options):
-    """Refuses flags that cannot work, with a one-line message."""
-    sweeping = options.sweep or bool(options.sweep_layers)
-    if not options.content:
-        raise UsageError("no content image; pass --content=FILE, FOLDER or GLOB")
-    if sweeping and options.animate:
-        raise UsageError("--sweep and --animate make different outputs; choose one")
-    if options.random_alpha and options.alpha is not None:
-        raise UsageError("--random_alpha draws alpha itself; drop --alpha or --random_alpha")
-    if options.random_alpha and (sweeping or options.animate):
-        raise UsageError("--random_alpha does not apply to --sweep or --animate, "
-                     "which choose their own alphas")
-    if options.alpha is not None and sweeping:
-        raise UsageError("--sweep sets the other layers from --sweep_fixed; drop --alpha")
-    if options.sweep_fixed is not None and not sweeping:
-        raise UsageError("--sweep_fixed needs --sweep")
-    _check_int("num_samples", options.num_samples, 1)
-    if options.num_samples > 1:
-        if sweeping or options.animate:
-            raise UsageError("--num_samples does not apply to --sweep or --animate")
-        if not (options.random_alpha or options.content_noise):
-            raise UsageError("--num_samples > 1 needs --random_alpha or --content_noise "
-                         "(otherwise every sample is the same image)")
-    if options.seed is not None:
-        _check_int("seed", options.seed, 0, 2**63 - 1 - options.num_samples)
-    if options.noise_points is not None:
-        if not options.content_noise:
-            raise UsageError("--noise_points needs --content_noise")
-        _check_int("noise_points", options.noise_points, 1, alpha_lib.MAX_NOISE_POINTS)
-    if options.noise_sigma is not None:
-        if not options.content_noise:
-            raise UsageError("--noise_sigma needs --content_noise")
-        _check_positive("noise_sigma", options.noise_sigma)
-    _check_int("max_size", options.max_size, 0)
-    _check_int("max_pixels", options.max_pixels, 0)
-    _check_int("batch_size", options.batch_size, 1)
-    _check_int("sweep_steps", options.sweep_steps, 2)
-    _check_int("frames", options.frames, 1)
-    # GIF stores frame times in hundredths of a second.
-    _check_positive("fps", options.fps, maximum=100)
 
 
 def _missing_folder(folder):
@@ -429,7 +171,7 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
             raise images.ImageError(
                 f"{output}: exists and is not a regular file")
         if ext == ".mp4":
-            _check_mp4_support()
+            figures.check_mp4_support()
         if total > 1:
             raise UsageError(
                 f"--output={output} is one file but this run makes {total} outputs; "
@@ -505,64 +247,9 @@ def _noisy(image, options, seed, sample):
     if not options.content_noise:
         return image
     h, w = image.shape[:2]
-    mask = alpha_lib.noise_mask(h, w, _stream(seed, sample, 1),
+    mask = noise.noise_mask(h, w, _stream(seed, sample, 1),
                                 options.noise_points, options.noise_sigma)
-    return alpha_lib.apply_noise_mask(image, mask)
-
-
-def _font(size):
-    from PIL import ImageFont
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: bitmap font.
-        return ImageFont.load_default()
-
-
-def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None,
-                 gap=SWEEP_GAP):
-    """Lays out `cells` [R, C, H, W, 3] (floats in [0, 1]) on white.
-
-    Cells are `gap` pixels apart. With labels, a column of row labels goes
-    on the left and a row of column labels on top, with `corner_label`
-    right-aligned in the corner between them (it names what the columns
-    vary). Returns uint8 [h, w, 3].
-    """
-    from PIL import Image, ImageDraw
-
-    cells = np.asarray(cells)
-    rows, cols, h, w = cells.shape[:4]
-    pixels = (np.clip(cells, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    grid_h, grid_w = rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap
-    left = top = 0
-    font = pad = None
-    if row_labels is not None or col_labels is not None:
-        font = _font(int(np.clip(min(h, w) // 12, 10, 32)))
-        pad = max(2, font.size // 3 if hasattr(font, "size") else 3)
-        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-        box = lambda text: measure.textbbox((0, 0), text, font=font)
-        if row_labels is not None:
-            left = max(box(t)[2] for t in row_labels + [corner_label or ""]) + 2 * pad
-        if col_labels is not None:
-            top = max(box(t)[3] for t in col_labels) + 2 * pad
-    canvas = np.full((top + grid_h, left + grid_w, 3), 255, np.uint8)
-    for r in range(rows):
-        for c in range(cols):
-            y, x = top + r * (h + gap), left + c * (w + gap)
-            canvas[y:y + h, x:x + w] = pixels[r, c]
-    if font is None:
-        return canvas
-    image = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(image)
-    for r, text in enumerate(row_labels or []):
-        y = top + r * (h + gap) + h // 2
-        draw.text((pad, y), text, fill=(0, 0, 0), font=font, anchor="lm")
-    for c, text in enumerate(col_labels or []):
-        x = left + c * (w + gap) + w // 2
-        draw.text((x, top - pad), text, fill=(0, 0, 0), font=font, anchor="mb")
-    if corner_label:
-        draw.text((left - pad, top - pad), corner_label, fill=(0, 0, 0),
-                  font=font, anchor="rb")
-    return np.asarray(image)
+    return noise.apply_noise_mask(image, mask)
 
 
 def _label(x):
@@ -613,44 +300,6 @@ def sweep_alphas(model, options):
             "alpha =", description)
 
 
-def _check_mp4_support():
-    try:
-        import imageio  # noqa: F401
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-        raise UsageError("writing .mp4 needs imageio with ffmpeg "
-                     "(pip install 'imageio[ffmpeg]'); or save a .gif") from None
-
-
-def save_animation(frames, path, fps, fmt):
-    """Writes uint8 frames [F, H, W, 3] as a looping GIF, WebP or MP4."""
-    frames = np.asarray(frames)
-    if fmt == ".mp4":
-        _check_mp4_support()
-        import imageio.v2 as imageio
-        # H.264 in yuv420p needs even sizes: repeat the last row or column
-        # rather than let imageio resample the picture.
-        _, h, w, _ = frames.shape
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        imageio.mimwrite(path, list(frames), format="FFMPEG", fps=fps,
-                         macro_block_size=2)
-        return
-    from PIL import Image
-    pictures = [Image.fromarray(f) for f in frames]
-    duration = int(round(1000.0 / fps))
-    if fmt == ".gif":
-        pictures[0].save(path, format="GIF", save_all=True,
-                         append_images=pictures[1:], duration=duration, loop=0)
-    else:
-        pictures[0].save(path, format="WEBP", save_all=True,
-                         append_images=pictures[1:], duration=duration, loop=0,
-                         quality=90)
-
-
-def _to_uint8(images_float):
-    return (np.clip(images_float, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def _check_alpha_flags(model, options):
     if model.adjustable:
         return
@@ -675,16 +324,16 @@ def run(options, out=print, model=None):
     if options.list_models:
         list_models(out)
         return []
-    check_options(options)
+    options.validate()
     if model is None:
-        check_model_spec(options.model)
+        model_files.check_model_spec(options.model)
     files = images.list_image_files(options.content)
-    kind = _kind(options)
+    kind = options.kind()
     plan = plan_outputs(files, kind, options.num_samples, options.output,
                         grid=bool(options.sweep_layers))
 
     if model is None:
-        model = load_model(options.model)
+        model = model_files.load_model(options.model)
     _check_alpha_flags(model, options)
     names = model.style_layers
     base_alpha = None
@@ -756,9 +405,9 @@ def _make_sweep(model, options, image, path, final, sweep, seed, staging):
     stylized = model.stylize(content[None], alphas, options.batch_size)
     cells = stylized.reshape((rows, cols) + stylized.shape[1:])
     if options.sweep_labels:
-        picture = compose_grid(cells, row_labels, col_labels, corner)
+        picture = figures.compose_grid(cells, row_labels, col_labels, corner)
     else:
-        picture = compose_grid(cells)
+        picture = figures.compose_grid(cells)
     images.save_image(picture, staging.path_for(final))
     if options.content_noise:
         description += " " + _noise_flags(options, seed)
@@ -778,10 +427,10 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
     frames = []
     for begin in range(0, len(walk), options.batch_size):
         chunk = walk[begin:begin + options.batch_size]
-        frames.append(_to_uint8(model.stylize(content[None], chunk, len(chunk))))
+        frames.append(images.to_uint8(model.stylize(content[None], chunk, len(chunk))))
     staged = staging.path_for(final)
     try:
-        save_animation(np.concatenate(frames), staged, options.fps,
+        figures.save_animation(np.concatenate(frames), staged, options.fps,
                        os.path.splitext(final)[1].lower())
     except (OSError, ValueError) as error:
         raise images.ImageError(

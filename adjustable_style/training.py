@@ -1,6 +1,6 @@
 """A whole training run: data, strategy, resume, logging, the final model.
 
-`train(TrainConfig(...))` is what `train.py` calls. It
+`train(train_config.TrainConfig(...))` is what `train.py` calls. It
 
 - builds the stylizer, the frozen loss network and the trainer under the
   chosen `tf.distribute` strategy;
@@ -19,120 +19,40 @@
   every segment of steps in `history`) at each checkpoint and at the end.
 """
 
-import contextlib
 import dataclasses
 import json
 import math
 import os
-import signal
-import sys
 import tempfile
 import time
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from adjustable_style import checkpoints
+from adjustable_style import (
+    checkpoints,
+    cli,
+    images,
+    loss_network,
+    model_files,
+    networks,
+    precision,
+    run_lock,
+    training_callbacks,
+)
 from adjustable_style import data as data_lib
-from adjustable_style import images, loss_network, model_files, networks
-from adjustable_style import precision, run_lock
 from adjustable_style import trainer as trainer_lib
+from adjustable_style.errors import UserError
+from adjustable_style.train_config import NAMED_VGG_WEIGHTS, TrainConfig
 
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
-# Alphas of the TensorBoard preview images: none, each layer alone, all.
-PREVIEW_ALPHAS = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
-                  (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-MODEL_TYPES = ("adjustable", "base")
-MIN_IMAGE_SIZE = 16
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on (one-line message)."""
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run needs; `train.py`'s flags fill it in."""
-    style_image: str
-    model_dir: str
-    content_images: Optional[str] = None
-    content_tfds: Optional[str] = None
-    tfds_data_dir: Optional[str] = None
-    tfds_split: str = "train"
-    train_steps: int = 200_000
-    batch_size: int = 8
-    image_size: int = 256
-    style_image_size: Optional[int] = None
-    learning_rate: float = 1e-3
-    loss_network: str = "vgg19"
-    vgg_weights: str = "imagenet"
-    content_layer: Optional[str] = None
-    style_layers: Optional[Sequence[str]] = None
-    model_type: str = "adjustable"
-    style_weights: Optional[Sequence[float]] = None
-    content_weight: float = 1.0
-    ema_decay: float = 0.99
-    alpha_edge_probability: float = 0.0
-    save_every: int = 1000
-    log_every: int = 100
-    strategy: str = "default"
-    tpu: str = ""
-    mixed_precision: bool = False
-    jit_compile: bool = False
-    seed: int = 0
-    max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
-    verbose: int = 1
-    init_from: Optional[str] = None
-
-    def validate(self):
-        from adjustable_style.cli import UsageError
-        if bool(self.content_images) == bool(self.content_tfds):
-            raise UsageError(
-                "give exactly one of --content_images and --content_tfds")
-        if not self.style_image:
-            raise UsageError("--style_image is required")
-        if not self.model_dir:
-            raise UsageError("--model_dir is required")
-        for name in ("train_steps", "batch_size", "save_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be at least 1")
-        # The network downsamples by 4 and VGG's block 4 by 8 more.
-        if self.image_size < MIN_IMAGE_SIZE:
-            raise UsageError(
-                f"--image_size must be at least {MIN_IMAGE_SIZE}, got "
-                f"{self.image_size}")
-        if (self.style_image_size is not None
-                and self.style_image_size < MIN_IMAGE_SIZE):
-            raise UsageError(
-                f"--style_image_size must be at least {MIN_IMAGE_SIZE}, got "
-                f"{self.style_image_size}")
-        if not 0.0 <= self.ema_decay <= 1.0:
-            raise UsageError(
-                f"--ema_decay must be in [0, 1], got {self.ema_decay:g}")
-        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
-            raise UsageError("--content_weight must be a non-negative number")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise UsageError("--learning_rate must be a positive number")
-        if self.model_type not in MODEL_TYPES:
-            raise UsageError(f"--model_type must be one of {MODEL_TYPES}")
-        if self.strategy not in STRATEGIES:
-            raise UsageError(f"--strategy must be one of {STRATEGIES}")
-        if self.model_type == "base" and not self.style_weights:
-            raise UsageError("--model_type=base needs --style_weights")
-        if self.model_type == "adjustable" and self.style_weights:
-            raise UsageError(
-                "--style_weights is for --model_type=base; the adjustable "
-                "model samples alpha")
-        if not 0.0 <= self.alpha_edge_probability <= 1.0:
-            raise UsageError("--alpha_edge_probability must be in [0, 1]")
-        if self.style_weights and not all(
-                math.isfinite(w) and w >= 0 for w in self.style_weights):
-            raise UsageError("--style_weights must be non-negative numbers")
 
 
 def make_strategy(name, tpu=""):
@@ -187,168 +107,6 @@ def _preview_content(config):
         except images.ImageError:
             continue
     return None
-
-
-def _is_terminal(stream):
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class CompactProgbar(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar for windows of steps, total and raw losses only.
-
-    The normalized losses and EMAs still reach TensorBoard and the history;
-    on a terminal they would wrap the bar over several lines. Each window
-    (a Keras "epoch") is headed by the global steps it covers.
-    """
-
-    def __init__(self, verbose, train_steps):
-        super().__init__()
-        self._verbose = verbose
-        self._train_steps = train_steps
-
-    def set_params(self, params):
-        verbose = self._verbose
-        # The bar redraws itself with carriage returns and colour codes; in
-        # a redirected log those are noise, so write a line per window.
-        if verbose == 1 and not _is_terminal(sys.stdout):
-            verbose = 2
-        super().set_params({**params, "verbose": verbose})
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._reset_progbar()
-        self._maybe_init_progbar()
-        step = int(self.model.optimizer.iterations.numpy())
-        last = min(step + self.target, self._train_steps)
-        print(f"Steps {step + 1}-{last} of {self._train_steps}", flush=True)
-
-    @staticmethod
-    def _short(logs):
-        return {k: v for k, v in (logs or {}).items()
-                if not (k.endswith("_normalized") or k.startswith("ema_"))}
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, self._short(logs))
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, self._short(logs))
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Holds SIGINT and SIGTERM back until the block ends, then delivers them.
-
-    Python runs signal handlers in the main thread only, so swapping the
-    handlers defers them whichever thread the signal arrived on.
-    """
-    caught = []
-    previous = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(
-                signum, lambda number, frame: caught.append(number))
-    except ValueError:  # Not the main thread: handlers cannot change.
-        pass
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(caught):
-            signal.raise_signal(signum)
-
-
-class _RunCallback(keras.callbacks.Callback):
-    """Checkpoints, TensorBoard, NaN guard and the stop at `train_steps`."""
-
-    def __init__(self, config, manager, writer, preview, stats, is_chief,
-                 on_save=None):
-        super().__init__()
-        self.on_save = on_save
-        self.config = config
-        self.manager = manager
-        self.writer = writer
-        self.preview = preview
-        self.stats = stats
-        self.is_chief = is_chief
-        self.reported_bad = 0
-        self.nan_step = None
-        self.saved_step = None
-        self.last_logs = {}
-        self._step_time = time.time()
-
-    def _step(self):
-        return int(self.model.optimizer.iterations.numpy())
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        loss = logs.get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            self.nan_step = self._step()
-            self.model.stop_training = True
-            return
-        step = self._step()
-        if step % self.config.save_every == 0:
-            # The record written with this save reports the window so far.
-            self.last_logs = dict(logs)
-            # This step's loss was finite, but its update may not have been:
-            # never write weights that are not.
-            if not self._weights_finite():
-                self.nan_step = step
-                self.model.stop_training = True
-                return
-            # Ctrl-C or SIGTERM waits until the checkpoint and its record are
-            # both written, so the record never misses a saved segment.
-            with _signals_deferred():
-                self.manager.save(checkpoint_number=step)
-                self.saved_step = step
-                if self.on_save is not None:
-                    self.on_save(step)
-        if step >= self.config.train_steps:
-            self.model.stop_training = True
-
-    def _weights_finite(self):
-        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
-                   for v in self.model.stylizer.trainable_variables)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.nan_step is not None:
-            return
-        logs = dict(logs or {})
-        self.last_logs = logs
-        step = self._step()
-        now = time.time()
-        if self.stats is not None and self.stats.bad > self.reported_bad:
-            logging.warning("skipped %d undecodable content files so far",
-                            self.stats.bad)
-            self.reported_bad = self.stats.bad
-        if self.writer is None:
-            return
-        with self.writer.as_default(step=step):
-            for name, value in logs.items():
-                tf.summary.scalar(f"losses/{name}" if not name.startswith(
-                    "ema_") else f"ema/{name[4:]}", float(value))
-            tf.summary.scalar("learning_rate",
-                              float(keras.ops.convert_to_numpy(
-                                  self.model.optimizer.learning_rate)))
-            tf.summary.scalar("steps_per_second",
-                              self.config.log_every / max(now - self._step_time, 1e-9))
-            if self.preview is not None:
-                tf.summary.image("stylized", self._preview_images(), step=step,
-                                 max_outputs=len(PREVIEW_ALPHAS))
-        self.writer.flush()
-        self._step_time = now
-
-    def _preview_images(self):
-        stylizer = self.model.stylizer
-        if not networks.is_adjustable(stylizer):
-            return stylizer(self.preview, training=False)
-        alphas = np.array(PREVIEW_ALPHAS, np.float32)[
-            :, :len(networks.style_layer_names(stylizer))]
-        content = np.repeat(self.preview, len(alphas), axis=0)
-        return stylizer([content, alphas], training=False)
 
 
 def _float32_copy(stylizer, config, spec):
@@ -490,132 +248,62 @@ def _prepare_model_dir(model_dir):
             f"({error.strerror or error})") from None
 
 
-def _identity(config, spec):
-    """What a checkpoint must share with a run that resumes from it."""
-    weights = config.vgg_weights
-    if weights not in ("imagenet", "random"):
-        weights = "sha256:" + model_files.file_sha256(weights)
-    identity = {
-        "model_type": config.model_type,
-        "style_image": os.path.basename(config.style_image),
-        "style_image_sha256": model_files.file_sha256(config.style_image),
-        "loss_network": config.loss_network,
-        "vgg_weights": weights,
-        "content_layer": spec.content_layer,
-        "style_layers": list(spec.style_layers),
-    }
-    if config.model_type == "base":
-        identity["style_weights"] = [float(w) for w in config.style_weights]
-    return identity
+@dataclasses.dataclass
+class _Run:
+    """What the steps of one training run hand to each other."""
 
-
-_IDENTITY_FLAGS = {
-    "model_type": "--model_type", "style_image_sha256": "--style_image",
-    "loss_network": "--loss_network", "vgg_weights": "--vgg_weights",
-    "content_layer": "--content_layer", "style_layers": "--style_layers",
-    "style_weights": "--style_weights",
-}
-
-
-def _check_identity(config, ours, theirs):
-    """Refuses to resume a run whose checkpoints were trained otherwise."""
-    def shown(key, identity):
-        value = identity.get(key)
-        if key == "style_image_sha256":
-            return f"{identity.get('style_image', '?')} (sha256 {str(value)[:12]})"
-        if isinstance(value, list):
-            return ",".join(map(str, value)) or "none"
-        return str(value)
-
-    differences = [
-        f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, "
-        f"{shown(key, ours)} now"
-        for key in _IDENTITY_FLAGS
-        if key in theirs and key in ours and theirs[key] != ours[key]]
-    if differences:
-        raise TrainingError(
-            f"--model_dir={config.model_dir} holds checkpoints of another "
-            f"run ({'; '.join(differences)}); resume with its settings, or "
-            "train into a new --model_dir with "
-            f"--init_from={config.model_dir} to start from its weights")
-
-
-def _find_checkpoint(config, checkpoint_dir, ours, previous):
-    """(number, has identity, skipped) of the checkpoint to resume from.
-
-    Refuses a run whose settings differ from the checkpoint's, before any
-    model is built. See `checkpoints` for damaged checkpoints.
-    """
-    number, theirs, skipped = checkpoints.find_restorable(checkpoint_dir)
-    if number is None:
-        if skipped:
-            raise TrainingError(
-                f"no checkpoint in {checkpoint_dir} can be read (newest: "
-                f"{checkpoints.PREFIX}-{skipped[0][0]}: {skipped[0][1]}); "
-                "not starting over at step 0 over them. Move the folder "
-                "away to start a new run")
-        return None, False, skipped
-    if theirs is None:
-        # A checkpoint from before identities were saved: the record tells,
-        # except for the VGG weights, which it names only by file name.
-        _check_identity(config, ours, {
-            k: v for k, v in previous.items() if k != "vgg_weights"})
-        return number, False, skipped
-    _check_identity(config, ours, theirs)
-    return number, True, skipped
-
-
-def _restore(root, checkpoint_dir, number, skipped, is_chief):
-    """Restores checkpoint `number`; sets the damaged newer ones aside."""
-    path = checkpoints.prefix(checkpoint_dir, number)
-    try:
-        root.restore(path).assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.OpError) as error:
-        raise TrainingError(
-            f"{path} does not fit this run's network (another --model_type "
-            "or --style_layers?): "
-            f"{' '.join(str(error).split())[:200]}") from None
-    if is_chief:
-        for newer, _ in skipped:
-            checkpoints.set_aside(checkpoint_dir, newer)
-        kept = [n for n in checkpoints.numbers(checkpoint_dir) if n <= number]
-        checkpoints.write_state(checkpoint_dir, kept, number)
-    return path
+    config: TrainConfig
+    spec: object  # loss_network.LossNetworkSpec
+    previous: dict  # The record of the runs before this one in model_dir.
+    started: float
+    strategy: object
+    is_chief: bool
+    identity: dict
+    policy: str
+    style: object
+    stats: object
+    dataset: object
+    checkpoint_dir: str
+    stylizer: object = None
+    trainer: object = None
+    manager: object = None
+    latest: str = None  # The checkpoint this run resumed from.
+    origin: dict = None  # --init_from's record, or the resumed run's.
+    start_step: int = 0
+    callback: object = None
+    written: tuple = None  # (step, path) of the last model.keras written.
 
 
 def _train(config, held):
+    """Build, restore, fit and record: the steps of `train`, in order."""
     config.validate()
-    if config.init_from:  # A bad name fails now, not after VGG has loaded.
-        model_files.resolve_model_path(config.init_from)
-    if not os.path.isfile(config.style_image):
-        raise images.ImageError(
-            f"{config.style_image}: style image does not exist")
-    spec = loss_network.default_spec(
-        config.loss_network, config.content_layer, config.style_layers)
-    if config.style_weights and len(config.style_weights) != len(
-            spec.style_layers):
-        raise TrainingError(
-            f"--style_weights has {len(config.style_weights)} values but "
-            f"there are {len(spec.style_layers)} style layers "
-            f"({','.join(spec.style_layers)})")
-    if config.vgg_weights not in ("imagenet", "random") and not os.path.isfile(
-            config.vgg_weights):
-        raise loss_network.LossNetworkError(
-            f"VGG weights file {config.vgg_weights!r} does not exist (pass "
-            "'imagenet', 'random' or the path of a weights file)")
+    run, resume_from, has_identity, skipped = _prepare(config, held)
+    checkpoint, legacy_checkpoint = _build(run)
+    _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from,
+                           has_identity, skipped)
+    _fit(run)
+    return _finish(run)
+
+
+def _prepare(config, held):
+    """Checks the folder and its checkpoints, holds the lock, reads the data.
+
+    Returns the run and the checkpoint to resume from (number, whether it
+    carries an identity, the damaged newer ones; see `checkpoints`).
+    """
+    spec = config.loss_spec()
     _prepare_model_dir(config.model_dir)
-    record_path = os.path.join(config.model_dir, model_files.MODEL_FILE)
     # A damaged record fails now, before any work.
-    previous = model_files.read_record(record_path)
+    previous = model_files.read_record(
+        os.path.join(config.model_dir, model_files.MODEL_FILE))
     started = time.time()
     # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
     logging.set_verbosity(logging.WARNING)
     # Before any other TensorFlow op: multi-worker collectives must be
     # configured at start-up.
-    from adjustable_style.stylize import quiet_native_stderr
     # Device probing prints CUDA notes straight to stderr on machines
     # without a GPU; they would fill every redirected log.
-    with quiet_native_stderr():
+    with cli.quiet_native_stderr():
         tf.config.list_physical_devices()
         strategy = make_strategy(config.strategy, config.tpu)
     is_chief = _is_chief(strategy)
@@ -628,9 +316,9 @@ def _train(config, held):
     style = data_lib.style_image_tensor(
         config.style_image, config.style_image_size or config.image_size,
         max_pixels=config.max_pixels)
-    identity = _identity(config, spec)
+    identity = checkpoints.identity(config, spec)
     checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
-    resume_from, has_identity, skipped = _find_checkpoint(
+    resume_from, has_identity, skipped = checkpoints.find_checkpoint(
         config, checkpoint_dir, identity, previous)
     policy, why = _dtype_policy(config)
     keras.config.set_dtype_policy(policy)
@@ -644,16 +332,25 @@ def _train(config, held):
     # by data between workers.
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
-    dataset = dataset.with_options(options)
+    run = _Run(config=config, spec=spec, previous=previous, started=started,
+               strategy=strategy, is_chief=is_chief, identity=identity,
+               policy=policy, style=style, stats=stats,
+               dataset=dataset.with_options(options),
+               checkpoint_dir=checkpoint_dir)
+    return run, resume_from, has_identity, skipped
 
-    with strategy.scope():
+
+def _build(run):
+    """The stylizer, loss network, trainer and optimizer, and their checkpoints."""
+    config, spec = run.config, run.spec
+    with run.strategy.scope():
         vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
         if config.model_type == "adjustable":
-            stylizer = networks.build_adjustable_stylizer(spec.style_layers)
+            run.stylizer = networks.build_adjustable_stylizer(spec.style_layers)
         else:
-            stylizer = networks.build_base_stylizer()
-        trainer = trainer_lib.StyleTransferTrainer(
-            stylizer, vgg, spec, style,
+            run.stylizer = networks.build_base_stylizer()
+        run.trainer = trainer_lib.StyleTransferTrainer(
+            run.stylizer, vgg, spec, run.style,
             style_weights=config.style_weights,
             content_weight=config.content_weight,
             ema_decay=config.ema_decay, seed=config.seed,
@@ -661,158 +358,174 @@ def _train(config, held):
                                     if config.model_type == "adjustable" else 0.0))
         optimizer = keras.optimizers.Adam(
             config.learning_rate, beta_1=0.9, beta_2=0.999)
-        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+        run.trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
         # Create the optimizer's slots now, so a checkpoint restores into
         # them instead of waiting for the first step.
-        trainer.optimizer.build(stylizer.trainable_variables)
+        run.trainer.optimizer.build(run.stylizer.trainable_variables)
 
     identity_variable = tf.Variable(
-        json.dumps(identity, sort_keys=True), trainable=False,
+        json.dumps(run.identity, sort_keys=True), trainable=False,
         name=checkpoints.IDENTITY)
     checkpoint = tf.train.Checkpoint(
-        model=trainer, optimizer=trainer.optimizer,
+        model=run.trainer, optimizer=run.trainer.optimizer,
         **{checkpoints.IDENTITY: identity_variable})
     legacy_checkpoint = tf.train.Checkpoint(
-        model=trainer, optimizer=trainer.optimizer)
+        model=run.trainer, optimizer=run.trainer.optimizer)
+    return checkpoint, legacy_checkpoint
+
+
+def _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from,
+                           has_identity, skipped):
+    """Resumes from the run's own checkpoint, or starts from --init_from."""
+    config, trainer = run.config, run.trainer
     # Every worker resumes from the chief's checkpoints; each must also take
     # part in every save, but only the chief's copy is kept.
-    latest = None
     if resume_from is not None:
-        latest = _restore(checkpoint if has_identity else legacy_checkpoint,
-                          checkpoint_dir, resume_from, skipped, is_chief)
-    if not is_chief:
+        run.latest = checkpoints.restore(checkpoint if has_identity else legacy_checkpoint,
+                              run.checkpoint_dir, resume_from, skipped, run.is_chief)
+    checkpoint_dir = run.checkpoint_dir
+    if not run.is_chief:
         checkpoint_dir = os.path.join(
             config.model_dir, "tmp_workers",
-            f"worker_{strategy.cluster_resolver.task_id}")
-    manager = tf.train.CheckpointManager(
+            f"worker_{run.strategy.cluster_resolver.task_id}")
+    run.manager = tf.train.CheckpointManager(
         checkpoint, checkpoint_dir, max_to_keep=3,
         checkpoint_name=checkpoints.PREFIX)
-    origin = None
-    if latest:
-        origin = previous.get("init_from")
+    if run.latest:
+        run.origin = run.previous.get("init_from")
         # The checkpoint holds the old learning rate; the flag wins.
         trainer.optimizer.learning_rate.assign(config.learning_rate)
         print(f"Resuming at step {int(trainer.optimizer.iterations.numpy())} "
-              f"from {latest}"
+              f"from {run.latest}"
               + (" (--init_from is ignored: the run's own checkpoint wins)"
                  if config.init_from else ""), flush=True)
     elif config.init_from:
-        origin = _warm_start(stylizer, trainer.normalizer, config, spec,
-                             identity["style_image_sha256"])
+        run.origin = _warm_start(run.stylizer, trainer.normalizer, config, run.spec,
+                                 run.identity["style_image_sha256"])
+    run.start_step = int(trainer.optimizer.iterations.numpy())
 
-    def write_model(step):
-        """model.keras and model.json as of checkpoint `step`.
 
-        Written at every save, so that an interrupted run leaves its
-        record (every segment of `history`) and a model matching its newest
-        checkpoint.
-        """
-        seconds = round(time.time() - started, 1)
-        # A resumed run keeps the record of the runs before it: each segment of
-        # steps with the settings that may change on resume.
-        # Steps after the restored checkpoint (a damaged newer one) are
-        # trained again: the segment that made them ends where this begins.
-        history = [dict(h, last_step=min(h.get("last_step", 0), start_step))
-                   for h in previous.get("history", [])
-                   if h.get("first_step", 0) < start_step]
-        recorded = history[-1]["last_step"] if history else 0
-        if recorded < start_step:
-            # A run killed (kill -9) between a checkpoint and its record.
-            history.append({"first_step": recorded, "last_step": start_step,
-                            "note": "trained by a run killed before it "
-                                    "recorded its settings"})
-        history.append({
-            "first_step": start_step, "last_step": step,
-            "seconds": seconds,
-            "learning_rate": config.learning_rate,
-            "batch_size": config.batch_size, "image_size": config.image_size,
-            "mixed_precision": config.mixed_precision,
-            "precision": policy,
-            "jit_compile": config.jit_compile,
-            "alpha_edge_probability": config.alpha_edge_probability,
-            "content_weight": config.content_weight,
-            "ema_decay": config.ema_decay,
-        })
-        record = {
-            "model_type": config.model_type,
-            "style_image": os.path.basename(config.style_image),
-            "style_image_sha256": identity["style_image_sha256"],
-            "style_image_size": config.style_image_size or config.image_size,
-            "content": config.content_tfds or config.content_images,
-            "steps": step,
-            "batch_size": config.batch_size,
-            "image_size": config.image_size,
-            "learning_rate": config.learning_rate,
-            "loss_network": config.loss_network,
-            "vgg_weights": (config.vgg_weights if config.vgg_weights in (
-                "imagenet", "random") else os.path.basename(config.vgg_weights)),
-            "content_layer": spec.content_layer,
-            "style_layers": list(spec.style_layers),
-            "style_weights": list(config.style_weights or []),
-            "content_weight": config.content_weight,
-            "ema_decay": config.ema_decay,
-            "alpha_edge_probability": config.alpha_edge_probability,
-            "ema": [float(v) for v in trainer.normalizer.ema.numpy()],
-            "final_losses": {k: float(v) for k, v in callback.last_logs.items()},
-            "skipped_content_files": stats.bad,
-            "mixed_precision": config.mixed_precision,
-            "seed": config.seed,
-            "strategy": config.strategy,
-            "replicas": strategy.num_replicas_in_sync,
-            "seconds_this_run": seconds,
-            "history": history,
-        }
-        if origin:
-            record["init_from"] = origin
-            # Steps since the first run from scratch, through every warm start.
-            record["total_steps"] = step + int(
-                origin.get("total_steps", origin.get("steps")) or 0)
-        return model_files.save_model(
-            config.model_dir, _float32_copy(stylizer, config, spec), record)
-
-    written = []
-
-    def writer_of_model(step):
-        if not written or written[-1][0] != step:
-            written.append((step, write_model(step)))
-        return written[-1][1]
-
+def _fit(run):
+    """Trains up to `train_steps`; checkpoints and records on the way."""
+    config = run.config
     writer = None
-    if is_chief:
+    if run.is_chief:
         writer = tf.summary.create_file_writer(
             os.path.join(config.model_dir, LOG_DIR, "train"))
-    start_step = int(trainer.optimizer.iterations.numpy())
-    callback = _RunCallback(config, manager, writer,
-                            _preview_content(config) if is_chief else None,
-                            stats, is_chief,
-                            on_save=writer_of_model if is_chief else None)
-
-    remaining = config.train_steps - start_step
+    run.callback = training_callbacks.RunCallback(
+        config, run.manager, writer,
+        _preview_content(config) if run.is_chief else None,
+        run.stats, on_save=(lambda step: _write_model(run, step)) if run.is_chief else None)
+    remaining = config.train_steps - run.start_step
     if remaining > 0:
         window = min(config.log_every, remaining)
-        callbacks = [callback]
+        callbacks = [run.callback]
         if config.verbose:
-            callbacks.append(CompactProgbar(config.verbose, config.train_steps))
-        trainer.fit(dataset, epochs=math.ceil(remaining / window),
-                    steps_per_epoch=window, callbacks=callbacks, verbose=0,
-                    initial_epoch=0, shuffle=False)
-    if callback.nan_step is not None:
-        kept = manager.latest_checkpoint or "none saved yet"
+            callbacks.append(training_callbacks.CompactProgbar(
+                config.verbose, config.train_steps))
+        run.trainer.fit(run.dataset, epochs=math.ceil(remaining / window),
+                        steps_per_epoch=window, callbacks=callbacks, verbose=0,
+                        initial_epoch=0, shuffle=False)
+    if run.callback.nan_step is not None:
+        kept = run.manager.latest_checkpoint or "none saved yet"
         raise TrainingError(
-            f"the loss became NaN at step {callback.nan_step}; stopped "
+            f"the loss became NaN at step {run.callback.nan_step}; stopped "
             f"without saving. Last good checkpoint: {kept}. Try a lower "
             "--learning_rate, or train without --mixed_precision")
-    step = int(trainer.optimizer.iterations.numpy())
+
+
+def _finish(run):
+    """The last checkpoint and model files; the path of model.keras (chief)."""
+    callback, stats = run.callback, run.stats
+    step = int(run.trainer.optimizer.iterations.numpy())
     # Decided the same way on every worker: saving is a collective operation.
     if step != (callback.saved_step if callback.saved_step is not None
-                else (start_step if latest else None)):
-        manager.save(checkpoint_number=step)
+                else (run.start_step if run.latest else None)):
+        run.manager.save(checkpoint_number=step)
     if stats.bad:
         print(f"Skipped {stats.bad} undecodable content files "
               f"(e.g. {stats.bad_files[0]})", flush=True)
-    if not is_chief:
+    if not run.is_chief:
         return None
-
-    path = writer_of_model(step)
+    path = _write_model(run, step)
     print(f"Saved {path} after {step} steps", flush=True)
     return path
+
+
+def _write_model(run, step):
+    """model.keras and model.json as of checkpoint `step` (once per step).
+
+    Written at every save, so that an interrupted run leaves its record
+    (every segment of `history`) and a model matching its newest checkpoint.
+    """
+    if run.written is None or run.written[0] != step:
+        run.written = (step, model_files.save_model(
+            run.config.model_dir, _float32_copy(run.stylizer, run.config, run.spec),
+            _record(run, step)))
+    return run.written[1]
+
+
+def _record(run, step):
+    """The training record (model.json) as of `step`."""
+    config, spec, start_step = run.config, run.spec, run.start_step
+    seconds = round(time.time() - run.started, 1)
+    # A resumed run keeps the record of the runs before it: each segment of
+    # steps with the settings that may change on resume.
+    # Steps after the restored checkpoint (a damaged newer one) are
+    # trained again: the segment that made them ends where this begins.
+    history = [dict(h, last_step=min(h.get("last_step", 0), start_step))
+               for h in run.previous.get("history", [])
+               if h.get("first_step", 0) < start_step]
+    recorded = history[-1]["last_step"] if history else 0
+    if recorded < start_step:
+        # A run killed (kill -9) between a checkpoint and its record.
+        history.append({"first_step": recorded, "last_step": start_step,
+                        "note": "trained by a run killed before it "
+                                "recorded its settings"})
+    history.append({
+        "first_step": start_step, "last_step": step,
+        "seconds": seconds,
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size, "image_size": config.image_size,
+        "mixed_precision": config.mixed_precision,
+        "precision": run.policy,
+        "jit_compile": config.jit_compile,
+        "alpha_edge_probability": config.alpha_edge_probability,
+        "content_weight": config.content_weight,
+        "ema_decay": config.ema_decay,
+    })
+    record = {
+        "model_type": config.model_type,
+        "style_image": os.path.basename(config.style_image),
+        "style_image_sha256": run.identity["style_image_sha256"],
+        "style_image_size": config.style_image_size or config.image_size,
+        "content": config.content_tfds or config.content_images,
+        "steps": step,
+        "batch_size": config.batch_size,
+        "image_size": config.image_size,
+        "learning_rate": config.learning_rate,
+        "loss_network": config.loss_network,
+        "vgg_weights": (config.vgg_weights if config.vgg_weights in NAMED_VGG_WEIGHTS
+                        else os.path.basename(config.vgg_weights)),
+        "content_layer": spec.content_layer,
+        "style_layers": list(spec.style_layers),
+        "style_weights": list(config.style_weights or []),
+        "content_weight": config.content_weight,
+        "ema_decay": config.ema_decay,
+        "alpha_edge_probability": config.alpha_edge_probability,
+        "ema": [float(v) for v in run.trainer.normalizer.ema.numpy()],
+        "final_losses": {k: float(v) for k, v in run.callback.last_logs.items()},
+        "skipped_content_files": run.stats.bad,
+        "mixed_precision": config.mixed_precision,
+        "seed": config.seed,
+        "strategy": config.strategy,
+        "replicas": run.strategy.num_replicas_in_sync,
+        "seconds_this_run": seconds,
+        "history": history,
+    }
+    if run.origin:
+        record["init_from"] = run.origin
+        # Steps since the first run from scratch, through every warm start.
+        record["total_steps"] = step + int(
+            run.origin.get("total_steps", run.origin.get("steps")) or 0)
+    return record

@@ -45,6 +45,7 @@ from typing import IO, Any, Callable, Mapping
 
 import numpy as np
 
+from adjustable_style.errors import UserError
 from adjustable_style.model_files import file_sha256 as _file_sha256
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 
-class WeightsError(Exception):
+class WeightsError(UserError):
     """Bad input or failed step; its message is one line meant for the user."""
 
 

@@ -65,18 +65,12 @@ def stylizer_flops(height, width):
     h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE
             for n in (height, width))
     macs, cin, scale = 0, 3, 1
-    for filters, kernel, stride in networks._DOWNSAMPLING:
-        scale *= stride
-        macs += (h // scale) * (w // scale) * cin * filters * kernel * kernel
-        cin = filters
-    res = networks._RESIDUAL_FILTERS
-    macs += 2 * networks.NUM_RESIDUAL_BLOCKS * (h // scale) * (w // scale) * res * res * 9
-    for filters, kernel in networks._UPSAMPLING:
-        scale //= 2
-        macs += (h // scale) * (w // scale) * cin * filters * kernel * kernel
-        cin = filters
-    filters, kernel = networks._OUTPUT
-    macs += h * w * cin * filters * kernel * kernel
+    for layer in networks.CONV_LAYERS:
+        if layer in networks.UPSAMPLING:  # A nearest x2 comes first.
+            scale //= 2
+        scale *= layer.stride
+        macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size ** 2
+        cin = layer.filters
     return 2 * macs
 
 
@@ -104,8 +98,8 @@ def _ratio_cell(values):
 
 def main(argv):
     del argv
-    from adjustable_style import stylize
-    stylize.quiet_tensorflow_import()
+    from adjustable_style import cli
+    cli.quiet_tensorflow_import()
     import keras
     import numpy as np
     import tensorflow as tf

@@ -49,8 +49,8 @@ def _rss_bytes():
 
 
 def _measure(size):
-    from adjustable_style import stylize
-    stylize.quiet_tensorflow_import()
+    from adjustable_style import cli, stylize_options
+    cli.quiet_tensorflow_import()
     import numpy as np
     from PIL import Image
 
@@ -58,7 +58,7 @@ def _measure(size):
 
     model, _ = model_files.load_stylizer(FLAGS.model)
     fast = inference.FastStylizer(model)
-    photo = Image.open(stylize.DEFAULT_CONTENT).convert("RGB")
+    photo = Image.open(stylize_options.DEFAULT_CONTENT).convert("RGB")
     content = np.asarray(photo.resize((size, size), Image.BICUBIC),
                          np.float32)[None] / 255.0
     alpha = np.ones((1, len(fast.style_layers)), np.float32)

@@ -81,6 +81,7 @@ class Ours:
     def __init__(self, size, batch, jit, policy):
         import keras
         import numpy as np
+
         from adjustable_style import loss_network, networks, trainer
 
         previous = keras.config.dtype_policy()
@@ -132,9 +133,9 @@ def main(argv):
         print("benchmarks/training_step.py compares against PyTorch, which is "
               "not installed: pip install torch (or pip install -e '.[bench]')")
         sys.exit(1)
+    import keras
     import numpy as np
     import tensorflow as tf
-    import keras
 
     logging.set_verbosity(logging.ERROR)
     threads = FLAGS.threads

@@ -59,7 +59,7 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-from adjustable_style import images, model_files  # noqa: E402
+from adjustable_style import cli, images, model_files  # noqa: E402
 from adjustable_style.cli import UsageError  # noqa: E402
 
 PROGRAM = "experiments/adjustability.py"
@@ -272,6 +272,7 @@ class Evaluator:
     def __init__(self, stylizer, loss_net, content_layer, style_layers,
                  style_image, batch_size):
         import tensorflow as tf
+
         from adjustable_style import losses
 
         self.batch_size = batch_size
@@ -571,17 +572,17 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     """Figure 3: content and style in a header, then the sweep grid."""
     from PIL import Image, ImageDraw
 
-    from adjustable_style import stylize as stylize_lib
+    from adjustable_style import figures
 
-    grid = stylize_lib.compose_grid(
+    grid = figures.compose_grid(
         cells, row_labels=list(layer_names),
         col_labels=[f"{a:g}" for a in alphas], corner_label="alpha_l:")
     size = cells.shape[2]
     thumb_h = size
-    style_img = Image.fromarray((np.clip(style, 0, 1) * 255 + 0.5).astype(np.uint8))
+    style_img = Image.fromarray(images.to_uint8(style))
     style_w = max(1, min(2 * thumb_h, round(style_img.width * thumb_h / style_img.height)))
     style_img = style_img.resize((style_w, thumb_h), Image.Resampling.LANCZOS)
-    content_img = Image.fromarray((np.clip(content, 0, 1) * 255 + 0.5).astype(np.uint8))
+    content_img = Image.fromarray(images.to_uint8(content))
 
     font = _font(int(np.clip(size // 10, 11, 22)))
     small = _font(int(np.clip(size // 13, 10, 17)))
@@ -811,8 +812,7 @@ def run(fv):
     name = model_name(fv.model, model_path)
     output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
 
-    from adjustable_style import stylize as stylize_lib
-    stylize_lib.quiet_tensorflow_import()
+    cli.quiet_tensorflow_import()
     from adjustable_style import data, loss_network, networks
 
     stylizer, record = model_files.load_stylizer(fv.model or None)
@@ -975,8 +975,5 @@ def run(fv):
 
 
 if __name__ == "__main__":
-    from adjustable_style import cli
-    from adjustable_style import stylize as stylize_lib
-
     define_flags()
     cli.run(main, PROGRAM)

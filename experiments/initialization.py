@@ -46,13 +46,13 @@ FLAGS = flags.FLAGS
 def _train(initializer, model_dir):
     import keras
 
-    from adjustable_style import networks, training
+    from adjustable_style import networks, train_config, training
 
     original = networks.conv_initializer
     if initializer == "glorot_uniform":
         networks.conv_initializer = lambda: keras.initializers.GlorotUniform()
     try:
-        training.train(training.TrainConfig(
+        training.train(train_config.TrainConfig(
             style_image=FLAGS.style_image, model_dir=model_dir,
             content_images=FLAGS.content_images, vgg_weights=FLAGS.vgg_weights,
             train_steps=FLAGS.train_steps, image_size=FLAGS.image_size,

@@ -1,78 +1,21 @@
 r"""Convert a stylizer to TFLite at a fixed input size, checked against Keras.
 
-    python export/tflite.py --model=starry_night --output=starry_night.tflite \
-        --height=256 --width=256
+    python export/tflite.py --model=starry_night --output=starry_night.tflite
 
-TFLite needs static shapes: the model takes content float32 [1, H, W, 3] in
-[0, 1] (and alpha float32 [1, L]) and returns stylized [1, H, W, 3]. The
-converted model is run against Keras on a test image; the file is written
-only if they agree within --tolerance. See docs/stylize_and_export.md.
+The same as `adjustable-style-export tflite`; see
+adjustable_style/commands/export_tflite.py and docs/stylize_and_export.md.
 """
 
 import os
 import sys
 
-# Run as `python export/NAME.py`, Python puts export/ first on the path; put
-# the repository there instead, so `adjustable_style` imports and this
-# folder's file names cannot shadow other modules.
+# Run as `python export/tflite.py`, Python puts export/ first on the path;
+# put the repository there instead, so that this checkout's
+# `adjustable_style` imports and this folder's names shadow nothing.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from absl import flags  # noqa: E402
-
-from adjustable_style import cli, images, model_files  # noqa: E402
-
-FLAGS = flags.FLAGS
-
-flags.DEFINE_string(
-    "model", None,
-    "A .keras file, a training model folder, or a shipped model name. "
-    f"Default: {model_files.DEFAULT_MODEL}.")
-flags.DEFINE_string("output", None, "The .tflite file to write (required).")
-flags.DEFINE_integer("height", 256, "Fixed input height of the TFLite model.")
-flags.DEFINE_integer("width", 256, "Fixed input width of the TFLite model.")
-flags.DEFINE_string(
-    "test_image", None,
-    "Image for the Keras/TFLite check, resized to --height x --width. "
-    "Default: a synthetic picture.")
-flags.DEFINE_float("tolerance", 1e-3,
-                   "Largest allowed |TFLite - Keras| difference (pixels in [0, 1]).")
-flags.DEFINE_bool(
-    "overwrite", False,
-    "Replace --output if it is a TFLite model (any other file is refused).")
-
-
-def main(argv):
-    from adjustable_style import export, stylize
-
-    if len(argv) > 1:
-        raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.output:
-        raise cli.UsageError("no output file; pass --output=FILE.tflite")
-    for name in ("height", "width"):
-        if FLAGS[name].value < 1:
-            raise cli.UsageError(f"--{name} must be >= 1, got {FLAGS[name].value}")
-    export.check_tolerance(FLAGS.tolerance)
-    content = None
-    if FLAGS.test_image:
-        picture = images.load_image(FLAGS.test_image)
-        content = images.resize_image(picture, FLAGS.height, FLAGS.width)[None]
-    if os.path.splitext(FLAGS.output)[1].lower() != ".tflite":
-        raise cli.UsageError(f"{FLAGS.output}: the output must end in .tflite")
-    export.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=False)
-    model_files.resolve_model_path(FLAGS.model)
-    stylize.quiet_tensorflow_import()
-    stylizer, _ = model_files.load_stylizer(FLAGS.model)
-    difference = export.export_tflite(
-        stylizer, FLAGS.output, FLAGS.height, FLAGS.width, content=content,
-        tolerance=FLAGS.tolerance, overwrite=FLAGS.overwrite)
-    names, adjustable = export.describe_stylizer(stylizer)
-    inputs = f"content [1, {FLAGS.height}, {FLAGS.width}, 3]"
-    if adjustable:
-        inputs += f", alpha [1, {len(names)}] ({', '.join(names)})"
-    print(f"{FLAGS.output}: TFLite, inputs {inputs}; "
-          f"max |TFLite - Keras| = {difference:.3g}")
-
+from adjustable_style.commands import export_tflite  # noqa: E402
 
 if __name__ == "__main__":
-    cli.run(main, "export/tflite.py")
+    export_tflite.main("export/tflite.py")

@@ -19,6 +19,7 @@ def vgg19_spec():
 def random_vgg19(vgg19_spec):
     """VGG-19 with random weights: tests check mechanics, not style."""
     import keras
+
     from adjustable_style import loss_network
     keras.utils.set_random_seed(1)
     return loss_network.build_loss_network(vgg19_spec, weights="random")

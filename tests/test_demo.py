@@ -10,7 +10,6 @@ import http.client
 import io
 import json
 import os
-import shutil
 import threading
 import urllib.parse
 
@@ -20,7 +19,7 @@ from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import demo as demo_lib
-from adjustable_style import images, model_files
+from adjustable_style import model_files, stylize_options
 from adjustable_style import stylize as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -104,6 +103,17 @@ def test_page_is_self_contained(app):
     # No resource from anywhere but this server.
     assert "http://" not in page and "https://" not in page and "//cdn" not in page
     assert 'id="result"' in page and 'id="randomize"' in page
+
+
+def test_page_files_are_served_from_the_package(app):
+    page = call(app, "GET", "/").body.decode()
+    for path, kind in (("/demo.css", "text/css"), ("/demo.js", "text/javascript")):
+        assert f'"{path}"' in page
+        response = call(app, "GET", path)
+        assert response.status == 200 and response.content_type.startswith(kind)
+        assert response.body
+    assert "<script>" not in page and "<style>" not in page and 'style="' not in page
+    assert "unsafe-inline" not in demo_lib.server.CONTENT_SECURITY_POLICY
 
 
 def test_missing_default_model_is_a_notice_not_a_crash(monkeypatch):
@@ -193,7 +203,7 @@ def test_full_picture_is_what_the_printed_command_makes(app, model_path, tmp_pat
         f"--output=stylized.png --max_size=96 --alpha={alpha} --content_noise --seed=123")
 
     out = tmp_path / "stylized.png"
-    stylize_lib.run(stylize_lib.Options(
+    stylize_lib.run(stylize_options.Options(
         model=model_path, content=os.path.join(demo_lib.EXAMPLES_DIR, "grace_hopper.jpg"),
         output=str(out), max_size=96, alpha=alpha, content_noise=True, seed=123),
         out=lambda line: None)

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from adjustable_style import export, model_files
-from adjustable_style import stylize as stylize_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -188,7 +187,7 @@ def test_saved_model_loads_in_a_fresh_process_without_the_package(
 def test_stylize_reads_the_saved_model_with_named_alphas(keras_models, inputs, saved_model_dir):
     adjustable, _, _ = keras_models
     content, _ = inputs
-    model = stylize_lib.load_model(saved_model_dir)
+    model = model_files.load_model(saved_model_dir)
     assert model.adjustable and model.style_layers == list(STYLE_LAYERS)
     assert model.record["train_steps"] == 7
     alpha = np.array([[0.25, 1.0, 0.75]], np.float32)
@@ -211,7 +210,7 @@ def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
     assert np.abs(signature(content=tf.constant(content))["stylized"].numpy()
                   - reference).max() <= TOLERANCE
     assert sorted(loaded.signatures["serving_uint8"].structured_input_signature[1]) == ["image"]
-    model = stylize_lib.load_model(path)
+    model = model_files.load_model(path)
     assert not model.adjustable and model.style_layers == []
     assert sorted(os.listdir(tmp_path)) == ["base"]  # No temporary folder left.
 
@@ -237,7 +236,7 @@ def test_overwrite_replaces_only_an_export_of_ours(keras_models, tmp_path):
     (tmp_path / "out" / "stale.txt").write_text("old")
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
     assert "stale.txt" not in os.listdir(tmp_path / "out")
-    assert export.is_saved_model_dir(str(tmp_path / "out"))
+    assert model_files.is_saved_model_dir(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path)) == ["out"]
     # An export from before the marker file is recognised by its variables.
     os.remove(tmp_path / "out" / export.EXPORT_MARKER)
@@ -272,10 +271,10 @@ def test_not_a_stylizer_is_refused(tmp_path):
 
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(model_files.ModelFileError, match="not a stylizer"):
-        export.describe_stylizer(other)
+        model_files.describe_stylizer(other)
     (tmp_path / "empty").mkdir()
     with pytest.raises(model_files.ModelFileError):
-        stylize_lib.load_model(str(tmp_path / "empty"))
+        model_files.load_model(str(tmp_path / "empty"))
 
 
 def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
@@ -288,7 +287,7 @@ def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
 
     tf.saved_model.save(Other(), str(tmp_path / "other"))
     with pytest.raises(model_files.ModelFileError, match="not a stylizer exported"):
-        stylize_lib.load_model(str(tmp_path / "other"))
+        model_files.load_model(str(tmp_path / "other"))
 
 
 def _export_command(script, *args):

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import cli, images
+from adjustable_style import cli, figures, images, model_files, noise, stylize_options
 from adjustable_style import stylize as stylize_lib
-from adjustable_style.stylize import Options
+from adjustable_style.stylize_options import Options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -66,12 +66,12 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def adjustable(files):
-    return stylize_lib.load_model(files["adjustable"])
+    return model_files.load_model(files["adjustable"])
 
 
 @pytest.fixture(scope="module")
 def base(files):
-    return stylize_lib.load_model(files["base"])
+    return model_files.load_model(files["base"])
 
 
 def read(path):
@@ -160,7 +160,7 @@ def test_content_noise_multiplies_the_content_before_the_network(files, adjustab
     assert lines == [f"{out}: --alpha={ALL_ONES} --content_noise --seed=9 "
                      "--noise_points=3 --noise_sigma=4"]
     content = images.load_image(files["content"])
-    mask = alpha_lib.noise_mask(H, W, [9, 1], num_points=3, sigma=4.0)
+    mask = noise.noise_mask(H, W, [9, 1], num_points=3, sigma=4.0)
     picture = read(out)
     assert picture.shape == (H, W, 3)
     np.testing.assert_allclose(picture, expected(adjustable, content * mask, [1, 1, 1]),
@@ -171,21 +171,21 @@ def test_content_noise_multiplies_the_content_before_the_network(files, adjustab
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_noise_mask_range_shape_and_dips(seed):
-    mask = alpha_lib.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    again = alpha_lib.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    other = alpha_lib.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0)
+    mask = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
+    again = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
+    other = noise.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0)
     assert mask.shape == (48, 64, 1) and mask.dtype == np.float32
     assert mask.min() == 0.0 and mask.max() == 1.0
     np.testing.assert_array_equal(mask, again)
     assert not np.array_equal(mask, other)
-    points = alpha_lib.noise_points(48, 64, seed, 4)
+    points = noise.noise_points(48, 64, seed, 4)
     assert len(points) == 4
     for row, col in points:
         assert mask[row, col, 0] == 0.0
     # Each dip is a soft local minimum: dark at its centre, bright 4 sigma away.
     assert (mask < 0.5).mean() < 0.1
-    counts = {len(alpha_lib.noise_points(48, 64, s)) for s in range(40)}
-    assert counts <= set(range(1, alpha_lib.MAX_NOISE_POINTS + 1)) and len(counts) > 3
+    counts = {len(noise.noise_points(48, 64, s)) for s in range(40)}
+    assert counts <= set(range(1, noise.MAX_NOISE_POINTS + 1)) and len(counts) > 3
 
 
 def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_path):
@@ -201,7 +201,7 @@ def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_p
 
 def test_default_content_is_the_bundled_example(adjustable, tmp_path):
     results, _ = run(Options(output=str(tmp_path / "out.png"), max_size=48), adjustable)
-    assert results[0].content == stylize_lib.DEFAULT_CONTENT
+    assert results[0].content == stylize_options.DEFAULT_CONTENT
     assert max(read(results[0].path).shape[:2]) == 48
 
 
@@ -243,7 +243,7 @@ def test_sweep_is_figure_3(files, adjustable, tmp_path, monkeypatch):
                                  sweep_steps=4, sweep_fixed="0.5", sweep_labels=False,
                                  batch_size=8), adjustable)
     assert calls == [8, 4]  # 3 layers x 4 steps, batched.
-    gap = stylize_lib.SWEEP_GAP
+    gap = figures.SWEEP_GAP
     picture = read(bare)
     assert picture.shape == (3 * H + 2 * gap, 4 * W + 3 * gap, 3)
     assert "--sweep_fixed=block2_conv2=0.5,block3_conv4=0.5,block4_conv4=0.5" in lines[0]
@@ -267,7 +267,7 @@ def test_sweep_layers_is_figure_9_grid(files, adjustable, tmp_path):
                              sweep_layers=["block2_conv2", "block4_conv4"], sweep_steps=3,
                              sweep_labels=False), adjustable)
     assert results[0].path == str(out / "photo_grid.png")
-    gap = stylize_lib.SWEEP_GAP
+    gap = figures.SWEEP_GAP
     picture = read(results[0].path)
     assert picture.shape == (3 * H + 2 * gap, 3 * W + 2 * gap, 3)
     content = images.load_image(files["content"])

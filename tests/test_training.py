@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from adjustable_style import model_files, networks, training
+from adjustable_style import model_files, networks, train_config, training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(REPO, "train.py")
@@ -65,7 +65,7 @@ def _config(content, style, model_dir, **extra):
                   image_size=32, batch_size=2, train_steps=4, save_every=2,
                   log_every=2, verbose=0)
     values.update(extra)
-    return training.TrainConfig(**values)
+    return train_config.TrainConfig(**values)
 
 
 def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
@@ -424,8 +424,8 @@ import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from adjustable_style import training
-training.train(training.TrainConfig(
+from adjustable_style import train_config, training
+training.train(train_config.TrainConfig(
     style_image=sys.argv[1], content_images=sys.argv[2], model_dir=sys.argv[3],
     vgg_weights="random", image_size=32, batch_size=4, train_steps=3,
     save_every=3, log_every=3, verbose=0, strategy="mirrored"))

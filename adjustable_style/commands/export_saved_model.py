@@ -1,0 +1,49 @@
+r"""`adjustable-style-export saved_model` (and `export/saved_model.py`).
+
+    adjustable-style-export saved_model --model=starry_night --output=exported/starry_night
+
+Writes a SavedModel for tf.saved_model.load / hub.load / TF Serving: the
+folder holds `__call__(content, alpha)`, the signatures `serving_default`
+(content, alpha -> stylized, float32) and `serving_uint8` (image, alpha ->
+stylized, uint8), and `style_layers`. See adjustable_style/export.py and
+docs/stylize_and_export.md.
+"""
+
+from absl import flags
+
+from adjustable_style import cli, model_files
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string(
+    "model", None,
+    "A .keras file, a training model folder, or a shipped model name. "
+    f"Default: {model_files.DEFAULT_MODEL}.")
+flags.DEFINE_string("output", None, "The SavedModel folder to write (required).")
+flags.DEFINE_bool(
+    "overwrite", False,
+    "Replace --output if it is an earlier export of this command (any other "
+    "folder is refused).")
+
+
+def _main(argv):
+    from adjustable_style import export
+
+    cli.check_no_arguments(argv)
+    if not FLAGS.output:
+        raise cli.UsageError("no output folder; pass --output=DIR")
+    export.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=True)
+    model_files.resolve_model_path(FLAGS.model)
+    cli.quiet_tensorflow_import()
+    stylizer, record = model_files.load_stylizer(FLAGS.model)
+    path = export.save_saved_model(stylizer, FLAGS.output, record,
+                                   overwrite=FLAGS.overwrite)
+    names, adjustable = model_files.describe_stylizer(stylizer)
+    inputs = "content, alpha" if adjustable else "content"
+    print(f"{path}: SavedModel, __call__({inputs}); signatures "
+          f"{export.SERVING_DEFAULT}, {export.SERVING_UINT8}; style layers: "
+          f"{', '.join(names) or 'none (base model, no alpha)'}")
+
+
+def main(program="adjustable-style-export saved_model"):
+    cli.run(_main, program, flags_of=__name__)

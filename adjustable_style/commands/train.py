@@ -1,0 +1,28 @@
+r"""`adjustable-style-train` (and `train.py`): train an adjustable or base model.
+
+    adjustable-style-train --style_image=painting.jpg --content_images=photos/ \
+        --model_dir=runs/painting --vgg_weights=vgg19.weights.h5
+
+Rerunning the same command resumes from the newest checkpoint in
+--model_dir. `--flagfile=FILE` reads flags from a file. Every flag is a
+field of `train_config.TrainConfig`, which holds its default and help.
+"""
+
+from adjustable_style import cli
+from adjustable_style.commands import dataclass_flags
+from adjustable_style.train_config import TrainConfig
+
+dataclass_flags.define_flags(TrainConfig, __name__)
+
+
+def _main(argv):
+    cli.check_no_arguments(argv)
+    config = dataclass_flags.from_flags(TrainConfig)
+    cli.quiet_tensorflow_import()
+    from adjustable_style import training
+
+    training.train(config)
+
+
+def main(program="adjustable-style-train"):
+    cli.run(_main, program, flags_of=__name__)

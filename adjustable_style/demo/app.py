@@ -1,0 +1,473 @@
+"""The demo's work: sessions, photos, models and stylizing, one `handle` per request.
+
+Everything the page asks for goes through `DemoApp.handle`, which returns a
+`Response` and never raises; `server` only carries bytes to and from it.
+The page itself is the three files of `page/`, served as they are.
+"""
+
+
+import collections
+import dataclasses
+import functools
+import importlib.resources
+import io
+import json
+import os
+import re
+import secrets
+import shlex
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+from adjustable_style import alpha as alpha_lib
+from adjustable_style import images, model_files, stylize_options
+from adjustable_style import noise as noise_lib
+from adjustable_style.errors import UserError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_PREVIEW_SIZE = 256
+DEFAULT_MAX_SIZE = stylize_options.DEFAULT_MAX_SIZE  # 1024, as stylize.py.
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+EXAMPLE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+# Uploads bigger than this are refused before they are read.
+MAX_UPLOAD_BYTES = 64 << 20
+# Browser pages whose photo stays decoded in memory (least recently used go).
+MAX_SESSIONS = 16
+# What the copied command line writes.
+COMMAND_OUTPUT = "stylized.png"
+MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
+
+# The page's files (in page/), by the path the browser asks for.
+PAGE_FILES = {"/": "index.html", "/demo.css": "demo.css", "/demo.js": "demo.js"}
+_PAGE_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+               ".js": "text/javascript; charset=utf-8"}
+
+_CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class DemoError(UserError):
+    """A request the server refuses, with an HTTP status and a one-line message."""
+
+    def __init__(self, status, message, **extra):
+        super().__init__(message)
+        self.status = status
+        self.message = " ".join(str(message).split())
+        self.extra = extra
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+
+def json_response(obj, status=200):
+    return Response(status, json.dumps(obj).encode("utf-8"))
+
+
+def error_response(status, message, **extra):
+    return json_response({"error": " ".join(str(message).split()), **extra}, status)
+
+
+@dataclasses.dataclass
+class Config:
+    """What `demo.py`'s flags set."""
+
+    model: Optional[str] = None
+    preview_size: int = DEFAULT_PREVIEW_SIZE
+    max_size: int = DEFAULT_MAX_SIZE
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
+
+
+@functools.lru_cache(maxsize=None)
+def _page_bytes(name):
+    return importlib.resources.files(__package__).joinpath("page", name).read_bytes()
+
+
+def page_file(name):
+    """A file of the page, read once from the installed package."""
+    return Response(200, _page_bytes(name), _PAGE_TYPES[os.path.splitext(name)[1]])
+
+
+def example_files():
+    """{name: path} of the bundled example photos, sorted by name."""
+    if not os.path.isdir(EXAMPLES_DIR):
+        return {}
+    return {name: os.path.join(EXAMPLES_DIR, name)
+            for name in sorted(os.listdir(EXAMPLES_DIR))
+            if name.lower().endswith(EXAMPLE_EXTENSIONS) and not name.startswith(".")}
+
+
+def encode_png(pixels, compress_level=6):
+    """uint8 or float [0, 1] (H, W, 3) -> PNG bytes."""
+    from PIL import Image
+
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8:
+        pixels = images.to_uint8(pixels)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG", compress_level=compress_level)
+    return out.getvalue()
+
+
+def _fit(array, long_side):
+    """`array` shrunk (never grown) so its long side is at most `long_side`."""
+    height, width = array.shape[:2]
+    if not long_side or max(height, width) <= long_side:
+        return array
+    scale = long_side / max(height, width)
+    return images.resize_image(array, max(1, round(height * scale)),
+                               max(1, round(width * scale)))
+
+
+def _display_name(name):
+    """A file name fit to show and to put on a command line."""
+    name = os.path.basename(str(name or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "upload.png"
+
+
+def _command_path(path):
+    """`path` relative to the working directory when it lies below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+@dataclasses.dataclass
+class Content:
+    """A decoded photo: full size (what stylize.py would use) and preview size."""
+
+    content_id: str
+    name: str          # What the page shows.
+    command_path: str  # What the command line's --content says.
+    full: np.ndarray
+    preview: np.ndarray
+    # (seed, size) -> noisy content; only the newest seed is kept.
+    noisy: Dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Session:
+    content: Optional[Content] = None
+    latest_seq: int = -1
+
+
+class DemoApp:
+    """All the demo's logic; `handle` answers one request."""
+
+    def __init__(self, config: Config, loader: Callable = None):
+        self.config = config
+        self._loader = loader or model_files.load_model
+        self._models = {}  # key -> loaded model_files.Model
+        self._model_lock = threading.Lock()
+        self._tf_lock = threading.Lock()
+        self._sessions = collections.OrderedDict()
+        self._sessions_lock = threading.Lock()
+        self.examples = example_files()
+        self.model_specs, self.default_model, self.notice = self._model_choices()
+
+    # -- Models -------------------------------------------------------------
+
+    def _model_choices(self):
+        """({key: spec}, default key or None, notice or None)."""
+        specs = collections.OrderedDict()
+        if self.config.model:
+            specs[self.config.model] = self.config.model
+        for name in model_files.shipped_models():
+            specs.setdefault(name, name)
+        notice = None
+        if self.config.model:
+            default = self.config.model
+        elif model_files.DEFAULT_MODEL in specs:
+            default = model_files.DEFAULT_MODEL
+        else:
+            default = next(iter(specs), None)
+            notice = (f"The default shipped model {model_files.DEFAULT_MODEL!r} is "
+                      "not installed yet. Restart the demo with --model=MODEL (a "
+                      "train.py --model_dir folder, a .keras file or an exported "
+                      "SavedModel folder).")
+        return specs, default, notice
+
+    def _model_label(self, key):
+        if key in model_files.shipped_models():
+            try:
+                record = model_files.read_record(model_files.resolve_model_path(key))
+            except (ValueError, OSError):
+                record = {}
+            style = record.get("style_image")
+            return f"{key} (shipped" + (f", style {os.path.basename(style)})" if style else ")")
+        return key
+
+    def model(self, key):
+        """The loaded model for a key of `model_specs` (loaded once, cached)."""
+        if key not in self.model_specs:
+            known = ", ".join(self.model_specs) or "none"
+            raise DemoError(404, f"unknown model {key!r}; this demo serves: {known}")
+        with self._model_lock:
+            if key not in self._models:
+                try:
+                    self._models[key] = self._loader(self.model_specs[key])
+                except (ValueError, OSError) as error:
+                    raise DemoError(422, f"could not load model {key!r}: {error}") from None
+            return self._models[key]
+
+    def preload(self):
+        """Loads the default model and traces it once (for a fast first picture)."""
+        if not self.default_model:
+            return
+        try:
+            model = self.model(self.default_model)
+            size = min(self.config.preview_size, 64)
+            alpha = np.ones((1, model.num_layers), np.float32) if model.adjustable else None
+            with self._tf_lock:
+                model.stylize(np.zeros((1, size, size, 3), np.float32), alpha)
+        except DemoError as error:
+            print(f"demo.py: {error.message}", file=sys.stderr)
+
+    # -- Sessions and photos ------------------------------------------------
+
+    def _session(self, query, create=True):
+        client = query.get("client", "")
+        if not _CLIENT_RE.match(client):
+            raise DemoError(400, "missing or bad 'client' parameter (letters, digits, _ "
+                                 "and -, at most 64)")
+        with self._sessions_lock:
+            session = self._sessions.get(client)
+            if session is None:
+                if not create:
+                    raise DemoError(410, "this page's photo is no longer in the server's "
+                                         "memory; pick the photo again")
+                session = self._sessions[client] = Session()
+                while len(self._sessions) > MAX_SESSIONS:
+                    self._sessions.popitem(last=False)
+            self._sessions.move_to_end(client)
+            return session
+
+    def _decode(self, data, name, command_path):
+        full = images.decode_image_bytes(data, name, self.config.max_pixels or None,
+                                         self.config.max_size)
+        preview = _fit(full, self.config.preview_size)
+        return Content(secrets.token_hex(8), name, command_path, full, preview)
+
+    def load_content(self, query, body):
+        """POST /api/content: an example (`example=NAME`) or an upload (the body)."""
+        session = self._session(query)
+        example = query.get("example")
+        if example is not None:
+            if example not in self.examples:
+                raise DemoError(404, f"unknown example {example!r}; examples: "
+                                     f"{', '.join(self.examples) or 'none'}")
+            path = self.examples[example]
+            with open(path, "rb") as f:
+                data = f.read()
+            content = self._decode(data, example, _command_path(path))
+        else:
+            name = _display_name(query.get("name"))
+            if not body:
+                raise DemoError(400, f"{name}: the upload is empty (0 bytes)")
+            content = self._decode(body, name, name)
+        session.content = content
+        height, width = content.full.shape[:2]
+        return json_response({"content_id": content.content_id, "name": content.name,
+                              "width": width, "height": height})
+
+    def original(self, query):
+        """GET /api/original: the photo at preview size, as PNG."""
+        content = self._current_content(self._session(query, create=False), query)
+        return Response(200, encode_png(content.preview, 1), "image/png")
+
+    def _current_content(self, session, query):
+        content = session.content
+        if content is None:
+            raise DemoError(409, "no photo yet; pick an example or upload a photo")
+        wanted = query.get("content")
+        if wanted and wanted != content.content_id:
+            raise DemoError(409, "superseded: the page has picked another photo",
+                            superseded=True)
+        return content
+
+    # -- Parameters ---------------------------------------------------------
+
+    @staticmethod
+    def _seed(query):
+        text = query.get("seed", "").strip()
+        if not text:
+            return None
+        if not re.fullmatch(r"\d{1,19}", text) or int(text) > MAX_SEED:
+            raise DemoError(400, f"seed {text!r} must be a whole number in 0..{MAX_SEED}")
+        return int(text)
+
+    def _alpha(self, model, query):
+        text = query.get("alpha")
+        if not model.adjustable:
+            if text:
+                raise DemoError(400, "this model has no alpha (it is a base model with "
+                                     "fixed style weights)")
+            return None
+        if text is None:
+            return np.ones(model.num_layers, np.float32)
+        try:
+            return alpha_lib.parse_alpha(text, model.style_layers, default=1.0)
+        except alpha_lib.AlphaError as error:
+            raise DemoError(400, str(error)) from None
+
+    def model_info(self, query):
+        """GET /api/model?name=KEY: loads the model, returns its style layers."""
+        key = query.get("name", "")
+        model = self.model(key)
+        return json_response({"name": key, "adjustable": model.adjustable,
+                              "style_layers": model.style_layers,
+                              "summary": model_files.record_summary(model.record)})
+
+    def random_alpha(self, query):
+        """GET /api/random_alpha?model=KEY&seed=S: what `--random_alpha --seed=S` draws."""
+        model = self.model(query.get("model", ""))
+        if not model.adjustable:
+            raise DemoError(400, "this model has no alpha (it is a base model)")
+        seed = self._seed(query)
+        if seed is None:
+            raise DemoError(400, "random alpha needs a seed")
+        # The stream stylize.py uses for sample 0's alpha.
+        alpha = alpha_lib.sample_alpha(1, model.num_layers, [seed, 0])[0]
+        text = alpha_lib.format_alpha(alpha, model.style_layers)
+        values = [part.split("=", 1)[1] for part in text.split(",")]
+        return json_response({"seed": str(seed), "alpha": text, "values": values})
+
+    def info(self):
+        """GET /api/info: models, examples and sizes for the page."""
+        return json_response({
+            "models": [{"key": key, "label": self._model_label(key)}
+                       for key in self.model_specs],
+            "default_model": self.default_model,
+            "notice": self.notice,
+            "examples": list(self.examples),
+            "preview_size": self.config.preview_size,
+            "max_size": self.config.max_size,
+            "max_pixels": self.config.max_pixels,
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
+        })
+
+    # -- Stylizing ----------------------------------------------------------
+
+    def command_line(self, content, model_key, alpha_text, noise, seed):
+        """The `python stylize.py ...` line that makes the full-size picture."""
+        parts = ["python", "stylize.py", f"--model={self.model_specs[model_key]}",
+                 f"--content={content.command_path}", f"--output={COMMAND_OUTPUT}"]
+        if self.config.max_size != stylize_options.DEFAULT_MAX_SIZE:
+            parts.append(f"--max_size={self.config.max_size}")
+        if alpha_text:
+            parts.append(f"--alpha={alpha_text}")
+        if noise:
+            parts.append("--content_noise")
+        if seed is not None:
+            parts.append(f"--seed={seed}")
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def _content_for(self, content, noise, seed, size):
+        if not noise:
+            return content.full if size == "full" else content.preview
+        key = (seed, size)
+        if key not in content.noisy:
+            if (seed, "full") in content.noisy:
+                noisy_full = content.noisy[(seed, "full")]
+            else:
+                # Exactly what stylize.py's --content_noise --seed=S does to
+                # sample 0; the preview is that picture made small.
+                height, width = content.full.shape[:2]
+                mask = noise_lib.noise_mask(height, width, [seed, 1])
+                noisy_full = noise_lib.apply_noise_mask(content.full, mask)
+            kept = {k: v for k, v in content.noisy.items() if k[0] == seed}
+            kept[(seed, "full")] = noisy_full
+            if size == "preview":
+                kept[key] = _fit(noisy_full, self.config.preview_size)
+            content.noisy = kept
+        return content.noisy[key]
+
+    def stylize(self, query):
+        """GET /api/stylize: one picture, as PNG; metadata in X- headers."""
+        started = time.perf_counter()
+        session = self._session(query, create=False)
+        try:
+            seq = int(query.get("seq", "0"))
+        except ValueError:
+            raise DemoError(400, "'seq' must be an integer") from None
+        size = query.get("size", "full")
+        if size not in ("preview", "full"):
+            raise DemoError(400, f"size must be 'preview' or 'full', got {size!r}")
+        model_key = query.get("model", "")
+        noise = query.get("noise", "0") in ("1", "true", "on")
+        seed = self._seed(query)
+        if noise and seed is None:
+            raise DemoError(400, "the content-noise mask needs a seed")
+        session.latest_seq = max(session.latest_seq, seq)
+        content = self._current_content(session, query)
+        model = self.model(model_key)
+        alpha = self._alpha(model, query)
+        alpha_text = (alpha_lib.format_alpha(alpha, model.style_layers)
+                      if alpha is not None else "")
+        pixels = self._content_for(content, noise, seed, size)
+        with self._tf_lock:
+            if seq < session.latest_seq:
+                raise DemoError(409, "superseded by a newer request", superseded=True)
+            model_started = time.perf_counter()
+            out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
+            model_seconds = time.perf_counter() - model_started
+        # Fast compression: at 1024 px, level 6 takes ~350 ms, level 1 ~80 ms
+        # for a file ~15% bigger, which costs nothing on a local connection.
+        png = encode_png(out, compress_level=1)
+        height, width = out.shape[:2]
+        command = self.command_line(content, model_key, alpha_text, noise, seed)
+        quote = lambda text: urllib.parse.quote(text, safe="")
+        return Response(200, png, "image/png", {
+            "X-Seq": str(seq),
+            "X-Size": f"{width}x{height}",
+            "X-Alpha": quote(alpha_text),
+            "X-Command": quote(command),
+            "X-Model-Seconds": f"{model_seconds:.4f}",
+            "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
+            "Cache-Control": "no-store",
+        })
+
+    # -- Routing ------------------------------------------------------------
+
+    def handle(self, method, path, query="", body=b""):
+        """Answers one request; never raises."""
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(
+            query, keep_blank_values=True).items()}
+        routes = {
+            **{("GET", path): (lambda name=name: page_file(name)) for path, name in PAGE_FILES.items()},
+            ("GET", "/api/info"): self.info,
+            ("GET", "/api/model"): lambda: self.model_info(params),
+            ("GET", "/api/random_alpha"): lambda: self.random_alpha(params),
+            ("POST", "/api/content"): lambda: self.load_content(params, body),
+            ("GET", "/api/original"): lambda: self.original(params),
+            ("GET", "/api/stylize"): lambda: self.stylize(params),
+            ("GET", "/favicon.ico"): lambda: Response(204, b"", "image/x-icon"),
+        }
+        route = routes.get((method, path))
+        if route is None:
+            if any(p == path for _, p in routes):
+                return error_response(405, f"{method} is not allowed on {path}")
+            return error_response(404, f"no such page: {path}")
+        try:
+            return route()
+        except DemoError as error:
+            return error_response(error.status, error.message, **error.extra)
+        except UserError as error:  # A bad photo, alpha or model: the page says so.
+            return error_response(400, str(error))
+        except Exception as error:  # A bug: say so, log it, keep serving.
+            traceback.print_exc()
+            return error_response(500, f"internal error: {type(error).__name__}: {error}")

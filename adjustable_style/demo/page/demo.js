@@ -1,0 +1,219 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const S = {
+  client: Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join(""),
+  info: null, model: null, layers: [], adjustable: true, values: [],
+  contentId: null, seq: 0, shownSeq: 0,
+  previewInFlight: false, previewPending: false,
+  fullTimer: null, fullController: null, fullInFlight: false,
+  resultUrl: null, downloadUrl: null, loading: 0,
+};
+
+function showError(message) { $("error").textContent = message; $("error").hidden = false; }
+function clearError() { $("error").hidden = true; $("error").textContent = ""; }
+function setStatus(text) { $("status").textContent = text; }
+function updateBusy() {
+  const busy = S.loading > 0 || S.previewInFlight || S.previewPending || S.fullTimer !== null || S.fullInFlight;
+  document.body.dataset.busy = busy ? "1" : "0";
+  if (!busy) setStatus(!S.model ? "no model to run (see the note above)" : S.contentId ? "ready" : "pick a photo");
+}
+async function errorOf(response) {
+  try { const data = await response.json(); return data; }
+  catch (e) { return {error: `the server answered ${response.status} ${response.statusText}`}; }
+}
+async function api(path, options) {
+  S.loading++; updateBusy();
+  try {
+    const response = await fetch(path, options);
+    if (!response.ok) { const data = await errorOf(response); throw new Error(data.error || "request failed"); }
+    return await response.json();
+  } catch (e) {
+    if (e instanceof TypeError) throw new Error("cannot reach the demo server (is demo.py still running?)");
+    throw e;
+  } finally { S.loading--; updateBusy(); }
+}
+function newSeed() { return String(crypto.getRandomValues(new Uint32Array(1))[0] & 0x7fffffff); }
+function alphaText() { return S.layers.map((name, i) => `${name}=${S.values[i]}`).join(","); }
+
+function buildSliders() {
+  const box = $("sliders"); box.textContent = "";
+  if (!S.adjustable) { box.textContent = "This is a base model: its style weights are fixed."; return; }
+  S.layers.forEach((name, i) => {
+    const wrap = document.createElement("div"); wrap.className = "slider";
+    const row = document.createElement("label"); row.className = "row"; row.htmlFor = `alpha-${name}`;
+    const title = document.createElement("span"); title.textContent = name;
+    const value = document.createElement("span"); value.id = `value-${name}`; value.textContent = S.values[i];
+    row.append(title, value);
+    const input = document.createElement("input");
+    Object.assign(input, {type: "range", min: "0", max: "1", step: "0.01", id: `alpha-${name}`, value: S.values[i]});
+    input.dataset.layer = name;
+    input.addEventListener("input", () => { S.values[i] = input.value; value.textContent = input.value; requestPreview(); });
+    input.addEventListener("change", () => { S.values[i] = input.value; value.textContent = input.value; requestFull(); });
+    wrap.append(row, input); box.append(wrap);
+  });
+}
+function setValues(values) {
+  S.values = values.slice();
+  S.layers.forEach((name, i) => {
+    const input = $(`alpha-${name}`); if (input) input.value = values[i];
+    const value = $(`value-${name}`); if (value) value.textContent = values[i];
+  });
+}
+
+function stylizeUrl(size, seq) {
+  const q = new URLSearchParams({client: S.client, seq: String(seq), content: S.contentId,
+    model: S.model, size, noise: $("noise").checked ? "1" : "0", seed: $("seed").value.trim()});
+  if (S.adjustable) q.set("alpha", alphaText());
+  return "/api/stylize?" + q.toString();
+}
+async function render(size, controller) {
+  const seq = ++S.seq;
+  const started = performance.now();
+  let response;
+  try {
+    response = await fetch(stylizeUrl(size, seq), {signal: controller ? controller.signal : undefined});
+  } catch (e) {
+    if (e.name !== "AbortError") showError("cannot reach the demo server (is demo.py still running?)");
+    return;
+  }
+  if (!response.ok) {
+    const data = await errorOf(response);
+    if (!data.superseded) showError(data.error || "stylizing failed");
+    return;
+  }
+  const blob = await response.blob();
+  if (seq <= S.shownSeq) return;  // A newer picture is already shown.
+  S.shownSeq = seq;
+  const url = URL.createObjectURL(blob);
+  const img = $("result");
+  if (S.resultUrl && S.resultUrl !== S.downloadUrl) URL.revokeObjectURL(S.resultUrl);
+  S.resultUrl = url;
+  img.src = url;
+  img.hidden = false;
+  img.dataset.kind = size;
+  img.dataset.seq = String(seq);
+  const alpha = decodeURIComponent(response.headers.get("X-Alpha") || "");
+  img.dataset.alpha = alpha;
+  $("alpha-text").textContent = alpha ? `--alpha=${alpha}` : "(base model: no alpha)";
+  $("command").value = decodeURIComponent(response.headers.get("X-Command") || "");
+  const ms = Math.round(performance.now() - started);
+  $("timing").textContent = `${size} ${response.headers.get("X-Size")}: ${ms} ms ` +
+    `(model ${Math.round(1000 * parseFloat(response.headers.get("X-Model-Seconds")))} ms)`;
+  clearError();
+  const link = $("download");
+  if (size === "full") {
+    if (S.downloadUrl && S.downloadUrl !== url) URL.revokeObjectURL(S.downloadUrl);
+    S.downloadUrl = url; link.href = url; link.setAttribute("aria-disabled", "false");
+    const stem = (S.contentName || "stylized").replace(/\.[^.]*$/, "");
+    link.download = `${stem}_stylized.png`;
+  }
+}
+function invalidateDownload() { $("download").setAttribute("aria-disabled", "true"); }
+function cancelFull() {
+  if (S.fullTimer !== null) { clearTimeout(S.fullTimer); S.fullTimer = null; }
+  if (S.fullController) { S.fullController.abort(); S.fullController = null; }
+}
+// While sliding: at most one preview in flight; the newest position waits.
+async function requestPreview() {
+  if (!S.contentId || !S.model) return;
+  invalidateDownload(); cancelFull();
+  if (S.previewInFlight) { S.previewPending = true; updateBusy(); return; }
+  S.previewInFlight = true; S.previewPending = false; updateBusy(); setStatus("previewing\u2026");
+  try { await render("preview"); }
+  finally {
+    S.previewInFlight = false;
+    if (S.previewPending) requestPreview(); else updateBusy();
+  }
+}
+// On release (and after any other change): the full-size picture.
+function requestFull(delay = 120) {
+  if (!S.contentId || !S.model) return;
+  invalidateDownload(); cancelFull();
+  S.previewPending = false;
+  S.fullTimer = setTimeout(async () => {
+    S.fullTimer = null; S.previewPending = false;
+    const controller = new AbortController();
+    S.fullController = controller; S.fullInFlight = true; updateBusy(); setStatus("rendering full size\u2026");
+    try { await render("full", controller); }
+    finally {
+      if (S.fullController === controller) S.fullController = null;
+      S.fullInFlight = S.fullController !== null; updateBusy();
+    }
+  }, delay);
+  updateBusy();
+}
+function refresh() { requestPreview(); requestFull(0); }
+
+async function loadContent(query, body, name) {
+  try {
+    const data = await api("/api/content?" + new URLSearchParams({client: S.client, ...query}).toString(),
+                           {method: "POST", body: body || ""});
+    S.contentId = data.content_id; S.contentName = data.name; clearError();
+    const original = $("original");
+    original.src = "/api/original?" + new URLSearchParams({client: S.client, content: data.content_id});
+    original.hidden = false;
+    refresh();
+  } catch (e) { showError(e.message); }
+}
+async function selectModel(key) {
+  try {
+    setStatus("loading the model\u2026");
+    const data = await api("/api/model?" + new URLSearchParams({name: key}).toString());
+    const old = {}; S.layers.forEach((n, i) => { old[n] = S.values[i]; });
+    S.model = key; S.layers = data.style_layers; S.adjustable = data.adjustable;
+    S.values = S.layers.map(n => old[n] !== undefined ? old[n] : "1");
+    $("model-summary").textContent = data.summary;
+    $("randomize").disabled = $("from-seed").disabled = $("reset").disabled = !S.adjustable;
+    buildSliders(); clearError(); refresh();
+  } catch (e) { S.model = null; showError(e.message); updateBusy(); }
+}
+async function randomAlphas(seed) {
+  if (!S.model || !S.adjustable) return;
+  try {
+    const data = await api("/api/random_alpha?" + new URLSearchParams({model: S.model, seed}).toString());
+    $("seed").value = data.seed; setValues(data.values); refresh();
+  } catch (e) { showError(e.message); }
+}
+
+$("example").addEventListener("change", () => {
+  const name = $("example").value; if (name) { $("upload").value = ""; loadContent({example: name}); }
+});
+$("upload").addEventListener("change", () => {
+  const file = $("upload").files[0]; if (!file) return;
+  if (S.info && file.size > S.info.max_upload_bytes) {
+    showError(`${file.name}: ${(file.size / 1048576).toFixed(1)} MiB is over the demo's upload limit of ${S.info.max_upload_bytes / 1048576} MiB`);
+    return;
+  }
+  $("example").value = "";
+  loadContent({name: file.name}, file);
+});
+$("model").addEventListener("change", () => selectModel($("model").value));
+$("noise").addEventListener("change", refresh);
+$("seed").addEventListener("change", () => {
+  const text = $("seed").value.trim();
+  if (!/^\d{1,19}$/.test(text)) { showError(`seed ${JSON.stringify(text)} must be a whole number`); return; }
+  refresh();
+});
+$("randomize").addEventListener("click", () => randomAlphas(newSeed()));
+$("from-seed").addEventListener("click", () => randomAlphas($("seed").value.trim()));
+$("reset").addEventListener("click", () => { setValues(S.layers.map(() => "1")); refresh(); });
+$("copy").addEventListener("click", async () => {
+  const text = $("command").value;
+  try { await navigator.clipboard.writeText(text); setStatus("command copied"); }
+  catch (e) { $("command").select(); document.execCommand("copy"); }
+});
+
+(async function start() {
+  $("seed").value = newSeed();
+  try { S.info = await api("/api/info"); } catch (e) { showError(e.message); return; }
+  if (S.info.notice) { $("notice").textContent = S.info.notice; $("notice").hidden = false; }
+  const examples = $("example");
+  examples.append(new Option("\u2014 uploaded photo \u2014", ""));
+  for (const name of S.info.examples) examples.append(new Option(name, name));
+  const models = $("model");
+  for (const m of S.info.models) models.append(new Option(m.label, m.key));
+  if (S.info.default_model) { models.value = S.info.default_model; await selectModel(S.info.default_model); }
+  else { $("randomize").disabled = $("from-seed").disabled = $("reset").disabled = true; }
+  if (S.info.examples.length) { examples.value = S.info.examples[0]; await loadContent({example: S.info.examples[0]}); }
+  updateBusy();
+})();

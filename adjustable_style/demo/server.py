@@ -1,0 +1,102 @@
+"""The demo's HTTP server: moves bytes between the browser and `app.DemoApp`."""
+
+import http.server
+import socketserver
+import sys
+import urllib.parse
+
+from adjustable_style.demo.app import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_UPLOAD_BYTES,
+    DemoApp,
+    error_response,
+)
+
+# Nothing but this server: no fonts, scripts, images or analytics from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self' blob:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "AdjustableStyleDemo/1.0"
+    protocol_version = "HTTP/1.1"
+    app: DemoApp = None  # Set on the subclass make_server builds.
+
+    def _answer(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        body = b""
+        length = self.headers.get("Content-Length")
+        try:
+            length = int(length or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            response = error_response(400, "bad Content-Length")
+            self.close_connection = True
+        elif length > MAX_UPLOAD_BYTES:
+            response = error_response(
+                413, f"the upload is {length / 2**20:.1f} MiB, over the demo's limit "
+                     f"of {MAX_UPLOAD_BYTES / 2**20:g} MiB")
+            self.close_connection = True  # The body is left unread.
+        else:
+            if length:
+                body = self.rfile.read(length)
+            response = self.app.handle(method, url.path, url.query, body)
+        self._send(response)
+
+    def _send(self, response):
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # The page gave up on this answer (it was superseded).
+
+    def do_GET(self):
+        self._answer("GET")
+
+    def do_POST(self):
+        self._answer("POST")
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass  # Slider previews would flood the terminal; errors go to the page.
+
+
+class DemoServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # Browsers open several connections at once.
+    request_queue_size = 64
+
+    def handle_error(self, request, client_address):
+        # A dropped connection is normal when the page aborts a request.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def make_server(app, host=DEFAULT_HOST, port=DEFAULT_PORT):
+    """An HTTP server for `app` bound to (host, port); port 0 picks a free one."""
+    handler = type("Handler", (_Handler,), {"app": app})
+    return DemoServer((host, port), handler)
+
+
+def server_url(server):
+    host, port = server.server_address[:2]
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"

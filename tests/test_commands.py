@@ -1,0 +1,116 @@
+"""The commands: console scripts, flags made from the options, one-line errors."""
+
+import ast
+import dataclasses
+import importlib.util
+import os
+import re
+import sys
+
+import pytest
+from absl import flags
+
+from adjustable_style import cli, stylize_options, train_config
+from adjustable_style.commands import dataclass_flags
+from adjustable_style.errors import UsageError, UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STYLE = os.path.join(REPO, "adjustable_style", "examples", "chelsea.png")
+
+
+def test_setup_declares_the_four_console_scripts():
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as f:
+        scripts = dict(re.findall(r'"(adjustable-style-\w+) = ([\w.:]+)"', f.read()))
+    assert set(scripts) == {"adjustable-style-train", "adjustable-style-stylize",
+                            "adjustable-style-export", "adjustable-style-demo"}
+    for target in scripts.values():
+        module, function = target.split(":")
+        assert module.startswith("adjustable_style.commands.")
+        # Read, not imported: the commands' flags share names (--seed, ...)
+        # and each defines them in the one absl FLAGS at import.
+        source = importlib.util.find_spec(module).origin
+        with open(source, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        assert function in {node.name for node in tree.body
+                            if isinstance(node, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize("cls", [train_config.TrainConfig, stylize_options.Options])
+def test_flags_take_defaults_and_help_from_the_options(cls):
+    values = flags.FlagValues()
+    dataclass_flags.define_flags(cls, "options_under_test", flag_values=values)
+    values(["prog"])
+    for field in dataclasses.fields(cls):
+        assert values[field.name].default == field.default, field.name
+        assert values[field.name].help.endswith(field.metadata["help"])  # enums: "<a|b>: "
+    made = dataclass_flags.from_flags(cls, values)
+    assert made == cls()
+
+
+def _config(**changes):
+    return train_config.TrainConfig(
+        style_image=STYLE, content_images=STYLE, model_dir="unused",
+        vgg_weights="random", **changes)
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(ema_decay=2.0), "--ema_decay must be in [0, 1], got 2"),
+    (dict(ema_decay=float("nan")), "--ema_decay must be a finite number"),
+    (dict(ema_decay="0.5"), "--ema_decay must be a finite number"),
+    (dict(content_weight=-1.0), "--content_weight must be a non-negative number"),
+    (dict(content_weight=None), "--content_weight must be a finite number"),
+    (dict(model_type="base", style_weights=["1", "2"]),
+     "--style_weights has 2 values but there are 3 style layers"),
+    (dict(model_type="base", style_weights=["a", "b", "c"]),
+     "--style_weights must be numbers, got a,b,c"),
+    (dict(batch_size=2.5), "--batch_size must be an integer"),
+])
+def test_train_config_validate_gives_one_line(changes, message):
+    with pytest.raises(UserError) as error:
+        _config(**changes).validate()
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_validate_puts_style_weights_in_float_form():
+    config = _config(model_type="base", style_weights=["1", "0.5", "0.25"])
+    config.validate()
+    assert config.style_weights == [1.0, 0.5, 0.25]
+
+
+def test_every_error_class_is_a_user_error():
+    from adjustable_style import (
+        alpha,
+        checkpoints,
+        data,
+        export,
+        images,
+        loss_network,
+        model_files,
+        noise,
+        run_lock,
+        training,
+        vgg_weights,
+    )
+    for error in (alpha.AlphaError, checkpoints.CheckpointError, data.DatasetError,
+                  export.ExportError, images.ImageError, loss_network.LossNetworkError,
+                  model_files.ModelFileError, noise.NoiseError, run_lock.LockError,
+                  training.TrainingError, vgg_weights.WeightsError, UsageError):
+        assert issubclass(error, UserError), error
+    assert cli.user_errors() == (UserError, OSError)
+    assert str(UsageError("two\n  lines")) == "two lines"
+
+
+@pytest.mark.parametrize("argv,code", [
+    (["adjustable-style-export"], 1),
+    (["adjustable-style-export", "onnx"], 1),
+    (["adjustable-style-export", "--help"], 0),
+])
+def test_export_needs_a_known_format(monkeypatch, capsys, argv, code):
+    from adjustable_style.commands import export
+
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_:
+        export.main()
+    assert exit_.value.code == code
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "saved_model|tflite" in lines[0]
