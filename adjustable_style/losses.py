@@ -81,9 +81,12 @@ class LossNormalizer(keras.layers.Layer):
             name="ema", shape=(self.num_losses,), initializer="zeros",
             trainable=False, dtype="float32",
             aggregation="only_first_replica")
+        # The dtype of Keras' own step counter: int64 on TensorFlow (as its
+        # checkpoints hold it), int32 elsewhere (JAX has no int64 unless
+        # x64 is enabled).
         self.count = self.add_weight(
             name="count", shape=(), initializer="zeros", trainable=False,
-            dtype="int64", aggregation="only_first_replica")
+            dtype="int", aggregation="only_first_replica")
 
     def update(self, batch_losses):
         """Folds a (K,) vector of batch-mean losses into the EMAs."""

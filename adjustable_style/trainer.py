@@ -188,6 +188,8 @@ class StyleTransferTrainer(keras.Model):
             name: keras.metrics.Mean(name=name)
             for name in ["loss"] + self.loss_names
             + [f"{n}_normalized" for n in self.loss_names]}
+        # Everything is built: `load_weights` may restore a fresh trainer.
+        self.built = True
 
     def _set_style_image(self, style_image):
         """Stores the style image's Gram matrices: the fixed style targets."""
