@@ -412,7 +412,7 @@ class StyleTransferTrainer(keras.Model):
             f"training needs the tensorflow, jax or torch backend, not "
             f"{_BACKEND!r}")
 
-    def _eager_test_step(self, data):
+    def _stateful_test_step(self, data):
         return self._update_metrics(*self.compute_evaluation(*self._unpack(data)))
 
     def _jax_test_step(self, state, data):
@@ -430,4 +430,4 @@ class StyleTransferTrainer(keras.Model):
         "jax": _jax_train_step,
         "torch": _torch_train_step,
     }.get(_BACKEND, _unsupported_train_step)
-    test_step = _jax_test_step if _BACKEND == "jax" else _eager_test_step
+    test_step = _jax_test_step if _BACKEND == "jax" else _stateful_test_step

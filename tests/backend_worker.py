@@ -88,18 +88,28 @@ def run_training(input_dir, output_dir):
     state = os.path.join(output_dir, "state.weights.h5")
     t.save_weights(state)
     resumed_from = [_numpy(v) for v in t.weights]
+    optimizer_state = [_numpy(v) for v in t.optimizer.variables]
     step_two = _floats(t.train_on_batch(content, alpha, return_dict=True))
+    # A step's logs are those of the weights before its update; the losses
+    # after it also depend on the optimizer's slots.
+    after_two = _numpy(t.compute_raw_losses(content, alpha)[1])
     t.load_weights(state)
     results["iterations_after_restore"] = int(_numpy(t.optimizer.iterations))
     results["step_two"] = step_two
     results["step_two_again"] = _floats(
         t.train_on_batch(content, alpha, return_dict=True))
+    results["after_step_two_repeats"] = bool(np.array_equal(
+        after_two, _numpy(t.compute_raw_losses(content, alpha)[1])))
     # ... and a fresh trainer restored from it holds the same state.
     fresh = make_trainer(networks.build_adjustable_stylizer(spec.style_layers),
                          vgg, spec, style)
     fresh.load_weights(state)
     results["fresh_restore_matches"] = all(
         np.array_equal(a, _numpy(b)) for a, b in zip(resumed_from, fresh.weights))
+    results["fresh_optimizer_matches"] = len(optimizer_state) == len(
+        fresh.optimizer.variables) > 2 and all(
+        np.array_equal(a, _numpy(b))
+        for a, b in zip(optimizer_state, fresh.optimizer.variables))
     results["fresh_iterations"] = int(_numpy(fresh.optimizer.iterations))
 
     # A few more steps on the same batch: the objective falls.

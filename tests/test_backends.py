@@ -134,7 +134,9 @@ def test_a_checkpoint_resumes_the_run(side, other_run, tensorflow_run):
     # The restored step repeats the original exactly: weights, optimizer
     # slots, step counter (so the same draws) and EMAs all came back.
     assert results["step_two_again"] == results["step_two"]
+    assert results["after_step_two_repeats"]
     assert results["fresh_restore_matches"] and results["fresh_iterations"] == 1
+    assert results["fresh_optimizer_matches"]
     # Two steps before the restore (one undone), the repeated one, the
     # further steps, then two of `fit`.
     assert results["iterations"] == results["count"] == 2 + \
