@@ -36,8 +36,16 @@ setuptools.setup(
     extras_require={
         # playwright drives Debian's Chromium in tests/test_demo.py (never
         # `playwright install`; .ci/run installs the chromium package).
+        # jax (its CPU wheel) lets tests/test_backends.py run the model and
+        # its training under the JAX backend. torch is not here: PyPI's
+        # Linux wheel brings CUDA (gigabytes); with torch installed
+        # (`pip install torch`, or its CPU wheel), the same tests run under
+        # the PyTorch backend, and skip without it.
         "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub",
-                 "tensorflow-datasets"],
+                 "tensorflow-datasets", "jax"],
+        # The JAX backend: KERAS_BACKEND=jax. Its CPU wheel; on GPUs, install
+        # jax[cuda12] (or the machine's own JAX) instead.
+        "jax": ["jax"],
         # train.py --content_tfds reads content photos from TFDS; stylizing,
         # exporting and training on image folders do not need it (nor the
         # pyarrow and friends it brings).

@@ -2,10 +2,16 @@
 
 Every layer here is registered with Keras' serialization, so a `.keras` file
 holding a stylizer loads with plain `keras.saving.load_model`.
+
+They are written with `keras.ops` only, so the same code (and the same
+`.keras` files) run under the TensorFlow, JAX and PyTorch backends. Sizes
+are Python ints where the backend knows them (JAX traces static shapes;
+torch runs eagerly) and tensors where TensorFlow traces with unknown height
+and width, so the padding arithmetic below accepts both.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 PACKAGE = "adjustable_style"
 
@@ -17,8 +23,13 @@ def instance_moments(x):
     """Per-sample, per-channel mean and biased variance over the spatial axes."""
     # Statistics in float32 even under mixed precision: the variance of
     # float16 activations under- and overflows.
-    x32 = tf.cast(x, tf.float32)
-    mean, variance = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
+    x32 = ops.cast(x, "float32")
+    # The arithmetic of TensorFlow's `nn.moments`: the variance is the mean
+    # squared deviation from the mean (not E[x^2] - E[x]^2, which cancels
+    # badly), with no gradient through the mean inside it (it is zero).
+    mean = ops.mean(x32, axis=(1, 2), keepdims=True)
+    variance = ops.mean(ops.square(x32 - ops.stop_gradient(mean)),
+                        axis=(1, 2), keepdims=True)
     return mean, variance
 
 
@@ -30,9 +41,10 @@ def normalize_affine(x, gamma, beta, epsilon=EPSILON):
     instead of four times; gamma and beta broadcast as (B or 1, 1, 1, C).
     """
     mean, variance = instance_moments(x)
-    scale = tf.cast(gamma, tf.float32) * tf.math.rsqrt(variance + epsilon)
-    shift = tf.cast(beta, tf.float32) - mean * scale
-    return x * tf.cast(scale, x.dtype) + tf.cast(shift, x.dtype)
+    scale = ops.cast(gamma, "float32") * ops.rsqrt(variance + epsilon)
+    shift = ops.cast(beta, "float32") - mean * scale
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return x * ops.cast(scale, dtype) + ops.cast(shift, dtype)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -53,9 +65,9 @@ class ConditionalInstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x, gamma, beta = inputs
-        channels = tf.shape(x)[-1]
-        gamma = tf.reshape(gamma, [-1, 1, 1, channels])
-        beta = tf.reshape(beta, [-1, 1, 1, channels])
+        channels = ops.shape(x)[-1]
+        gamma = ops.reshape(gamma, (-1, 1, 1, channels))
+        beta = ops.reshape(beta, (-1, 1, 1, channels))
         return normalize_affine(x, gamma, beta, self.epsilon)
 
     def compute_output_shape(self, input_shape):
@@ -106,7 +118,7 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def call(self, x):
         p = self.padding
-        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        return ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
@@ -115,6 +127,21 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+def _smaller(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    return ops.minimum(a, b)
+
+
+def _mirror_end(x, axis, amount):
+    """Appends the last `amount` rows (axis 1) or columns (axis 2), flipped."""
+    if isinstance(amount, int) and amount == 0:
+        return x
+    size = ops.shape(x)[axis]
+    tail = x[:, size - amount:] if axis == 1 else x[:, :, size - amount:]
+    return ops.concatenate([x, ops.flip(tail, axis=axis)], axis=axis)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -127,10 +154,12 @@ class PadToMultiple(keras.layers.Layer):
     Sizes are also raised to at least `min_size`, because the first 9x9
     convolution reflection-pads by 4 and needs more than 4 pixels.
 
-    Mirror padding (SYMMETRIC) continues the image's texture at the edge. It
-    can add at most the current size per round, so a tiny image grows over a
-    few rounds (1 -> 2 -> 4 -> 8); for ordinary images the later rounds pad
-    nothing.
+    Mirror padding (symmetric: the edge pixel repeated once) continues the
+    image's texture at the edge. It can add at most the current size per
+    round, so a tiny image grows over a few rounds (1 -> 2 -> 4 -> 8); for
+    ordinary images the later rounds pad nothing. It is a concatenation with
+    the flipped tail rather than `ops.pad(mode="symmetric")`, which the
+    torch backend turns into edge replication.
     """
 
     def __init__(self, factor=4, min_size=8, **kwargs):
@@ -139,18 +168,19 @@ class PadToMultiple(keras.layers.Layer):
         self.min_size = int(min_size)
 
     def _target(self, n):
-        return tf.maximum(-(-n // self.factor) * self.factor, self.min_size)
+        up = -(-n // self.factor) * self.factor
+        if isinstance(n, int):
+            return max(up, self.min_size)
+        return ops.maximum(up, self.min_size)
 
     def call(self, x):
-        shape = tf.shape(x)
+        shape = ops.shape(x)
         target_h, target_w = self._target(shape[1]), self._target(shape[2])
         rounds = max(1, (self.min_size - 1).bit_length())
         for _ in range(rounds):
-            shape = tf.shape(x)
-            pad_h = tf.minimum(target_h - shape[1], shape[1])
-            pad_w = tf.minimum(target_w - shape[2], shape[2])
-            x = tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]],
-                       mode="SYMMETRIC")
+            shape = ops.shape(x)
+            x = _mirror_end(x, 1, _smaller(target_h - shape[1], shape[1]))
+            x = _mirror_end(x, 2, _smaller(target_w - shape[2], shape[2]))
         return x
 
     def compute_output_shape(self, input_shape):
@@ -170,7 +200,7 @@ class CropToReference(keras.layers.Layer):
 
     def call(self, inputs):
         x, reference = inputs
-        shape = tf.shape(reference)
+        shape = ops.shape(reference)
         return x[:, :shape[1], :shape[2], :]
 
     def compute_output_shape(self, input_shape):
@@ -196,9 +226,13 @@ class SplitNormalizationParameters(keras.layers.Layer):
 
     def call(self, params):
         total = sum(self.channels)
-        gammas = tf.split(params[:, :total], self.channels, axis=-1)
-        betas = tf.split(params[:, total:], self.channels, axis=-1)
-        return [t for pair in zip(gammas, betas) for t in pair]
+        outputs, start = [], 0
+        for channels in self.channels:
+            end = start + channels
+            outputs += [params[:, start:end],
+                        params[:, total + start:total + end]]
+            start = end
+        return outputs
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]

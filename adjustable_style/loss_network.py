@@ -4,6 +4,10 @@ It takes RGB in [0, 1] and does Keras' "caffe" preprocessing inside (scale
 to 0..255, RGB -> BGR, subtract the ImageNet mean), so every caller speaks
 the stylizer's image convention. Only the layers up to the deepest one asked
 for are built: with the default layers, VGG-19 stops after block 4.
+
+Built from `keras.applications` and `keras.ops`, it runs under the
+TensorFlow, JAX and PyTorch backends, and a weights file written under one
+loads under the others.
 """
 
 import dataclasses
@@ -11,8 +15,8 @@ import os
 import warnings
 
 import keras
-import tensorflow as tf
 from absl import logging
+from keras import ops
 
 from adjustable_style.errors import UserError
 
@@ -188,5 +192,6 @@ class CaffePreprocessing(keras.layers.Layer):
     """RGB [0, 1] -> BGR 0..255 minus the ImageNet mean (VGG's input)."""
 
     def call(self, x):
-        bgr = tf.reverse(x, axis=[-1]) * 255.0
-        return bgr - tf.constant(_IMAGENET_BGR_MEAN, dtype=x.dtype)
+        bgr = ops.flip(x, axis=-1) * 255.0
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        return bgr - ops.convert_to_tensor(_IMAGENET_BGR_MEAN, dtype=dtype)

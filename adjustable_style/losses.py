@@ -6,26 +6,29 @@ the image size, so the squared Frobenius distance between two Grams is O(1)
 independent of the layer's width. The content loss is the mean squared
 difference of features. The EMA normalizer then equalizes the losses' scales,
 so these choices only set the numbers that get logged.
+
+Written with `keras.ops` only: the same losses and normalizer run under the
+TensorFlow, JAX and PyTorch backends.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 def gram_matrix(features):
     """(B, H, W, C) -> (B, C, C), F^T F / (H * W * C) per sample."""
-    features = tf.cast(features, tf.float32)
-    shape = tf.shape(features)
-    flat = tf.reshape(features, [shape[0], shape[1] * shape[2], shape[3]])
-    size = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
-    return tf.matmul(flat, flat, transpose_a=True) / size
+    features = ops.cast(features, "float32")
+    _, height, width, channels = ops.shape(features)
+    flat = ops.reshape(features, (-1, height * width, channels))
+    size = ops.cast(height * width * channels, "float32")
+    return ops.einsum("bpi,bpj->bij", flat, flat) / size
 
 
 def content_loss(stylized_features, content_features):
     """Per-sample mean squared feature difference: (B,)."""
-    difference = tf.cast(stylized_features, tf.float32) - tf.cast(
-        content_features, tf.float32)
-    return tf.reduce_mean(tf.square(difference), axis=[1, 2, 3])
+    difference = ops.cast(stylized_features, "float32") - ops.cast(
+        content_features, "float32")
+    return ops.mean(ops.square(difference), axis=(1, 2, 3))
 
 
 def style_loss(stylized_features, style_gram):
@@ -35,7 +38,7 @@ def style_loss(stylized_features, style_gram):
     (B, C, C).
     """
     difference = gram_matrix(stylized_features) - style_gram
-    return tf.reduce_sum(tf.square(difference), axis=[1, 2])
+    return ops.sum(ops.square(difference), axis=(1, 2))
 
 
 @keras.saving.register_keras_serializable(package="adjustable_style")
@@ -59,6 +62,10 @@ class LossNormalizer(keras.layers.Layer):
     EMAs make Eq. 8 behave like a sum of log-losses, whose balance between
     content and style can run away to either side; a run resumed with
     frozen EMAs optimizes a fixed weighted sum, which settles.
+
+    `update` assigns the variables; under JAX's stateless steps the
+    assignment lands in the enclosing `keras.StatelessScope`, whose new
+    values the step returns as non-trainable state.
     """
 
     def __init__(self, num_losses, decay=0.99, epsilon=1e-12, **kwargs):
@@ -74,15 +81,18 @@ class LossNormalizer(keras.layers.Layer):
             name="ema", shape=(self.num_losses,), initializer="zeros",
             trainable=False, dtype="float32",
             aggregation="only_first_replica")
+        # The dtype of Keras' own step counter: int64 on TensorFlow (as its
+        # checkpoints hold it), int32 elsewhere (JAX has no int64 unless
+        # x64 is enabled).
         self.count = self.add_weight(
             name="count", shape=(), initializer="zeros", trainable=False,
-            dtype="int64", aggregation="only_first_replica")
+            dtype="int", aggregation="only_first_replica")
 
     def update(self, batch_losses):
         """Folds a (K,) vector of batch-mean losses into the EMAs."""
-        batch_losses = tf.stop_gradient(tf.cast(batch_losses, tf.float32))
-        ema = tf.convert_to_tensor(self.ema)
-        updated = tf.where(
+        batch_losses = ops.stop_gradient(ops.cast(batch_losses, "float32"))
+        ema = ops.convert_to_tensor(self.ema)
+        updated = ops.where(
             self.count > 0,
             self.decay * ema + (1.0 - self.decay) * batch_losses,
             batch_losses)
@@ -92,9 +102,9 @@ class LossNormalizer(keras.layers.Layer):
 
     def weights_for(self, ema=None):
         """(K,) factors sum_i EMA_i / EMA_k, constant for the gradient."""
-        ema = tf.convert_to_tensor(self.ema if ema is None else ema)
-        factors = tf.reduce_sum(ema) / tf.maximum(ema, self.epsilon)
-        return tf.stop_gradient(factors)
+        ema = ops.convert_to_tensor(self.ema if ema is None else ema)
+        factors = ops.sum(ema) / ops.maximum(ema, self.epsilon)
+        return ops.stop_gradient(factors)
 
     def call(self, losses):
         """Normalizes (..., K) losses with the current EMAs."""

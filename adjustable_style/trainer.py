@@ -17,23 +17,49 @@ One step, for a batch of content crops c:
 The paper writes the objective as a sum over the batch; the mean is the same
 direction with a batch-size-free scale, which Adam ignores anyway.
 
-It runs through `fit` (a `tf.function`, XLA if compiled with
-`jit_compile=True`) and under any `tf.distribute` strategy: per-replica
-losses are scaled by the replica count, and the EMAs are fed the global batch
-mean, so every replica holds the same normalizer.
+The objective is one function, `compute_objective`, written with
+`keras.ops`; each backend's `train_step` only takes its gradient and applies
+it, in the way of the Keras guides "Customizing what happens in fit()":
+
+- TensorFlow: `tf.GradientTape`, through `fit` as a `tf.function` (XLA with
+  `jit_compile=True`), under any `tf.distribute` strategy: per-replica
+  losses are scaled by the replica count, and the EMAs are fed the global
+  batch mean, so every replica holds the same normalizer.
+- JAX: stateless. The step runs the objective inside a `keras.StatelessScope`
+  over the state `fit` passes in, differentiates it with
+  `jax.value_and_grad`, applies Adam with `optimizer.stateless_apply`, and
+  returns the new state: the EMA update is non-trainable state like any
+  other. `fit` jit-compiles it; under `keras.distribution.DataParallel` the
+  batch means are global by construction.
+- PyTorch: `zero_grad`, `backward`, `optimizer.apply`.
+
+Batches are `content` (B, H, W, 3) in [0, 1] from any source `fit` takes:
+`tf.data`, a `keras.utils.PyDataset` of numpy arrays, or arrays. A batch
+`(content, alpha)` carries its own (B, L) loss weights, which replace the
+draw (the base model's fixed weights too); tests and cross-backend checks
+use that.
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from adjustable_style import loss_network as loss_network_lib
 from adjustable_style import losses as losses_lib
 from adjustable_style import networks
 
+_BACKEND = keras.backend.backend()
+
 
 def _replica_context_info():
-    """(replica id, replica count) of the running step."""
+    """(replica id, replica count) of the running step.
+
+    Only TensorFlow replicates the step; JAX's data parallelism compiles
+    one program over the global batch, and torch runs one process here.
+    """
+    if _BACKEND != "tensorflow":
+        return 0, 1
+    import tensorflow as tf
     context = tf.distribute.get_replica_context()
     strategy = tf.distribute.get_strategy()
     if context is None:  # Cross-replica context: act as a single replica.
@@ -44,10 +70,48 @@ def _replica_context_info():
 
 def _global_mean(value):
     """Mean of `value` over replicas (identity without a strategy)."""
+    if _BACKEND != "tensorflow":
+        return value
+    import tensorflow as tf
     context = tf.distribute.get_replica_context()
     if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def _is_multi_worker():
+    if _BACKEND != "tensorflow":
+        return False
+    import tensorflow as tf
+    return isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def stateless_uniform(shape, seed):
+    """U(0, 1) float32 draws that depend only on `seed`, an int32 pair.
+
+    `keras.random` takes an int or a `SeedGenerator`, neither of which can
+    be a traced value of the step counter; the alpha draws must be a pure
+    function of (seed, step, replica), so that a resumed run draws what the
+    original would, on every backend. Each backend has its own generator:
+    the draws differ between backends, never between runs of one.
+    """
+    if _BACKEND == "jax":
+        import jax
+        seed = ops.cast(seed, "int32")
+        key = jax.random.fold_in(jax.random.key(seed[0]), seed[1])
+        return jax.random.uniform(key, tuple(shape), dtype="float32")
+    if _BACKEND == "torch":
+        import torch
+        first, second = (int(v) & 0xFFFFFFFF for v in ops.convert_to_numpy(seed))
+        # Drawn on the CPU, so the draws do not depend on the device;
+        # `convert_to_tensor` moves them to Keras' device.
+        generator = torch.Generator().manual_seed((first << 32) | second)
+        draws = torch.rand(tuple(int(n) for n in shape), generator=generator,
+                           dtype=torch.float32)
+        return ops.convert_to_tensor(draws)
+    import tensorflow as tf
+    return tf.random.stateless_uniform(shape, seed=seed)
 
 
 class StyleTransferTrainer(keras.Model):
@@ -69,6 +133,10 @@ class StyleTransferTrainer(keras.Model):
       alpha_edge_probability: chance that each alpha_l is replaced by 0 or 1
         (even odds). 0 is the paper's plain uniform draw; with 0.5 the
         all-zero corner is 1/64 of the samples instead of a null set.
+
+    The whole training state (weights, optimizer slots and step, EMAs) is
+    Keras variables: `save_weights`/`load_weights` (`.weights.h5`) resume a
+    run on any backend, and `tf.train.Checkpoint` does on TensorFlow.
     """
 
     def __init__(self, stylizer, loss_network, spec, style_image,
@@ -120,12 +188,14 @@ class StyleTransferTrainer(keras.Model):
             name: keras.metrics.Mean(name=name)
             for name in ["loss"] + self.loss_names
             + [f"{n}_normalized" for n in self.loss_names]}
+        # Everything is built: `load_weights` may restore a fresh trainer.
+        self.built = True
 
     def _set_style_image(self, style_image):
         """Stores the style image's Gram matrices: the fixed style targets."""
-        style = tf.convert_to_tensor(style_image, tf.float32)
-        if style.shape.rank == 3:
-            style = style[tf.newaxis]
+        style = ops.convert_to_tensor(style_image, "float32")
+        if len(style.shape) == 3:
+            style = ops.expand_dims(style, 0)
         features = self.loss_network(style, training=False)
         self.style_grams = []
         for name in self.spec.style_layers:
@@ -151,23 +221,24 @@ class StyleTransferTrainer(keras.Model):
         if not self.adjustable:
             return self.stylizer(content, training=training)
         if alpha is None:
-            batch = tf.shape(content)[0]
-            alpha = tf.ones([batch, len(self.spec.style_layers)])
+            batch = ops.shape(content)[0]
+            alpha = ops.ones((batch, len(self.spec.style_layers)))
         return self.stylizer([content, alpha], training=training)
 
     def _loss_weights(self, batch_size, seed):
         """(B, L) weights of the style layers for this batch."""
         num_style = len(self.spec.style_layers)
         if not self.adjustable:
-            return tf.tile(self.style_weights[tf.newaxis], [batch_size, 1])
+            weights = ops.convert_to_tensor(self.style_weights)
+            return ops.tile(ops.expand_dims(weights, 0), (batch_size, 1))
         if not self.alpha_edge_probability:
-            return tf.random.stateless_uniform([batch_size, num_style], seed=seed)
+            return stateless_uniform((batch_size, num_style), seed)
         # Three independent uniforms per entry: the value, whether to snap it,
         # and to which end.
-        draws = tf.random.stateless_uniform([batch_size, num_style, 3], seed=seed)
+        draws = stateless_uniform((batch_size, num_style, 3), seed)
         snap = draws[..., 1] < self.alpha_edge_probability
-        end = tf.cast(draws[..., 2] < 0.5, draws.dtype)
-        return tf.where(snap, end, draws[..., 0])
+        end = ops.cast(draws[..., 2] < 0.5, "float32")
+        return ops.where(snap, end, draws[..., 0])
 
     def _content_targets(self, content, dtype):
         """The content images' features at the content layer, as constants.
@@ -176,9 +247,9 @@ class StyleTransferTrainer(keras.Model):
         pass (nothing trainable is upstream of it).
         """
         network = self._content_network or self.loss_network
-        content = tf.stop_gradient(tf.cast(content, dtype))
+        content = ops.stop_gradient(ops.cast(content, dtype))
         features = network(content, training=False)[self.spec.content_layer]
-        return tf.stop_gradient(features)
+        return ops.stop_gradient(features)
 
     def compute_raw_losses(self, content, alpha, training=False):
         """Stylizes `content` and returns (stylized, (B, K) raw losses)."""
@@ -192,18 +263,20 @@ class StyleTransferTrainer(keras.Model):
         content_name = self.spec.content_layer
         raw = [losses_lib.content_loss(
             features[content_name],
-            self._content_targets(content, stylized.dtype))]
+            self._content_targets(
+                content, keras.backend.standardize_dtype(stylized.dtype)))]
         for name, gram in zip(self.spec.style_layers, self.style_grams):
             raw.append(losses_lib.style_loss(features[name], gram))
-        return stylized, tf.stack(raw, axis=-1)
+        return stylized, ops.stack(raw, axis=-1)
 
     def _weighted_loss(self, raw, alpha, normalize_with):
         """Per-sample objective and (B, K) normalized losses."""
         normalized = raw * self.normalizer.weights_for(normalize_with)
-        batch = tf.shape(raw)[0]
-        weights = tf.concat(
-            [tf.fill([batch, 1], self.content_weight), alpha], axis=-1)
-        return tf.reduce_sum(weights * normalized, axis=-1), normalized
+        alpha = ops.cast(alpha, "float32")
+        weights = ops.concatenate(
+            [ops.ones_like(alpha[:, :1]) * self.content_weight, alpha],
+            axis=-1)
+        return ops.sum(weights * normalized, axis=-1), normalized
 
     def _update_metrics(self, total, raw, normalized):
         self._trackers["loss"].update_state(total)
@@ -211,52 +284,150 @@ class StyleTransferTrainer(keras.Model):
             self._trackers[name].update_state(raw[:, k])
             self._trackers[f"{name}_normalized"].update_state(normalized[:, k])
         logs = {name: tracker.result() for name, tracker in self._trackers.items()}
-        ema = tf.convert_to_tensor(self.normalizer.ema)
+        ema = ops.convert_to_tensor(self.normalizer.ema)
         for k, name in enumerate(self.loss_names):
             logs[f"ema_{name}"] = ema[k]
-        if isinstance(tf.distribute.get_strategy(),
-                      tf.distribute.MultiWorkerMirroredStrategy):
+        if _is_multi_worker():
             # Keras reduces multi-worker logs with a mean along axis 0,
             # which scalars do not have; (1,) vectors reduce to scalars.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
         return logs
 
     def _step_seed(self, salt):
         replica, replicas = _replica_context_info()
-        step = tf.cast(self.optimizer.iterations, tf.int32) if self.optimizer \
-            else tf.constant(0, tf.int32)
-        return tf.stack([tf.constant(self.seed + salt, tf.int32),
-                         step * replicas + replica])
+        step = (ops.cast(self.optimizer.iterations, "int32")
+                if self.optimizer else ops.convert_to_tensor(0, "int32"))
+        return ops.stack([ops.convert_to_tensor(self.seed + salt, "int32"),
+                          step * replicas + replica])
 
-    def train_step(self, data):
-        content = data[0] if isinstance(data, (tuple, list)) else data
-        batch = tf.shape(content)[0]
-        alpha = self._loss_weights(batch, self._step_seed(salt=0))
+    @staticmethod
+    def _unpack(data):
+        """(content, the batch's own loss weights or None)."""
+        content, alpha, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return content, alpha
+
+    def compute_objective(self, content, alpha=None, training=True):
+        """One training step's loss, shared by every backend's `train_step`.
+
+        Draws alpha unless given, computes the raw losses, folds their
+        (global) batch means into the EMAs, and weights the Eq. 8
+        normalized losses. Returns (mean objective, (per-sample objective,
+        raw losses, normalized losses)).
+
+        The EMA update is a variable assignment: in place on TensorFlow and
+        torch, recorded by the enclosing `keras.StatelessScope` on JAX.
+        """
+        if alpha is None:
+            alpha = self._loss_weights(ops.shape(content)[0],
+                                       self._step_seed(salt=0))
+        alpha = ops.cast(alpha, "float32")
+        _, raw = self.compute_raw_losses(
+            content, alpha if self.adjustable else None, training=training)
+        ema = self.normalizer.update(_global_mean(ops.mean(raw, axis=0)))
+        per_sample, normalized = self._weighted_loss(raw, alpha, ema)
+        return ops.mean(per_sample), (per_sample, raw, normalized)
+
+    def compute_evaluation(self, content, alpha=None):
+        """`test_step`'s losses: fixed alphas, the EMAs read, not updated."""
+        if alpha is None:
+            # A fixed seed: every evaluation sees the same alphas.
+            alpha = self._loss_weights(
+                ops.shape(content)[0],
+                ops.convert_to_tensor([self.seed + 1, 0], "int32"))
+        alpha = ops.cast(alpha, "float32")
+        _, raw = self.compute_raw_losses(
+            content, alpha if self.adjustable else None, training=False)
+        # Before any training step the EMAs are empty; use this batch's means.
+        ema = ops.where(self.normalizer.count > 0,
+                        ops.convert_to_tensor(self.normalizer.ema),
+                        _global_mean(ops.mean(raw, axis=0)))
+        per_sample, normalized = self._weighted_loss(raw, alpha, ema)
+        return per_sample, raw, normalized
+
+    # The per-backend gradient mechanics. `fit` calls `train_step(data)` on
+    # TensorFlow and torch, and `train_step(state, data)` (jit-compiled,
+    # returning the new state) on JAX; the class picks its backend's below.
+
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf
+        content, alpha = self._unpack(data)
         _, replicas = _replica_context_info()
         with tf.GradientTape() as tape:
-            _, raw = self.compute_raw_losses(
-                content, alpha if self.adjustable else None, training=True)
-            ema = self.normalizer.update(_global_mean(tf.reduce_mean(raw, 0)))
-            per_sample, normalized = self._weighted_loss(raw, alpha, ema)
-            total = tf.reduce_mean(per_sample)
+            total, parts = self.compute_objective(content, alpha)
             # Gradients are summed over replicas: scale to the global mean.
             scaled = self.optimizer.scale_loss(total / replicas)
         variables = self.stylizer.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        return self._update_metrics(per_sample, raw, normalized)
+        return self._update_metrics(*parts)
 
-    def test_step(self, data):
-        content = data[0] if isinstance(data, (tuple, list)) else data
-        batch = tf.shape(content)[0]
-        # A fixed seed: every evaluation sees the same alphas.
-        alpha = self._loss_weights(
-            batch, tf.constant([self.seed + 1, 0], tf.int32))
-        _, raw = self.compute_raw_losses(
-            content, alpha if self.adjustable else None, training=False)
-        # Before any training step the EMAs are empty; use this batch's means.
-        ema = tf.where(self.normalizer.count > 0,
-                       tf.convert_to_tensor(self.normalizer.ema),
-                       _global_mean(tf.reduce_mean(raw, 0)))
-        per_sample, normalized = self._weighted_loss(raw, alpha, ema)
-        return self._update_metrics(per_sample, raw, normalized)
+    def _torch_train_step(self, data):
+        import torch
+        content, alpha = self._unpack(data)
+        # Gradients accumulate in `.grad` across backward passes.
+        self.zero_grad()
+        total, parts = self.compute_objective(content, alpha)
+        self.optimizer.scale_loss(total).backward()
+        variables = self.stylizer.trainable_variables
+        gradients = [v.value.grad for v in variables]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, variables)
+        return self._update_metrics(*(ops.stop_gradient(p) for p in parts))
+
+    def _jax_train_step(self, state, data):
+        import jax
+        trainable, non_trainable, optimizer_state, metrics_state = state
+        content, alpha = self._unpack(data)
+        # `fit` purges the variables' own values while it holds the state:
+        # everything the step reads must come through a scope's mapping.
+        fixed = (list(zip(self.non_trainable_variables, non_trainable))
+                 + list(zip(self.optimizer.variables, optimizer_state)))
+
+        def objective(trainable_values):
+            mapping = list(zip(self.trainable_variables, trainable_values))
+            with keras.StatelessScope(state_mapping=mapping + fixed) as scope:
+                total, parts = self.compute_objective(content, alpha)
+                scaled = self.optimizer.scale_loss(total)
+            updated = [scope.get_current_value(v)
+                       for v in self.non_trainable_variables]
+            return scaled, (parts, updated)
+
+        (_, (parts, non_trainable)), gradients = jax.value_and_grad(
+            objective, has_aux=True)(trainable)
+        trainable, optimizer_state = self.optimizer.stateless_apply(
+            optimizer_state, gradients, trainable)
+        logs, metrics_state = self._jax_metrics(
+            parts, non_trainable, metrics_state)
+        return logs, (trainable, non_trainable, optimizer_state, metrics_state)
+
+    def _jax_metrics(self, parts, non_trainable, metrics_state):
+        mapping = (list(zip(self.non_trainable_variables, non_trainable))
+                   + list(zip(self.metrics_variables, metrics_state)))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._update_metrics(*parts)
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
+    def _unsupported_train_step(self, *args):
+        raise NotImplementedError(
+            f"training needs the tensorflow, jax or torch backend, not "
+            f"{_BACKEND!r}")
+
+    def _stateful_test_step(self, data):
+        return self._update_metrics(*self.compute_evaluation(*self._unpack(data)))
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metrics_state = state
+        mapping = (list(zip(self.trainable_variables, trainable))
+                   + list(zip(self.non_trainable_variables, non_trainable)))
+        with keras.StatelessScope(state_mapping=mapping):
+            parts = self.compute_evaluation(*self._unpack(data))
+        logs, metrics_state = self._jax_metrics(
+            parts, non_trainable, metrics_state)
+        return logs, (trainable, non_trainable, metrics_state)
+
+    train_step = {
+        "tensorflow": _tensorflow_train_step,
+        "jax": _jax_train_step,
+        "torch": _torch_train_step,
+    }.get(_BACKEND, _unsupported_train_step)
+    test_step = _jax_test_step if _BACKEND == "jax" else _stateful_test_step
