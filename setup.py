@@ -41,8 +41,10 @@ setuptools.setup(
         # Linux wheel brings CUDA (gigabytes); with torch installed
         # (`pip install torch`, or its CPU wheel), the same tests run under
         # the PyTorch backend, and skip without it.
+        # tensorflow-hub 0.16 imports pkg_resources, which setuptools 81
+        # dropped.
         "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub",
-                 "tensorflow-datasets", "jax"],
+                 "setuptools<81", "tensorflow-datasets", "jax"],
         # The JAX backend: KERAS_BACKEND=jax. Its CPU wheel; on GPUs, install
         # jax[cuda12] (or the machine's own JAX) instead.
         "jax": ["jax"],
