@@ -30,11 +30,8 @@ Every error is an :class:`AlphaError` (a ``ValueError``) with a one-line message
 that names the offending value and says what would be accepted.
 """
 
-from __future__ import annotations
-
 import math
 import numbers
-from typing import Sequence
 
 import numpy as np
 
@@ -61,11 +58,11 @@ class AlphaError(UserError, ValueError):
 # ---------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+def _check_int(name, value, minimum=None, maximum=None):
     return check_int(name, value, minimum, maximum, error=AlphaError)
 
 
-def _check_layer_names(layer_names: Sequence[str]) -> tuple[str, ...]:
+def _check_layer_names(layer_names):
     # A bare string is a Sequence[str] too; iterating it would give one
     # "layer" per character, so reject it explicitly.
     if isinstance(layer_names, str):
@@ -90,7 +87,7 @@ def _check_layer_names(layer_names: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _valid_layers_hint(names: Sequence[str]) -> str:
+def _valid_layers_hint(names):
     return "valid layers: " + ", ".join(names)
 
 
@@ -99,7 +96,7 @@ def _valid_layers_hint(names: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _parse_number(token: str, entry: str) -> float:
+def _parse_number(token, entry):
     """Parses one alpha value; ``entry`` is the full comma-separated item."""
     if not token:
         raise AlphaError(f"alpha entry {entry!r} has no value; expected a number in [0, 1]")
@@ -116,9 +113,7 @@ def _parse_number(token: str, entry: str) -> float:
     return value
 
 
-def parse_alpha(
-    text: str, layer_names: Sequence[str], *, default: float | None = None
-) -> np.ndarray:
+def parse_alpha(text, layer_names, *, default=None):
     """Parses alpha from command-line text.
 
     Accepted forms (whitespace around entries, names and ``=`` is ignored):
@@ -205,7 +200,7 @@ def parse_alpha(
         return np.asarray(values, dtype=np.float32)
 
     index = {name: i for i, name in enumerate(names)}
-    result: list[float | None] = [None] * num_layers
+    result = [None] * num_layers
     for entry in entries:
         name, _, value_text = entry.partition("=")
         name = name.strip()
@@ -233,7 +228,7 @@ def parse_alpha(
     return np.asarray(result, dtype=np.float32)
 
 
-def validate_alpha(values, num_layers: int) -> np.ndarray:
+def validate_alpha(values, num_layers):
     """Checks an alpha array coming from Python code.
 
     Args:
@@ -280,7 +275,7 @@ def validate_alpha(values, num_layers: int) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def format_alpha(values, layer_names: Sequence[str]) -> str:
+def format_alpha(values, layer_names):
     """Formats one alpha vector in the named text form.
 
     The shortest decimal that identifies each float32 value is used, so
@@ -288,7 +283,8 @@ def format_alpha(values, layer_names: Sequence[str]) -> str:
     ``validate_alpha(a, len(names))``.  No spaces are emitted so the result can
     be pasted into a shell or used in a file name without quoting.
 
-    Example: ``"block2_conv2=0.2,block3_conv4=1,block4_conv4=0.5"``.
+    Returns:
+      The text (a str), e.g. ``"block2_conv2=0.2,block3_conv4=1,block4_conv4=0.5"``.
     """
     names = _check_layer_names(layer_names)
     array = validate_alpha(values, len(names))
@@ -308,7 +304,7 @@ def format_alpha(values, layer_names: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def sample_alpha(num_samples: int, num_layers: int, seed) -> np.ndarray:
+def sample_alpha(num_samples, num_layers, seed):
     """Draws alpha ~ U(0, 1) independently per sample and per layer.
 
     Returns:
@@ -327,15 +323,7 @@ def sample_alpha(num_samples: int, num_layers: int, seed) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def alpha_walk(
-    num_frames: int,
-    num_layers: int,
-    seed,
-    *,
-    period: int = 30,
-    start=None,
-    loop: bool = False,
-) -> np.ndarray:
+def alpha_walk(num_frames, num_layers, seed, *, period=30, start=None, loop=False):
     """Smooth random path through [0, 1]^L for animations.
 
     Random keyframes ~ U(0, 1) are placed every ``period`` frames and joined
@@ -394,7 +382,7 @@ def alpha_walk(
     return np.clip(path, 0.0, 1.0).astype(np.float32)
 
 
-def _fixed_alpha(fixed, num_layers: int) -> np.ndarray:
+def _fixed_alpha(fixed, num_layers):
     """A number or an (L,) alpha, as an (L,) float32 alpha."""
     if np.ndim(fixed) == 0 and not isinstance(fixed, str):
         fixed = [fixed] * num_layers
@@ -404,7 +392,7 @@ def _fixed_alpha(fixed, num_layers: int) -> np.ndarray:
     return alpha
 
 
-def sweep_alphas(num_layers: int, layer_index: int, steps: int, fixed=0.0) -> np.ndarray:
+def sweep_alphas(num_layers, layer_index, steps, fixed=0.0):
     """One layer going 0 -> 1 while the others stay fixed (paper Figure 3 rows).
 
     Args:
@@ -426,7 +414,7 @@ def sweep_alphas(num_layers: int, layer_index: int, steps: int, fixed=0.0) -> np
     return alphas
 
 
-def grid_alphas(num_layers: int, i: int, j: int, steps: int, fixed=0.0) -> np.ndarray:
+def grid_alphas(num_layers, i, j, steps, fixed=0.0):
     """Two layers on a steps x steps grid, the others fixed (paper Figure 9).
 
     Row-major: entry ``r * steps + c`` has layer ``i`` at ``r / (steps - 1)``

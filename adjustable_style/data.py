@@ -15,12 +15,9 @@ Both yield float32 batches of shape (batch, image_size, image_size, 3) in
 seed the whole stream (file order and augmentation) is reproducible.
 """
 
-from __future__ import annotations
-
 import difflib
 import os
 import threading
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -59,11 +56,11 @@ class DecodeStats:
     though it is met again every epoch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self):
         self._lock = threading.Lock()
-        self._reasons: dict[str, str] = {}
+        self._reasons = {}
 
-    def record(self, path: str, reason: str) -> bool:
+    def record(self, path, reason):
         """Notes a bad file; returns True the first time it is seen."""
         with self._lock:
             if path in self._reasons:
@@ -73,24 +70,24 @@ class DecodeStats:
         return True
 
     @property
-    def bad(self) -> int:
+    def bad(self):
         """Number of distinct files skipped so far."""
         with self._lock:
             return len(self._reasons)
 
     @property
-    def bad_files(self) -> list[str]:
+    def bad_files(self):
         """Skipped files, in the order they were first met."""
         with self._lock:
             return list(self._reasons)
 
     @property
-    def reasons(self) -> dict[str, str]:
+    def reasons(self):
         """Skipped file -> one-line reason."""
         with self._lock:
             return dict(self._reasons)
 
-    def __repr__(self) -> str:
+    def __repr__(self):
         return f"DecodeStats(bad={self.bad})"
 
 
@@ -99,7 +96,7 @@ class DecodeStats:
 # --------------------------------------------------------------------------
 
 
-def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
+def _augment(image, seed, image_size):
     """Random rescale, square crop and horizontal flip of one float image.
 
     `seed` is a per-element stateless seed of shape (2,), so the result does
@@ -124,9 +121,7 @@ def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
-def _finish_pipeline(
-    ds: tf.data.Dataset, image_size: int, batch_size: int, seed: Optional[int]
-) -> tf.data.Dataset:
+def _finish_pipeline(ds, image_size, batch_size, seed):
     """Augments, batches and prefetches a dataset of float (H, W, 3) images."""
     # Dataset.random gives each element its own seed pair; unseeded, it is
     # nondeterministic, so unseeded runs still differ from each other.
@@ -141,7 +136,7 @@ def _finish_pipeline(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _check_sizes(image_size: int, batch_size: int) -> None:
+def _check_sizes(image_size, batch_size):
     if int(image_size) < 1:
         raise ValueError(f"image_size must be a positive integer, got {image_size}")
     if int(batch_size) < 1:
@@ -153,7 +148,7 @@ def _check_sizes(image_size: int, batch_size: int) -> None:
 # --------------------------------------------------------------------------
 
 
-def _resolve_files(spec_or_list: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> list[str]:
+def _resolve_files(spec_or_list):
     if isinstance(spec_or_list, (str, os.PathLike)):
         return images.list_image_files(spec_or_list)
     # An explicit list is taken as is: missing or broken entries are skipped
@@ -164,23 +159,23 @@ def _resolve_files(spec_or_list: Union[str, os.PathLike, Sequence[Union[str, os.
     return files
 
 
-def _describe(spec_or_list) -> str:
+def _describe(spec_or_list):
     if isinstance(spec_or_list, (str, os.PathLike)):
         return repr(os.fspath(spec_or_list))
     return "the given file list"
 
 
 def content_dataset_from_files(
-    spec_or_list: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
-    image_size: int,
-    batch_size: int,
-    seed: Optional[int] = None,
-    shuffle_buffer: Optional[int] = None,
-    repeat: bool = True,
+    spec_or_list,
+    image_size,
+    batch_size,
+    seed=None,
+    shuffle_buffer=None,
+    repeat=True,
     *,
-    max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS,
-    stats: Optional[DecodeStats] = None,
-) -> tf.data.Dataset:
+    max_pixels=images.DEFAULT_MAX_PIXELS,
+    stats=None,
+):
     """Training batches of random crops from image files.
 
     Args:
@@ -188,12 +183,13 @@ def content_dataset_from_files(
         images.list_image_files), or a sequence of file paths.
       image_size: side of the square crops.
       batch_size: batch size; the last partial batch is dropped.
-      seed: makes file order and augmentation reproducible.
+      seed: an int that makes file order and augmentation reproducible;
+        None (default) gives a different stream each run.
       shuffle_buffer: shuffle buffer over file names; None (default) shuffles
         the whole list every epoch, 0 or 1 keeps the given order.
       repeat: repeat forever (training) or stop after one pass.
-      max_pixels: per-image pixel limit (see images.load_image); larger files
-        are skipped as undecodable.
+      max_pixels: per-image pixel limit (see images.load_image; None or 0
+        disables it); larger files are skipped as undecodable.
       stats: a DecodeStats to fill in; a new one is made if omitted. Either
         way it is also available as the `decode_stats` attribute of the
         returned dataset.
@@ -230,7 +226,7 @@ def content_dataset_from_files(
             f"(first error: {first_error})"
         )
 
-    def decode(path_bytes: bytes):
+    def decode(path_bytes):
         path = os.fsdecode(path_bytes)
         try:
             return images.load_image_uint8(path, max_pixels, min_side=min_side), np.bool_(True)
@@ -238,7 +234,7 @@ def content_dataset_from_files(
             stats.record(path, _reason(e, path))
             return np.zeros((1, 1, 3), np.uint8), np.bool_(False)
 
-    def decode_op(path: tf.Tensor):
+    def decode_op(path):
         # numpy_function runs Pillow, which releases the GIL while decoding,
         # so parallel map calls really decode in parallel.
         image, ok = tf.numpy_function(decode, [path], [tf.uint8, tf.bool], stateful=False)
@@ -264,7 +260,7 @@ def content_dataset_from_files(
     return ds
 
 
-def _reason(error: Exception, path: str) -> str:
+def _reason(error, path):
     """One-line reason for a failed decode, without repeating the path."""
     text = " ".join(str(error).split()) or type(error).__name__
     if not isinstance(error, ImageError):
@@ -278,7 +274,7 @@ def _reason(error: Exception, path: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def find_image_feature(features) -> tuple[tuple[str, ...], "object"]:
+def find_image_feature(features):
     """Finds the first tfds.features.Image in a (possibly nested) FeaturesDict.
 
     Returns:
@@ -308,20 +304,20 @@ def find_image_feature(features) -> tuple[tuple[str, ...], "object"]:
     return found
 
 
-def _nested_dict(path: Sequence[str], leaf) -> dict:
+def _nested_dict(path, leaf):
     node = leaf
     for key in reversed(path):
         node = {key: node}
     return node
 
 
-def _get_path(example, path: Sequence[str]):
+def _get_path(example, path):
     for key in path:
         example = example[key]
     return example
 
 
-def _to_rgb_float(image: tf.Tensor, channels: Optional[int]) -> tf.Tensor:
+def _to_rgb_float(image, channels):
     # convert_image_dtype scales uint8 by 1/255 and uint16 by 1/65535.
     image = tf.image.convert_image_dtype(image, tf.float32)
     if channels == 1:
@@ -347,7 +343,7 @@ def _import_tfds():
     return tfds
 
 
-def _builder(name: str, data_dir: Optional[str]):
+def _builder(name, data_dir):
     tfds = _import_tfds()
 
     try:
@@ -363,17 +359,17 @@ def _builder(name: str, data_dir: Optional[str]):
 
 
 def content_dataset_from_tfds(
-    name: str,
-    split: str = "train",
-    data_dir: Optional[str] = None,
+    name,
+    split="train",
+    data_dir=None,
     *,
-    image_size: int,
-    batch_size: int,
-    seed: Optional[int] = None,
-    download: bool = True,
-    shuffle_buffer: int = 1000,
-    repeat: bool = True,
-) -> tf.data.Dataset:
+    image_size,
+    batch_size,
+    seed=None,
+    download=True,
+    shuffle_buffer=1000,
+    repeat=True,
+):
     """Training batches of random crops from a TensorFlow Datasets dataset.
 
     The image feature is found automatically (the first tfds.features.Image,
@@ -390,6 +386,10 @@ def content_dataset_from_tfds(
         already be prepared in data_dir.
       shuffle_buffer: examples shuffled in a buffer of encoded images (small,
         since decoding happens after the shuffle); 0 or 1 disables it.
+
+    Returns:
+      A tf.data.Dataset of float32 (batch_size, image_size, image_size, 3) in
+      [0, 1].
 
     Raises:
       DatasetError: unknown name, not prepared (download=False), bad split,
@@ -456,10 +456,8 @@ def content_dataset_from_tfds(
 # --------------------------------------------------------------------------
 
 
-def style_image_tensor(
-    path: Union[str, os.PathLike], size: int, max_pixels: Optional[int] = images.DEFAULT_MAX_PIXELS
-) -> tf.Tensor:
-    """Loads the style image as float32 (1, H, W, 3) with its shorter side = size.
+def style_image_tensor(path, size, max_pixels=images.DEFAULT_MAX_PIXELS):
+    """Loads the style image as a float32 (1, H, W, 3) tensor with its shorter side = size.
 
     The shorter side (not the long one) is matched to `size` because content
     crops are size x size: the style's textures are then measured at the

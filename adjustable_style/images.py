@@ -6,11 +6,12 @@ corrupt ...") instead of a Pillow traceback, and so that every input, whatever
 its mode (grayscale, RGBA, palette, CMYK, 16-bit, float) or orientation,
 arrives as the same float32 RGB array in [0, 1].
 
+Paths may be a str or an os.PathLike; images go in and come out as numpy
+arrays.
+
 This module deliberately does not import TensorFlow: command-line tools that
 only convert images should start quickly.
 """
-
-from __future__ import annotations
 
 import glob
 import io
@@ -18,7 +19,6 @@ import math
 import os
 import threading
 import uuid
-from typing import Iterable, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -37,8 +37,6 @@ __all__ = [
     "resize_image",
     "save_image",
 ]
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 # 64 megapixels is well above any camera a user is likely to feed in, yet low
 # enough that one decoded image (~0.75 GB as float32 RGB) cannot exhaust memory.
@@ -85,7 +83,7 @@ class ImageError(UserError, ValueError):
 # --------------------------------------------------------------------------
 
 
-def _check_max_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
+def _check_max_pixels(size, name, max_pixels):
     if not max_pixels:
         return
     width, height = size
@@ -96,7 +94,7 @@ def _check_max_pixels(size: tuple[int, int], name: str, max_pixels: int | None) 
         )
 
 
-def _decode(source, name: str, max_pixels: int | None, min_long_side: int = 0, min_short_side: int = 0) -> Image.Image:
+def _decode(source, name, max_pixels, min_long_side=0, min_short_side=0):
     """Returns a fully decoded, EXIF-oriented Pillow image or raises ImageError.
 
     `source` is a path or a binary file object. `min_long_side` or
@@ -104,7 +102,7 @@ def _decode(source, name: str, max_pixels: int | None, min_long_side: int = 0, m
     two in the DCT domain (much faster for big photos) while keeping that side
     at least that long.
     """
-    def attempt() -> Image.Image:
+    def attempt():
         im = Image.open(source)
         try:
             # The header size is known before any pixel is decoded, so
@@ -170,11 +168,11 @@ def _decode(source, name: str, max_pixels: int | None, min_long_side: int = 0, m
     return oriented
 
 
-def _has_alpha(im: Image.Image) -> bool:
+def _has_alpha(im):
     return im.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info
 
 
-def _to_rgb_array(im: Image.Image, name: str) -> np.ndarray:
+def _to_rgb_array(im, name):
     """Converts a decoded Pillow image to an (H, W, 3) RGB array.
 
     Returns uint8 for 8-bit opaque images (no float copy of a big photo is
@@ -203,7 +201,7 @@ def _to_rgb_array(im: Image.Image, name: str) -> np.ndarray:
         raise ImageError(f"{name}: unsupported colour mode {mode!r} ({one_line(e)})") from None
 
 
-def resize_image(array: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize_image(array, height, width):
     """Resizes an (H, W, 3) uint8 or float image with a Lanczos filter.
 
     uint8 input stays uint8; float input is resized per channel at full float
@@ -226,7 +224,7 @@ def resize_image(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
 
 
-def _fit_long_side(shape: Sequence[int], max_size: int) -> tuple[int, int] | None:
+def _fit_long_side(shape, max_size):
     """(height, width) with the long side at most max_size, or None if it fits."""
     height, width = shape[:2]
     if not max_size or max(height, width) <= max_size:
@@ -235,7 +233,7 @@ def _fit_long_side(shape: Sequence[int], max_size: int) -> tuple[int, int] | Non
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _check_file(path: PathLike) -> str:
+def _check_file(path):
     name = os.fspath(path)
     if not os.path.exists(name):
         raise ImageError(f"{name}: file not found")
@@ -246,7 +244,7 @@ def _check_file(path: PathLike) -> str:
     return name
 
 
-def _finish(im: Image.Image, name: str, max_size: int) -> np.ndarray:
+def _finish(im, name, max_size):
     try:
         rgb = _to_rgb_array(im, name)
     finally:
@@ -259,7 +257,7 @@ def _finish(im: Image.Image, name: str, max_size: int) -> np.ndarray:
     return rgb.astype(np.float32, copy=False)
 
 
-def load_image(path: PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS, max_size: int = 0) -> np.ndarray:
+def load_image(path, max_pixels=DEFAULT_MAX_PIXELS, max_size=0):
     """Loads an image file as float32 RGB of shape (H, W, 3) in [0, 1].
 
     EXIF orientation is applied; grayscale is replicated to RGB; transparency
@@ -281,12 +279,11 @@ def load_image(path: PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS, max_
     return _finish(im, name, max_size)
 
 
-def decode_image_bytes(
-    data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS, max_size: int = 0
-) -> np.ndarray:
+def decode_image_bytes(data, name, max_pixels=DEFAULT_MAX_PIXELS, max_size=0):
     """Like load_image() but for encoded bytes (e.g. an upload).
 
-    `name` is only used in error messages.
+    Returns float32 RGB of shape (H, W, 3) in [0, 1]; `name` (a str) is only
+    used in error messages.
     """
     if not data:
         raise ImageError(f"{name}: file is empty (0 bytes)")
@@ -294,9 +291,7 @@ def decode_image_bytes(
     return _finish(im, name, max_size)
 
 
-def load_image_uint8(
-    path: PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 0
-) -> np.ndarray:
+def load_image_uint8(path, max_pixels=DEFAULT_MAX_PIXELS, min_side=0):
     """Loads an image as uint8 RGB (H, W, 3), cheaply shrunk for training.
 
     Meant for input pipelines: 8 bits per channel are plenty for training
@@ -322,8 +317,7 @@ def load_image_uint8(
 
 
 
-def load_center_square(path: PathLike, size: int,
-                       max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_center_square(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     """A photo as float32 (size, size, 3) in [0, 1]: shorter side = size, centre crop.
 
     For fixed views of a photo (TensorBoard previews, experiments), where
@@ -344,12 +338,15 @@ def load_center_square(path: PathLike, size: int,
 # --------------------------------------------------------------------------
 
 
-def to_uint8(pixels) -> np.ndarray:
-    """Floats in [0, 1] (any shape) as 8-bit levels, rounded to the nearest."""
+def to_uint8(pixels):
+    """Floats in [0, 1] (any shape) as 8-bit levels, rounded to the nearest.
+
+    Returns a uint8 array of the same shape.
+    """
     return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _pixels_to_save(array, name: str) -> np.ndarray:
+def _pixels_to_save(array, name):
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
@@ -364,7 +361,7 @@ def _pixels_to_save(array, name: str) -> np.ndarray:
     raise ImageError(f"{name}: expected float values in [0, 1] or uint8, got dtype {array.dtype}")
 
 
-def save_image(array, path: PathLike) -> None:
+def save_image(array, path):
     """Writes an (H, W, 3) float [0, 1] or uint8 array as PNG, JPEG, WebP or BMP.
 
     The format comes from the extension (case-insensitive); JPEG and WebP use
@@ -417,13 +414,13 @@ def save_image(array, path: PathLike) -> None:
 # --------------------------------------------------------------------------
 
 
-def _is_image_name(path: str) -> bool:
+def _is_image_name(path):
     base = os.path.basename(path)
     # Dot-files such as macOS "._photo.jpg" resource forks are not images.
     return not base.startswith(".") and os.path.splitext(base)[1].lower() in SUPPORTED_EXTENSIONS
 
 
-def _expand_one(part: str) -> list[str]:
+def _expand_one(part):
     path = os.path.expanduser(part)
     if os.path.isdir(path):
         return sorted(
@@ -440,13 +437,16 @@ def _expand_one(part: str) -> list[str]:
     raise ImageError(f"no image files found in {part!r}: no such file or folder")
 
 
-def list_image_files(spec: Union[PathLike, Iterable[PathLike]]) -> list[str]:
+def list_image_files(spec):
     """Expands a file, folder, glob, or comma-separated list of those.
 
     Folders are listed non-recursively; folders and globs contribute only
     files with a SUPPORTED_EXTENSIONS extension (case-insensitive), sorted.
     Duplicates are dropped, first occurrence kept. An iterable of specs is
     treated like a comma-separated list.
+
+    Returns:
+      The file paths, a list of str.
 
     Raises:
       ImageError: a named path does not exist, or nothing matched at all.
@@ -460,8 +460,8 @@ def list_image_files(spec: Union[PathLike, Iterable[PathLike]]) -> list[str]:
         text = ",".join(parts)
     parts = [p.strip() for p in parts if p.strip()]
 
-    seen: set[str] = set()
-    files: list[str] = []
+    seen = set()
+    files = []
     for part in parts:
         for path in _expand_one(part):
             if path not in seen:

