@@ -32,6 +32,9 @@ RECORD_FILE = "model.json"
 STYLE_THUMBNAIL = "style.jpg"
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 DEFAULT_MODEL = "starry_night"
+# The --model help of the commands that take a trained model.
+MODEL_FLAG_HELP = ("A .keras file, a training model folder, or a shipped model name. "
+                   f"Default: {DEFAULT_MODEL}.")
 # What keras.saving.load_model reads: Keras 3 files and legacy HDF5.
 MODEL_EXTENSIONS = (".keras", ".h5")
 

@@ -100,8 +100,8 @@ class TrainConfig:
         0.0,
         "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "
         "plain uniform). Short runs learn alpha = 0 and one-layer-alone settings "
-        "much sooner with it; the shipped models used 0.75, then 0.25 in their "
-        "last stage (experiments/train_shipped_models.sh).")
+        "much sooner with it; the shipped models' fine-tuning stages used 0.75 "
+        "(experiments/train_shipped_models.sh).")
     save_every: int = _setting(1000, "Steps between checkpoints.")
     log_every: int = _setting(100, "Steps between progress/TensorBoard updates.")
     strategy: str = _setting(

@@ -15,10 +15,7 @@ from adjustable_style import cli, model_files
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "model", None,
-    "A .keras file, a training model folder, or a shipped model name. "
-    f"Default: {model_files.DEFAULT_MODEL}.")
+flags.DEFINE_string("model", None, model_files.MODEL_FLAG_HELP)
 flags.DEFINE_string("output", None, "The SavedModel folder to write (required).")
 flags.DEFINE_bool(
     "overwrite", False,

@@ -17,10 +17,7 @@ from adjustable_style import cli, images, model_files
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "model", None,
-    "A .keras file, a training model folder, or a shipped model name. "
-    f"Default: {model_files.DEFAULT_MODEL}.")
+flags.DEFINE_string("model", None, model_files.MODEL_FLAG_HELP)
 flags.DEFINE_string("output", None, "The .tflite file to write (required).")
 flags.DEFINE_integer("height", 256, "Fixed input height of the TFLite model.")
 flags.DEFINE_integer("width", 256, "Fixed input width of the TFLite model.")
