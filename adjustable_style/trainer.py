@@ -29,8 +29,9 @@ it, in the way of the Keras guides "Customizing what happens in fit()":
   over the state `fit` passes in, differentiates it with
   `jax.value_and_grad`, applies Adam with `optimizer.stateless_apply`, and
   returns the new state: the EMA update is non-trainable state like any
-  other. `fit` jit-compiles it; under `keras.distribution.DataParallel` the
-  batch means are global by construction.
+  other. `fit` jit-compiles it as one program over the global batch, so
+  under `keras.distribution.DataParallel` its batch means are the global
+  ones with no extra code (not yet exercised on several devices).
 - PyTorch: `zero_grad`, `backward`, `optimizer.apply`.
 
 Batches are `content` (B, H, W, 3) in [0, 1] from any source `fit` takes:
