@@ -346,9 +346,11 @@ def _build(run):
     with run.strategy.scope():
         vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
         if config.model_type == "adjustable":
-            run.stylizer = networks.build_adjustable_stylizer(spec.style_layers)
+            run.stylizer = networks.build_adjustable_stylizer(
+                spec.style_layers, conv_init=config.conv_initializer)
         else:
-            run.stylizer = networks.build_base_stylizer()
+            run.stylizer = networks.build_base_stylizer(
+                conv_init=config.conv_initializer)
         run.trainer = trainer_lib.StyleTransferTrainer(
             run.stylizer, vgg, spec, run.style,
             style_weights=config.style_weights,
@@ -525,6 +527,11 @@ def _record(run, step):
     }
     if run.origin:
         record["init_from"] = run.origin
+    else:
+        # The initializer of the run from scratch, which a resume keeps.
+        record["conv_initializer"] = run.previous.get(
+            "conv_initializer", config.conv_initializer)
+    if run.origin:
         # Steps since the first run from scratch, through every warm start.
         record["total_steps"] = step + int(
             run.origin.get("total_steps", run.origin.get("steps")) or 0)

@@ -23,10 +23,10 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 
 from absl import flags  # noqa: E402
 
-from adjustable_style import model_files  # noqa: E402
+from adjustable_style import model_files, train_config  # noqa: E402
 
 PROGRAM = "experiments/initialization.py"
-INITIALIZERS = ("normal_0.01", "glorot_uniform")
+INITIALIZERS = train_config.CONV_INITIALIZERS
 
 flags.DEFINE_string("content_images", None, "Training photos (folder, glob or list).")
 flags.DEFINE_string("style_image", None, "The style image.")
@@ -44,24 +44,17 @@ FLAGS = flags.FLAGS
 
 
 def _train(initializer, model_dir):
-    import keras
+    from adjustable_style import training
 
-    from adjustable_style import networks, train_config, training
-
-    original = networks.conv_initializer
-    if initializer == "glorot_uniform":
-        networks.conv_initializer = lambda: keras.initializers.GlorotUniform()
-    try:
-        training.train(train_config.TrainConfig(
-            style_image=FLAGS.style_image, model_dir=model_dir,
-            content_images=FLAGS.content_images, vgg_weights=FLAGS.vgg_weights,
-            train_steps=FLAGS.train_steps, image_size=FLAGS.image_size,
-            batch_size=FLAGS.batch_size, log_every=FLAGS.log_every,
-            save_every=FLAGS.train_steps, content_weight=FLAGS.content_weight,
-            alpha_edge_probability=FLAGS.alpha_edge_probability,
-            mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, verbose=2))
-    finally:
-        networks.conv_initializer = original
+    training.train(training.TrainConfig(
+        style_image=FLAGS.style_image, model_dir=model_dir,
+        content_images=FLAGS.content_images, vgg_weights=FLAGS.vgg_weights,
+        train_steps=FLAGS.train_steps, image_size=FLAGS.image_size,
+        batch_size=FLAGS.batch_size, log_every=FLAGS.log_every,
+        save_every=FLAGS.train_steps, content_weight=FLAGS.content_weight,
+        alpha_edge_probability=FLAGS.alpha_edge_probability,
+        mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, verbose=2,
+        conv_initializer=initializer))
     return model_files.read_record(os.path.join(model_dir, model_files.MODEL_FILE))
 
 

@@ -101,6 +101,22 @@ def test_keras_file_round_trip_gives_identical_outputs(stylizer, base, tmp_path,
     assert networks.style_layer_names(loaded) == list(STYLE_LAYERS)
 
 
+@pytest.mark.parametrize("conv_init,expected_std", [
+    ("normal_0.01", 0.01),
+    # Glorot uniform: sqrt(2 / (fan_in + fan_out)) for a 3x3, 128 -> 128 conv.
+    ("glorot_uniform", (2.0 / (9 * 128 + 9 * 128)) ** 0.5),
+])
+def test_conv_initializer_sets_every_kernel_of_t(conv_init, expected_std):
+    model = networks.build_base_stylizer(conv_init=conv_init)
+    kernels = [l.kernel.numpy() for l in model.layers
+               if isinstance(l, keras.layers.Conv2D)]
+    assert len(kernels) == len(networks.CONV_LAYERS)
+    residual = model.get_layer(networks.RESIDUAL_BLOCKS[0][0].conv).kernel.numpy()
+    assert residual.std() == pytest.approx(expected_std, rel=0.05)
+    with pytest.raises(ValueError, match="unknown convolution initializer"):
+        networks.conv_initializer("zeros")
+
+
 def test_alpha_of_wrong_length_is_rejected():
     with pytest.raises(ValueError, match="style layers"):
         networks.AlphaNetwork(["a", "b"]).build((None, 3))

@@ -18,6 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 from adjustable_style import model_files, networks, train_config, training
+from adjustable_style.errors import UsageError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(REPO, "train.py")
@@ -77,6 +78,7 @@ def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
     assert record["loss_network"] == "vgg19" and record["vgg_weights"] == "random"
     assert record["style_layers"] == ["block2_conv2", "block3_conv4", "block4_conv4"]
     assert record["style_image"] == "style.jpg"
+    assert record["conv_initializer"] == "normal_0.01"
     assert np.isfinite(record["final_losses"]["loss"])
     out = model([np.random.rand(1, 21, 19, 3).astype(np.float32),
                  np.full((1, 3), 0.5, np.float32)])
@@ -222,6 +224,16 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
     assert "Traceback" not in result.stderr and "Warning" not in result.stderr
     assert sorted(os.listdir(tmp_path)) == before  # No --model_dir made.
     assert (tmp_path / "a_file").read_text() == "keep"
+
+
+def test_an_unknown_conv_initializer_is_refused_by_the_flag(folders, tmp_path):
+    content, style = folders
+    result = _run(_flags(content, style, tmp_path / "run", conv_initializer="zeros"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--conv_initializer=zeros: value should be one of" in result.stderr
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(UsageError, match="--conv_initializer must be one of"):
+        _config(content, style, tmp_path / "run", conv_initializer="zeros").validate()
 
 
 def _one_error_line(result):
