@@ -31,7 +31,7 @@ import keras
 
 from adjustable_style import checkpoints, content_files, model_files, precision, training_run
 from adjustable_style.errors import UsageError
-from adjustable_style.training_run import CHECKPOINT_DIR, TrainingError
+from adjustable_style.training_run import TrainingError
 
 PREFIX = "state"
 KEEP = 3
@@ -203,11 +203,7 @@ def _train(config, held):
     spec = config.loss_spec()
     previous, started = training_run.prepare_model_dir(config.model_dir)
     training_run.hold_lock(config.model_dir, held)
-    style = content_files.style_image_array(
-        config.style_image, config.style_image_size or config.image_size,
-        max_pixels=config.max_pixels)
-    identity = checkpoints.identity(config, spec)
-    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     _check_checkpoints(config, checkpoint_dir, identity)
     policy = training_run.set_policy(*precision.training_policy(
         config.mixed_precision, _accelerator(backend)))

@@ -147,11 +147,7 @@ def _prepare(config, held):
     is_chief = _is_chief(strategy)
     if is_chief:  # The other workers write only below tmp_workers/.
         training_run.hold_lock(config.model_dir, held)
-    style = data_lib.style_image_tensor(
-        config.style_image, config.style_image_size or config.image_size,
-        max_pixels=config.max_pixels)
-    identity = checkpoints.identity(config, spec)
-    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_DIR)
+    style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     resume_from, has_identity, skipped = checkpoints.find_checkpoint(
         config, checkpoint_dir, identity, previous)
     if resume_from is None and backend_training.state_numbers(checkpoint_dir):

@@ -21,7 +21,15 @@ import time
 import keras
 import numpy as np
 
-from adjustable_style import loss_network, model_files, networks, run_lock, training_callbacks
+from adjustable_style import (
+    checkpoints,
+    content_files,
+    loss_network,
+    model_files,
+    networks,
+    run_lock,
+    training_callbacks,
+)
 from adjustable_style import trainer as trainer_lib
 from adjustable_style.errors import UserError
 from adjustable_style.train_config import NAMED_VGG_WEIGHTS, TrainConfig
@@ -180,6 +188,19 @@ def hold_lock(model_dir, held):
     held.append(lock)
     if lock.stale_holder():
         print(lock.stale_holder(), flush=True)
+
+
+def style_and_identity(config, spec):
+    """(style image array, the run's identity, the checkpoint folder).
+
+    The identity (see `checkpoints.identity`) is what a checkpoint must
+    share with a run that resumes from it.
+    """
+    style = content_files.style_image_array(
+        config.style_image, config.style_image_size or config.image_size,
+        max_pixels=config.max_pixels)
+    identity = checkpoints.identity(config, spec)
+    return style, identity, os.path.join(config.model_dir, CHECKPOINT_DIR)
 
 
 def set_policy(policy, why):

@@ -14,13 +14,17 @@ import sys
 
 import numpy as np
 import pytest
-from test_training import _flags, _photo
+import test_training
+from test_training import _flags
 
 from adjustable_style import checkpoints, content_files, model_files, train_config, training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TF = os.path.join(REPO, "tests", "without_tensorflow.py")
 TRAIN = os.path.join(REPO, "train.py")
+
+# The photos and style image of test_training's runs.
+folders = test_training.folders
 
 # Loads a model under the backend and writes its output for fixed inputs.
 STYLIZE = """
@@ -45,18 +49,6 @@ def _without_tf(backend, *args):
 
 def _train(backend, content, style, model_dir, **extra):
     return _without_tf(backend, TRAIN, *_flags(content, style, model_dir, **extra))
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("backend_data")
-    content = root / "content"
-    content.mkdir()
-    for i in range(3):
-        _photo(content / f"photo{i}.png", i)
-    style = root / "style.jpg"
-    _photo(style, 99, size=(64, 64))
-    return content, style
 
 
 @pytest.fixture(scope="module")
