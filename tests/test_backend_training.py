@@ -115,6 +115,7 @@ def test_tensorflow_refuses_to_resume_a_jax_folder(jax_run, folders):
     ("--tpu=grpc://x", "--tpu"),
 ])
 def test_tensorflow_only_flags_exit_with_one_line(folders, tmp_path, flag, message):
+    pytest.importorskip("jax")
     content, style = folders
     args = [a for a in _flags(content, style, tmp_path / "run")
             if not (flag.startswith("--content_tfds") and a.startswith("--content_images"))]
