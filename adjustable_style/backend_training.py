@@ -17,7 +17,8 @@ share are in `training_run`), with what needs no TensorFlow:
 TensorFlow-only settings (`--content_tfds`, `--strategy`, `--tpu`, and
 `--jit_compile` on PyTorch; JAX always compiles the step) are refused in
 one line. There are no TensorBoard logs: the losses go to the progress
-output and to `model.json`. One device only.
+output and to `model.json`. Several JAX devices share each batch
+(`keras.distribution.DataParallel`); torch uses one.
 
 Nothing here imports TensorFlow.
 """
@@ -171,6 +172,29 @@ def _accelerator(backend):
     return "gpu_bfloat16" if torch.cuda.get_device_capability()[0] >= 8 else "gpu"
 
 
+def _data_parallel(config, backend):
+    """Spreads each batch over every JAX device when there are several.
+
+    `keras.distribution.DataParallel`: one program over the global batch,
+    the weights replicated, so the batch means (the EMAs') are the global
+    ones. Returns the number of devices.
+    """
+    if backend != "jax":
+        return 1
+    import jax
+
+    devices = jax.devices()
+    if len(devices) < 2:
+        return 1
+    if config.batch_size % len(devices):
+        raise UsageError(
+            f"--batch_size={config.batch_size} must be a multiple of the "
+            f"{len(devices)} devices it is split over")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    print(f"Data parallel over {len(devices)} devices", flush=True)
+    return len(devices)
+
+
 def _set_random_seed(seed):
     """`keras.utils.set_random_seed`, without starting TensorFlow.
 
@@ -191,7 +215,11 @@ def _set_random_seed(seed):
 
 def train(config):
     """Runs (or resumes) a training run; returns the path of model.keras."""
-    return training_run.run_guarded(config, _train)
+    previous = keras.distribution.distribution()
+    try:
+        return training_run.run_guarded(config, _train)
+    finally:
+        keras.distribution.set_distribution(previous)
 
 
 def _train(config, held):
@@ -207,6 +235,7 @@ def _train(config, held):
     _check_checkpoints(config, checkpoint_dir, identity)
     policy = training_run.set_policy(*precision.training_policy(
         config.mixed_precision, _accelerator(backend)))
+    replicas = _data_parallel(config, backend)
     _set_random_seed(config.seed)
     stats = content_files.DecodeStats()
     dataset = content_files.content_crops(
@@ -216,7 +245,7 @@ def _train(config, held):
         config=config, spec=spec, previous=previous, started=started,
         is_chief=True, identity=identity, policy=policy, style=style,
         stats=stats, dataset=dataset, checkpoint_dir=checkpoint_dir,
-        jit_compile=backend == "jax")
+        replicas=replicas, jit_compile=backend == "jax")
     training_run.build_trainer(run, jit_compile=run.jit_compile)
     run.manager = WeightsCheckpoints(run.trainer, checkpoint_dir, identity)
     run.latest = run.manager.restore_newest()

@@ -148,3 +148,22 @@ def test_content_crops_are_a_function_of_seed_and_step(folders):
     assert not np.array_equal(crops[0], first)
     again = content_files.content_crops(str(content), 24, 2, seed=3, workers=1)
     np.testing.assert_array_equal(again[5], first)
+
+
+def test_several_jax_devices_share_each_batch(folders, tmp_path):
+    pytest.importorskip("jax")
+    content, style = folders
+    env = {**_env("jax"), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+    def run(**extra):
+        return subprocess.run(
+            [sys.executable, WITHOUT_TF, TRAIN,
+             *_flags(content, style, tmp_path / "run", train_steps=2, **extra)],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    odd = run(batch_size=3)
+    assert odd.returncode == 1 and "multiple of the 2 devices" in odd.stderr
+    result = run(batch_size=4)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Data parallel over 2 devices" in result.stdout
+    assert model_files.read_record(str(tmp_path / "run" / "model.keras"))["replicas"] == 2
