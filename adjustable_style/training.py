@@ -38,9 +38,11 @@ from adjustable_style import (
     training_run,
 )
 from adjustable_style import data as data_lib
+from adjustable_style.train_config import TrainConfig
 from adjustable_style.training_run import CHECKPOINT_DIR, TrainingError
 
-__all__ = ["train", "make_strategy", "TrainingError", "CHECKPOINT_DIR", "LOG_DIR"]
+__all__ = ["train", "make_strategy", "TrainConfig", "TrainingError", "CHECKPOINT_DIR",
+           "LOG_DIR"]
 
 LOG_DIR = "logs"
 
