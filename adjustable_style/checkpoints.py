@@ -11,13 +11,15 @@ delete the older checkpoints as it saved new ones.
 Each checkpoint also carries the run's identity (style image, model type,
 layers, loss network), so that a resumed run with other settings is refused
 before anything is restored.
+
+TensorFlow is imported only to read or restore a TensorFlow checkpoint:
+the runs on other backends share `identity` and `check_identity`.
 """
 
 import json
 import os
 import re
 
-import tensorflow as tf
 from absl import logging
 
 from adjustable_style import model_files
@@ -57,6 +59,8 @@ def read_checkpoint(path):
     Reading each tensor (not only the index) is what finds a truncated or
     corrupted data file. Raises ValueError with a short reason.
     """
+    import tensorflow as tf
+
     try:
         reader = tf.train.load_checkpoint(path)
         shapes = reader.get_variable_to_shape_map()
@@ -161,7 +165,7 @@ _IDENTITY_FLAGS = {
 }
 
 
-def _check_identity(config, ours, theirs):
+def check_identity(config, ours, theirs):
     """Refuses to resume a run whose checkpoints were trained otherwise."""
     def shown(key, identity):
         value = identity.get(key)
@@ -202,15 +206,17 @@ def find_checkpoint(config, checkpoint_dir, ours, previous):
     if theirs is None:
         # A checkpoint from before identities were saved: the record tells,
         # except for the VGG weights, which it names only by file name.
-        _check_identity(config, ours, {
+        check_identity(config, ours, {
             k: v for k, v in previous.items() if k != "vgg_weights"})
         return number, False, skipped
-    _check_identity(config, ours, theirs)
+    check_identity(config, ours, theirs)
     return number, True, skipped
 
 
 def restore(root, checkpoint_dir, number, skipped, is_chief):
     """Restores checkpoint `number`; sets the damaged newer ones aside."""
+    import tensorflow as tf
+
     path = prefix(checkpoint_dir, number)
     try:
         root.restore(path).assert_existing_objects_matched()

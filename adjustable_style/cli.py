@@ -7,6 +7,7 @@ and keeps its traceback.
 """
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from adjustable_style.errors import UsageError, UserError
 
 __all__ = ["UsageError", "UserError", "Terminated", "user_errors", "describe",
            "check_no_arguments", "quiet_native_stderr", "quiet_tensorflow_import",
-           "run"]
+           "keras_backend", "run"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -96,6 +97,25 @@ def quiet_tensorflow_import():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with quiet_native_stderr():
         import tensorflow  # noqa: F401
+
+
+def keras_backend():
+    """The Keras backend a command will get, without importing Keras.
+
+    Keras' own rule: `KERAS_BACKEND`, else the `backend` of
+    `$KERAS_HOME/keras.json` (default `~/.keras`), else TensorFlow. Importing
+    Keras to ask would start TensorFlow where that is the backend, before
+    the command has checked its flags.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            return json.load(f).get("backend") or "tensorflow"
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 def _help_shows(module_name):

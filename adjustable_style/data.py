@@ -17,15 +17,13 @@ seed the whole stream (file order and augmentation) is reproducible.
 
 import difflib
 import os
-import threading
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
-from adjustable_style import images
+from adjustable_style import content_files, images
+from adjustable_style.content_files import MAX_SCALE, DecodeStats
 from adjustable_style.errors import UserError
-from adjustable_style.images import ImageError
 
 __all__ = [
     "DatasetError",
@@ -37,58 +35,9 @@ __all__ = [
     "style_image_tensor",
 ]
 
-# Upper end of the random rescale: the shorter side is drawn from
-# [image_size, MAX_SCALE * image_size] before cropping, so crops see the
-# content at slightly varying scales.
-MAX_SCALE = 1.25
-
 
 class DatasetError(UserError, ValueError):
     """A TFDS dataset cannot be used; the message is one actionable line."""
-
-
-class DecodeStats:
-    """Counts training files that could not be decoded (thread-safe).
-
-    Filled in while the dataset is iterated (decoding runs on tf.data worker
-    threads), so read it after or during training, e.g. to report
-    "skipped N undecodable files". Each file is counted and logged once even
-    though it is met again every epoch.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._reasons = {}
-
-    def record(self, path, reason):
-        """Notes a bad file; returns True the first time it is seen."""
-        with self._lock:
-            if path in self._reasons:
-                return False
-            self._reasons[path] = reason
-        logging.warning("Skipping undecodable training image %s: %s", path, reason)
-        return True
-
-    @property
-    def bad(self):
-        """Number of distinct files skipped so far."""
-        with self._lock:
-            return len(self._reasons)
-
-    @property
-    def bad_files(self):
-        """Skipped files, in the order they were first met."""
-        with self._lock:
-            return list(self._reasons)
-
-    @property
-    def reasons(self):
-        """Skipped file -> one-line reason."""
-        with self._lock:
-            return dict(self._reasons)
-
-    def __repr__(self):
-        return f"DecodeStats(bad={self.bad})"
 
 
 # --------------------------------------------------------------------------
@@ -148,23 +97,6 @@ def _check_sizes(image_size, batch_size):
 # --------------------------------------------------------------------------
 
 
-def _resolve_files(spec_or_list):
-    if isinstance(spec_or_list, (str, os.PathLike)):
-        return images.list_image_files(spec_or_list)
-    # An explicit list is taken as is: missing or broken entries are skipped
-    # and counted like any other undecodable file.
-    files = [os.fspath(p) for p in spec_or_list]
-    if not files:
-        raise ImageError("no image files found in an empty file list")
-    return files
-
-
-def _describe(spec_or_list):
-    if isinstance(spec_or_list, (str, os.PathLike)):
-        return repr(os.fspath(spec_or_list))
-    return "the given file list"
-
-
 def content_dataset_from_files(
     spec_or_list,
     image_size,
@@ -203,36 +135,16 @@ def content_dataset_from_files(
     """
     _check_sizes(image_size, batch_size)
     image_size, batch_size = int(image_size), int(batch_size)
-    files = _resolve_files(spec_or_list)
+    files = content_files.resolve_files(spec_or_list)
     stats = stats if stats is not None else DecodeStats()
-    # Huge photos are shrunk at decode time only down to what the largest
-    # random rescale needs, so no resolution the augmentation uses is lost.
-    min_side = int(np.ceil(MAX_SCALE * image_size))
-
-    # Decoding into a pipeline that can never produce an element would hang
-    # with repeat=True; find out now, cheaply, by stopping at the first file
-    # that decodes.
-    first_error = None
-    for path in files:
-        try:
-            images.load_image_uint8(path, max_pixels, min_side=min_side)
-            break
-        except Exception as e:  # noqa: BLE001 - any failure means "skip this file"
-            stats.record(path, _reason(e, path))
-            first_error = first_error or f"{path}: {_reason(e, path)}"
-    else:
-        raise ImageError(
-            f"none of the {len(files)} files in {_describe(spec_or_list)} could be decoded "
-            f"(first error: {first_error})"
-        )
+    min_side = content_files.min_decode_side(image_size)
+    content_files.check_decodable(files, spec_or_list, max_pixels, min_side, stats)
 
     def decode(path_bytes):
-        path = os.fsdecode(path_bytes)
-        try:
-            return images.load_image_uint8(path, max_pixels, min_side=min_side), np.bool_(True)
-        except Exception as e:  # noqa: BLE001 - a bad file must never end training
-            stats.record(path, _reason(e, path))
+        image = content_files.decode_or_none(os.fsdecode(path_bytes), max_pixels, min_side, stats)
+        if image is None:
             return np.zeros((1, 1, 3), np.uint8), np.bool_(False)
+        return image, np.bool_(True)
 
     def decode_op(path):
         # numpy_function runs Pillow, which releases the GIL while decoding,
@@ -258,15 +170,6 @@ def content_dataset_from_files(
     except AttributeError:  # pragma: no cover - depends on tf.data internals
         pass
     return ds
-
-
-def _reason(error, path):
-    """One-line reason for a failed decode, without repeating the path."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    if not isinstance(error, ImageError):
-        return f"{type(error).__name__}: {text}"
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 # --------------------------------------------------------------------------
@@ -456,22 +359,8 @@ def content_dataset_from_tfds(
 # --------------------------------------------------------------------------
 
 
-def style_image_tensor(path, size, max_pixels=images.DEFAULT_MAX_PIXELS):
-    """Loads the style image as a float32 (1, H, W, 3) tensor with its shorter side = size.
-
-    The shorter side (not the long one) is matched to `size` because content
-    crops are size x size: the style's textures are then measured at the
-    same scale as the content they are transferred to, whatever the style
-    image's aspect ratio. The image is up- or down-scaled (Lanczos) as needed.
-
-    Raises:
-      ImageError: the file cannot be read.
-    """
-    size = int(size)
-    if size < 1:
-        raise ValueError(f"size must be a positive integer, got {size}")
-    image = images.load_image(path, max_pixels=max_pixels)
-    height, width = image.shape[:2]
-    scale = size / min(height, width)
-    image = images.resize_image(image, max(1, round(height * scale)), max(1, round(width * scale)))
-    return tf.constant(image[None].astype(np.float32))
+def style_image_tensor(
+    path, size, max_pixels = images.DEFAULT_MAX_PIXELS
+):
+    """`content_files.style_image_array` as a tensor: (1, H, W, 3), shorter side `size`."""
+    return tf.constant(content_files.style_image_array(path, size, max_pixels=max_pixels))

@@ -212,6 +212,20 @@ def compact_keras_file(source, destination):
     return destination
 
 
+def compact_weights_file(source, destination):
+    """A `.weights.h5` file rewritten with its float32 arrays stored as float16.
+
+    What `compact_keras_file` does inside a `.keras` archive, for a plain
+    weights file (a VGG loss network's: half the bytes to carry to another
+    machine; Keras casts them back to float32 as it loads them).
+    """
+    import h5py
+
+    with open(source, "rb") as f:
+        atomic_write_bytes(destination, _float16_weights(f.read(), h5py))
+    return destination
+
+
 def _float16_weights(data, h5py):
     """The bytes of an HDF5 weights file with float32 datasets as float16."""
     import io

@@ -36,13 +36,17 @@ def native_bfloat16_flags(flags=None):
 def training_policy(mixed_precision, accelerator=None, flags=None, warn=None):
     """(Keras dtype policy name, a few words saying why) for a training run.
 
-    `mixed_precision` is what was asked for; `accelerator` is "gpu", "tpu"
-    or None (the CPU). On a GPU it means float16, on a TPU bfloat16; on a
+    `mixed_precision` is what was asked for; `accelerator` is "gpu",
+    "gpu_bfloat16" (a GPU with native bfloat16: compute capability 8 and
+    up), "tpu" or None (the CPU). On a GPU it means float16, or bfloat16
+    where native (float32's range: no loss scaling), on a TPU bfloat16; on a
     CPU bfloat16 where the CPU computes it natively, else float32 with a
     warning through `warn` (default: a line on stderr).
     """
     if not mixed_precision:
         return "float32", "float32"
+    if accelerator == "gpu_bfloat16":
+        return "mixed_bfloat16", "mixed_bfloat16 (GPU with native bfloat16)"
     if accelerator == "gpu":
         return "mixed_float16", "mixed_float16 (GPU)"
     if accelerator == "tpu":

@@ -1,10 +1,11 @@
 """The Keras callbacks of a training run: progress, checkpoints, TensorBoard.
 
 `RunCallback` saves a checkpoint every `save_every` steps (and has
-`training` write the model files with it), writes the TensorBoard scalars
-and preview images of each window of `log_every` steps, stops on a NaN loss
-and at `train_steps`. `CompactProgbar` is Keras' progress bar for those
-windows.
+`training_run` write the model files with it), writes the TensorBoard
+scalars and preview images of each window of `log_every` steps, stops on a
+NaN loss and at `train_steps`. `CompactProgbar` is Keras' progress bar for
+those windows. Both work on every backend; TensorFlow is imported only to
+write TensorBoard summaries, which only the TensorFlow run asks for.
 """
 
 import contextlib
@@ -14,7 +15,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from adjustable_style import networks
@@ -55,7 +55,7 @@ class CompactProgbar(keras.callbacks.ProgbarLogger):
     def on_epoch_begin(self, epoch, logs=None):
         self._reset_progbar()
         self._maybe_init_progbar()
-        step = int(self.model.optimizer.iterations.numpy())
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         last = min(step + self.target, self._train_steps)
         print(f"Steps {step + 1}-{last} of {self._train_steps}", flush=True)
 
@@ -111,12 +111,30 @@ class RunCallback(keras.callbacks.Callback):
         self.saved_step = None
         self.last_logs = {}
         self._step_time = time.time()
+        self._first_step = 0
+        self._steps_done = 0
+
+    def on_train_begin(self, logs=None):
+        self._first_step = self._iterations()
+        self._steps_done = 0
+
+    def _iterations(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def _step(self):
-        return int(self.model.optimizer.iterations.numpy())
+        # Counted, not read: JAX's `fit` writes its state back into the
+        # variables only at the end of an epoch or when asked (`_sync`).
+        return self._first_step + self._steps_done
+
+    def _sync(self):
+        """Makes the variables hold the latest state (JAX; a no-op elsewhere)."""
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
+        self._steps_done += 1
         loss = logs.get("loss")
         if loss is not None and not np.isfinite(float(loss)):
             self.nan_step = self._step()
@@ -126,6 +144,7 @@ class RunCallback(keras.callbacks.Callback):
         if step % self.config.save_every == 0:
             # The record written with this save reports the window so far.
             self.last_logs = dict(logs)
+            self._sync()
             # This step's loss was finite, but its update may not have been:
             # never write weights that are not.
             if not self._weights_finite():
@@ -143,7 +162,7 @@ class RunCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _weights_finite(self):
-        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
+        return all(bool(np.isfinite(keras.ops.convert_to_numpy(v)).all())
                    for v in self.model.stylizer.trainable_variables)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -159,6 +178,8 @@ class RunCallback(keras.callbacks.Callback):
             self.reported_bad = self.stats.bad
         if self.writer is None:
             return
+        import tensorflow as tf
+
         with self.writer.as_default(step=step):
             for name, value in logs.items():
                 tf.summary.scalar(f"losses/{name}" if not name.startswith(

@@ -23,6 +23,8 @@ def test_native_bfloat16_cpus_train_in_mixed_bfloat16():
 def test_accelerators_and_float32_requests():
     assert precision.training_policy(True, "gpu", flags=set())[0] == "mixed_float16"
     assert precision.training_policy(True, "tpu", flags=set())[0] == "mixed_bfloat16"
+    # GPUs with native bfloat16 (compute capability 8+) need no loss scaling.
+    assert precision.training_policy(True, "gpu_bfloat16", flags=set())[0] == "mixed_bfloat16"
     warnings = []
     assert precision.training_policy(False, flags=set(),
                                      warn=warnings.append)[0] == "float32"

@@ -4,7 +4,8 @@ r"""`adjustable-style-train` (and `train.py`): train an adjustable or base model
         --model_dir=runs/painting --vgg_weights=vgg19.weights.h5
 
 Rerunning the same command resumes from the newest checkpoint in
---model_dir. `--flagfile=FILE` reads flags from a file. Every flag is a
+--model_dir. With KERAS_BACKEND=jax or torch it trains on that backend,
+TensorFlow not needed (see `backend_training`). `--flagfile=FILE` reads flags from a file. Every flag is a
 field of `train_config.TrainConfig`, which holds its default and help.
 """
 
@@ -18,6 +19,12 @@ dataclass_flags.define_flags(TrainConfig, __name__)
 def _main(argv):
     cli.check_no_arguments(argv)
     config = dataclass_flags.from_flags(TrainConfig)
+    if cli.keras_backend() != "tensorflow":
+        # Runs where TensorFlow is not installed: nothing on this path imports it.
+        from adjustable_style import backend_training
+
+        backend_training.train(config)
+        return
     cli.quiet_tensorflow_import()
     from adjustable_style import training
 
