@@ -21,7 +21,6 @@ import threading
 import time
 import traceback
 import urllib.parse
-from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -66,8 +65,8 @@ class DemoError(UserError):
 class Response:
     status: int
     body: bytes
-    content_type: str = "application/json"
-    headers: Dict[str, str] = dataclasses.field(default_factory=dict)
+    content_type = "application/json"
+    headers = dataclasses.field(default_factory=dict)
 
     @property
     def json(self):
@@ -86,10 +85,10 @@ def error_response(status, message, **extra):
 class Config:
     """What `demo.py`'s flags set."""
 
-    model: Optional[str] = None
-    preview_size: int = DEFAULT_PREVIEW_SIZE
-    max_size: int = DEFAULT_MAX_SIZE
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
+    model = None
+    preview_size = DEFAULT_PREVIEW_SIZE
+    max_size = DEFAULT_MAX_SIZE
+    max_pixels = images.DEFAULT_MAX_PIXELS
 
 
 @functools.lru_cache(maxsize=None)
@@ -156,19 +155,19 @@ class Content:
     full: np.ndarray
     preview: np.ndarray
     # (seed, size) -> noisy content; only the newest seed is kept.
-    noisy: Dict = dataclasses.field(default_factory=dict)
+    noisy = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Session:
-    content: Optional[Content] = None
-    latest_seq: int = -1
+    content = None
+    latest_seq = -1
 
 
 class DemoApp:
     """All the demo's logic; `handle` answers one request."""
 
-    def __init__(self, config: Config, loader: Callable = None):
+    def __init__(self, config, loader = None):
         self.config = config
         self._loader = loader or model_files.load_model
         self._models = {}  # key -> loaded model_files.Model
