@@ -14,8 +14,7 @@ setuptools.setup(
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["adjustable_style", "adjustable_style.*"]),
     include_package_data=True,
-    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*",
-                                       "demo/page/*"]},
+    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*", "demo/page/*"]},
     # What the scripts at the top of the repository do, on the PATH.
     entry_points={
         "console_scripts": [
@@ -43,8 +42,16 @@ setuptools.setup(
         # the PyTorch backend, and skip without it.
         # tensorflow-hub 0.16 imports pkg_resources, which setuptools 81
         # dropped.
-        "test": ["pytest", "scipy", "onnx", "playwright", "tensorflow-hub",
-                 "setuptools<81", "tensorflow-datasets", "jax"],
+        "test": [
+            "pytest",
+            "scipy",
+            "onnx",
+            "playwright",
+            "tensorflow-hub",
+            "setuptools<81",
+            "tensorflow-datasets",
+            "jax",
+        ],
         # The JAX backend: KERAS_BACKEND=jax. Its CPU wheel; on GPUs, install
         # jax[cuda12] (or the machine's own JAX) instead.
         "jax": ["jax"],

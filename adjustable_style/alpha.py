@@ -318,6 +318,7 @@ def sample_alpha(num_samples, num_layers, seed):
     # still a valid alpha.
     return rng.random((num_samples, num_layers)).astype(np.float32)
 
+
 # ---------------------------------------------------------------------------
 # Alpha schedules.
 # ---------------------------------------------------------------------------

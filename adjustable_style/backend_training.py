@@ -45,11 +45,13 @@ def check_backend_flags(config, backend):
     if config.content_tfds:
         raise UsageError(
             f"--content_tfds reads TensorFlow Datasets, which the {backend} "
-            f"backend cannot{hint} (or use --content_images)")
+            f"backend cannot{hint} (or use --content_images)"
+        )
     if config.strategy != "default":
         raise UsageError(
             f"--strategy={config.strategy} is a tf.distribute strategy, which "
-            f"the {backend} backend has not{hint}")
+            f"the {backend} backend has not{hint}"
+        )
     if config.tpu:
         raise UsageError(f"--tpu is for --strategy=tpu{hint}")
     if config.jit_compile and backend == "torch":
@@ -98,10 +100,22 @@ class WeightsCheckpoints:
             if os.path.exists(tmp):
                 os.remove(tmp)
         # The JSON last: a checkpoint counts only once both are whole.
-        model_files.atomic_write_bytes(self.json_path(checkpoint_number), (json.dumps(
-            {"step": int(checkpoint_number), "backend": keras.backend.backend(),
-             "identity": self.identity}, indent=1, sort_keys=True) + "\n").encode())
-        for old in state_numbers(self.directory)[self.keep:]:
+        model_files.atomic_write_bytes(
+            self.json_path(checkpoint_number),
+            (
+                json.dumps(
+                    {
+                        "step": int(checkpoint_number),
+                        "backend": keras.backend.backend(),
+                        "identity": self.identity,
+                    },
+                    indent=1,
+                    sort_keys=True,
+                )
+                + "\n"
+            ).encode(),
+        )
+        for old in state_numbers(self.directory)[self.keep :]:
             for path in (self.json_path(old), self.weights_path(old)):
                 if os.path.exists(path):
                     os.remove(path)
@@ -121,8 +135,11 @@ class WeightsCheckpoints:
                 return path
             except Exception as error:  # noqa: BLE001 - h5py and Keras fail many ways
                 reason = " ".join(str(error).split())[:200] or type(error).__name__
-                print(f"warning: skipping damaged checkpoint {path}: {reason}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"warning: skipping damaged checkpoint {path}: {reason}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 damaged = os.path.join(self.directory, checkpoints.DAMAGED_DIR)
                 os.makedirs(damaged, exist_ok=True)
                 for name in (self.json_path(number), path):
@@ -131,7 +148,8 @@ class WeightsCheckpoints:
         if numbers:
             raise checkpoints.CheckpointError(
                 f"no checkpoint in {self.directory} can be read; not starting "
-                "over at step 0. Move the folder away to start a new run")
+                "over at step 0. Move the folder away to start a new run"
+            )
         return None
 
 
@@ -141,11 +159,13 @@ def _check_checkpoints(config, checkpoint_dir, identity):
         raise checkpoints.CheckpointError(
             f"--model_dir={config.model_dir} holds TensorFlow checkpoints; resume "
             "it with KERAS_BACKEND=tensorflow, or train into a new --model_dir "
-            f"with --init_from={config.model_dir}")
+            f"with --init_from={config.model_dir}"
+        )
     for number in state_numbers(checkpoint_dir):
         try:
-            with open(os.path.join(checkpoint_dir, f"{PREFIX}-{number}.json"),
-                      encoding="utf-8") as f:
+            with open(
+                os.path.join(checkpoint_dir, f"{PREFIX}-{number}.json"), encoding="utf-8"
+            ) as f:
                 theirs = json.load(f).get("identity") or {}
         except (OSError, ValueError, AttributeError):
             continue  # Damaged: `restore_newest` sets it aside.
@@ -189,7 +209,8 @@ def _data_parallel(config, backend):
     if config.batch_size % len(devices):
         raise UsageError(
             f"--batch_size={config.batch_size} must be a multiple of the "
-            f"{len(devices)} devices it is split over")
+            f"{len(devices)} devices it is split over"
+        )
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     print(f"Data parallel over {len(devices)} devices", flush=True)
     return len(devices)
@@ -233,19 +254,35 @@ def _train(config, held):
     training_run.hold_lock(config.model_dir, held)
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     _check_checkpoints(config, checkpoint_dir, identity)
-    policy = training_run.set_policy(*precision.training_policy(
-        config.mixed_precision, _accelerator(backend)))
+    policy = training_run.set_policy(
+        *precision.training_policy(config.mixed_precision, _accelerator(backend))
+    )
     replicas = _data_parallel(config, backend)
     _set_random_seed(config.seed)
     stats = content_files.DecodeStats()
     dataset = content_files.content_crops(
-        config.content_images, config.image_size, config.batch_size,
-        seed=config.seed, max_pixels=config.max_pixels, stats=stats)
+        config.content_images,
+        config.image_size,
+        config.batch_size,
+        seed=config.seed,
+        max_pixels=config.max_pixels,
+        stats=stats,
+    )
     run = training_run.Run(
-        config=config, spec=spec, previous=previous, started=started,
-        is_chief=True, identity=identity, policy=policy, style=style,
-        stats=stats, dataset=dataset, checkpoint_dir=checkpoint_dir,
-        replicas=replicas, jit_compile=backend == "jax")
+        config=config,
+        spec=spec,
+        previous=previous,
+        started=started,
+        is_chief=True,
+        identity=identity,
+        policy=policy,
+        style=style,
+        stats=stats,
+        dataset=dataset,
+        checkpoint_dir=checkpoint_dir,
+        replicas=replicas,
+        jit_compile=backend == "jax",
+    )
     training_run.build_trainer(run, jit_compile=run.jit_compile)
     run.manager = WeightsCheckpoints(run.trainer, checkpoint_dir, identity)
     run.latest = run.manager.restore_newest()

@@ -72,8 +72,7 @@ def read_checkpoint(path):
     if _IDENTITY_KEY in shapes:
         value = reader.get_tensor(_IDENTITY_KEY)
         try:
-            identity = json.loads(value.decode("utf-8") if isinstance(
-                value, bytes) else str(value))
+            identity = json.loads(value.decode("utf-8") if isinstance(value, bytes) else str(value))
         except ValueError:
             identity = None
     return shapes, identity
@@ -88,12 +87,14 @@ def write_state(checkpoint_dir, kept, latest):
     lines += [f'all_model_checkpoint_paths: "{PREFIX}-{n}"' for n in kept]
     # CheckpointManager tracks (and later deletes, past max_to_keep) only
     # the checkpoints that have a timestamp here.
-    lines += ["all_model_checkpoint_timestamps: "
-              f"{os.path.getmtime(prefix(checkpoint_dir, n) + '.index'):.6f}"
-              for n in kept]
+    lines += [
+        "all_model_checkpoint_timestamps: "
+        f"{os.path.getmtime(prefix(checkpoint_dir, n) + '.index'):.6f}"
+        for n in kept
+    ]
     model_files.atomic_write_bytes(
-        os.path.join(checkpoint_dir, STATE_FILE),
-        ("\n".join(lines) + "\n").encode())
+        os.path.join(checkpoint_dir, STATE_FILE), ("\n".join(lines) + "\n").encode()
+    )
 
 
 def set_aside(checkpoint_dir, number):
@@ -121,8 +122,7 @@ def find_restorable(checkpoint_dir):
         try:
             _, identity = read_checkpoint(prefix(checkpoint_dir, number))
         except ValueError as error:
-            logging.warning("skipping damaged checkpoint %s-%d: %s", PREFIX,
-                            number, error)
+            logging.warning("skipping damaged checkpoint %s-%d: %s", PREFIX, number, error)
             skipped.append((number, str(error)))
             continue
         return number, identity, skipped
@@ -158,15 +158,19 @@ def identity(config, spec):
 
 
 _IDENTITY_FLAGS = {
-    "model_type": "--model_type", "style_image_sha256": "--style_image",
-    "loss_network": "--loss_network", "vgg_weights": "--vgg_weights",
-    "content_layer": "--content_layer", "style_layers": "--style_layers",
+    "model_type": "--model_type",
+    "style_image_sha256": "--style_image",
+    "loss_network": "--loss_network",
+    "vgg_weights": "--vgg_weights",
+    "content_layer": "--content_layer",
+    "style_layers": "--style_layers",
     "style_weights": "--style_weights",
 }
 
 
 def check_identity(config, ours, theirs):
     """Refuses to resume a run whose checkpoints were trained otherwise."""
+
     def shown(key, identity):
         value = identity.get(key)
         if key == "style_image_sha256":
@@ -176,23 +180,24 @@ def check_identity(config, ours, theirs):
         return str(value)
 
     differences = [
-        f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, "
-        f"{shown(key, ours)} now"
+        f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, {shown(key, ours)} now"
         for key in _IDENTITY_FLAGS
-        if key in theirs and key in ours and theirs[key] != ours[key]]
+        if key in theirs and key in ours and theirs[key] != ours[key]
+    ]
     if differences:
         raise CheckpointError(
             f"--model_dir={config.model_dir} holds checkpoints of another "
             f"run ({'; '.join(differences)}); resume with its settings, or "
             "train into a new --model_dir with "
-            f"--init_from={config.model_dir} to start from its weights")
+            f"--init_from={config.model_dir} to start from its weights"
+        )
 
 
 def find_checkpoint(config, checkpoint_dir, ours, previous):
     """(number, has identity, skipped) of the checkpoint to resume from.
 
     Refuses a run whose settings differ from the checkpoint's, before any
-    model is built. See `checkpoints` for damaged 
+    model is built. See `checkpoints` for damaged
     """
     number, theirs, skipped = find_restorable(checkpoint_dir)
     if number is None:
@@ -201,13 +206,13 @@ def find_checkpoint(config, checkpoint_dir, ours, previous):
                 f"no checkpoint in {checkpoint_dir} can be read (newest: "
                 f"{PREFIX}-{skipped[0][0]}: {skipped[0][1]}); "
                 "not starting over at step 0 over them. Move the folder "
-                "away to start a new run")
+                "away to start a new run"
+            )
         return None, False, skipped
     if theirs is None:
         # A checkpoint from before identities were saved: the record tells,
         # except for the VGG weights, which it names only by file name.
-        check_identity(config, ours, {
-            k: v for k, v in previous.items() if k != "vgg_weights"})
+        check_identity(config, ours, {k: v for k, v in previous.items() if k != "vgg_weights"})
         return number, False, skipped
     check_identity(config, ours, theirs)
     return number, True, skipped
@@ -224,7 +229,8 @@ def restore(root, checkpoint_dir, number, skipped, is_chief):
         raise CheckpointError(
             f"{path} does not fit this run's network (another --model_type "
             "or --style_layers?): "
-            f"{' '.join(str(error).split())[:200]}") from None
+            f"{' '.join(str(error).split())[:200]}"
+        ) from None
     if is_chief:
         for newer, _ in skipped:
             set_aside(checkpoint_dir, newer)

@@ -17,9 +17,18 @@ from absl import app, flags
 
 from adjustable_style.errors import UsageError, UserError
 
-__all__ = ["UsageError", "UserError", "Terminated", "user_errors", "describe",
-           "check_no_arguments", "quiet_native_stderr", "quiet_tensorflow_import",
-           "keras_backend", "run"]
+__all__ = [
+    "UsageError",
+    "UserError",
+    "Terminated",
+    "user_errors",
+    "describe",
+    "check_no_arguments",
+    "quiet_native_stderr",
+    "quiet_tensorflow_import",
+    "keras_backend",
+    "run",
+]
 
 
 class Terminated(KeyboardInterrupt):
@@ -109,8 +118,7 @@ def keras_backend():
     """
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
-    home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~"), ".keras")
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
         with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
             return json.load(f).get("backend") or "tensorflow"

@@ -10,7 +10,6 @@ square crop, a horizontal flip), since tf.data needs TensorFlow.
 Nothing here imports TensorFlow.
 """
 
-
 import os
 import threading
 
@@ -88,7 +87,7 @@ def reason(error, path):
     if not isinstance(error, ImageError):
         return f"{type(error).__name__}: {text}"
     prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def min_decode_side(image_size):
@@ -100,8 +99,7 @@ def min_decode_side(image_size):
     return int(np.ceil(MAX_SCALE * image_size))
 
 
-def decode_or_none(path, max_pixels, min_side,
-                   stats):
+def decode_or_none(path, max_pixels, min_side, stats):
     """uint8 (H, W, 3) of `path`, or None (counted in `stats`) if it fails."""
     try:
         return images.load_image_uint8(path, max_pixels, min_side=min_side)
@@ -110,8 +108,7 @@ def decode_or_none(path, max_pixels, min_side,
         return None
 
 
-def check_decodable(files, spec_or_list, max_pixels,
-                    min_side, stats):
+def check_decodable(files, spec_or_list, max_pixels, min_side, stats):
     """Raises ImageError unless one of `files` decodes (stops at the first).
 
     A pipeline that can never produce a batch would hang forever; this finds
@@ -120,19 +117,19 @@ def check_decodable(files, spec_or_list, max_pixels,
     for path in files:
         if decode_or_none(path, max_pixels, min_side, stats) is not None:
             return
-    where = (repr(os.fspath(spec_or_list)) if isinstance(spec_or_list, (str, os.PathLike))
-             else "the given file list")
+    where = (
+        repr(os.fspath(spec_or_list))
+        if isinstance(spec_or_list, (str, os.PathLike))
+        else "the given file list"
+    )
     first = stats.bad_files[0] if stats.bad_files else None
     first_error = f"{first}: {stats.reasons[first]}" if first else "none"
     raise ImageError(
-        f"none of the {len(files)} files in {where} could be decoded "
-        f"(first error: {first_error})"
+        f"none of the {len(files)} files in {where} could be decoded (first error: {first_error})"
     )
 
 
-def style_image_array(
-    path, size, max_pixels = images.DEFAULT_MAX_PIXELS
-):
+def style_image_array(path, size, max_pixels=images.DEFAULT_MAX_PIXELS):
     """Loads the style image as float32 (1, H, W, 3) with its shorter side = size.
 
     The shorter side (not the long one) is matched to `size` because content
@@ -166,15 +163,22 @@ def random_crop(image, image_size, rng):
     image = images.resize_image(image, new_height, new_width)
     top = int(rng.integers(0, new_height - image_size + 1))
     left = int(rng.integers(0, new_width - image_size + 1))
-    crop = image[top:top + image_size, left:left + image_size]
+    crop = image[top : top + image_size, left : left + image_size]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return crop.astype(np.float32) / 255.0
 
 
-def content_crops(spec_or_list, image_size, batch_size, seed = 0, *,
-                  max_pixels = images.DEFAULT_MAX_PIXELS,
-                  stats = None, workers = 0):
+def content_crops(
+    spec_or_list,
+    image_size,
+    batch_size,
+    seed=0,
+    *,
+    max_pixels=images.DEFAULT_MAX_PIXELS,
+    stats=None,
+    workers=0,
+):
     """A `ContentCrops` dataset; checks first that a file decodes.
 
     `workers` threads decode ahead of the step (0: as many as the CPUs,
@@ -195,8 +199,7 @@ def content_crops(spec_or_list, image_size, batch_size, seed = 0, *,
         what the original would have. Set `first_step` before each `fit`."""
 
         def __init__(self):
-            super().__init__(workers=workers, use_multiprocessing=False,
-                             max_queue_size=2 * workers)
+            super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=2 * workers)
             self.first_step = 0
             self.files = files
             self.stats = stats
@@ -216,8 +219,9 @@ def content_crops(spec_or_list, image_size, batch_size, seed = 0, *,
             while len(batch) < batch_size:
                 epoch, offset = divmod(position, len(files))
                 position += 1
-                image = decode_or_none(files[self._order(epoch)[offset]],
-                                       max_pixels, min_side, stats)
+                image = decode_or_none(
+                    files[self._order(epoch)[offset]], max_pixels, min_side, stats
+                )
                 if image is not None:
                     batch.append(random_crop(image, image_size, rng))
             return np.stack(batch)

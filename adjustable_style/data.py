@@ -202,7 +202,11 @@ def find_image_feature(features):
 
     found = search(features, ())
     if found is None:
-        keys = ", ".join(features.keys()) if isinstance(features, tfds.features.FeaturesDict) else str(features)
+        keys = (
+            ", ".join(features.keys())
+            if isinstance(features, tfds.features.FeaturesDict)
+            else str(features)
+        )
         raise DatasetError(f"dataset has no image feature (features: {keys})")
     return found
 
@@ -242,7 +246,8 @@ def _import_tfds():
     except ImportError:
         raise DatasetError(
             "--content_tfds needs tensorflow-datasets: pip install -e "
-            "'.[tfds]' (or pip install tensorflow-datasets)") from None
+            "'.[tfds]' (or pip install tensorflow-datasets)"
+        ) from None
     return tfds
 
 
@@ -253,7 +258,9 @@ def _builder(name, data_dir):
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
         base = name.split("/")[0].split(":")[0]
-        close = difflib.get_close_matches(base, tfds.list_builders(with_community_datasets=False), n=3)
+        close = difflib.get_close_matches(
+            base, tfds.list_builders(with_community_datasets=False), n=3
+        )
         hint = f"; did you mean {', '.join(close)}?" if close else "; see tfds.list_builders()"
         raise DatasetError(f"unknown TFDS dataset {name!r}{hint}") from None
     except Exception as e:  # noqa: BLE001 - tfds raises many types for bad names/configs
@@ -314,7 +321,9 @@ def content_dataset_from_tfds(
             builder.download_and_prepare()
         except Exception as e:  # noqa: BLE001 - surfaced as one line, cause kept
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise DatasetError(f"could not download/prepare TFDS dataset {name!r}: {first_line}") from e
+            raise DatasetError(
+                f"could not download/prepare TFDS dataset {name!r}: {first_line}"
+            ) from e
 
     try:
         path, feature = find_image_feature(builder.info.features)
@@ -359,8 +368,6 @@ def content_dataset_from_tfds(
 # --------------------------------------------------------------------------
 
 
-def style_image_tensor(
-    path, size, max_pixels = images.DEFAULT_MAX_PIXELS
-):
+def style_image_tensor(path, size, max_pixels=images.DEFAULT_MAX_PIXELS):
     """`content_files.style_image_array` as a tensor: (1, H, W, 3), shorter side `size`."""
     return tf.constant(content_files.style_image_array(path, size, max_pixels=max_pixels))

@@ -67,11 +67,13 @@ class ExportError(model_files.ModelFileError):
 # inside the exported graph, where `images.to_uint8` (numpy) cannot.
 def _tf_to_float(image):
     import tensorflow as tf
+
     return tf.cast(image, tf.float32) / 255.0
 
 
 def _tf_to_uint8(image):
     import tensorflow as tf
+
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
 
 
@@ -88,24 +90,23 @@ def build_module(stylizer, record=None):
 
     class _StylizerModule(tf.Module):
         def __init__(self):
-            super().__init__(name="adjustable_stylizer" if adjustable
-                             else "base_stylizer")
+            super().__init__(name="adjustable_stylizer" if adjustable else "base_stylizer")
             self._stylizer = stylizer
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
-                trainable=False, name="style_layers")
+                trainable=False,
+                name="style_layers",
+            )
             self.training_record = tf.Variable(
-                json.dumps(record or {}, sort_keys=True), trainable=False,
-                name="training_record")
+                json.dumps(record or {}, sort_keys=True), trainable=False, name="training_record"
+            )
 
     if adjustable:
-        alpha_spec = tf.TensorSpec([None, len(style_layers)], tf.float32,
-                                   name=ALPHA)
+        alpha_spec = tf.TensorSpec([None, len(style_layers)], tf.float32, name=ALPHA)
 
         class AdjustableStylizerModule(_StylizerModule):
             def _stylize(self, content, alpha):
-                return tf.cast(self._stylizer([content, alpha], training=False),
-                               tf.float32)
+                return tf.cast(self._stylizer([content, alpha], training=False), tf.float32)
 
             @tf.function(input_signature=[content_spec, alpha_spec])
             def __call__(self, content, alpha):
@@ -156,6 +157,7 @@ def is_our_export(path):
         return False
     try:
         import tensorflow as tf
+
         keys = tf.train.list_variables(os.path.join(path, "variables", "variables"))
     except Exception:  # Not readable as a SavedModel's variables.
         return False
@@ -196,11 +198,13 @@ def check_output_path(output, overwrite, is_dir):
             raise ExportError(
                 f"{output}: is not a SavedModel exported by "
                 "export/saved_model.py; --overwrite replaces only those, so "
-                "remove it yourself or choose another --output")
+                "remove it yourself or choose another --output"
+            )
         if not is_dir and not is_tflite_file(path):
             raise ExportError(
                 f"{output}: is not a TFLite model; --overwrite replaces only "
-                "those, so remove it yourself or choose another --output")
+                "those, so remove it yourself or choose another --output"
+            )
     return path
 
 
@@ -209,8 +213,7 @@ def _replace_dir(tmp, path):
     if not os.path.exists(path):
         os.replace(tmp, path)
         return
-    trash = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-",
-                             dir=os.path.dirname(path))
+    trash = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=os.path.dirname(path))
     os.rmdir(trash)
     os.replace(path, trash)
     try:
@@ -232,8 +235,7 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
 
     path = check_output_path(output_dir, overwrite, is_dir=True)
     module = build_module(stylizer, record)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-",
-                           dir=os.path.dirname(path))
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=os.path.dirname(path))
     try:
         signatures = {
             SERVING_DEFAULT: module.serving_default.get_concrete_function(),
@@ -243,9 +245,17 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
             tf.saved_model.save(module, tmp, signatures=signatures)
         model_files.atomic_write_bytes(
             os.path.join(tmp, EXPORT_MARKER),
-            (json.dumps({"format": "adjustable_style SavedModel",
-                         "style_layers": model_files.describe_stylizer(stylizer)[0]},
-                        sort_keys=True) + "\n").encode())
+            (
+                json.dumps(
+                    {
+                        "format": "adjustable_style SavedModel",
+                        "style_layers": model_files.describe_stylizer(stylizer)[0],
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+            ).encode(),
+        )
         # mkdtemp made the folder 0700; give it a plain mkdir's mode.
         os.chmod(tmp, 0o777 & ~model_files.current_umask())
         _replace_dir(tmp, path)
@@ -316,19 +326,23 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     # function is wrapped again to restore the named signature.
     with _quiet():
         frozen = convert_to_constants.convert_variables_to_constants_v2(
-            tf.function(call).get_concrete_function(*specs))
+            tf.function(call).get_concrete_function(*specs)
+        )
 
     if adjustable:
+
         @tf.function(input_signature=specs)
         def serving_default(content, alpha):
             return {STYLIZED: frozen(content, alpha)[0]}
     else:
+
         @tf.function(input_signature=specs)
         def serving_default(content):
             return {STYLIZED: frozen(content)[0]}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [serving_default.get_concrete_function()], tf.Module())
+        [serving_default.get_concrete_function()], tf.Module()
+    )
     try:
         with _quiet():
             return converter.convert()
@@ -395,16 +409,21 @@ def compare_tflite(stylizer, model_bytes, content, alphas=None):
 
 def check_tolerance(tolerance):
     """Refuses a --tolerance that no conversion could meet, before converting."""
-    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
-            and tolerance >= 0):
-        raise ExportError(
-            f"--tolerance must be a number >= 0, got {tolerance!r}")
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ExportError(f"--tolerance must be a number >= 0, got {tolerance!r}")
     return tolerance
 
 
-def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
-                  width=DEFAULT_TFLITE_SIZE, content=None,
-                  tolerance=DEFAULT_TFLITE_TOLERANCE, overwrite=False, seed=0):
+def export_tflite(
+    stylizer,
+    output,
+    height=DEFAULT_TFLITE_SIZE,
+    width=DEFAULT_TFLITE_SIZE,
+    content=None,
+    tolerance=DEFAULT_TFLITE_TOLERANCE,
+    overwrite=False,
+    seed=0,
+):
     """Converts, checks against Keras, and writes `output` (a `.tflite`).
 
     The check runs the converted model and the Keras model on `content`
@@ -425,17 +444,22 @@ def export_tflite(stylizer, output, height=DEFAULT_TFLITE_SIZE,
     content = np.asarray(content, np.float32)
     if content.shape != (1, height, width, 3):
         raise ExportError(
-            f"check image has shape {content.shape}, expected (1, {height}, {width}, 3)")
+            f"check image has shape {content.shape}, expected (1, {height}, {width}, 3)"
+        )
     model_bytes = convert_tflite(stylizer, height, width)
     alphas = None
     if adjustable:
         num = len(style_layers)
-        alphas = [np.zeros(num, np.float32), np.ones(num, np.float32),
-                  alpha_lib.sample_alpha(1, num, seed)[0]]
+        alphas = [
+            np.zeros(num, np.float32),
+            np.ones(num, np.float32),
+            alpha_lib.sample_alpha(1, num, seed)[0],
+        ]
     difference = compare_tflite(stylizer, model_bytes, content, alphas)
     if not difference <= tolerance:
         raise ExportError(
             f"the TFLite model differs from Keras by {difference:.3g} "
-            f"(> --tolerance={tolerance:g}); not writing {output}")
+            f"(> --tolerance={tolerance:g}); not writing {output}"
+        )
     model_files.atomic_write_bytes(path, model_bytes)
     return difference

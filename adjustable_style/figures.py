@@ -16,14 +16,14 @@ SWEEP_GAP = 4
 
 def _font(size):
     from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType: bitmap font.
         return ImageFont.load_default()
 
 
-def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None,
-                 gap=SWEEP_GAP):
+def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None, gap=SWEEP_GAP):
     """Lays out `cells` [R, C, H, W, 3] (floats in [0, 1]) on white.
 
     Cells are `gap` pixels apart. With labels, a column of row labels goes
@@ -52,7 +52,7 @@ def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None,
     for r in range(rows):
         for c in range(cols):
             y, x = top + r * (h + gap), left + c * (w + gap)
-            canvas[y:y + h, x:x + w] = pixels[r, c]
+            canvas[y : y + h, x : x + w] = pixels[r, c]
     if font is None:
         return canvas
     image = Image.fromarray(canvas)
@@ -64,8 +64,7 @@ def compose_grid(cells, row_labels=None, col_labels=None, corner_label=None,
         x = left + c * (w + gap) + w // 2
         draw.text((x, top - pad), text, fill=(0, 0, 0), font=font, anchor="mb")
     if corner_label:
-        draw.text((left - pad, top - pad), corner_label, fill=(0, 0, 0),
-                  font=font, anchor="rb")
+        draw.text((left - pad, top - pad), corner_label, fill=(0, 0, 0), font=font, anchor="rb")
     return np.asarray(image)
 
 
@@ -74,8 +73,9 @@ def check_mp4_support():
         import imageio  # noqa: F401
         import imageio_ffmpeg  # noqa: F401
     except ImportError:
-        raise UsageError("writing .mp4 needs imageio with ffmpeg "
-                     "(pip install 'imageio[ffmpeg]'); or save a .gif") from None
+        raise UsageError(
+            "writing .mp4 needs imageio with ffmpeg (pip install 'imageio[ffmpeg]'); or save a .gif"
+        ) from None
 
 
 def save_animation(frames, path, fps, fmt):
@@ -84,20 +84,28 @@ def save_animation(frames, path, fps, fmt):
     if fmt == ".mp4":
         check_mp4_support()
         import imageio.v2 as imageio
+
         # H.264 in yuv420p needs even sizes: repeat the last row or column
         # rather than let imageio resample the picture.
         _, h, w, _ = frames.shape
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        imageio.mimwrite(path, list(frames), format="FFMPEG", fps=fps,
-                         macro_block_size=2)
+        imageio.mimwrite(path, list(frames), format="FFMPEG", fps=fps, macro_block_size=2)
         return
     from PIL import Image
+
     pictures = [Image.fromarray(f) for f in frames]
     duration = int(round(1000.0 / fps))
     if fmt == ".gif":
-        pictures[0].save(path, format="GIF", save_all=True,
-                         append_images=pictures[1:], duration=duration, loop=0)
+        pictures[0].save(
+            path, format="GIF", save_all=True, append_images=pictures[1:], duration=duration, loop=0
+        )
     else:
-        pictures[0].save(path, format="WEBP", save_all=True,
-                         append_images=pictures[1:], duration=duration, loop=0,
-                         quality=90)
+        pictures[0].save(
+            path,
+            format="WEBP",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=duration,
+            loop=0,
+            quality=90,
+        )

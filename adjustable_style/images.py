@@ -102,15 +102,24 @@ def _decode(source, name, max_pixels, min_long_side=0, min_short_side=0):
     two in the DCT domain (much faster for big photos) while keeping that side
     at least that long.
     """
+
     def attempt():
         im = Image.open(source)
         try:
             # The header size is known before any pixel is decoded, so
             # oversized images are refused without spending the memory.
             _check_max_pixels(im.size, name, max_pixels)
-            if im.format == "JPEG" and im.mode in ("RGB", "L") and (min_long_side or min_short_side):
+            if (
+                im.format == "JPEG"
+                and im.mode in ("RGB", "L")
+                and (min_long_side or min_short_side)
+            ):
                 width, height = im.size
-                scale = min_long_side / max(width, height) if min_long_side else min_short_side / min(width, height)
+                scale = (
+                    min_long_side / max(width, height)
+                    if min_long_side
+                    else min_short_side / min(width, height)
+                )
                 if scale < 0.5:
                     im.draft(im.mode, (math.ceil(width * scale), math.ceil(height * scale)))
             # A full decode is the only way to notice truncated or corrupt
@@ -316,7 +325,6 @@ def load_image_uint8(path, max_pixels=DEFAULT_MAX_PIXELS, min_side=0):
     return rgb
 
 
-
 def load_center_square(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     """A photo as float32 (size, size, 3) in [0, 1]: shorter side = size, centre crop.
 
@@ -330,8 +338,9 @@ def load_center_square(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     new_w = max(size, round(width * scale))
     pixels = resize_image(pixels, new_h, new_w)
     top, left = (new_h - size) // 2, (new_w - size) // 2
-    crop = pixels[top:top + size, left:left + size]
+    crop = pixels[top : top + size, left : left + size]
     return crop.astype(np.float32) / 255.0
+
 
 # --------------------------------------------------------------------------
 # Encoding
@@ -433,7 +442,9 @@ def _expand_one(part):
         # will say if it is not an image.
         return [path]
     if glob.has_magic(path):
-        return sorted(p for p in glob.glob(path, recursive=True) if _is_image_name(p) and os.path.isfile(p))
+        return sorted(
+            p for p in glob.glob(path, recursive=True) if _is_image_name(p) and os.path.isfile(p)
+        )
     raise ImageError(f"no image files found in {part!r}: no such file or folder")
 
 

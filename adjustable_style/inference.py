@@ -55,15 +55,15 @@ def _reflect_pad(x, pad):
     if pad == 0:
         return x
     # Concatenating mirrored slices is cheaper here than the MirrorPad kernel.
-    x = tf.concat([tf.reverse(x[:, 1:pad + 1], [1]), x,
-                   tf.reverse(x[:, -pad - 1:-1], [1])], axis=1)
+    x = tf.concat(
+        [tf.reverse(x[:, 1 : pad + 1], [1]), x, tf.reverse(x[:, -pad - 1 : -1], [1])], axis=1
+    )
     return _reflect_pad_width(x, pad)
 
 
 def _symmetric_pad_width(x, pad):
     """Symmetric (edge-repeating) padding of the width only."""
-    return tf.concat([tf.reverse(x[:, :, :pad], [2]), x,
-                      tf.reverse(x[:, :, -pad:], [2])], axis=2)
+    return tf.concat([tf.reverse(x[:, :, :pad], [2]), x, tf.reverse(x[:, :, -pad:], [2])], axis=2)
 
 
 def subpixel_kernel(kernel):
@@ -77,8 +77,7 @@ def subpixel_kernel(kernel):
     kernel = np.asarray(kernel, np.float64)
     zero = np.zeros_like(kernel[0])
     # taps[r][e] = the kernel rows that land on low-res offset e - 1.
-    rows = {0: lambda k: [k[0], k[1] + k[2], zero],
-            1: lambda k: [zero, k[0] + k[1], k[2]]}
+    rows = {0: lambda k: [k[0], k[1] + k[2], zero], 1: lambda k: [zero, k[0] + k[1], k[2]]}
     phases = []
     for r in (0, 1):
         by_row = np.stack(rows[r](kernel))  # (3 low-res rows, 3 kx, Cin, Cout)
@@ -92,15 +91,14 @@ def subpixel_kernel(kernel):
 def row_split_kernel(kernel):
     """(K, K, Cin, Cout) -> (1, K, Cin, K * Cout): one 1xK kernel per row."""
     k, _, cin, cout = kernel.shape
-    return np.ascontiguousarray(
-        np.transpose(kernel, (1, 2, 0, 3)).reshape(1, k, cin, k * cout))
+    return np.ascontiguousarray(np.transpose(kernel, (1, 2, 0, 3)).reshape(1, k, cin, k * cout))
 
 
 def _sum_row_shifts(z, kernel_rows, cout, height):
     """Adds the K row-shifted slices of a row-split convolution's output."""
     out = z[:, 0:height, :, 0:cout]
     for ky in range(1, kernel_rows):
-        out = out + z[:, ky:ky + height, :, ky * cout:(ky + 1) * cout]
+        out = out + z[:, ky : ky + height, :, ky * cout : (ky + 1) * cout]
     return out
 
 
@@ -137,15 +135,14 @@ class FastStylizer:
 
     def __init__(self, stylizer):
         self.adjustable = networks.is_adjustable(stylizer)
-        self.style_layers = (networks.style_layer_names(stylizer)
-                             if self.adjustable else [])
-        kernel = lambda layer: np.asarray(
-            stylizer.get_layer(layer.conv).kernel, np.float32)
+        self.style_layers = networks.style_layer_names(stylizer) if self.adjustable else []
+        kernel = lambda layer: np.asarray(stylizer.get_layer(layer.conv).kernel, np.float32)
         self._down = [tf.constant(kernel(layer)) for layer in networks.DOWNSAMPLING]
-        self._residual = [(tf.constant(kernel(first)), tf.constant(kernel(second)))
-                          for first, second in networks.RESIDUAL_BLOCKS]
-        self._up = [tf.constant(subpixel_kernel(kernel(layer)))
-                    for layer in networks.UPSAMPLING]
+        self._residual = [
+            (tf.constant(kernel(first)), tf.constant(kernel(second)))
+            for first, second in networks.RESIDUAL_BLOCKS
+        ]
+        self._up = [tf.constant(subpixel_kernel(kernel(layer))) for layer in networks.UPSAMPLING]
         output = kernel(networks.OUTPUT)
         self._output_kernel_size = output.shape[0]
         self._output_channels = output.shape[-1]
@@ -155,14 +152,16 @@ class FastStylizer:
         if self.adjustable:
             alpha_network = stylizer.get_layer("alpha_network")
             self._alpha_network = tf.function(
-                alpha_network, input_signature=[
-                    tf.TensorSpec([None, len(self.style_layers)], tf.float32)])
+                alpha_network,
+                input_signature=[tf.TensorSpec([None, len(self.style_layers)], tf.float32)],
+            )
             self._cache = collections.OrderedDict()
         else:
             norms = [stylizer.get_layer(name) for name in networks.NORM_LAYERS]
             self._base_params = np.concatenate(
                 [np.asarray(n.gamma, np.float32) for n in norms]
-                + [np.asarray(n.beta, np.float32) for n in norms])[None]
+                + [np.asarray(n.beta, np.float32) for n in norms]
+            )[None]
 
         content = tf.TensorSpec([None, None, None, 3], tf.float32)
         params = tf.TensorSpec([None, total], tf.float32)
@@ -204,8 +203,7 @@ class FastStylizer:
         def norm(x, relu=True):
             gamma, beta = next(params)
             mean, variance = _moments(x)
-            scale, shift = _scale_shift(mean, variance, gamma[:, None, None],
-                                        beta[:, None, None])
+            scale, shift = _scale_shift(mean, variance, gamma[:, None, None], beta[:, None, None])
             x = x * scale + shift
             return tf.nn.relu(x) if relu else x
 
@@ -252,8 +250,9 @@ class FastStylizer:
         alpha = self._alpha_array(alpha, len(content))
         if content.shape[1] * content.shape[2] <= STREAMING_PIXELS:
             return self._whole(content, self.norm_parameters(alpha)).numpy()
-        return np.stack([self.stylize_streaming(image, a[None])
-                         for image, a in zip(content, alpha)])
+        return np.stack(
+            [self.stylize_streaming(image, a[None]) for image, a in zip(content, alpha)]
+        )
 
     # -- Streaming, one layer at a time over strips ---------------------------
 
@@ -269,15 +268,29 @@ class FastStylizer:
         image = np.asarray(image, np.float32)
         alpha = self._alpha_array(alpha, 1)
         gammas, betas = self._split_parameters(self.norm_parameters(alpha)[:1])
-        params = iter([(np.asarray(g, np.float64)[0], np.asarray(b, np.float64)[0])
-                       for g, b in zip(gammas, betas)])
+        params = iter(
+            [
+                (np.asarray(g, np.float64)[0], np.asarray(b, np.float64)[0])
+                for g, b in zip(gammas, betas)
+            ]
+        )
         height, width = image.shape[:2]
         x = _pad_to_multiple(image[None])[0].numpy()
 
-        def conv_norm(x, kernel, size, stride, relu=True, residual=None, mode="reflect",
-                      subpixel=False, strip=None):
-            raw, sums = _strip_conv(x, kernel, size, stride, mode=mode,
-                                    subpixel=subpixel, strip=strip or rows)
+        def conv_norm(
+            x,
+            kernel,
+            size,
+            stride,
+            relu=True,
+            residual=None,
+            mode="reflect",
+            subpixel=False,
+            strip=None,
+        ):
+            raw, sums = _strip_conv(
+                x, kernel, size, stride, mode=mode, subpixel=subpixel, strip=strip or rows
+            )
             _normalize_in_place(raw, sums, *next(params), relu=relu, residual=residual)
             return raw
 
@@ -289,11 +302,17 @@ class FastStylizer:
             x = conv_norm(y, conv2, 3, 1, relu=False, residual=x, strip=quarter)
             del y
         for i, kernel in enumerate(self._up):
-            x = conv_norm(x, kernel, 3, 1, mode="symmetric", subpixel=True,
-                          strip=max(1, rows >> (2 - i)))
-        raw, sums = _strip_conv(x, self._output, self._output_kernel_size, 1,
-                                strip=rows, output=(self._output_kernel_size,
-                                                    self._output_channels))
+            x = conv_norm(
+                x, kernel, 3, 1, mode="symmetric", subpixel=True, strip=max(1, rows >> (2 - i))
+            )
+        raw, sums = _strip_conv(
+            x,
+            self._output,
+            self._output_kernel_size,
+            1,
+            strip=rows,
+            output=(self._output_kernel_size, self._output_channels),
+        )
         del x
         _normalize_in_place(raw, sums, *next(params), relu=False)
         return tf.sigmoid(raw[:height, :width]).numpy()
@@ -315,8 +334,9 @@ def _reflect_index(index, size, mode):
 
 
 @tf.function(reduce_retracing=True)
-def _conv_strip(strip, kernel, stride, pad, mode_reflect, subpixel, row_split_rows,
-                row_split_channels):
+def _conv_strip(
+    strip, kernel, stride, pad, mode_reflect, subpixel, row_split_rows, row_split_channels
+):
     """Convolves one row strip (rows already padded; pads the width here)."""
     if mode_reflect:
         x = _reflect_pad_width(strip, pad)
@@ -326,25 +346,29 @@ def _conv_strip(strip, kernel, stride, pad, mode_reflect, subpixel, row_split_ro
     if subpixel:
         z = tf.nn.depth_to_space(z, 2)
     if row_split_rows:
-        z = _sum_row_shifts(z, row_split_rows, row_split_channels,
-                            tf.shape(z)[1] - row_split_rows + 1)
+        z = _sum_row_shifts(
+            z, row_split_rows, row_split_channels, tf.shape(z)[1] - row_split_rows + 1
+        )
     # Row sums in float32, their total in float64: exact enough for maps of
     # any size without a float64 copy of the strip.
     total = tf.reduce_sum(tf.cast(tf.reduce_sum(z, axis=2), tf.float64), axis=[0, 1])
     total_square = tf.reduce_sum(
-        tf.cast(tf.reduce_sum(tf.square(z), axis=2), tf.float64), axis=[0, 1])
+        tf.cast(tf.reduce_sum(tf.square(z), axis=2), tf.float64), axis=[0, 1]
+    )
     return z[0], total, total_square
 
 
 def _reflect_pad_width(x, pad):
     if pad == 0:
         return x
-    return tf.concat([tf.reverse(x[:, :, 1:pad + 1], [2]), x,
-                      tf.reverse(x[:, :, -pad - 1:-1], [2])], axis=2)
+    return tf.concat(
+        [tf.reverse(x[:, :, 1 : pad + 1], [2]), x, tf.reverse(x[:, :, -pad - 1 : -1], [2])], axis=2
+    )
 
 
-def _strip_conv(x, kernel, size, stride, mode="reflect", subpixel=False,
-                strip=STREAMING_ROWS, output=None):
+def _strip_conv(
+    x, kernel, size, stride, mode="reflect", subpixel=False, strip=STREAMING_ROWS, output=None
+):
     """A padded convolution of the (H, W, C) map x, computed strip by strip.
 
     Returns the output map and its per-channel (sum, sum of squares, count).
@@ -356,10 +380,8 @@ def _strip_conv(x, kernel, size, stride, mode="reflect", subpixel=False,
     out_scale = 2 if subpixel else 1
     out_height = (height + 2 * pad - size) // stride + 1
     out_width = (width + 2 * pad - size) // stride + 1
-    channels = output[1] if output else (
-        kernel.shape[-1] // 4 if subpixel else kernel.shape[-1])
-    result = np.empty((out_height * out_scale, out_width * out_scale, channels),
-                      np.float32)
+    channels = output[1] if output else (kernel.shape[-1] // 4 if subpixel else kernel.shape[-1])
+    result = np.empty((out_height * out_scale, out_width * out_scale, channels), np.float32)
     sums = np.zeros(channels, np.float64)
     squares = np.zeros(channels, np.float64)
     split_rows = output[0] if output else 0
@@ -370,19 +392,25 @@ def _strip_conv(x, kernel, size, stride, mode="reflect", subpixel=False,
         rows = _reflect_index(rows, height, mode)
         piece = x[rows][None]
         z, total, total_square = _conv_strip(
-            tf.constant(piece), kernel, stride, pad, mode == "reflect", subpixel,
-            split_rows, channels)
+            tf.constant(piece),
+            kernel,
+            stride,
+            pad,
+            mode == "reflect",
+            subpixel,
+            split_rows,
+            channels,
+        )
         if split_rows:
-            z = z[:stop - start]
-        result[start * out_scale:stop * out_scale] = z.numpy()[:(stop - start) * out_scale]
+            z = z[: stop - start]
+        result[start * out_scale : stop * out_scale] = z.numpy()[: (stop - start) * out_scale]
         sums += total.numpy()
         squares += total_square.numpy()
     count = result.shape[0] * result.shape[1]
     return result, (sums, squares, count)
 
 
-def _normalize_in_place(x, sums, gamma, beta, relu=True, residual=None,
-                        block_rows=256):
+def _normalize_in_place(x, sums, gamma, beta, relu=True, residual=None, block_rows=256):
     """x = [relu](gamma (x - mean) / std + beta) [+ residual], in place."""
     total, total_square, count = sums
     mean = total / count
@@ -391,10 +419,10 @@ def _normalize_in_place(x, sums, gamma, beta, relu=True, residual=None,
     shift = (beta - mean * scale).astype(np.float32)
     scale = scale.astype(np.float32)
     for start in range(0, x.shape[0], block_rows):
-        block = x[start:start + block_rows]
+        block = x[start : start + block_rows]
         block *= scale
         block += shift
         if relu:
             np.maximum(block, 0.0, out=block)
         if residual is not None:
-            block += residual[start:start + block_rows]
+            block += residual[start : start + block_rows]

@@ -28,8 +28,7 @@ def instance_moments(x):
     # squared deviation from the mean (not E[x^2] - E[x]^2, which cancels
     # badly), with no gradient through the mean inside it (it is zero).
     mean = ops.mean(x32, axis=(1, 2), keepdims=True)
-    variance = ops.mean(ops.square(x32 - ops.stop_gradient(mean)),
-                        axis=(1, 2), keepdims=True)
+    variance = ops.mean(ops.square(x32 - ops.stop_gradient(mean)), axis=(1, 2), keepdims=True)
     return mean, variance
 
 
@@ -92,10 +91,8 @@ class InstanceNormalization(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.gamma = self.add_weight(
-            name="gamma", shape=(channels,), initializer="ones")
-        self.beta = self.add_weight(
-            name="beta", shape=(channels,), initializer="zeros")
+        self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
 
     def call(self, x):
         return normalize_affine(x, self.gamma, self.beta, self.epsilon)
@@ -140,7 +137,7 @@ def _mirror_end(x, axis, amount):
     if isinstance(amount, int) and amount == 0:
         return x
     size = ops.shape(x)[axis]
-    tail = x[:, size - amount:] if axis == 1 else x[:, :, size - amount:]
+    tail = x[:, size - amount :] if axis == 1 else x[:, :, size - amount :]
     return ops.concatenate([x, ops.flip(tail, axis=axis)], axis=axis)
 
 
@@ -185,13 +182,11 @@ class PadToMultiple(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
-        up = lambda n: None if n is None else max(
-            -(-n // self.factor) * self.factor, self.min_size)
+        up = lambda n: None if n is None else max(-(-n // self.factor) * self.factor, self.min_size)
         return (b, up(h), up(w), c)
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor,
-                "min_size": self.min_size}
+        return {**super().get_config(), "factor": self.factor, "min_size": self.min_size}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -201,7 +196,7 @@ class CropToReference(keras.layers.Layer):
     def call(self, inputs):
         x, reference = inputs
         shape = ops.shape(reference)
-        return x[:, :shape[1], :shape[2], :]
+        return x[:, : shape[1], : shape[2], :]
 
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
@@ -229,8 +224,7 @@ class SplitNormalizationParameters(keras.layers.Layer):
         outputs, start = [], 0
         for channels in self.channels:
             end = start + channels
-            outputs += [params[:, start:end],
-                        params[:, total + start:total + end]]
+            outputs += [params[:, start:end], params[:, total + start : total + end]]
             start = end
         return outputs
 

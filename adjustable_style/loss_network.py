@@ -27,6 +27,7 @@ _IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 @dataclasses.dataclass(frozen=True)
 class LossNetworkSpec:
     """Which VGG, and which of its layers give the content and style losses."""
+
     network: str
     content_layer: str
     style_layers: tuple
@@ -41,11 +42,11 @@ class LossNetworkSpec:
 # for style.
 DEFAULT_SPECS = {
     "vgg19": LossNetworkSpec(
-        "vgg19", "block3_conv4",
-        ("block2_conv2", "block3_conv4", "block4_conv4")),
+        "vgg19", "block3_conv4", ("block2_conv2", "block3_conv4", "block4_conv4")
+    ),
     "vgg16": LossNetworkSpec(
-        "vgg16", "block3_conv3",
-        ("block2_conv2", "block3_conv3", "block4_conv3")),
+        "vgg16", "block3_conv3", ("block2_conv2", "block3_conv3", "block4_conv3")
+    ),
 }
 
 _APPLICATIONS = {
@@ -62,13 +63,14 @@ def default_spec(network="vgg19", content_layer=None, style_layers=None):
     """The spec of `network` with the paper's layers unless others are given."""
     if network not in DEFAULT_SPECS:
         raise LossNetworkError(
-            f"unknown loss network {network!r}; choose one of "
-            f"{', '.join(sorted(DEFAULT_SPECS))}")
+            f"unknown loss network {network!r}; choose one of {', '.join(sorted(DEFAULT_SPECS))}"
+        )
     spec = DEFAULT_SPECS[network]
     return LossNetworkSpec(
         network,
         content_layer or spec.content_layer,
-        tuple(style_layers) if style_layers else spec.style_layers)
+        tuple(style_layers) if style_layers else spec.style_layers,
+    )
 
 
 def _vgg(network, weights):
@@ -87,17 +89,21 @@ def _vgg(network, weights):
                 f"could not download the ImageNet {network} weights ({error}); "
                 "without internet, make a weights file with "
                 f"`python -m adjustable_style.vgg_weights --network={network}` "
-                "and pass its path") from None
+                "and pass its path"
+            ) from None
     model = application(include_top=False, weights=None)
     if weights == "random":
         logging.warning(
             "*** The %s loss network has RANDOM weights: losses and trained "
-            "models are meaningless. Use this for tests only. ***", network)
+            "models are meaningless. Use this for tests only. ***",
+            network,
+        )
         return model
     if not os.path.isfile(weights):
         raise LossNetworkError(
             f"VGG weights file {weights!r} does not exist (pass 'imagenet', "
-            "'random' or the path of a weights file)")
+            "'random' or the path of a weights file)"
+        )
     try:
         # A file of another model makes Keras warn once per layer before it
         # raises; the error below says it all.
@@ -106,8 +112,8 @@ def _vgg(network, weights):
             model.load_weights(weights)
     except Exception as error:
         raise LossNetworkError(
-            f"{weights!r} is not a {network} (include_top=False) weights "
-            f"file: {_load_error(error)}") from None
+            f"{weights!r} is not a {network} (include_top=False) weights file: {_load_error(error)}"
+        ) from None
     return model
 
 
@@ -145,7 +151,8 @@ def build_loss_network(spec, weights="imagenet"):
     if unknown:
         raise LossNetworkError(
             f"{spec.network} has no layer {', '.join(unknown)}; its conv "
-            f"layers are {', '.join(n for n in known if '_conv' in n)}")
+            f"layers are {', '.join(n for n in known if '_conv' in n)}"
+        )
     vgg.trainable = False
 
     image = keras.Input((None, None, 3), name="image")
@@ -154,12 +161,13 @@ def build_loss_network(spec, weights="imagenet"):
     # never built into this graph and cost nothing.
     deepest = max(known.index(name) for name in spec.layers)
     outputs = {}
-    for layer in vgg.layers[1:deepest + 1]:
+    for layer in vgg.layers[1 : deepest + 1]:
         x = layer(x)
         if layer.name in spec.layers:
             # Losses in float32 even when the network runs in float16.
             outputs[layer.name] = keras.layers.Activation(
-                "linear", dtype="float32", name=_features_name(layer.name))(x)
+                "linear", dtype="float32", name=_features_name(layer.name)
+            )(x)
     model = keras.Model(image, outputs, name=f"{spec.network}_loss_network")
     model.trainable = False
     return model
@@ -177,12 +185,10 @@ def truncated_loss_network(network, layers):
     None when `network` is not such a model (a layer is missing).
     """
     try:
-        outputs = {name: network.get_layer(_features_name(name)).output
-                   for name in layers}
+        outputs = {name: network.get_layer(_features_name(name)).output for name in layers}
     except (ValueError, AttributeError):
         return None
-    model = keras.Model(network.inputs, outputs,
-                        name=f"{network.name}_to_{'_'.join(layers)}")
+    model = keras.Model(network.inputs, outputs, name=f"{network.name}_to_{'_'.join(layers)}")
     model.trainable = False
     return model
 

@@ -26,8 +26,7 @@ def gram_matrix(features):
 
 def content_loss(stylized_features, content_features):
     """Per-sample mean squared feature difference: (B,)."""
-    difference = ops.cast(stylized_features, "float32") - ops.cast(
-        content_features, "float32")
+    difference = ops.cast(stylized_features, "float32") - ops.cast(content_features, "float32")
     return ops.mean(ops.square(difference), axis=(1, 2, 3))
 
 
@@ -78,24 +77,32 @@ class LossNormalizer(keras.layers.Layer):
         # Every replica computes the same update from the all-reduced batch
         # means, so the first replica's value is everyone's.
         self.ema = self.add_weight(
-            name="ema", shape=(self.num_losses,), initializer="zeros",
-            trainable=False, dtype="float32",
-            aggregation="only_first_replica")
+            name="ema",
+            shape=(self.num_losses,),
+            initializer="zeros",
+            trainable=False,
+            dtype="float32",
+            aggregation="only_first_replica",
+        )
         # The dtype of Keras' own step counter: int64 on TensorFlow (as its
         # checkpoints hold it), int32 elsewhere (JAX has no int64 unless
         # x64 is enabled).
         self.count = self.add_weight(
-            name="count", shape=(), initializer="zeros", trainable=False,
-            dtype="int", aggregation="only_first_replica")
+            name="count",
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            dtype="int",
+            aggregation="only_first_replica",
+        )
 
     def update(self, batch_losses):
         """Folds a (K,) vector of batch-mean losses into the EMAs."""
         batch_losses = ops.stop_gradient(ops.cast(batch_losses, "float32"))
         ema = ops.convert_to_tensor(self.ema)
         updated = ops.where(
-            self.count > 0,
-            self.decay * ema + (1.0 - self.decay) * batch_losses,
-            batch_losses)
+            self.count > 0, self.decay * ema + (1.0 - self.decay) * batch_losses, batch_losses
+        )
         self.ema.assign(updated)
         self.count.assign_add(1)
         return updated
@@ -111,5 +118,9 @@ class LossNormalizer(keras.layers.Layer):
         return losses * self.weights_for()
 
     def get_config(self):
-        return {**super().get_config(), "num_losses": self.num_losses,
-                "decay": self.decay, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "num_losses": self.num_losses,
+            "decay": self.decay,
+            "epsilon": self.epsilon,
+        }

@@ -33,8 +33,9 @@ STYLE_THUMBNAIL = "style.jpg"
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 DEFAULT_MODEL = "starry_night"
 # The --model help of the commands that take a trained model.
-MODEL_FLAG_HELP = ("A .keras file, a training model folder, or a shipped model name. "
-                   f"Default: {DEFAULT_MODEL}.")
+MODEL_FLAG_HELP = (
+    f"A .keras file, a training model folder, or a shipped model name. Default: {DEFAULT_MODEL}."
+)
 # What keras.saving.load_model reads: Keras 3 files and legacy HDF5.
 MODEL_EXTENSIONS = (".keras", ".h5")
 
@@ -48,8 +49,10 @@ def shipped_models():
     if not os.path.isdir(SHIPPED_DIR):
         return []
     return sorted(
-        name for name in os.listdir(SHIPPED_DIR)
-        if os.path.isfile(os.path.join(SHIPPED_DIR, name, MODEL_FILE)))
+        name
+        for name in os.listdir(SHIPPED_DIR)
+        if os.path.isfile(os.path.join(SHIPPED_DIR, name, MODEL_FILE))
+    )
 
 
 def current_umask():
@@ -102,7 +105,8 @@ def save_model(model_dir, stylizer, record):
             os.remove(tmp)
     atomic_write_bytes(
         os.path.join(model_dir, RECORD_FILE),
-        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(),
+    )
     return final
 
 
@@ -117,31 +121,31 @@ def resolve_model_path(spec=None):
         if spec not in shipped_models():
             raise ModelFileError(
                 "no model given and the default shipped model "
-                f"{DEFAULT_MODEL!r} is not installed; pass --model")
+                f"{DEFAULT_MODEL!r} is not installed; pass --model"
+            )
     if os.path.isdir(spec):
         path = os.path.join(spec, MODEL_FILE)
         if not os.path.isfile(path):
-            raise ModelFileError(
-                f"{spec!r} is a directory without a {MODEL_FILE}")
+            raise ModelFileError(f"{spec!r} is a directory without a {MODEL_FILE}")
         return path
     if os.path.isfile(spec):
         if os.path.splitext(spec)[1].lower() not in MODEL_EXTENSIONS:
             raise ModelFileError(
                 f"{spec!r} is not a model file: expected a .keras file, a "
-                "model directory or the name of a shipped model")
+                "model directory or the name of a shipped model"
+            )
         return spec
     if spec in shipped_models():
         return os.path.join(SHIPPED_DIR, spec, MODEL_FILE)
     known = ", ".join(shipped_models()) or "none installed"
     raise ModelFileError(
-        f"model {spec!r} is not a file, a model directory or a shipped "
-        f"model (shipped: {known})")
+        f"model {spec!r} is not a file, a model directory or a shipped model (shipped: {known})"
+    )
 
 
 def read_record(model_path):
     """The training record beside a `.keras` file, or {} if there is none."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)),
-                        RECORD_FILE)
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), RECORD_FILE)
     if not os.path.isfile(path):
         return {}
     try:
@@ -149,12 +153,12 @@ def read_record(model_path):
             record = json.load(f)
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError too.
         raise ModelFileError(
-            f"{path}: the training record is damaged ({error}); restore or "
-            "remove it") from None
+            f"{path}: the training record is damaged ({error}); restore or remove it"
+        ) from None
     if not isinstance(record, dict):
         raise ModelFileError(
-            f"{path}: the training record is damaged (not a JSON object); "
-            "restore or remove it")
+            f"{path}: the training record is damaged (not a JSON object); restore or remove it"
+        )
     return record
 
 
@@ -171,13 +175,13 @@ def load_stylizer(spec=None):
     record = read_record(path)
     # Keras reports a damaged .keras archive as "File not found".
     if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{path!r} is damaged or not a .keras file (not a zip archive)")
+        raise ModelFileError(f"{path!r} is damaged or not a .keras file (not a zip archive)")
     try:
         model = keras.saving.load_model(path)
     except Exception as error:  # Keras reports bad files in many ways.
         raise ModelFileError(
-            f"{path!r} is not a stylizer model file: {first_line(error)}") from None
+            f"{path!r} is not a stylizer model file: {first_line(error)}"
+        ) from None
     return model, record
 
 
@@ -197,8 +201,10 @@ def compact_keras_file(source, destination):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=folder)
     os.close(fd)
     try:
-        with zipfile.ZipFile(source) as src, zipfile.ZipFile(
-                tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        with (
+            zipfile.ZipFile(source) as src,
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+        ):
             for info in src.infolist():
                 data = src.read(info.filename)
                 if info.filename.endswith(".weights.h5"):
@@ -233,6 +239,7 @@ def _float16_weights(data, h5py):
     source = h5py.File(io.BytesIO(data), "r")
     buffer = io.BytesIO()
     with source, h5py.File(buffer, "w") as target:
+
         def copy(name, node):
             if isinstance(node, h5py.Group):
                 group = target.require_group(name)
@@ -243,13 +250,13 @@ def _float16_weights(data, h5py):
                     value = value.astype(np.float16)
                 target.create_dataset(name, data=value)
                 target[name].attrs.update(node.attrs)
+
         target.attrs.update(source.attrs)
         source.visititems(copy)
     return buffer.getvalue()
 
 
-def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR,
-               thumbnail_side=256):
+def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR, thumbnail_side=256):
     """Copies a trained model into the package as shipped model `name`.
 
     Writes `<destination>/<name>/` with the compact (float16-stored)
@@ -266,12 +273,12 @@ def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR,
     record = read_record(source)
     atomic_write_bytes(
         os.path.join(target, RECORD_FILE),
-        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(),
+    )
     with Image.open(style_image) as image:
         image = image.convert("RGB")
         scale = thumbnail_side / min(image.size)
-        size = (max(1, round(image.width * scale)),
-                max(1, round(image.height * scale)))
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.LANCZOS)
         tmp = os.path.join(target, f".tmp-{STYLE_THUMBNAIL}")
         image.save(tmp, format="JPEG", quality=90)
@@ -309,14 +316,20 @@ def describe_stylizer(stylizer):
         return [], False
     raise ModelFileError(
         f"model {stylizer.name!r} is a Keras model but not a stylizer "
-        f"(inputs {shapes}); expected [content, alpha] or content")
+        f"(inputs {shapes}); expected [content, alpha] or content"
+    )
 
 
 def is_saved_model_dir(path):
     """True for a folder holding a SavedModel (`saved_model.pb`)."""
-    return bool(path) and os.path.isdir(path) and any(
-        os.path.isfile(os.path.join(path, name))
-        for name in ("saved_model.pb", "saved_model.pbtxt"))
+    return (
+        bool(path)
+        and os.path.isdir(path)
+        and any(
+            os.path.isfile(os.path.join(path, name))
+            for name in ("saved_model.pb", "saved_model.pbtxt")
+        )
+    )
 
 
 def load_saved_model(path):
@@ -331,11 +344,13 @@ def load_saved_model(path):
         loaded = tf.saved_model.load(path)
     except Exception as error:  # TF reports bad files in many ways.
         raise ModelFileError(
-            f"{path!r} is not a readable SavedModel: {first_line(error)}") from None
+            f"{path!r} is not a readable SavedModel: {first_line(error)}"
+        ) from None
     if not hasattr(loaded, "style_layers") or not hasattr(loaded, "__call__"):
         raise ModelFileError(
             f"{path!r} is a SavedModel but not a stylizer exported by "
-            "export/saved_model.py (it has no style_layers)")
+            "export/saved_model.py (it has no style_layers)"
+        )
     names = [n.decode("utf-8") for n in loaded.style_layers.numpy()]
     record = {}
     if hasattr(loaded, "training_record"):
@@ -354,8 +369,7 @@ class Model:
     [B, H, W, 3], in chunks of `batch_size`.
     """
 
-    def __init__(self, forward, style_layers, adjustable, record, source,
-                 owner=None):
+    def __init__(self, forward, style_layers, adjustable, record, source, owner=None):
         self._forward = forward
         # What `forward` needs alive: a loaded SavedModel's functions hold
         # only weak references to its variables.
@@ -383,9 +397,9 @@ class Model:
                 raise ValueError(f"{len(content)} images but {len(alpha)} alphas")
         outputs = []
         for start in range(0, len(content), batch_size):
-            chunk = np.ascontiguousarray(content[start:start + batch_size])
+            chunk = np.ascontiguousarray(content[start : start + batch_size])
             if self.adjustable:
-                result = self._forward(chunk, alpha[start:start + batch_size])
+                result = self._forward(chunk, alpha[start : start + batch_size])
             else:
                 result = self._forward(chunk)
             outputs.append(np.asarray(result, np.float32))
@@ -417,8 +431,7 @@ def load_model(spec):
     # The same function as the Keras model, faster, and streaming for
     # images too large to stylize whole.
     forward = inference.FastStylizer(stylizer)
-    return Model(forward, names, adjustable, record,
-                 spec or DEFAULT_MODEL, stylizer)
+    return Model(forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer)
 
 
 def record_summary(record):
@@ -438,8 +451,7 @@ def record_summary(record):
     network = record.get("loss_network")
     if network:
         parts.append(str(network))
-    steps = next((record[k] for k in ("train_steps", "steps", "step")
-                  if k in record), None)
+    steps = next((record[k] for k in ("train_steps", "steps", "step") if k in record), None)
     if steps is not None:
         parts.append(f"{steps} steps")
     size = record.get("image_size")

@@ -49,21 +49,28 @@ class ConvLayer(typing.NamedTuple):
 
 
 def _conv_layer(prefix, filters, kernel_size, stride=1, suffix=""):
-    return ConvLayer(f"{prefix}_conv{suffix}", f"{prefix}_norm{suffix}", filters,
-                     kernel_size, stride)
+    return ConvLayer(
+        f"{prefix}_conv{suffix}", f"{prefix}_norm{suffix}", filters, kernel_size, stride
+    )
 
 
 # T, the paper's Table 2: the architecture's one statement. The builders
 # below, `inference.FastStylizer` and the exports read these tables.
 NUM_RESIDUAL_BLOCKS = 7
 RESIDUAL_FILTERS = 128
-DOWNSAMPLING = (_conv_layer("down1", 32, 9), _conv_layer("down2", 64, 3, 2),
-                _conv_layer("down3", 128, 3, 2))
+DOWNSAMPLING = (
+    _conv_layer("down1", 32, 9),
+    _conv_layer("down2", 64, 3, 2),
+    _conv_layer("down3", 128, 3, 2),
+)
 # Each block: conv -> norm -> ReLU -> conv -> norm, plus its input.
 RESIDUAL_BLOCKS = tuple(
-    (_conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="1"),
-     _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="2"))
-    for i in range(1, NUM_RESIDUAL_BLOCKS + 1))
+    (
+        _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="1"),
+        _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="2"),
+    )
+    for i in range(1, NUM_RESIDUAL_BLOCKS + 1)
+)
 # Each preceded by a nearest-neighbour x2 upsampling.
 UPSAMPLING = (_conv_layer("up1", 64, 3), _conv_layer("up2", 32, 3))
 OUTPUT = _conv_layer("output", 3, 9)
@@ -71,8 +78,9 @@ OUTPUT = _conv_layer("output", 3, 9)
 # Every convolution, in the order the network applies them; the
 # normalization layers (the CIN layers of the adjustable stylizer) and their
 # channels follow the same order, which is that of Lambda's gammas and betas.
-CONV_LAYERS = (DOWNSAMPLING + tuple(c for block in RESIDUAL_BLOCKS for c in block)
-               + UPSAMPLING + (OUTPUT,))
+CONV_LAYERS = (
+    DOWNSAMPLING + tuple(c for block in RESIDUAL_BLOCKS for c in block) + UPSAMPLING + (OUTPUT,)
+)
 NORM_LAYERS = tuple(c.norm for c in CONV_LAYERS)
 NORMALIZED_CHANNELS = tuple(c.filters for c in CONV_LAYERS)
 assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
@@ -96,16 +104,22 @@ def conv_initializer(name=DEFAULT_CONV_INITIALIZER):
         return keras.initializers.RandomNormal(stddev=CONV_INIT_STDDEV)
     if name == "glorot_uniform":
         return keras.initializers.GlorotUniform()
-    raise ValueError(f"unknown convolution initializer {name!r}; "
-                     f"choose one of {', '.join(CONV_INITIALIZERS)}")
+    raise ValueError(
+        f"unknown convolution initializer {name!r}; choose one of {', '.join(CONV_INITIALIZERS)}"
+    )
 
 
 def _conv(x, layer, initializer):
     x = layers.ReflectionPadding2D(layer.kernel_size // 2, name=f"{layer.conv}_pad")(x)
     return keras.layers.Conv2D(
-        layer.filters, layer.kernel_size, strides=layer.stride, padding="valid",
-        use_bias=False, kernel_initializer=conv_initializer(initializer),
-        name=layer.conv)(x)
+        layer.filters,
+        layer.kernel_size,
+        strides=layer.stride,
+        padding="valid",
+        use_bias=False,
+        kernel_initializer=conv_initializer(initializer),
+        name=layer.conv,
+    )(x)
 
 
 def _stylizing_trunk(content, normalize, conv_init):
@@ -132,8 +146,7 @@ def _stylizing_trunk(content, normalize, conv_init):
         x = keras.layers.Add(name=f"res{i}_add")([x, y])
 
     for i, layer in enumerate(UPSAMPLING, start=1):
-        x = keras.layers.UpSampling2D(
-            2, interpolation="nearest", name=f"up{i}_upsample")(x)
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_upsample")(x)
         x = conv_norm(x, layer, f"up{i}_relu")
 
     x = conv_norm(x, OUTPUT)
@@ -157,8 +170,7 @@ class GammaBetaBias(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         size = shape[-1]
-        return keras.ops.cast(
-            keras.ops.arange(size) < self.num_gammas, dtype or "float32")
+        return keras.ops.cast(keras.ops.arange(size) < self.num_gammas, dtype or "float32")
 
     def get_config(self):
         return {"num_gammas": self.num_gammas}
@@ -186,8 +198,9 @@ class AlphaNetwork(keras.layers.Layer):
       gamma ~ 1 and beta ~ 0, an ordinary instance norm at step 0.
     """
 
-    def __init__(self, style_layers, channels=NORMALIZED_CHANNELS,
-                 hidden_units=ALPHA_HIDDEN_UNITS, **kwargs):
+    def __init__(
+        self, style_layers, channels=NORMALIZED_CHANNELS, hidden_units=ALPHA_HIDDEN_UNITS, **kwargs
+    ):
         # float32 even under a mixed policy: gamma lives near 1, where
         # bfloat16's spacing is 1/128, coarser than the alpha-dependent
         # changes Lambda learns. Lambda runs once per alpha, so this is free.
@@ -198,24 +211,34 @@ class AlphaNetwork(keras.layers.Layer):
         self.hidden_units = int(hidden_units)
         total = sum(self.channels)
         self.hidden1 = keras.layers.Dense(
-            self.hidden_units, activation="relu",
-            kernel_initializer="he_normal", dtype="float32", name="hidden1")
-        self.hidden2 = keras.layers.Dense(
-            self.hidden_units, activation="relu",
+            self.hidden_units,
+            activation="relu",
             kernel_initializer="he_normal",
-            bias_initializer=keras.initializers.Constant(0.5), dtype="float32",
-            name="hidden2")
+            dtype="float32",
+            name="hidden1",
+        )
+        self.hidden2 = keras.layers.Dense(
+            self.hidden_units,
+            activation="relu",
+            kernel_initializer="he_normal",
+            bias_initializer=keras.initializers.Constant(0.5),
+            dtype="float32",
+            name="hidden2",
+        )
         self.gamma_beta = keras.layers.Dense(
             2 * total,
             kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
-            bias_initializer=GammaBetaBias(total), dtype="float32",
-            name="gamma_beta")
+            bias_initializer=GammaBetaBias(total),
+            dtype="float32",
+            name="gamma_beta",
+        )
 
     def build(self, input_shape):
         if input_shape[-1] != len(self.style_layers):
             raise ValueError(
                 f"alpha has {input_shape[-1]} entries but the network weights "
-                f"{len(self.style_layers)} style layers")
+                f"{len(self.style_layers)} style layers"
+            )
         self.hidden1.build(input_shape)
         self.hidden2.build((input_shape[0], self.hidden_units))
         self.gamma_beta.build((input_shape[0], self.hidden_units))
@@ -228,12 +251,17 @@ class AlphaNetwork(keras.layers.Layer):
         return (input_shape[0], 2 * sum(self.channels))
 
     def get_config(self):
-        return {**super().get_config(), "style_layers": self.style_layers,
-                "channels": self.channels, "hidden_units": self.hidden_units}
+        return {
+            **super().get_config(),
+            "style_layers": self.style_layers,
+            "channels": self.channels,
+            "hidden_units": self.hidden_units,
+        }
 
 
-def build_adjustable_stylizer(style_layers, name="adjustable_stylizer",
-                              conv_init=DEFAULT_CONV_INITIALIZER):
+def build_adjustable_stylizer(
+    style_layers, name="adjustable_stylizer", conv_init=DEFAULT_CONV_INITIALIZER
+):
     """The adjustable stylizer: `[content (B,H,W,3), alpha (B,L)] -> image`.
 
     `style_layers` names the loss network's style layers, one alpha entry
@@ -243,12 +271,12 @@ def build_adjustable_stylizer(style_layers, name="adjustable_stylizer",
     alpha = keras.Input((len(style_layers),), name="alpha")
     params = AlphaNetwork(style_layers, name="alpha_network")(alpha)
     gammas_betas = layers.SplitNormalizationParameters(
-        NORMALIZED_CHANNELS, name="split_gamma_beta")(params)
+        NORMALIZED_CHANNELS, name="split_gamma_beta"
+    )(params)
 
     def conditional_norm(x, index, name):
         gamma, beta = gammas_betas[2 * index], gammas_betas[2 * index + 1]
-        return layers.ConditionalInstanceNormalization(name=name)(
-            [x, gamma, beta])
+        return layers.ConditionalInstanceNormalization(name=name)([x, gamma, beta])
 
     stylized = _stylizing_trunk(content, conditional_norm, conv_init)
     return keras.Model([content, alpha], stylized, name=name)

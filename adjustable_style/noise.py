@@ -48,6 +48,7 @@ MAX_NOISE_POINTS = 9
 # shorter side falls below half brightness around each point).
 DEFAULT_SIGMA_FRACTION = 0.05
 
+
 class NoiseError(UserError, ValueError):
     """Invalid noise mask or blur parameter."""
 
@@ -138,7 +139,9 @@ def gaussian_blur(image, sigma, padding="reflect", truncate=4.0):
     numpy_mode = _check_padding(padding)
     image = np.asarray(image, dtype=np.float64)
     if image.ndim not in (2, 3):
-        raise NoiseError(f"gaussian_blur expects an (H, W) or (H, W, C) image, got shape {image.shape}")
+        raise NoiseError(
+            f"gaussian_blur expects an (H, W) or (H, W, C) image, got shape {image.shape}"
+        )
     kernel = gaussian_kernel1d(sigma, truncate)
     return _blur_axis(_blur_axis(image, kernel, 0, numpy_mode), kernel, 1, numpy_mode)
 
@@ -283,9 +286,7 @@ def noise_mask(
     if sigma is not None:
         sigma = _check_positive_float("sigma", sigma)
     points = noise_points(height, width, seed, num_points)
-    return noise_mask_from_points(
-        height, width, points, sigma, padding=padding, truncate=truncate
-    )
+    return noise_mask_from_points(height, width, points, sigma, padding=padding, truncate=truncate)
 
 
 def apply_noise_mask(content, mask):
@@ -325,9 +326,7 @@ def apply_noise_mask(content, mask):
     elif mask.ndim == 4 and len(shape) != 4:
         raise NoiseError(f"a batched mask {mask.shape} needs batched content, got {shape}")
     elif mask.ndim == 4 and shape[0] is not None and mask.shape[0] not in (1, shape[0]):
-        raise NoiseError(
-            f"mask batch {mask.shape[0]} does not match content batch {shape[0]}"
-        )
+        raise NoiseError(f"mask batch {mask.shape[0]} does not match content batch {shape[0]}")
     if shape is not None:
         # Checked explicitly because plain broadcasting would also accept a
         # (1, W, 1) or (H, 1, 1) mask built for a different image size.

@@ -54,8 +54,10 @@ def training_policy(mixed_precision, accelerator=None, flags=None, warn=None):
     native = native_bfloat16_flags(flags)
     if native:
         return "mixed_bfloat16", f"mixed_bfloat16 (CPU has {', '.join(native)})"
-    message = ("warning: --mixed_precision: this CPU has no native bfloat16 "
-               f"({' or '.join(NATIVE_BFLOAT16_FLAGS)}), where it runs several "
-               "times slower than float32; training in float32")
+    message = (
+        "warning: --mixed_precision: this CPU has no native bfloat16 "
+        f"({' or '.join(NATIVE_BFLOAT16_FLAGS)}), where it runs several "
+        "times slower than float32; training in float32"
+    )
     (warn or (lambda line: print(line, file=sys.stderr, flush=True)))(message)
     return "float32", "float32 (no native bfloat16 on this CPU)"

@@ -52,13 +52,13 @@ class RunLock:
             except BlockingIOError:
                 holder = _read(fd)
                 os.close(fd)
-                who = (f"PID {holder.get('pid', '?')} on host "
-                       f"{holder.get('host', '?')}")
+                who = f"PID {holder.get('pid', '?')} on host {holder.get('host', '?')}"
                 raise LockError(
                     f"{os.path.dirname(self.path)} is in use by another "
                     f"train.py ({who}, since {holder.get('started', '?')}); "
                     "wait for it to finish, stop it, or choose another "
-                    "--model_dir") from None
+                    "--model_dir"
+                ) from None
             except OSError:
                 os.close(fd)
                 raise
@@ -72,8 +72,11 @@ class RunLock:
                 break
             os.close(fd)
         self.previous = _read(fd)
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(record) + "\n").encode())
@@ -85,9 +88,11 @@ class RunLock:
         pid = self.previous.get("pid")
         if pid is None:
             return None
-        return (f"Taking over the lock of PID {pid} on host "
-                f"{self.previous.get('host', '?')}, which ended without "
-                "releasing it")
+        return (
+            f"Taking over the lock of PID {pid} on host "
+            f"{self.previous.get('host', '?')}, which ended without "
+            "releasing it"
+        )
 
     def release(self):
         if self.fd is None:

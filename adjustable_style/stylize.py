@@ -65,9 +65,11 @@ def list_models(out=print):
     """Prints the shipped models, their style and training summary."""
     names = model_files.shipped_models()
     if not names:
-        out("No shipped models are installed. Train one with train.py and "
+        out(
+            "No shipped models are installed. Train one with train.py and "
             "pass --model=MODEL_DIR (or a .keras file, or an exported "
-            "SavedModel folder).")
+            "SavedModel folder)."
+        )
         return names
     for name in names:
         path = model_files.resolve_model_path(name)
@@ -93,8 +95,9 @@ def _missing_folder(folder):
 
 
 def _output_is_folder(output):
-    return (output.endswith(("/", os.sep)) or os.path.isdir(output)
-            or not os.path.splitext(output)[1])
+    return (
+        output.endswith(("/", os.sep)) or os.path.isdir(output) or not os.path.splitext(output)[1]
+    )
 
 
 def _suffix_for(kind):
@@ -141,13 +144,14 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise images.ImageError(
                 f"{output}: exists and is not a folder; give a file name with "
-                f"an extension ({', '.join(allowed)}) or a folder")
+                f"an extension ({', '.join(allowed)}) or a folder"
+            )
         if not os.path.isdir(folder):
             parent = os.path.dirname(os.path.abspath(folder))
             if not os.path.isdir(parent):
                 raise images.ImageError(
-                    f"{output}: cannot make this output folder, "
-                    f"{_missing_folder(parent)}")
+                    f"{output}: cannot make this output folder, {_missing_folder(parent)}"
+                )
         ext = ".gif" if kind == "animation" else ".png"
         plan = []
         for path, stem in zip(files, _unique_stems(files)):
@@ -163,26 +167,28 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
             what = "an animation" if kind == "animation" else "an image"
             raise images.ImageError(
                 f"{output}: cannot save {what} with extension {ext!r}; use one of "
-                f"{', '.join(allowed)} (or a folder name without an extension)")
+                f"{', '.join(allowed)} (or a folder name without an extension)"
+            )
         folder = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(folder):
             raise images.ImageError(f"{output}: {_missing_folder(folder)}")
         if os.path.exists(output) and not os.path.isfile(output):
-            raise images.ImageError(
-                f"{output}: exists and is not a regular file")
+            raise images.ImageError(f"{output}: exists and is not a regular file")
         if ext == ".mp4":
             figures.check_mp4_support()
         if total > 1:
             raise UsageError(
                 f"--output={output} is one file but this run makes {total} outputs; "
-                "give a folder (a name without an extension)")
+                "give a folder (a name without an extension)"
+            )
         plan = [[output]]
     inputs = {os.path.realpath(f) for f in files}
     for paths in plan:
         for path in paths:
             if os.path.realpath(path) in inputs:
-                raise UsageError(f"{path}: would overwrite a content image; choose "
-                             "another --output")
+                raise UsageError(
+                    f"{path}: would overwrite a content image; choose another --output"
+                )
             if os.path.isdir(path):
                 raise images.ImageError(f"{path}: is a folder, not a file name")
     return plan
@@ -200,8 +206,8 @@ class _Staging:
             # mkdtemp's message names the hidden staging folder, which the
             # user never asked for.
             raise images.ImageError(
-                f"{near}: cannot write outputs there "
-                f"({error.strerror or error})") from None
+                f"{near}: cannot write outputs there ({error.strerror or error})"
+            ) from None
         self.moves = []
 
     def path_for(self, final):
@@ -217,7 +223,8 @@ class _Staging:
         except OSError as error:
             raise images.ImageError(
                 f"{error.filename or self.folder}: cannot write the output "
-                f"({error.strerror or error})") from None
+                f"({error.strerror or error})"
+            ) from None
         self.discard()
 
     def discard(self):
@@ -247,8 +254,9 @@ def _noisy(image, options, seed, sample):
     if not options.content_noise:
         return image
     h, w = image.shape[:2]
-    mask = noise.noise_mask(h, w, _stream(seed, sample, 1),
-                                options.noise_points, options.noise_sigma)
+    mask = noise.noise_mask(
+        h, w, _stream(seed, sample, 1), options.noise_points, options.noise_sigma
+    )
     return noise.apply_noise_mask(image, mask)
 
 
@@ -260,8 +268,7 @@ def sweep_alphas(model, options):
     """(alphas [R*C, L], R, C, row labels, column labels, corner, description)."""
     names = model.style_layers
     try:
-        fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names,
-                                      default=0.0)
+        fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names, default=0.0)
     except alpha_lib.AlphaError as error:
         raise alpha_lib.AlphaError(f"--sweep_fixed={options.sweep_fixed}: {error}") from None
     steps = options.sweep_steps
@@ -272,45 +279,67 @@ def sweep_alphas(model, options):
             layers = layers.split(",")
         layers = [n.strip() for n in layers if n.strip()]
         if len(layers) != 2 or layers[0] == layers[1]:
-            raise UsageError(f"--sweep_layers needs two different style layers, got "
-                         f"{','.join(layers) or '(none)'}; the model's layers: "
-                         f"{', '.join(names)}")
+            raise UsageError(
+                f"--sweep_layers needs two different style layers, got "
+                f"{','.join(layers) or '(none)'}; the model's layers: "
+                f"{', '.join(names)}"
+            )
         for layer in layers:
             if layer not in names:
                 raise alpha_lib.AlphaError(
                     f"unknown style layer {layer!r} in --sweep_layers; valid "
-                    f"layers: {', '.join(names)}")
+                    f"layers: {', '.join(names)}"
+                )
         i, j = names.index(layers[0]), names.index(layers[1])
         alphas = alpha_lib.grid_alphas(len(names), i, j, steps, fixed)
         row_labels = [f"{layers[0]} = {_label(v)}" for v in values]
         col_labels = [_label(v) for v in values]
         corner = f"{layers[1]} ="
 
-        description = (f"grid: {layers[0]} 0->1 down, {layers[1]} 0->1 right, "
-                       f"{steps}x{steps}; others "
-                       f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}")
+        description = (
+            f"grid: {layers[0]} 0->1 down, {layers[1]} 0->1 right, "
+            f"{steps}x{steps}; others "
+            f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}"
+        )
         return alphas, steps, steps, row_labels, col_labels, corner, description
-    alphas = np.concatenate([
-        alpha_lib.sweep_alphas(len(names), i, steps, fixed)
-        for i in range(len(names))])
-    description = (f"sweep: a row per layer ({', '.join(names)}), its alpha 0->1 "
-                   f"in {steps} steps; others "
-                   f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}")
-    return (alphas, len(names), steps, list(names), [_label(v) for v in values],
-            "alpha =", description)
+    alphas = np.concatenate(
+        [alpha_lib.sweep_alphas(len(names), i, steps, fixed) for i in range(len(names))]
+    )
+    description = (
+        f"sweep: a row per layer ({', '.join(names)}), its alpha 0->1 "
+        f"in {steps} steps; others "
+        f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}"
+    )
+    return (
+        alphas,
+        len(names),
+        steps,
+        list(names),
+        [_label(v) for v in values],
+        "alpha =",
+        description,
+    )
 
 
 def _check_alpha_flags(model, options):
     if model.adjustable:
         return
-    given = [flag for flag, used in (
-        ("alpha", options.alpha is not None), ("random_alpha", options.random_alpha),
-        ("sweep", options.sweep or bool(options.sweep_layers)),
-        ("sweep_fixed", options.sweep_fixed is not None),
-        ("animate", options.animate)) if used]
+    given = [
+        flag
+        for flag, used in (
+            ("alpha", options.alpha is not None),
+            ("random_alpha", options.random_alpha),
+            ("sweep", options.sweep or bool(options.sweep_layers)),
+            ("sweep_fixed", options.sweep_fixed is not None),
+            ("animate", options.animate),
+        )
+        if used
+    ]
     if given:
-        raise UsageError(f"--{given[0]}: this model has no alpha (it is a base model "
-                     "with fixed style weights, not an adjustable one)")
+        raise UsageError(
+            f"--{given[0]}: this model has no alpha (it is a base model "
+            "with fixed style weights, not an adjustable one)"
+        )
 
 
 def run(options, out=print, model=None):
@@ -329,8 +358,9 @@ def run(options, out=print, model=None):
         model_files.check_model_spec(options.model)
     files = images.list_image_files(options.content)
     kind = options.kind()
-    plan = plan_outputs(files, kind, options.num_samples, options.output,
-                        grid=bool(options.sweep_layers))
+    plan = plan_outputs(
+        files, kind, options.num_samples, options.output, grid=bool(options.sweep_layers)
+    )
 
     if model is None:
         model = model_files.load_model(options.model)
@@ -353,24 +383,27 @@ def run(options, out=print, model=None):
     results = []
     try:
         for path, finals in zip(files, plan):
-            image = images.load_image(path, options.max_pixels or None,
-                                      options.max_size)
+            image = images.load_image(path, options.max_pixels or None, options.max_size)
             if kind == "images":
-                results += _make_images(model, options, image, path, finals,
-                                        base_alpha, seed, staging)
+                results += _make_images(
+                    model, options, image, path, finals, base_alpha, seed, staging
+                )
             elif kind == "sweep":
-                results.append(_make_sweep(model, options, image, path, finals[0],
-                                           sweep, seed, staging))
+                results.append(
+                    _make_sweep(model, options, image, path, finals[0], sweep, seed, staging)
+                )
             else:
-                results.append(_make_animation(model, options, image, path,
-                                               finals[0], base_alpha, seed, staging))
+                results.append(
+                    _make_animation(
+                        model, options, image, path, finals[0], base_alpha, seed, staging
+                    )
+                )
         staging.commit()
     except BaseException:
         staging.discard()
         raise
     for result in results:
-        out(f"{result.path}: {result.description}" if result.description
-            else result.path)
+        out(f"{result.path}: {result.description}" if result.description else result.path)
     return results
 
 
@@ -389,13 +422,13 @@ def _make_images(model, options, image, path, finals, base_alpha, seed, staging)
         if options.content_noise:
             flags.append(_noise_flags(options, seed + k))
         descriptions.append(" ".join(flags))
-    stylized = model.stylize(np.stack(contents), np.stack(alphas) if alphas else None,
-                             options.batch_size)
+    stylized = model.stylize(
+        np.stack(contents), np.stack(alphas) if alphas else None, options.batch_size
+    )
     results = []
     for k, final in enumerate(finals):
         images.save_image(stylized[k], staging.path_for(final))
-        results.append(Output(final, path, descriptions[k],
-                              alphas[k] if alphas else None))
+        results.append(Output(final, path, descriptions[k], alphas[k] if alphas else None))
     return results
 
 
@@ -418,20 +451,20 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
     content = _noisy(image, options, seed, 0)
     # At least three keyframes: a looping walk through two is a palindrome
     # (there and back along one path), which repeats frames.
-    period = max(1, min(int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)),
-                        options.frames // 3))
+    period = max(1, min(int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)), options.frames // 3))
     start = base_alpha if options.alpha is not None else None
-    walk = alpha_lib.alpha_walk(options.frames, model.num_layers,
-                                _stream(seed, 0, 2), period=period, start=start,
-                                loop=True)
+    walk = alpha_lib.alpha_walk(
+        options.frames, model.num_layers, _stream(seed, 0, 2), period=period, start=start, loop=True
+    )
     frames = []
     for begin in range(0, len(walk), options.batch_size):
-        chunk = walk[begin:begin + options.batch_size]
+        chunk = walk[begin : begin + options.batch_size]
         frames.append(images.to_uint8(model.stylize(content[None], chunk, len(chunk))))
     staged = staging.path_for(final)
     try:
-        figures.save_animation(np.concatenate(frames), staged, options.fps,
-                       os.path.splitext(final)[1].lower())
+        figures.save_animation(
+            np.concatenate(frames), staged, options.fps, os.path.splitext(final)[1].lower()
+        )
     except (OSError, ValueError) as error:
         raise images.ImageError(
             f"{final}: could not write the animation ({' '.join(str(error).split())})"

@@ -18,8 +18,9 @@ from adjustable_style.errors import UsageError, check_int
 
 DEFAULT_MAX_SIZE = 1024
 # A bundled photo, so that `python stylize.py` works out of the box.
-DEFAULT_CONTENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                               "examples", "chelsea.png")
+DEFAULT_CONTENT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "examples", "chelsea.png"
+)
 DEFAULT_OUTPUT = "stylized"
 
 
@@ -35,91 +36,91 @@ class Options:
         None,
         "A .keras file, a training model folder (model.keras + model.json), a "
         "SavedModel folder written by export/saved_model.py, or the name of a "
-        f"shipped model (see --list_models). Default: {model_files.DEFAULT_MODEL}.")
+        f"shipped model (see --list_models). Default: {model_files.DEFAULT_MODEL}.",
+    )
     content: Optional[str] = _setting(
         DEFAULT_CONTENT,
         "Content image(s): a file, a folder (its images, not recursive), a glob "
         "('photos/*.jpg'), or a comma-separated list of those. Default: a bundled "
-        "example photo (adjustable_style/examples/chelsea.png).")
+        "example photo (adjustable_style/examples/chelsea.png).",
+    )
     output: str = _setting(
         DEFAULT_OUTPUT,
         "A file (.png, .jpg, .webp, .bmp; for --animate .gif, .webp or .mp4) for "
         "one output, or a folder (a name without an extension; made if missing) "
-        "where outputs are named after their content images.")
+        "where outputs are named after their content images.",
+    )
     alpha: Optional[str] = _setting(
         None,
         "Style weight per style layer, each in [0, 1]: '0.2,1,0.5' in layer "
         "order, one number for every layer, or 'block2_conv2=0.2,...' (layers "
-        "not named stay 1). Default: 1 for every layer.")
-    random_alpha: bool = _setting(
-        False,
-        "Draw alpha ~ U(0, 1) per layer for each sample.")
+        "not named stay 1). Default: 1 for every layer.",
+    )
+    random_alpha: bool = _setting(False, "Draw alpha ~ U(0, 1) per layer for each sample.")
     num_samples: int = _setting(
-        1,
-        "Outputs per content image (with --random_alpha and/or "
-        "--content_noise).")
+        1, "Outputs per content image (with --random_alpha and/or --content_noise)."
+    )
     seed: Optional[int] = _setting(
         None,
         "Seed of --random_alpha, --content_noise and --animate; sample k of a run "
         "equals --seed=SEED+k --num_samples=1. Default: a fresh random seed; every "
-        "output line prints the flags that reproduce it.")
+        "output line prints the flags that reproduce it.",
+    )
     content_noise: bool = _setting(
         False,
         "Multiply the content by a random mask with a few soft dark spots before "
-        "stylizing, to vary where style elements go (the paper's section 5.3).")
+        "stylizing, to vary where style elements go (the paper's section 5.3).",
+    )
     noise_points: Optional[int] = _setting(
-        None,
-        "Dark spots of --content_noise, 1..9. Default: random in 1..9.")
+        None, "Dark spots of --content_noise, 1..9. Default: random in 1..9."
+    )
     noise_sigma: Optional[float] = _setting(
         None,
         "Blur radius (Gaussian sigma) of the spots, in pixels. Default: 5% of the "
-        "shorter image side.")
+        "shorter image side.",
+    )
     max_size: int = _setting(
         DEFAULT_MAX_SIZE,
         "Shrink images so that their long side is at most this many pixels "
         "before stylizing (the output has that size); 0 = full size. Images over "
         "2048x2048 are stylized one layer at a time in strips: the same result "
-        "in bounded memory (about 0.2 KB per pixel).")
+        "in bounded memory (about 0.2 KB per pixel).",
+    )
     max_pixels: int = _setting(
-        images.DEFAULT_MAX_PIXELS,
-        "Refuse content images with more pixels (0 = no limit).")
+        images.DEFAULT_MAX_PIXELS, "Refuse content images with more pixels (0 = no limit)."
+    )
     batch_size: int = _setting(
-        model_files.DEFAULT_BATCH_SIZE,
-        "Images per forward pass (samples, sweep cells, frames).")
+        model_files.DEFAULT_BATCH_SIZE, "Images per forward pass (samples, sweep cells, frames)."
+    )
     sweep: bool = _setting(
         False,
         "Write the paper's Figure 3 as one image: a row per style layer, its "
-        "alpha going 0 -> 1 across the columns, the others at --sweep_fixed.")
-    sweep_steps: int = _setting(
-        5,
-        "Columns of --sweep (alphas from 0 to 1).")
+        "alpha going 0 -> 1 across the columns, the others at --sweep_fixed.",
+    )
+    sweep_steps: int = _setting(5, "Columns of --sweep (alphas from 0 to 1).")
     sweep_fixed: Optional[str] = _setting(
         None,
         "Alpha of the layers a --sweep row does not vary, in --alpha's forms "
-        "(layers not named are 0). Default: 0.")
+        "(layers not named are 0). Default: 0.",
+    )
     sweep_layers: Optional[List[str]] = _setting(
         None,
         "Two style layers, e.g. block2_conv2,block4_conv4: a --sweep_steps^2 "
         "grid (the paper's Figure 9), the first layer growing down, the second "
-        "right. Implies --sweep.")
-    sweep_labels: bool = _setting(
-        True,
-        "Label the --sweep rows and columns with their alphas.")
+        "right. Implies --sweep.",
+    )
+    sweep_labels: bool = _setting(True, "Label the --sweep rows and columns with their alphas.")
     animate: bool = _setting(
         False,
         "Write an animation of a smooth, looping random walk through alpha space "
         "(random keyframes 1.5 s apart, eased; GIF or WebP with Pillow, MP4 "
-        "needs imageio[ffmpeg]).")
-    frames: int = _setting(
-        90,
-        "Frames of --animate.")
-    fps: float = _setting(
-        15.0,
-        "Frames per second of --animate.")
+        "needs imageio[ffmpeg]).",
+    )
+    frames: int = _setting(90, "Frames of --animate.")
+    fps: float = _setting(15.0, "Frames per second of --animate.")
     list_models: bool = _setting(
-        False,
-        "Print the shipped models, their style and training summary, "
-        "and exit.")
+        False, "Print the shipped models, their style and training summary, and exit."
+    )
 
     def kind(self):
         """What one content image becomes: "images", a "sweep" or an "animation"."""
@@ -139,8 +140,10 @@ class Options:
         if self.random_alpha and self.alpha is not None:
             raise UsageError("--random_alpha draws alpha itself; drop --alpha or --random_alpha")
         if self.random_alpha and (sweeping or self.animate):
-            raise UsageError("--random_alpha does not apply to --sweep or --animate, "
-                         "which choose their own alphas")
+            raise UsageError(
+                "--random_alpha does not apply to --sweep or --animate, "
+                "which choose their own alphas"
+            )
         if self.alpha is not None and sweeping:
             raise UsageError("--sweep sets the other layers from --sweep_fixed; drop --alpha")
         if self.sweep_fixed is not None and not sweeping:
@@ -150,8 +153,10 @@ class Options:
             if sweeping or self.animate:
                 raise UsageError("--num_samples does not apply to --sweep or --animate")
             if not (self.random_alpha or self.content_noise):
-                raise UsageError("--num_samples > 1 needs --random_alpha or --content_noise "
-                             "(otherwise every sample is the same image)")
+                raise UsageError(
+                    "--num_samples > 1 needs --random_alpha or --content_noise "
+                    "(otherwise every sample is the same image)"
+                )
         if self.seed is not None:
             _check_int("seed", self.seed, 0, 2**63 - 1 - self.num_samples)
         if self.noise_points is not None:

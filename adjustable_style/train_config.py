@@ -44,13 +44,16 @@ class TrainConfig:
     model_dir: Optional[str] = _setting(
         None,
         "Where checkpoints, TensorBoard logs and the final model.keras go; a run "
-        "resumes from the checkpoints found here.")
+        "resumes from the checkpoints found here.",
+    )
     content_images: Optional[str] = _setting(
-        None, "Content photos: a folder, a glob, or a comma-separated list of them.")
+        None, "Content photos: a folder, a glob, or a comma-separated list of them."
+    )
     content_tfds: Optional[str] = _setting(
         None,
         "A TFDS dataset with an image feature as the content source, e.g. "
-        "coco/2017, imagenet2012, dtd (instead of --content_images).")
+        "coco/2017, imagenet2012, dtd (instead of --content_images).",
+    )
     tfds_data_dir: Optional[str] = _setting(None, "TFDS data directory.")
     tfds_split: str = _setting("train", "TFDS split to read.")
     init_from: Optional[str] = _setting(
@@ -58,14 +61,16 @@ class TrainConfig:
         "Start from a trained stylizer's weights (T and Lambda; a fresh "
         "optimizer): a shipped model's name (e.g. starry_night), a .keras file "
         "or a run folder. Fine-tunes it to --style_image. Ignored when "
-        "--model_dir already has a checkpoint: the run resumes from that.")
+        "--model_dir already has a checkpoint: the run resumes from that.",
+    )
     train_steps: int = _setting(200_000, "Total optimizer steps (the paper: 200k).")
     batch_size: int = _setting(8, "Global batch size (all replicas).")
     image_size: int = _setting(256, "Side of the square content crops.")
     style_image_size: Optional[int] = _setting(
         None,
         "Shorter side of the style image when its Gram matrices are computed "
-        "(default: --image_size).")
+        "(default: --image_size).",
+    )
     learning_rate: float = _setting(1e-3, "Adam learning rate.")
     loss_network: str = _setting("vgg19", "The VGG loss network.", choices=LOSS_NETWORKS)
     vgg_weights: str = _setting(
@@ -73,59 +78,67 @@ class TrainConfig:
         "'imagenet' (Keras download, needs internet), the path of a Keras "
         "weights file (make one offline with "
         "`python -m adjustable_style.vgg_weights`), or 'random' (tests only: "
-        "the losses then mean nothing).")
+        "the losses then mean nothing).",
+    )
     content_layer: Optional[str] = _setting(
-        None, "Override the content layer (default: the paper's).")
+        None, "Override the content layer (default: the paper's)."
+    )
     style_layers: Optional[Sequence[str]] = _setting(
-        None, "Override the style layers (default: the paper's).")
+        None, "Override the style layers (default: the paper's)."
+    )
     model_type: str = _setting(
         "adjustable",
-        "adjustable: alpha sampled per sample; base: Johnson et al. with fixed "
-        "--style_weights.", choices=MODEL_TYPES)
+        "adjustable: alpha sampled per sample; base: Johnson et al. with fixed --style_weights.",
+        choices=MODEL_TYPES,
+    )
     style_weights: Optional[Sequence[float]] = _setting(
-        None, "Fixed style weights w_l of the base model, one per style layer.")
+        None, "Fixed style weights w_l of the base model, one per style layer."
+    )
     conv_initializer: str = _setting(
         CONV_INITIALIZERS[0],
         "Initializer of T's convolution kernels for a run from scratch: the "
         "paper's N(0, 0.01), or Keras' Glorot uniform (lower losses after 200 "
         "steps from scratch in experiments/initialization.py). Unused with "
         "--init_from or on resume, which take trained weights.",
-        choices=CONV_INITIALIZERS)
+        choices=CONV_INITIALIZERS,
+    )
     content_weight: float = _setting(1.0, "alpha_c, the content loss weight.")
     ema_decay: float = _setting(
         0.99,
         "Decay of the loss EMAs of the paper's Eq. 8. 1 freezes them at their "
-        "first values, or, on resume, at the checkpoint's.")
+        "first values, or, on resume, at the checkpoint's.",
+    )
     alpha_edge_probability: float = _setting(
         0.0,
         "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "
         "plain uniform). Short runs learn alpha = 0 and one-layer-alone settings "
         "much sooner with it; the shipped models' fine-tuning stages used 0.75 "
-        "(experiments/train_shipped_models.sh).")
+        "(experiments/train_shipped_models.sh).",
+    )
     save_every: int = _setting(1000, "Steps between checkpoints.")
     log_every: int = _setting(100, "Steps between progress/TensorBoard updates.")
     strategy: str = _setting(
-        "default", "tf.distribute strategy; multi_worker reads TF_CONFIG.",
-        choices=STRATEGIES)
+        "default", "tf.distribute strategy; multi_worker reads TF_CONFIG.", choices=STRATEGIES
+    )
     tpu: str = _setting("", "TPU address for --strategy=tpu.")
     mixed_precision: bool = _setting(
         False,
         "Compute in float16 (GPU) or bfloat16 (TPU, and CPUs with AMX or "
         "AVX512_BF16; other CPUs fall back to float32 with a warning, since "
-        "they emulate bfloat16 slowly).")
+        "they emulate bfloat16 slowly).",
+    )
     jit_compile: bool = _setting(False, "Compile the training step with XLA.")
     seed: int = _setting(0, "Seeds data order, augmentation and alpha draws.")
     max_pixels: Optional[int] = _setting(
-        images.DEFAULT_MAX_PIXELS, "Skip content images with more pixels (0 = no limit).")
-    verbose: int = _setting(
-        1, "Keras progress output: 0 none, 1 bar, 2 a line per window.")
+        images.DEFAULT_MAX_PIXELS, "Skip content images with more pixels (0 = no limit)."
+    )
+    verbose: int = _setting(1, "Keras progress output: 0 none, 1 bar, 2 a line per window.")
 
     def loss_spec(self):
         """The loss network's layers this run uses (`loss_network.LossNetworkSpec`)."""
         from adjustable_style import loss_network
 
-        return loss_network.default_spec(
-            self.loss_network, self.content_layer, self.style_layers)
+        return loss_network.default_spec(self.loss_network, self.content_layer, self.style_layers)
 
     def validate(self):
         """Refuses settings that cannot work, each with a one-line message.
@@ -146,8 +159,7 @@ class TrainConfig:
         for name in ("image_size", "style_image_size"):
             value = getattr(self, name)
             if value is not None and _int(name, value) < MIN_IMAGE_SIZE:
-                raise UsageError(
-                    f"--{name} must be at least {MIN_IMAGE_SIZE}, got {value}")
+                raise UsageError(f"--{name} must be at least {MIN_IMAGE_SIZE}, got {value}")
         _int("seed", self.seed)
         _int("verbose", self.verbose)
         if self.max_pixels is not None and _int("max_pixels", self.max_pixels) < 0:
@@ -167,8 +179,7 @@ class TrainConfig:
         if self.loss_network not in LOSS_NETWORKS:
             raise UsageError(f"--loss_network must be one of {LOSS_NETWORKS}")
         if self.conv_initializer not in CONV_INITIALIZERS:
-            raise UsageError(
-                f"--conv_initializer must be one of {', '.join(CONV_INITIALIZERS)}")
+            raise UsageError(f"--conv_initializer must be one of {', '.join(CONV_INITIALIZERS)}")
         self._validate_style_weights()
         if self.init_from:
             model_files.resolve_model_path(self.init_from)
@@ -181,16 +192,16 @@ class TrainConfig:
             raise UsageError("--model_type=base needs --style_weights")
         if self.model_type == "adjustable" and self.style_weights:
             raise UsageError(
-                "--style_weights is for --model_type=base; the adjustable model "
-                "samples alpha")
+                "--style_weights is for --model_type=base; the adjustable model samples alpha"
+            )
         if not self.style_weights:
             return
         try:
             weights = [float(w) for w in self.style_weights]
         except (TypeError, ValueError):
             raise UsageError(
-                "--style_weights must be numbers, got "
-                f"{','.join(map(str, self.style_weights))}") from None
+                f"--style_weights must be numbers, got {','.join(map(str, self.style_weights))}"
+            ) from None
         if not all(math.isfinite(w) and w >= 0 for w in weights):
             raise UsageError("--style_weights must be non-negative numbers")
         self.style_weights = weights
@@ -202,11 +213,13 @@ class TrainConfig:
         if self.style_weights and len(self.style_weights) != len(layers):
             raise UsageError(
                 f"--style_weights has {len(self.style_weights)} values but there "
-                f"are {len(layers)} style layers ({','.join(layers)})")
+                f"are {len(layers)} style layers ({','.join(layers)})"
+            )
         if self.vgg_weights not in NAMED_VGG_WEIGHTS and not os.path.isfile(self.vgg_weights):
             raise loss_network.LossNetworkError(
                 f"VGG weights file {self.vgg_weights!r} does not exist (pass "
-                "'imagenet', 'random' or the path of a weights file)")
+                "'imagenet', 'random' or the path of a weights file)"
+            )
 
 
 def _int(name, value):

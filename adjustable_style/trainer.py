@@ -61,12 +61,12 @@ def _replica_context_info():
     if _BACKEND != "tensorflow":
         return 0, 1
     import tensorflow as tf
+
     context = tf.distribute.get_replica_context()
     strategy = tf.distribute.get_strategy()
     if context is None:  # Cross-replica context: act as a single replica.
         return tf.constant(0, tf.int32), 1
-    return (tf.cast(context.replica_id_in_sync_group, tf.int32),
-            strategy.num_replicas_in_sync)
+    return (tf.cast(context.replica_id_in_sync_group, tf.int32), strategy.num_replicas_in_sync)
 
 
 def _global_mean(value):
@@ -74,6 +74,7 @@ def _global_mean(value):
     if _BACKEND != "tensorflow":
         return value
     import tensorflow as tf
+
     context = tf.distribute.get_replica_context()
     if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
         return value
@@ -84,8 +85,8 @@ def _is_multi_worker():
     if _BACKEND != "tensorflow":
         return False
     import tensorflow as tf
-    return isinstance(tf.distribute.get_strategy(),
-                      tf.distribute.MultiWorkerMirroredStrategy)
+
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def stateless_uniform(shape, seed):
@@ -99,19 +100,21 @@ def stateless_uniform(shape, seed):
     """
     if _BACKEND == "jax":
         import jax
+
         seed = ops.cast(seed, "int32")
         key = jax.random.fold_in(jax.random.key(seed[0]), seed[1])
         return jax.random.uniform(key, tuple(shape), dtype="float32")
     if _BACKEND == "torch":
         import torch
+
         first, second = (int(v) & 0xFFFFFFFF for v in ops.convert_to_numpy(seed))
         # Drawn on the CPU, so the draws do not depend on the device;
         # `convert_to_tensor` moves them to Keras' device.
         generator = torch.Generator().manual_seed((first << 32) | second)
-        draws = torch.rand(tuple(int(n) for n in shape), generator=generator,
-                           dtype=torch.float32)
+        draws = torch.rand(tuple(int(n) for n in shape), generator=generator, dtype=torch.float32)
         return ops.convert_to_tensor(draws)
     import tensorflow as tf
+
     return tf.random.stateless_uniform(shape, seed=seed)
 
 
@@ -140,9 +143,19 @@ class StyleTransferTrainer(keras.Model):
     run on any backend, and `tf.train.Checkpoint` does on TensorFlow.
     """
 
-    def __init__(self, stylizer, loss_network, spec, style_image,
-                 style_weights=None, content_weight=1.0, ema_decay=0.99,
-                 seed=0, alpha_edge_probability=0.0, **kwargs):
+    def __init__(
+        self,
+        stylizer,
+        loss_network,
+        spec,
+        style_image,
+        style_weights=None,
+        content_weight=1.0,
+        ema_decay=0.99,
+        seed=0,
+        alpha_edge_probability=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.stylizer = stylizer
         self.loss_network = loss_network
@@ -152,8 +165,10 @@ class StyleTransferTrainer(keras.Model):
         # checkpoints keep their structure). None for a loss network not
         # from `build_loss_network`: the full one is used then.
         object.__setattr__(
-            self, "_content_network", loss_network_lib.truncated_loss_network(
-                loss_network, [spec.content_layer]))
+            self,
+            "_content_network",
+            loss_network_lib.truncated_loss_network(loss_network, [spec.content_layer]),
+        )
         self.spec = spec
         self.adjustable = networks.is_adjustable(stylizer)
         num_style = len(spec.style_layers)
@@ -162,33 +177,36 @@ class StyleTransferTrainer(keras.Model):
             if list(names) != list(spec.style_layers):
                 raise ValueError(
                     f"the stylizer's alpha weights {names} but the loss "
-                    f"network's style layers are {list(spec.style_layers)}")
+                    f"network's style layers are {list(spec.style_layers)}"
+                )
             if style_weights is not None:
                 raise ValueError(
-                    "style_weights are for the base model; the adjustable "
-                    "model samples alpha")
+                    "style_weights are for the base model; the adjustable model samples alpha"
+                )
             self.style_weights = None
         else:
             if style_weights is None or len(style_weights) != num_style:
                 raise ValueError(
-                    f"the base model needs {num_style} fixed style weights, "
-                    f"got {style_weights}")
+                    f"the base model needs {num_style} fixed style weights, got {style_weights}"
+                )
             self.style_weights = np.asarray(style_weights, np.float32)
         self.content_weight = float(content_weight)
         self.seed = int(seed)
         if not 0.0 <= alpha_edge_probability <= 1.0:
-            raise ValueError("alpha_edge_probability must be in [0, 1], got "
-                             f"{alpha_edge_probability}")
+            raise ValueError(
+                f"alpha_edge_probability must be in [0, 1], got {alpha_edge_probability}"
+            )
         self.alpha_edge_probability = float(alpha_edge_probability)
         self.loss_names = ["content"] + [f"style_{n}" for n in spec.style_layers]
         self.normalizer = losses_lib.LossNormalizer(
-            1 + num_style, decay=ema_decay, name="loss_normalizer")
+            1 + num_style, decay=ema_decay, name="loss_normalizer"
+        )
         self._set_style_image(style_image)
 
         self._trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ["loss"] + self.loss_names
-            + [f"{n}_normalized" for n in self.loss_names]}
+            for name in ["loss"] + self.loss_names + [f"{n}_normalized" for n in self.loss_names]
+        }
         # Everything is built: `load_weights` may restore a fresh trainer.
         self.built = True
 
@@ -202,9 +220,13 @@ class StyleTransferTrainer(keras.Model):
         for name in self.spec.style_layers:
             gram = losses_lib.gram_matrix(features[name])
             variable = self.add_weight(
-                name=f"style_gram_{name}", shape=gram.shape,
-                initializer="zeros", trainable=False, dtype="float32",
-                aggregation="only_first_replica")
+                name=f"style_gram_{name}",
+                shape=gram.shape,
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                aggregation="only_first_replica",
+            )
             variable.assign(gram)
             self.style_grams.append(variable)
 
@@ -262,10 +284,12 @@ class StyleTransferTrainer(keras.Model):
         # every layer.
         features = self.loss_network(stylized, training=False)
         content_name = self.spec.content_layer
-        raw = [losses_lib.content_loss(
-            features[content_name],
-            self._content_targets(
-                content, keras.backend.standardize_dtype(stylized.dtype)))]
+        raw = [
+            losses_lib.content_loss(
+                features[content_name],
+                self._content_targets(content, keras.backend.standardize_dtype(stylized.dtype)),
+            )
+        ]
         for name, gram in zip(self.spec.style_layers, self.style_grams):
             raw.append(losses_lib.style_loss(features[name], gram))
         return stylized, ops.stack(raw, axis=-1)
@@ -275,8 +299,8 @@ class StyleTransferTrainer(keras.Model):
         normalized = raw * self.normalizer.weights_for(normalize_with)
         alpha = ops.cast(alpha, "float32")
         weights = ops.concatenate(
-            [ops.ones_like(alpha[:, :1]) * self.content_weight, alpha],
-            axis=-1)
+            [ops.ones_like(alpha[:, :1]) * self.content_weight, alpha], axis=-1
+        )
         return ops.sum(weights * normalized, axis=-1), normalized
 
     def _update_metrics(self, total, raw, normalized):
@@ -296,10 +320,14 @@ class StyleTransferTrainer(keras.Model):
 
     def _step_seed(self, salt):
         replica, replicas = _replica_context_info()
-        step = (ops.cast(self.optimizer.iterations, "int32")
-                if self.optimizer else ops.convert_to_tensor(0, "int32"))
-        return ops.stack([ops.convert_to_tensor(self.seed + salt, "int32"),
-                          step * replicas + replica])
+        step = (
+            ops.cast(self.optimizer.iterations, "int32")
+            if self.optimizer
+            else ops.convert_to_tensor(0, "int32")
+        )
+        return ops.stack(
+            [ops.convert_to_tensor(self.seed + salt, "int32"), step * replicas + replica]
+        )
 
     @staticmethod
     def _unpack(data):
@@ -319,11 +347,11 @@ class StyleTransferTrainer(keras.Model):
         torch, recorded by the enclosing `keras.StatelessScope` on JAX.
         """
         if alpha is None:
-            alpha = self._loss_weights(ops.shape(content)[0],
-                                       self._step_seed(salt=0))
+            alpha = self._loss_weights(ops.shape(content)[0], self._step_seed(salt=0))
         alpha = ops.cast(alpha, "float32")
         _, raw = self.compute_raw_losses(
-            content, alpha if self.adjustable else None, training=training)
+            content, alpha if self.adjustable else None, training=training
+        )
         ema = self.normalizer.update(_global_mean(ops.mean(raw, axis=0)))
         per_sample, normalized = self._weighted_loss(raw, alpha, ema)
         return ops.mean(per_sample), (per_sample, raw, normalized)
@@ -333,15 +361,18 @@ class StyleTransferTrainer(keras.Model):
         if alpha is None:
             # A fixed seed: every evaluation sees the same alphas.
             alpha = self._loss_weights(
-                ops.shape(content)[0],
-                ops.convert_to_tensor([self.seed + 1, 0], "int32"))
+                ops.shape(content)[0], ops.convert_to_tensor([self.seed + 1, 0], "int32")
+            )
         alpha = ops.cast(alpha, "float32")
         _, raw = self.compute_raw_losses(
-            content, alpha if self.adjustable else None, training=False)
+            content, alpha if self.adjustable else None, training=False
+        )
         # Before any training step the EMAs are empty; use this batch's means.
-        ema = ops.where(self.normalizer.count > 0,
-                        ops.convert_to_tensor(self.normalizer.ema),
-                        _global_mean(ops.mean(raw, axis=0)))
+        ema = ops.where(
+            self.normalizer.count > 0,
+            ops.convert_to_tensor(self.normalizer.ema),
+            _global_mean(ops.mean(raw, axis=0)),
+        )
         per_sample, normalized = self._weighted_loss(raw, alpha, ema)
         return per_sample, raw, normalized
 
@@ -351,6 +382,7 @@ class StyleTransferTrainer(keras.Model):
 
     def _tensorflow_train_step(self, data):
         import tensorflow as tf
+
         content, alpha = self._unpack(data)
         _, replicas = _replica_context_info()
         with tf.GradientTape() as tape:
@@ -364,6 +396,7 @@ class StyleTransferTrainer(keras.Model):
 
     def _torch_train_step(self, data):
         import torch
+
         content, alpha = self._unpack(data)
         # Gradients accumulate in `.grad` across backward passes.
         self.zero_grad()
@@ -377,53 +410,56 @@ class StyleTransferTrainer(keras.Model):
 
     def _jax_train_step(self, state, data):
         import jax
+
         trainable, non_trainable, optimizer_state, metrics_state = state
         content, alpha = self._unpack(data)
         # `fit` purges the variables' own values while it holds the state:
         # everything the step reads must come through a scope's mapping.
-        fixed = (list(zip(self.non_trainable_variables, non_trainable))
-                 + list(zip(self.optimizer.variables, optimizer_state)))
+        fixed = list(zip(self.non_trainable_variables, non_trainable)) + list(
+            zip(self.optimizer.variables, optimizer_state)
+        )
 
         def objective(trainable_values):
             mapping = list(zip(self.trainable_variables, trainable_values))
             with keras.StatelessScope(state_mapping=mapping + fixed) as scope:
                 total, parts = self.compute_objective(content, alpha)
                 scaled = self.optimizer.scale_loss(total)
-            updated = [scope.get_current_value(v)
-                       for v in self.non_trainable_variables]
+            updated = [scope.get_current_value(v) for v in self.non_trainable_variables]
             return scaled, (parts, updated)
 
-        (_, (parts, non_trainable)), gradients = jax.value_and_grad(
-            objective, has_aux=True)(trainable)
+        (_, (parts, non_trainable)), gradients = jax.value_and_grad(objective, has_aux=True)(
+            trainable
+        )
         trainable, optimizer_state = self.optimizer.stateless_apply(
-            optimizer_state, gradients, trainable)
-        logs, metrics_state = self._jax_metrics(
-            parts, non_trainable, metrics_state)
+            optimizer_state, gradients, trainable
+        )
+        logs, metrics_state = self._jax_metrics(parts, non_trainable, metrics_state)
         return logs, (trainable, non_trainable, optimizer_state, metrics_state)
 
     def _jax_metrics(self, parts, non_trainable, metrics_state):
-        mapping = (list(zip(self.non_trainable_variables, non_trainable))
-                   + list(zip(self.metrics_variables, metrics_state)))
+        mapping = list(zip(self.non_trainable_variables, non_trainable)) + list(
+            zip(self.metrics_variables, metrics_state)
+        )
         with keras.StatelessScope(state_mapping=mapping) as scope:
             logs = self._update_metrics(*parts)
         return logs, [scope.get_current_value(v) for v in self.metrics_variables]
 
     def _unsupported_train_step(self, *args):
         raise NotImplementedError(
-            f"training needs the tensorflow, jax or torch backend, not "
-            f"{_BACKEND!r}")
+            f"training needs the tensorflow, jax or torch backend, not {_BACKEND!r}"
+        )
 
     def _stateful_test_step(self, data):
         return self._update_metrics(*self.compute_evaluation(*self._unpack(data)))
 
     def _jax_test_step(self, state, data):
         trainable, non_trainable, metrics_state = state
-        mapping = (list(zip(self.trainable_variables, trainable))
-                   + list(zip(self.non_trainable_variables, non_trainable)))
+        mapping = list(zip(self.trainable_variables, trainable)) + list(
+            zip(self.non_trainable_variables, non_trainable)
+        )
         with keras.StatelessScope(state_mapping=mapping):
             parts = self.compute_evaluation(*self._unpack(data))
-        logs, metrics_state = self._jax_metrics(
-            parts, non_trainable, metrics_state)
+        logs, metrics_state = self._jax_metrics(parts, non_trainable, metrics_state)
         return logs, (trainable, non_trainable, metrics_state)
 
     train_step = {

@@ -41,8 +41,7 @@ from adjustable_style import data as data_lib
 from adjustable_style.train_config import TrainConfig
 from adjustable_style.training_run import CHECKPOINT_DIR, TrainingError
 
-__all__ = ["train", "make_strategy", "TrainConfig", "TrainingError", "CHECKPOINT_DIR",
-           "LOG_DIR"]
+__all__ = ["train", "make_strategy", "TrainConfig", "TrainingError", "CHECKPOINT_DIR", "LOG_DIR"]
 
 LOG_DIR = "logs"
 
@@ -73,19 +72,30 @@ def _is_chief(strategy):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def _content_dataset(config, stats):
     if config.content_tfds:
         return data_lib.content_dataset_from_tfds(
-            config.content_tfds, split=config.tfds_split,
-            data_dir=config.tfds_data_dir, image_size=config.image_size,
-            batch_size=config.batch_size, seed=config.seed)
+            config.content_tfds,
+            split=config.tfds_split,
+            data_dir=config.tfds_data_dir,
+            image_size=config.image_size,
+            batch_size=config.batch_size,
+            seed=config.seed,
+        )
     return data_lib.content_dataset_from_files(
-        config.content_images, config.image_size, config.batch_size,
-        seed=config.seed, max_pixels=config.max_pixels, stats=stats)
+        config.content_images,
+        config.image_size,
+        config.batch_size,
+        seed=config.seed,
+        max_pixels=config.max_pixels,
+        stats=stats,
+    )
 
 
 def _preview_content(config):
@@ -94,8 +104,9 @@ def _preview_content(config):
         return None
     for path in images.list_image_files(config.content_images):
         try:
-            return images.load_center_square(
-                path, config.image_size, max_pixels=config.max_pixels)[None]
+            return images.load_center_square(path, config.image_size, max_pixels=config.max_pixels)[
+                None
+            ]
         except images.ImageError:
             continue
     return None
@@ -103,8 +114,13 @@ def _preview_content(config):
 
 def _dtype_policy(config):
     """The Keras dtype policy for the run, and why (see `precision`)."""
-    accelerator = ("tpu" if config.strategy == "tpu" else
-                   "gpu" if tf.config.list_physical_devices("GPU") else None)
+    accelerator = (
+        "tpu"
+        if config.strategy == "tpu"
+        else "gpu"
+        if tf.config.list_physical_devices("GPU")
+        else None
+    )
     return precision.training_policy(config.mixed_precision, accelerator)
 
 
@@ -118,12 +134,10 @@ def _train(config, held):
     config.validate()
     run, resume_from, has_identity, skipped = _prepare(config, held)
     checkpoint, legacy_checkpoint = _build(run)
-    _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from,
-                           has_identity, skipped)
+    _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from, has_identity, skipped)
     writer = preview = None
     if run.is_chief:
-        writer = tf.summary.create_file_writer(
-            os.path.join(config.model_dir, LOG_DIR, "train"))
+        writer = tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR, "train"))
         preview = _preview_content(config)
     training_run.fit(run, writer, preview)
     return training_run.finish(run)
@@ -151,12 +165,14 @@ def _prepare(config, held):
         training_run.hold_lock(config.model_dir, held)
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     resume_from, has_identity, skipped = checkpoints.find_checkpoint(
-        config, checkpoint_dir, identity, previous)
+        config, checkpoint_dir, identity, previous
+    )
     if resume_from is None and backend_training.state_numbers(checkpoint_dir):
         raise checkpoints.CheckpointError(
             f"--model_dir={config.model_dir} holds checkpoints of a JAX or "
             "PyTorch run; resume it with that KERAS_BACKEND, or train into a "
-            f"new --model_dir with --init_from={config.model_dir}")
+            f"new --model_dir with --init_from={config.model_dir}"
+        )
     policy = training_run.set_policy(*_dtype_policy(config))
     keras.utils.set_random_seed(config.seed)
 
@@ -165,14 +181,23 @@ def _prepare(config, held):
     options = tf.data.Options()
     # Files are read by Python through Pillow, not a file reader, so shard
     # by data between workers.
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA)
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     run = training_run.Run(
-        config=config, spec=spec, previous=previous, started=started,
-        strategy=strategy, replicas=strategy.num_replicas_in_sync,
-        jit_compile=config.jit_compile, is_chief=is_chief, identity=identity,
-        policy=policy, style=style, stats=stats,
-        dataset=dataset.with_options(options), checkpoint_dir=checkpoint_dir)
+        config=config,
+        spec=spec,
+        previous=previous,
+        started=started,
+        strategy=strategy,
+        replicas=strategy.num_replicas_in_sync,
+        jit_compile=config.jit_compile,
+        is_chief=is_chief,
+        identity=identity,
+        policy=policy,
+        style=style,
+        stats=stats,
+        dataset=dataset.with_options(options),
+        checkpoint_dir=checkpoint_dir,
+    )
     return run, resume_from, has_identity, skipped
 
 
@@ -183,33 +208,36 @@ def _build(run):
         training_run.build_trainer(run, jit_compile=config.jit_compile)
 
     identity_variable = tf.Variable(
-        json.dumps(run.identity, sort_keys=True), trainable=False,
-        name=checkpoints.IDENTITY)
+        json.dumps(run.identity, sort_keys=True), trainable=False, name=checkpoints.IDENTITY
+    )
     checkpoint = tf.train.Checkpoint(
-        model=run.trainer, optimizer=run.trainer.optimizer,
-        **{checkpoints.IDENTITY: identity_variable})
-    legacy_checkpoint = tf.train.Checkpoint(
-        model=run.trainer, optimizer=run.trainer.optimizer)
+        model=run.trainer,
+        optimizer=run.trainer.optimizer,
+        **{checkpoints.IDENTITY: identity_variable},
+    )
+    legacy_checkpoint = tf.train.Checkpoint(model=run.trainer, optimizer=run.trainer.optimizer)
     return checkpoint, legacy_checkpoint
 
 
-def _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from,
-                           has_identity, skipped):
+def _restore_or_warm_start(run, checkpoint, legacy_checkpoint, resume_from, has_identity, skipped):
     """Resumes from the run's own checkpoint, or starts from --init_from."""
     config = run.config
     # Every worker resumes from the chief's checkpoints; each must also take
     # part in every save, but only the chief's copy is kept.
     if resume_from is not None:
-        run.latest = checkpoints.restore(checkpoint if has_identity else legacy_checkpoint,
-                              run.checkpoint_dir, resume_from, skipped, run.is_chief)
+        run.latest = checkpoints.restore(
+            checkpoint if has_identity else legacy_checkpoint,
+            run.checkpoint_dir,
+            resume_from,
+            skipped,
+            run.is_chief,
+        )
     checkpoint_dir = run.checkpoint_dir
     if not run.is_chief:
         checkpoint_dir = os.path.join(
-            config.model_dir, "tmp_workers",
-            f"worker_{run.strategy.cluster_resolver.task_id}")
+            config.model_dir, "tmp_workers", f"worker_{run.strategy.cluster_resolver.task_id}"
+        )
     run.manager = tf.train.CheckpointManager(
-        checkpoint, checkpoint_dir, max_to_keep=3,
-        checkpoint_name=checkpoints.PREFIX)
+        checkpoint, checkpoint_dir, max_to_keep=3, checkpoint_name=checkpoints.PREFIX
+    )
     training_run.resume_or_warm_start(run)
-
-

@@ -20,8 +20,13 @@ from absl import logging
 from adjustable_style import networks
 
 # Alphas of the TensorBoard preview images: none, each layer alone, all.
-PREVIEW_ALPHAS = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
-                  (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
+PREVIEW_ALPHAS = (
+    (0.0, 0.0, 0.0),
+    (1.0, 0.0, 0.0),
+    (0.0, 1.0, 0.0),
+    (0.0, 0.0, 1.0),
+    (1.0, 1.0, 1.0),
+)
 
 
 def _is_terminal(stream):
@@ -61,8 +66,11 @@ class CompactProgbar(keras.callbacks.ProgbarLogger):
 
     @staticmethod
     def _short(logs):
-        return {k: v for k, v in (logs or {}).items()
-                if not (k.endswith("_normalized") or k.startswith("ema_"))}
+        return {
+            k: v
+            for k, v in (logs or {}).items()
+            if not (k.endswith("_normalized") or k.startswith("ema_"))
+        }
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, self._short(logs))
@@ -82,8 +90,7 @@ def _signals_deferred():
     previous = {}
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(
-                signum, lambda number, frame: caught.append(number))
+            previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
     except ValueError:  # Not the main thread: handlers cannot change.
         pass
     try:
@@ -162,8 +169,10 @@ class RunCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _weights_finite(self):
-        return all(bool(np.isfinite(keras.ops.convert_to_numpy(v)).all())
-                   for v in self.model.stylizer.trainable_variables)
+        return all(
+            bool(np.isfinite(keras.ops.convert_to_numpy(v)).all())
+            for v in self.model.stylizer.trainable_variables
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.nan_step is not None:
@@ -173,8 +182,7 @@ class RunCallback(keras.callbacks.Callback):
         step = self._step()
         now = time.time()
         if self.stats is not None and self.stats.bad > self.reported_bad:
-            logging.warning("skipped %d undecodable content files so far",
-                            self.stats.bad)
+            logging.warning("skipped %d undecodable content files so far", self.stats.bad)
             self.reported_bad = self.stats.bad
         if self.writer is None:
             return
@@ -182,16 +190,21 @@ class RunCallback(keras.callbacks.Callback):
 
         with self.writer.as_default(step=step):
             for name, value in logs.items():
-                tf.summary.scalar(f"losses/{name}" if not name.startswith(
-                    "ema_") else f"ema/{name[4:]}", float(value))
-            tf.summary.scalar("learning_rate",
-                              float(keras.ops.convert_to_numpy(
-                                  self.model.optimizer.learning_rate)))
-            tf.summary.scalar("steps_per_second",
-                              self.config.log_every / max(now - self._step_time, 1e-9))
+                tf.summary.scalar(
+                    f"losses/{name}" if not name.startswith("ema_") else f"ema/{name[4:]}",
+                    float(value),
+                )
+            tf.summary.scalar(
+                "learning_rate",
+                float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            )
+            tf.summary.scalar(
+                "steps_per_second", self.config.log_every / max(now - self._step_time, 1e-9)
+            )
             if self.preview is not None:
-                tf.summary.image("stylized", self._preview_images(), step=step,
-                                 max_outputs=len(PREVIEW_ALPHAS))
+                tf.summary.image(
+                    "stylized", self._preview_images(), step=step, max_outputs=len(PREVIEW_ALPHAS)
+                )
         self.writer.flush()
         self._step_time = now
 
@@ -200,6 +213,7 @@ class RunCallback(keras.callbacks.Callback):
         if not networks.is_adjustable(stylizer):
             return stylizer(self.preview, training=False)
         alphas = np.array(PREVIEW_ALPHAS, np.float32)[
-            :, :len(networks.style_layer_names(stylizer))]
+            :, : len(networks.style_layer_names(stylizer))
+        ]
         content = np.repeat(self.preview, len(alphas), axis=0)
         return stylizer([content, alphas], training=False)

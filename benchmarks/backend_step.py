@@ -26,20 +26,23 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from absl import app, flags
 
-flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"],
-                  "Keras backends to time; missing ones are skipped.")
+flags.DEFINE_list(
+    "backends", ["tensorflow", "jax", "torch"], "Keras backends to time; missing ones are skipped."
+)
 flags.DEFINE_integer("size", 128, "Content crop size (square).")
 flags.DEFINE_integer("batch", 4, "Batch size.")
 flags.DEFINE_integer("steps", 5, "Timed steps per backend.")
 flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing, compiling).")
-flags.DEFINE_bool("worker", False, "Internal: time the backend of "
-                  "KERAS_BACKEND and print one JSON line.")
+flags.DEFINE_bool(
+    "worker", False, "Internal: time the backend of KERAS_BACKEND and print one JSON line."
+)
 FLAGS = flags.FLAGS
 
 
 def _time_this_backend():
     import keras
     import numpy as np
+
     from adjustable_style import loss_network, networks, trainer
 
     keras.utils.set_random_seed(0)
@@ -48,8 +51,7 @@ def _time_this_backend():
     stylizer = networks.build_adjustable_stylizer(spec.style_layers)
     rng = np.random.default_rng(0)
     style = rng.random((FLAGS.size, FLAGS.size, 3)).astype(np.float32)
-    content = rng.random((FLAGS.batch, FLAGS.size, FLAGS.size, 3)).astype(
-        np.float32)
+    content = rng.random((FLAGS.batch, FLAGS.size, FLAGS.size, 3)).astype(np.float32)
     t = trainer.StyleTransferTrainer(stylizer, vgg, spec, style)
     t.compile(optimizer=keras.optimizers.Adam(1e-3))
     started = time.perf_counter()
@@ -62,9 +64,15 @@ def _time_this_backend():
         logs = t.train_on_batch(content, return_dict=True)
         float(logs["loss"])  # Waits for asynchronous dispatch (JAX).
         times.append(time.perf_counter() - started)
-    print(json.dumps({"backend": keras.backend.backend(),
-                      "median": float(np.median(times)),
-                      "warmup": warmup}))
+    print(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "median": float(np.median(times)),
+                "warmup": warmup,
+            }
+        )
+    )
 
 
 def main(argv):
@@ -73,30 +81,40 @@ def main(argv):
         _time_this_backend()
         return
     import importlib.util
+
     rows = {}
     for backend in FLAGS.backends:
         if backend != "tensorflow" and importlib.util.find_spec(backend) is None:
             print(f"{backend}: not installed, skipped")
             continue
         done = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--worker",
-             f"--size={FLAGS.size}", f"--batch={FLAGS.batch}",
-             f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}"],
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--worker",
+                f"--size={FLAGS.size}",
+                f"--batch={FLAGS.batch}",
+                f"--steps={FLAGS.steps}",
+                f"--warmup={FLAGS.warmup}",
+            ],
             env=dict(os.environ, KERAS_BACKEND=backend),
-            capture_output=True, text=True)
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             print(f"{backend}: failed\n{done.stderr[-2000:]}")
             continue
         rows[backend] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\n{FLAGS.size}x{FLAGS.size} px, batch {FLAGS.batch}, float32, "
-          f"{os.cpu_count()} CPUs; median of {FLAGS.steps} steps\n")
+    print(
+        f"\n{FLAGS.size}x{FLAGS.size} px, batch {FLAGS.batch}, float32, "
+        f"{os.cpu_count()} CPUs; median of {FLAGS.steps} steps\n"
+    )
     print("| backend | s/step | vs TensorFlow | warm-up s |")
     print("| --- | ---: | ---: | ---: |")
     reference = rows.get("tensorflow", {}).get("median")
     for backend, row in rows.items():
         ratio = f"{row['median'] / reference:.2f}" if reference else "n/a"
-        print(f"| {backend} | {row['median']:.3f} | {ratio} | "
-              f"{row['warmup']:.1f} |")
+        print(f"| {backend} | {row['median']:.3f} | {ratio} | {row['warmup']:.1f} |")
 
 
 if __name__ == "__main__":

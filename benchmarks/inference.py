@@ -47,9 +47,11 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["256", "512", "1024"], "Square image sizes in pixels.")
 flags.DEFINE_integer("batch_size", 1, "Images per forward pass.")
 flags.DEFINE_integer(
-    "repeats", 7,
+    "repeats",
+    7,
     "Timed repetitions per variant at 1024 px; smaller sizes get more (x4 at "
-    "256, x2 at 512), since their runs are short and noisier.")
+    "256, x2 at 512), since their runs are short and noisier.",
+)
 flags.DEFINE_integer("warmup", 2, "Untimed calls per variant before timing.")
 flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for TensorFlow and PyTorch.")
 flags.DEFINE_bool("torch", True, "Include PyTorch (skipped with a note if not installed).")
@@ -62,14 +64,14 @@ STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 def stylizer_flops(height, width):
     """Floating-point operations of T's convolutions on one image (Table 2)."""
     from adjustable_style import networks
-    h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE
-            for n in (height, width))
+
+    h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE for n in (height, width))
     macs, cin, scale = 0, 3, 1
     for layer in networks.CONV_LAYERS:
         if layer in networks.UPSAMPLING:  # A nearest x2 comes first.
             scale //= 2
         scale *= layer.stride
-        macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size ** 2
+        macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size**2
         cin = layer.filters
     return 2 * macs
 
@@ -92,13 +94,13 @@ def _time(fn):
 
 
 def _ratio_cell(values):
-    return (f"{statistics.median(values):.2f} "
-            f"({min(values):.2f}-{max(values):.2f})")
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main(argv):
     del argv
     from adjustable_style import cli
+
     cli.quiet_tensorflow_import()
     import keras
     import numpy as np
@@ -113,8 +115,10 @@ def main(argv):
     if FLAGS.torch:
         try:
             import torch
+
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import torch_reference as reference
+
             torch.set_num_threads(FLAGS.threads)
             torch.manual_seed(FLAGS.seed)
         except ImportError:
@@ -135,11 +139,13 @@ def main(argv):
     b_mat = tf.random.normal([n, n])
     matmul = tf.function(lambda: tf.matmul(a_mat, b_mat))
 
-    print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
-          f"TensorFlow {tf.__version__}"
-          + (f", PyTorch {torch.__version__}" if torch else "")
-          + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "
-          "(x2 at 512, x4 at 256 and below)")
+    print(
+        f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"TensorFlow {tf.__version__}"
+        + (f", PyTorch {torch.__version__}" if torch else "")
+        + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "
+        "(x2 at 512, x4 at 256 and below)"
+    )
     if torch_note:
         print(torch_note)
     print()
@@ -154,8 +160,7 @@ def main(argv):
         variants = {
             "base": lambda: fast_base(content),
             "adjustable": lambda: fast_adjustable(content, alpha),
-            "new_alpha": lambda: fast_adjustable(
-                content, rng.random(alpha.shape, np.float32)),
+            "new_alpha": lambda: fast_adjustable(content, rng.random(alpha.shape, np.float32)),
             "keras": lambda: keras_forward(content, alpha).numpy(),
             "lambda": lambda: alpha_network(alpha).numpy(),
             "matmul": lambda: matmul().numpy(),
@@ -166,9 +171,11 @@ def main(argv):
             def run_torch():
                 with torch.inference_mode():
                     return torch_net(content_nchw)
+
             # After `adjustable`, before `new_alpha`.
-            variants = dict(list(variants.items())[:2] + [("pytorch", run_torch)]
-                            + list(variants.items())[2:])
+            variants = dict(
+                list(variants.items())[:2] + [("pytorch", run_torch)] + list(variants.items())[2:]
+            )
         for fn in variants.values():
             for _ in range(FLAGS.warmup):
                 fn()
@@ -180,7 +187,7 @@ def main(argv):
             for name in names[shift:] + names[:shift]:
                 times[name].append(_time(variants[name]))
         flops = stylizer_flops(size, size) * FLAGS.batch_size
-        peak = [2 * n ** 3 / t for t in times["matmul"]]
+        peak = [2 * n**3 / t for t in times["matmul"]]
         achieved = [flops / t for t in times["adjustable"]]
         row = {
             "size": size,
@@ -203,33 +210,46 @@ def main(argv):
         print(f"measured {size} px", flush=True)
 
     print("\nThroughput (images/s) and ratios (median of per-repetition ratios, range)")
-    header = (f"{'size':>5} {'adjustable':>10} {'base':>7} {'adj/base':>17} "
-              f"{'new alpha/base':>17} {'Lambda ms':>9} {'keras':>7} {'fast/keras':>17}")
+    header = (
+        f"{'size':>5} {'adjustable':>10} {'base':>7} {'adj/base':>17} "
+        f"{'new alpha/base':>17} {'Lambda ms':>9} {'keras':>7} {'fast/keras':>17}"
+    )
     if torch_net is not None:
         header += f" {'pytorch':>8} {'adj/pytorch':>17}"
     print(header)
     for r in rows:
-        line = (f"{r['size']:>5} {r['adj_ips']:>10.2f} {r['base_ips']:>7.2f} "
-                f"{_ratio_cell(r['adj_base']):>17} {_ratio_cell(r['new_base']):>17} "
-                f"{r['lambda_ms']:>9.2f} "
-                f"{r['keras_ips']:>7.2f} {_ratio_cell(r['fast_keras']):>17}")
+        line = (
+            f"{r['size']:>5} {r['adj_ips']:>10.2f} {r['base_ips']:>7.2f} "
+            f"{_ratio_cell(r['adj_base']):>17} {_ratio_cell(r['new_base']):>17} "
+            f"{r['lambda_ms']:>9.2f} "
+            f"{r['keras_ips']:>7.2f} {_ratio_cell(r['fast_keras']):>17}"
+        )
         if "torch_ips" in r:
             line += f" {r['torch_ips']:>8.2f} {_ratio_cell(r['adj_torch']):>17}"
         print(line)
 
-    print(f"\nArithmetic: GFLOP per image, achieved GFLOP/s of the adjustable "
-          f"model, and the float32 {n}x{n} matmul peak measured in the same rounds")
-    print(f"{'size':>5} {'GFLOP/image':>11} {'GFLOP/s':>8} {'peak GFLOP/s':>12} "
-          f"{'of peak':>17}")
+    print(
+        f"\nArithmetic: GFLOP per image, achieved GFLOP/s of the adjustable "
+        f"model, and the float32 {n}x{n} matmul peak measured in the same rounds"
+    )
+    print(f"{'size':>5} {'GFLOP/image':>11} {'GFLOP/s':>8} {'peak GFLOP/s':>12} {'of peak':>17}")
     for r in rows:
-        print(f"{r['size']:>5} {r['gflop']:>11.1f} {r['gflops']:>8.1f} "
-              f"{r['peak']:>12.1f} {_ratio_cell(r['of_peak']):>17}")
+        print(
+            f"{r['size']:>5} {r['gflop']:>11.1f} {r['gflops']:>8.1f} "
+            f"{r['peak']:>12.1f} {_ratio_cell(r['of_peak']):>17}"
+        )
 
-    command = " ".join(["python benchmarks/inference.py",
-                        f"--sizes={','.join(FLAGS.sizes)}",
-                        f"--batch_size={FLAGS.batch_size}",
-                        f"--repeats={FLAGS.repeats}", f"--warmup={FLAGS.warmup}",
-                        f"--threads={FLAGS.threads}", f"--seed={FLAGS.seed}"])
+    command = " ".join(
+        [
+            "python benchmarks/inference.py",
+            f"--sizes={','.join(FLAGS.sizes)}",
+            f"--batch_size={FLAGS.batch_size}",
+            f"--repeats={FLAGS.repeats}",
+            f"--warmup={FLAGS.warmup}",
+            f"--threads={FLAGS.threads}",
+            f"--seed={FLAGS.seed}",
+        ]
+    )
     print(f"\nReproduce: {command}")
 
 

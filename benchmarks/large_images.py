@@ -40,7 +40,7 @@ flags.DEFINE_string("model", None, "Model (default: the default shipped model)."
 flags.DEFINE_string("output_dir", None, "Also save each stylized image here (PNG).")
 flags.DEFINE_integer("child", 0, "Internal: measure this one size and print JSON.")
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def _rss_bytes():
@@ -50,6 +50,7 @@ def _rss_bytes():
 
 def _measure(size):
     from adjustable_style import cli, stylize_options
+
     cli.quiet_tensorflow_import()
     import numpy as np
     from PIL import Image
@@ -59,8 +60,7 @@ def _measure(size):
     model, _ = model_files.load_stylizer(FLAGS.model)
     fast = inference.FastStylizer(model)
     photo = Image.open(stylize_options.DEFAULT_CONTENT).convert("RGB")
-    content = np.asarray(photo.resize((size, size), Image.BICUBIC),
-                         np.float32)[None] / 255.0
+    content = np.asarray(photo.resize((size, size), Image.BICUBIC), np.float32)[None] / 255.0
     alpha = np.ones((1, len(fast.style_layers)), np.float32)
     fast(content[:, :64, :64], alpha)  # Traces and warms up the small graph.
     baseline = _rss_bytes()
@@ -71,8 +71,10 @@ def _measure(size):
     steps = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))
     boundaries = np.arange(inference.STREAMING_ROWS - 1, size - 1, inference.STREAMING_ROWS)
     result = {
-        "size": size, "path": "streaming" if streaming else "whole",
-        "seconds": seconds, "baseline": baseline,
+        "size": size,
+        "path": "streaming" if streaming else "whole",
+        "seconds": seconds,
+        "baseline": baseline,
         "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "seam_ratio": float(steps[boundaries].mean() / steps.mean()),
     }
@@ -84,7 +86,8 @@ def _measure(size):
     if FLAGS.output_dir:
         os.makedirs(FLAGS.output_dir, exist_ok=True)
         Image.fromarray(np.round(out * 255).astype(np.uint8)).save(
-            os.path.join(FLAGS.output_dir, f"stylized_{size}.png"))
+            os.path.join(FLAGS.output_dir, f"stylized_{size}.png")
+        )
     return result
 
 
@@ -106,15 +109,19 @@ def main(argv):
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             print(f"{size} px failed: {tail}")
             continue
-        rows.append(json.loads(lines[-1][len("RESULT "):]))
+        rows.append(json.loads(lines[-1][len("RESULT ") :]))
         print(f"measured {size} px", flush=True)
-    print(f"\n{'size':>5} {'path':>9} {'seconds':>8} {'peak GiB':>8} "
-          f"{'baseline GiB':>12} {'seam ratio':>10} {'vs whole':>9}")
+    print(
+        f"\n{'size':>5} {'path':>9} {'seconds':>8} {'peak GiB':>8} "
+        f"{'baseline GiB':>12} {'seam ratio':>10} {'vs whole':>9}"
+    )
     for r in rows:
         vs = f"{r['vs_whole']:.1e}" if "vs_whole" in r else "-"
-        print(f"{r['size']:>5} {r['path']:>9} {r['seconds']:>8.1f} "
-              f"{r['peak'] / GIB:>8.2f} {r['baseline'] / GIB:>12.2f} "
-              f"{r['seam_ratio']:>10.3f} {vs:>9}")
+        print(
+            f"{r['size']:>5} {r['path']:>9} {r['seconds']:>8.1f} "
+            f"{r['peak'] / GIB:>8.2f} {r['baseline'] / GIB:>12.2f} "
+            f"{r['seam_ratio']:>10.3f} {vs:>9}"
+        )
     command = ["python benchmarks/large_images.py", f"--sizes={','.join(FLAGS.sizes)}"]
     if FLAGS.model:
         command.append(f"--model={FLAGS.model}")

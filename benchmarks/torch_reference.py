@@ -34,9 +34,11 @@ class ConvNorm(nn.Sequential):
     """Reflection pad, convolution (no bias), instance norm [, ReLU]."""
 
     def __init__(self, cin, cout, kernel, stride=1, relu=True):
-        parts = [nn.ReflectionPad2d(kernel // 2),
-                 nn.Conv2d(cin, cout, kernel, stride, bias=False),
-                 nn.InstanceNorm2d(cout, affine=True)]
+        parts = [
+            nn.ReflectionPad2d(kernel // 2),
+            nn.Conv2d(cin, cout, kernel, stride, bias=False),
+            nn.InstanceNorm2d(cout, affine=True),
+        ]
         if relu:
             parts.append(nn.ReLU(inplace=True))
         super().__init__(*parts)
@@ -45,8 +47,9 @@ class ConvNorm(nn.Sequential):
 class ResidualBlock(nn.Module):
     def __init__(self, channels):
         super().__init__()
-        self.branch = nn.Sequential(ConvNorm(channels, channels, 3),
-                                    ConvNorm(channels, channels, 3, relu=False))
+        self.branch = nn.Sequential(
+            ConvNorm(channels, channels, 3), ConvNorm(channels, channels, 3, relu=False)
+        )
 
     def forward(self, x):
         return x + self.branch(x)
@@ -78,8 +81,12 @@ class StylizingNetwork(nn.Sequential):
 
 
 # Channels of every normalization layer, in the order T applies them.
-NORMALIZED_CHANNELS = ([c for c, _, _ in _DOWNSAMPLING] + [128] * (2 * NUM_RESIDUAL_BLOCKS)
-                       + [c for c, _ in _UPSAMPLING] + [3])
+NORMALIZED_CHANNELS = (
+    [c for c, _, _ in _DOWNSAMPLING]
+    + [128] * (2 * NUM_RESIDUAL_BLOCKS)
+    + [c for c, _ in _UPSAMPLING]
+    + [3]
+)
 ALPHA_HIDDEN_UNITS = 1000
 
 
@@ -95,17 +102,21 @@ class AdjustableStylizingNetwork(nn.Module):
         super().__init__()
         total = sum(NORMALIZED_CHANNELS)
         self.alpha_network = nn.Sequential(
-            nn.Linear(num_style_layers, ALPHA_HIDDEN_UNITS), nn.ReLU(),
-            nn.Linear(ALPHA_HIDDEN_UNITS, ALPHA_HIDDEN_UNITS), nn.ReLU(),
-            nn.Linear(ALPHA_HIDDEN_UNITS, 2 * total))
+            nn.Linear(num_style_layers, ALPHA_HIDDEN_UNITS),
+            nn.ReLU(),
+            nn.Linear(ALPHA_HIDDEN_UNITS, ALPHA_HIDDEN_UNITS),
+            nn.ReLU(),
+            nn.Linear(ALPHA_HIDDEN_UNITS, 2 * total),
+        )
         with torch.no_grad():  # gamma ~ 1, beta ~ 0 at the start.
             self.alpha_network[-1].weight.normal_(0, 1e-3)
             self.alpha_network[-1].bias.zero_()
             self.alpha_network[-1].bias[:total] = 1.0
 
         def conv(cin, cout, kernel, stride=1):
-            return nn.Sequential(nn.ReflectionPad2d(kernel // 2),
-                                 nn.Conv2d(cin, cout, kernel, stride, bias=False))
+            return nn.Sequential(
+                nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride, bias=False)
+            )
 
         self.down = nn.ModuleList()
         cin = 3
@@ -114,7 +125,8 @@ class AdjustableStylizingNetwork(nn.Module):
             cin = cout
         self.res = nn.ModuleList(
             nn.ModuleList([conv(cin, cin, 3), conv(cin, cin, 3)])
-            for _ in range(NUM_RESIDUAL_BLOCKS))
+            for _ in range(NUM_RESIDUAL_BLOCKS)
+        )
         self.up = nn.ModuleList()
         for cout, kernel in _UPSAMPLING:
             self.up.append(conv(cin, cout, kernel))
@@ -130,8 +142,10 @@ class AdjustableStylizingNetwork(nn.Module):
 
         def norm(x):
             i = next(index)
-            return (F.instance_norm(x, eps=1e-5) * gammas[i][:, :, None, None]
-                    + betas[i][:, :, None, None])
+            return (
+                F.instance_norm(x, eps=1e-5) * gammas[i][:, :, None, None]
+                + betas[i][:, :, None, None]
+            )
 
         x = content
         for layer in self.down:
@@ -144,8 +158,7 @@ class AdjustableStylizingNetwork(nn.Module):
 
 
 # VGG-19's convolutions up to block4_conv4 ('M' = 2x2 max pool).
-_VGG19_TO_BLOCK4 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-                    512, 512, 512, 512]
+_VGG19_TO_BLOCK4 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512]
 # Indices (after each ReLU) of block2_conv2, block3_conv4, block4_conv4 in
 # `LossNetwork.features`, and the content layer block3_conv4.
 _STYLE_OUTPUTS = (8, 17, 26)
@@ -200,8 +213,9 @@ class TrainingStep:
 
     def __init__(self, style, lr=1e-3, decay=0.99, adjustable=True):
         self.adjustable = adjustable
-        self.net = AdjustableStylizingNetwork(len(_STYLE_OUTPUTS)) if adjustable \
-            else StylizingNetwork()
+        self.net = (
+            AdjustableStylizingNetwork(len(_STYLE_OUTPUTS)) if adjustable else StylizingNetwork()
+        )
         self.vgg = LossNetwork().eval()
         with torch.no_grad():
             feats = self.vgg(style)
@@ -227,8 +241,11 @@ class TrainingStep:
             raw.append(((gram(feats[i]) - g) ** 2).sum(dim=(1, 2)))
         raw = torch.stack(raw, dim=1)
         batch_mean = raw.detach().mean(0)
-        self.ema = batch_mean if self.ema is None else (
-            self.decay * self.ema + (1 - self.decay) * batch_mean)
+        self.ema = (
+            batch_mean
+            if self.ema is None
+            else (self.decay * self.ema + (1 - self.decay) * batch_mean)
+        )
         loss = (weights * raw * (self.ema.sum() / self.ema)).sum(1).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -36,14 +36,16 @@ from absl import app, flags, logging
 flags.DEFINE_list("configs", ["256x8"], "SIZExBATCH entries, e.g. 256x8,128x4.")
 flags.DEFINE_integer("steps", 2, "Timed steps per round and contender.")
 flags.DEFINE_integer("rounds", 3, "Interleaved rounds.")
-flags.DEFINE_integer("warmup", 1, "Untimed steps per contender after building "
-                     "(ours: after tracing and compiling).")
-flags.DEFINE_enum("jit", "off", ["off", "on", "both"],
-                  "Our step compiled without XLA, with it, or both rows.")
-flags.DEFINE_bool("mixed_precision", False,
-                  "Add a row for ours under mixed_bfloat16 (not the headline).")
-flags.DEFINE_integer("threads", os.cpu_count(),
-                     "Threads for both frameworks (TF intra-op, torch).")
+flags.DEFINE_integer(
+    "warmup", 1, "Untimed steps per contender after building (ours: after tracing and compiling)."
+)
+flags.DEFINE_enum(
+    "jit", "off", ["off", "on", "both"], "Our step compiled without XLA, with it, or both rows."
+)
+flags.DEFINE_bool(
+    "mixed_precision", False, "Add a row for ours under mixed_bfloat16 (not the headline)."
+)
+flags.DEFINE_integer("threads", os.cpu_count(), "Threads for both frameworks (TF intra-op, torch).")
 FLAGS = flags.FLAGS
 
 
@@ -64,8 +66,10 @@ def _parse_config(entry):
     except ValueError:
         raise app.UsageError(f"--configs entry {entry!r} is not SIZExBATCH") from None
     if size % 4 or size < 32 or batch < 1:
-        raise app.UsageError(f"--configs entry {entry!r}: size must be a multiple "
-                             "of 4 and at least 32, batch at least 1")
+        raise app.UsageError(
+            f"--configs entry {entry!r}: size must be a multiple "
+            "of 4 and at least 32, batch at least 1"
+        )
     return size, batch
 
 
@@ -93,12 +97,10 @@ class Ours:
             stylizer = networks.build_adjustable_stylizer(spec.style_layers)
             style = np.random.default_rng(0).random((size, size, 3), np.float32)
             self.trainer = trainer.StyleTransferTrainer(stylizer, vgg, spec, style)
-            self.trainer.compile(optimizer=keras.optimizers.Adam(1e-3),
-                                 jit_compile=jit)
+            self.trainer.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
         finally:
             keras.config.set_dtype_policy(previous)
-        self.content = np.random.default_rng(1).random(
-            (batch, size, size, 3), np.float32)
+        self.content = np.random.default_rng(1).random((batch, size, size, 3), np.float32)
         # Traces (and with XLA compiles) the step, then warms it up.
         self.run(1 + FLAGS.warmup)
 
@@ -130,8 +132,10 @@ def main(argv):
     try:
         import torch
     except ImportError:
-        print("benchmarks/training_step.py compares against PyTorch, which is "
-              "not installed: pip install torch (or pip install -e '.[bench]')")
+        print(
+            "benchmarks/training_step.py compares against PyTorch, which is "
+            "not installed: pip install torch (or pip install -e '.[bench]')"
+        )
         sys.exit(1)
     import keras
     import numpy as np
@@ -146,11 +150,13 @@ def main(argv):
     jits = {"off": [False], "on": [True], "both": [False, True]}[FLAGS.jit]
     policies = ["float32"] + (["mixed_bfloat16"] if FLAGS.mixed_precision else [])
 
-    print(f"CPU: {_cpu_model()}, {os.cpu_count()} cores; {threads} threads each. "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"PyTorch {torch.__version__}. "
-          f"Load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
-          flush=True)
+    print(
+        f"CPU: {_cpu_model()}, {os.cpu_count()} cores; {threads} threads each. "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"PyTorch {torch.__version__}. "
+        f"Load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
 
     contenders = []  # (config, label, runner)
     for size, batch in configs:
@@ -158,25 +164,30 @@ def main(argv):
         contenders.append(((size, batch), "torch", Torch(size, batch)))
         for policy in policies:
             for jit in jits:
-                label = (f"ours {'bfloat16' if policy != 'float32' else 'float32'}, "
-                         f"XLA {'on' if jit else 'off'}")
+                label = (
+                    f"ours {'bfloat16' if policy != 'float32' else 'float32'}, "
+                    f"XLA {'on' if jit else 'off'}"
+                )
                 print(f"building {label}, {size} px, batch {batch}", flush=True)
-                contenders.append(((size, batch), label,
-                                   Ours(size, batch, jit, policy)))
+                contenders.append(((size, batch), label, Ours(size, batch, jit, policy)))
 
     times = {(config, label): [] for config, label, _ in contenders}
     for r in range(FLAGS.rounds):
         # Alternate the order, so that neither side always runs first.
-        for config, label, runner in (contenders if r % 2 == 0 else contenders[::-1]):
+        for config, label, runner in contenders if r % 2 == 0 else contenders[::-1]:
             start = time.perf_counter()
             runner.run(FLAGS.steps)
             seconds = (time.perf_counter() - start) / FLAGS.steps
             times[(config, label)].append(seconds)
-            print(f"  round {r + 1}: {label:<24} {config[0]}x{config[1]} "
-                  f"{seconds:.2f} s/step", flush=True)
+            print(
+                f"  round {r + 1}: {label:<24} {config[0]}x{config[1]} {seconds:.2f} s/step",
+                flush=True,
+            )
 
-    header = (f"{'size':>5} {'batch':>5}  {'ours':<22} {'ours s/step':>11} "
-              f"{'PyTorch s/step':>14} {'PyTorch/ours':>12}  range")
+    header = (
+        f"{'size':>5} {'batch':>5}  {'ours':<22} {'ours s/step':>11} "
+        f"{'PyTorch s/step':>14} {'PyTorch/ours':>12}  range"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for config in configs:
         torch_times = np.array(times[(config, "torch")])
@@ -185,21 +196,28 @@ def main(argv):
                 continue
             ours = np.array(times[(config, label)])
             ratios = torch_times / ours
-            print(f"{config[0]:>5} {config[1]:>5}  {label[5:]:<22} "
-                  f"{np.median(ours):>11.2f} {np.median(torch_times):>14.2f} "
-                  f"{np.median(ratios):>12.2f}  {ratios.min():.2f}-{ratios.max():.2f}")
-    print(f"Load average at the end: "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}. Other busy "
-          "processes have slowed PyTorch's OpenMP threads more than "
-          "TensorFlow's here: quote ratios from a quiet machine.")
+            print(
+                f"{config[0]:>5} {config[1]:>5}  {label[5:]:<22} "
+                f"{np.median(ours):>11.2f} {np.median(torch_times):>14.2f} "
+                f"{np.median(ratios):>12.2f}  {ratios.min():.2f}-{ratios.max():.2f}"
+            )
+    print(
+        f"Load average at the end: "
+        f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}. Other busy "
+        "processes have slowed PyTorch's OpenMP threads more than "
+        "TensorFlow's here: quote ratios from a quiet machine."
+    )
     if FLAGS.mixed_precision:
-        print("bfloat16 rows: ours under mixed_bfloat16 against PyTorch in float32; "
-              "the headline is float32 against float32.")
-    print("\nReproduce: python benchmarks/training_step.py "
-          f"--configs={','.join(FLAGS.configs)} --rounds={FLAGS.rounds} "
-          f"--steps={FLAGS.steps} --warmup={FLAGS.warmup} --jit={FLAGS.jit} "
-          f"--threads={threads}"
-          + (" --mixed_precision" if FLAGS.mixed_precision else ""))
+        print(
+            "bfloat16 rows: ours under mixed_bfloat16 against PyTorch in float32; "
+            "the headline is float32 against float32."
+        )
+    print(
+        "\nReproduce: python benchmarks/training_step.py "
+        f"--configs={','.join(FLAGS.configs)} --rounds={FLAGS.rounds} "
+        f"--steps={FLAGS.steps} --warmup={FLAGS.warmup} --jit={FLAGS.jit} "
+        f"--threads={threads}" + (" --mixed_precision" if FLAGS.mixed_precision else "")
+    )
 
 
 if __name__ == "__main__":

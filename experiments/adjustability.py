@@ -88,49 +88,61 @@ def define_flags(flag_values=None):
     """
     fv = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_string(
-        "model", None,
+        "model",
+        None,
         "A .keras file, a training model folder (model.keras + model.json) or "
         f"the name of a shipped model. Default: {model_files.DEFAULT_MODEL}.",
-        flag_values=fv)
+        flag_values=fv,
+    )
     flags.DEFINE_string(
-        "content", None,
+        "content",
+        None,
         "Held-out content photos (not used in training): a file, a folder, a "
-        "glob or a comma-separated list of those.", flag_values=fv)
+        "glob or a comma-separated list of those.",
+        flag_values=fv,
+    )
     flags.DEFINE_string(
-        "vgg_weights", "imagenet",
+        "vgg_weights",
+        "imagenet",
         "The loss network's weights: 'imagenet' (Keras download, needs "
         "internet) or the path of a Keras VGG weights file (include_top="
-        "False), ideally the one the model was trained with.", flag_values=fv)
+        "False), ideally the one the model was trained with.",
+        flag_values=fv,
+    )
     flags.DEFINE_string(
-        "style_image", None,
+        "style_image",
+        None,
         "The style image. Default: style.jpg in the model's folder, else the "
         "file the training record names (absolute, or in the model's folder).",
-        flag_values=fv)
+        flag_values=fv,
+    )
     flags.DEFINE_integer(
-        "image_size", 256,
+        "image_size",
+        256,
         "Photos are resized so that the shorter side is this many pixels, "
-        "then centre-cropped square.", flag_values=fv)
+        "then centre-cropped square.",
+        flag_values=fv,
+    )
     flags.DEFINE_integer(
-        "steps", 11, "Values of alpha_l from 0 to 1 on each Figure 7 curve.",
-        flag_values=fv)
+        "steps", 11, "Values of alpha_l from 0 to 1 on each Figure 7 curve.", flag_values=fv
+    )
     flags.DEFINE_integer(
-        "sweep_steps", 5, "Columns of sweep.png (alpha_l from 0 to 1).",
-        flag_values=fv)
+        "sweep_steps", 5, "Columns of sweep.png (alpha_l from 0 to 1).", flag_values=fv
+    )
     flags.DEFINE_integer(
-        "sweep_photo", 0,
-        "Which photo (0-based, in sorted order) sweep.png shows.",
-        flag_values=fv)
+        "sweep_photo", 0, "Which photo (0-based, in sorted order) sweep.png shows.", flag_values=fv
+    )
+    flags.DEFINE_integer("max_images", 0, "Use at most this many photos (0 = all).", flag_values=fv)
     flags.DEFINE_integer(
-        "max_images", 0, "Use at most this many photos (0 = all).",
-        flag_values=fv)
-    flags.DEFINE_integer(
-        "batch_size", 11,
-        "Stylized images per forward pass (memory grows with it).",
-        flag_values=fv)
+        "batch_size", 11, "Stylized images per forward pass (memory grows with it).", flag_values=fv
+    )
     flags.DEFINE_string(
-        "output_dir", None,
+        "output_dir",
+        None,
         "Where results.json, results.md, figure7.png and sweep.png go. "
-        "Default: experiments/results/<model name>.", flag_values=fv)
+        "Default: experiments/results/<model name>.",
+        flag_values=fv,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -142,8 +154,7 @@ def rankdata(values):
     """1-based ranks of `values` (flattened); ties get their average rank."""
     values = np.asarray(values, dtype=np.float64).ravel()
     order = np.argsort(values, kind="mergesort")
-    _, first, counts = np.unique(values[order], return_index=True,
-                                 return_counts=True)
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
     # A run of ties occupying sorted positions first .. first + count - 1
     # (0-based) shares the mean rank first + (count + 1) / 2 (1-based).
     ranks = np.empty(len(values))
@@ -161,8 +172,7 @@ def spearman(x, y):
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if len(x) != len(y):
-        raise ValueError(f"spearman needs sequences of equal length, got "
-                         f"{len(x)} and {len(y)}")
+        raise ValueError(f"spearman needs sequences of equal length, got {len(x)} and {len(y)}")
     if len(x) < 2:
         raise ValueError("spearman needs at least two points")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -184,8 +194,7 @@ def psnr(mse):
 
 def mean_abs_levels(a, b):
     """Mean absolute difference of two [0, 1] images, in levels of 255."""
-    return float(np.mean(np.abs(np.asarray(a, np.float64)
-                                - np.asarray(b, np.float64))) * 255.0)
+    return float(np.mean(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))) * 255.0)
 
 
 def element_size(stylized, photo):
@@ -201,7 +210,7 @@ def element_size(stylized, photo):
     power = np.abs(np.fft.fft2(residual)) ** 2
     fy = np.fft.fftfreq(residual.shape[0])[:, None]
     fx = np.fft.fftfreq(residual.shape[1])[None, :]
-    radius = np.sqrt(fx ** 2 + fy ** 2)
+    radius = np.sqrt(fx**2 + fy**2)
     total = power.sum()
     if total <= 0:
         return float("nan")
@@ -211,8 +220,12 @@ def element_size(stylized, photo):
 def summary(values):
     """Median, mean, min and max of a 1-D sample, as floats."""
     values = np.asarray(values, dtype=np.float64)
-    return {"median": float(np.median(values)), "mean": float(np.mean(values)),
-            "min": float(np.min(values)), "max": float(np.max(values))}
+    return {
+        "median": float(np.median(values)),
+        "mean": float(np.mean(values)),
+        "min": float(np.min(values)),
+        "max": float(np.max(values)),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -250,15 +263,19 @@ def find_style_image(override, model_path, record):
     raise UsageError(
         f"no style image found for {model_path} (no {model_files.STYLE_THUMBNAIL} "
         f"beside it{', and the recorded ' + repr(named) + ' is not there' if named else ''}); "
-        "pass --style_image")
+        "pass --style_image"
+    )
 
 
 def curve_alphas(num_layers, steps):
     """{(others, layer index): (steps, L) alphas} for the Figure 7 curves."""
     from adjustable_style import alpha as alpha_lib
-    return {(others, index): alpha_lib.sweep_alphas(num_layers, index, steps,
-                                                    fixed=float(others))
-            for others in (0, 1) for index in range(num_layers)}
+
+    return {
+        (others, index): alpha_lib.sweep_alphas(num_layers, index, steps, fixed=float(others))
+        for others in (0, 1)
+        for index in range(num_layers)
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -269,8 +286,7 @@ def curve_alphas(num_layers, steps):
 class Evaluator:
     """Compiled forward passes: stylize, and losses of stylized batches."""
 
-    def __init__(self, stylizer, loss_net, content_layer, style_layers,
-                 style_image, batch_size):
+    def __init__(self, stylizer, loss_net, content_layer, style_layers, style_image, batch_size):
         import tensorflow as tf
 
         from adjustable_style import losses
@@ -279,15 +295,15 @@ class Evaluator:
         self.style_layers = list(style_layers)
         self.content_layer = content_layer
         style_features = loss_net(tf.constant(style_image[None]), training=False)
-        grams = {name: losses.gram_matrix(style_features[name])
-                 for name in self.style_layers}
+        grams = {name: losses.gram_matrix(style_features[name]) for name in self.style_layers}
 
         def features(image):
             return loss_net(image, training=False)
 
         def style_losses(feats):
-            return tf.stack([losses.style_loss(feats[name], grams[name])
-                             for name in self.style_layers], axis=1)
+            return tf.stack(
+                [losses.style_loss(feats[name], grams[name]) for name in self.style_layers], axis=1
+            )
 
         image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         alpha_spec = tf.TensorSpec([None, len(self.style_layers)], tf.float32)
@@ -297,14 +313,12 @@ class Evaluator:
             feats = features(content)
             return style_losses(feats), feats[content_layer]
 
-        @tf.function(input_signature=[
-            image_spec, alpha_spec, tf.TensorSpec(None, tf.float32)])
+        @tf.function(input_signature=[image_spec, alpha_spec, tf.TensorSpec(None, tf.float32)])
         def measure_stylized(content, alphas, content_features):
             batch = tf.repeat(content, tf.shape(alphas)[0], axis=0)
             stylized = stylizer([batch, alphas], training=False)
             feats = features(stylized)
-            content_loss = losses.content_loss(feats[content_layer],
-                                               content_features)
+            content_loss = losses.content_loss(feats[content_layer], content_features)
             mse = tf.reduce_mean(tf.square(stylized - batch), axis=[1, 2, 3])
             return style_losses(feats), content_loss, mse
 
@@ -326,16 +340,18 @@ class Evaluator:
         """Style losses (N, L), content losses (N,), MSE to the photo (N,)."""
         parts = [[], [], []]
         for start in range(0, len(alphas), self.batch_size):
-            chunk = alphas[start:start + self.batch_size]
-            for part, value in zip(parts, self._measure_stylized(
-                    content[None], chunk, content_features)):
+            chunk = alphas[start : start + self.batch_size]
+            for part, value in zip(
+                parts, self._measure_stylized(content[None], chunk, content_features)
+            ):
                 part.append(value.numpy())
-        return tuple(np.concatenate(part, axis=0).astype(np.float64)
-                     for part in parts)
+        return tuple(np.concatenate(part, axis=0).astype(np.float64) for part in parts)
 
     def stylize(self, content, alphas):
-        out = [self._stylize(content[None], alphas[s:s + self.batch_size]).numpy()
-               for s in range(0, len(alphas), self.batch_size)]
+        out = [
+            self._stylize(content[None], alphas[s : s + self.batch_size]).numpy()
+            for s in range(0, len(alphas), self.batch_size)
+        ]
         return np.concatenate(out, axis=0)
 
 
@@ -344,34 +360,57 @@ def check_targets(style_layers, style_at_1, content_at_0, figure7, figure3):
     rows = []
 
     def row(what, value, bound, at_most):
-        met = value is not None and math.isfinite(value) and (
-            value <= bound if at_most else value >= bound)
-        rows.append({"what": what, "value": value,
-                     "target": f"{'<=' if at_most else '>='} {bound:g}",
-                     "met": bool(met)})
+        met = (
+            value is not None
+            and math.isfinite(value)
+            and (value <= bound if at_most else value >= bound)
+        )
+        rows.append(
+            {
+                "what": what,
+                "value": value,
+                "target": f"{'<=' if at_most else '>='} {bound:g}",
+                "met": bool(met),
+            }
+        )
 
     bounds = TARGETS["style_ratio_max"]
     for k, layer in enumerate(style_layers):
         if k < len(bounds):
-            row(f"style ratio at alpha = 1, {layer}",
-                style_at_1[layer]["ratio"]["median"], bounds[k], True)
+            row(
+                f"style ratio at alpha = 1, {layer}",
+                style_at_1[layer]["ratio"]["median"],
+                bounds[k],
+                True,
+            )
     for layer in style_layers:
-        row(f"Figure 7 end ratio, others at 0, {layer}",
+        row(
+            f"Figure 7 end ratio, others at 0, {layer}",
             figure7["others_0"][layer]["end_ratio"]["median"],
-            TARGETS["figure7_end_ratio_max"], True)
+            TARGETS["figure7_end_ratio_max"],
+            True,
+        )
     for others in (0, 1):
         for layer in style_layers:
-            row(f"Figure 7 Spearman (median per photo), others at {others}, "
-                f"{layer}",
+            row(
+                f"Figure 7 Spearman (median per photo), others at {others}, {layer}",
                 figure7[f"others_{others}"][layer]["spearman_per_photo_median"],
-                TARGETS["figure7_spearman_max"], True)
-    row("PSNR vs photo at alpha = 0 (dB)",
+                TARGETS["figure7_spearman_max"],
+                True,
+            )
+    row(
+        "PSNR vs photo at alpha = 0 (dB)",
         content_at_0["psnr_db_alpha0"]["median"],
-        TARGETS["psnr_alpha0_min_db"], False)
+        TARGETS["psnr_alpha0_min_db"],
+        False,
+    )
     for pair, values in figure3["differences"].items():
-        row(f"Figure 3 single-layer outputs differ, {pair} (levels of 255)",
-            values["median"], TARGETS["single_layer_difference_min_levels"],
-            False)
+        row(
+            f"Figure 3 single-layer outputs differ, {pair} (levels of 255)",
+            values["median"],
+            TARGETS["single_layer_difference_min_levels"],
+            False,
+        )
     return rows
 
 
@@ -386,29 +425,31 @@ def measure_photo(evaluator, content, num_layers, steps):
     # run each distinct alpha once.
     unique, inverse = np.unique(requested, axis=0, return_inverse=True)
     inverse = inverse.ravel()
-    style, content_loss, mse = evaluator.stylized(content, unique,
-                                                  content_features)
+    style, content_loss, mse = evaluator.stylized(content, unique, content_features)
     style, content_loss, mse = style[inverse], content_loss[inverse], mse[inverse]
     result = {
         "photo_style_loss": photo_style.astype(np.float64),
-        "style_loss_alpha1": style[0], "style_loss_alpha0": style[1],
+        "style_loss_alpha1": style[0],
+        "style_loss_alpha0": style[1],
         "content_loss_alpha1": content_loss[0],
         "content_loss_alpha0": content_loss[1],
-        "mse_alpha1": mse[0], "mse_alpha0": mse[1],
+        "mse_alpha1": mse[0],
+        "mse_alpha0": mse[1],
         "curves": {},
     }
     row = 2
-    for (others, index) in curves:
+    for others, index in curves:
         # The swept layer's own loss at each step.
-        result["curves"][(others, index)] = style[row:row + steps, index]
+        result["curves"][(others, index)] = style[row : row + steps, index]
         row += steps
     # Figure 3's single-layer outputs: one alpha_l = 1, the others 0.
     singles = evaluator.stylize(content, np.eye(num_layers, dtype=np.float32))
     result["single_layer_differences"] = {
         (i, j): mean_abs_levels(singles[i], singles[j])
-        for i in range(num_layers) for j in range(i + 1, num_layers)}
-    result["single_layer_element_size"] = [
-        element_size(single, content) for single in singles]
+        for i in range(num_layers)
+        for j in range(i + 1, num_layers)
+    }
+    result["single_layer_element_size"] = [element_size(single, content) for single in singles]
     return result
 
 
@@ -441,12 +482,21 @@ def figure7_stats(alphas, raw):
 # ---------------------------------------------------------------------------
 
 # Tableau colours, as in matplotlib's default cycle.
-COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
-           (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127))
+COLOURS = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+)
 
 
 def _font(size):
     from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType: bitmap font.
@@ -485,8 +535,7 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
     title_font, label_font, tick_font = _font(20 * s), _font(15 * s), _font(13 * s)
     black, grey, light = (0, 0, 0), (110, 110, 110), (225, 225, 225)
 
-    highest = max(float(np.max(q75)) for _, curves in panels
-                  for (_, _, q75) in curves.values())
+    highest = max(float(np.max(q75)) for _, curves in panels for (_, _, q75) in curves.values())
     ticks = _nice_ticks(max(1.0, highest) * 1.02)
     y_top = ticks[-1]
     x_ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -502,26 +551,32 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
         for value in ticks:
             y = py(value)
             draw.line([(x0, y), (x0 + panel_w, y)], fill=light, width=s)
-            draw.text((x0 - 8 * s, y), _tick_label(value), fill=black,
-                      font=tick_font, anchor="rm")
+            draw.text((x0 - 8 * s, y), _tick_label(value), fill=black, font=tick_font, anchor="rm")
         for value in x_ticks:
             x = px(value)
             draw.line([(x, y0), (x, y0 + panel_h)], fill=light, width=s)
-            draw.text((x, y0 + panel_h + 8 * s), _tick_label(value),
-                      fill=black, font=tick_font, anchor="mt")
+            draw.text(
+                (x, y0 + panel_h + 8 * s),
+                _tick_label(value),
+                fill=black,
+                font=tick_font,
+                anchor="mt",
+            )
         # Reference: no change from alpha_l = 0.
         y1 = py(1.0)
         for start in range(0, panel_w, 12 * s):
-            draw.line([(x0 + start, y1), (x0 + min(start + 6 * s, panel_w), y1)],
-                      fill=grey, width=s)
+            draw.line(
+                [(x0 + start, y1), (x0 + min(start + 6 * s, panel_w), y1)], fill=grey, width=s
+            )
         # Interquartile bands first, translucent, then the median lines.
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         overlay_draw = ImageDraw.Draw(overlay)
         for k, name in enumerate(layer_names):
             _, q25, q75 = curves[name]
             colour = COLOURS[k % len(COLOURS)]
-            polygon = ([(px(a), py(v)) for a, v in zip(alphas, q75)]
-                       + [(px(a), py(v)) for a, v in zip(alphas[::-1], q25[::-1])])
+            polygon = [(px(a), py(v)) for a, v in zip(alphas, q75)] + [
+                (px(a), py(v)) for a, v in zip(alphas[::-1], q25[::-1])
+            ]
             overlay_draw.polygon(polygon, fill=colour + (55,))
         image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
         draw = ImageDraw.Draw(image)
@@ -534,19 +589,27 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
             for x, y in points:
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
         draw.rectangle([x0, y0, x0 + panel_w, y0 + panel_h], outline=black, width=s)
-        draw.text((x0 + panel_w // 2, y0 - 10 * s), panel_title, fill=black,
-                  font=label_font, anchor="mb")
-        draw.text((x0 + panel_w // 2, y0 + panel_h + 32 * s),
-                  "alpha_l (the swept layer's style weight)", fill=black,
-                  font=label_font, anchor="mt")
+        draw.text(
+            (x0 + panel_w // 2, y0 - 10 * s), panel_title, fill=black, font=label_font, anchor="mb"
+        )
+        draw.text(
+            (x0 + panel_w // 2, y0 + panel_h + 32 * s),
+            "alpha_l (the swept layer's style weight)",
+            fill=black,
+            font=label_font,
+            anchor="mt",
+        )
         # The y label, rotated.
         label = "L_l / L_l at alpha_l = 0"
         box = draw.textbbox((0, 0), label, font=label_font)
         text = Image.new("L", (box[2] + 4, box[3] + 4), 0)
         ImageDraw.Draw(text).text((2, 2), label, fill=255, font=label_font)
         text = text.rotate(90, expand=True)
-        image.paste(Image.new("RGB", text.size, black),
-                    (x0 - 62 * s, y0 + (panel_h - text.size[1]) // 2), text)
+        image.paste(
+            Image.new("RGB", text.size, black),
+            (x0 - 62 * s, y0 + (panel_h - text.size[1]) // 2),
+            text,
+        )
 
     # Legend: one entry per layer, centred below the panels.
     entries = []
@@ -559,10 +622,10 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
     y = height - 22 * s
     for name, colour, w in entries:
         draw.line([(x, y), (x + swatch, y)], fill=colour, width=3 * s)
-        draw.ellipse([x + swatch // 2 - 4 * s, y - 4 * s,
-                      x + swatch // 2 + 4 * s, y + 4 * s], fill=colour)
-        draw.text((x + swatch + 8 * s, y), name, fill=black, font=label_font,
-                  anchor="lm")
+        draw.ellipse(
+            [x + swatch // 2 - 4 * s, y - 4 * s, x + swatch // 2 + 4 * s, y + 4 * s], fill=colour
+        )
+        draw.text((x + swatch + 8 * s, y), name, fill=black, font=label_font, anchor="lm")
         x += swatch + 8 * s + w + spacing
     small = image.resize((width // s, height // s), Image.Resampling.LANCZOS)
     return np.asarray(small)
@@ -575,8 +638,11 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     from adjustable_style import figures
 
     grid = figures.compose_grid(
-        cells, row_labels=list(layer_names),
-        col_labels=[f"{a:g}" for a in alphas], corner_label="alpha_l:")
+        cells,
+        row_labels=list(layer_names),
+        col_labels=[f"{a:g}" for a in alphas],
+        corner_label="alpha_l:",
+    )
     size = cells.shape[2]
     thumb_h = size
     style_img = Image.fromarray(images.to_uint8(style))
@@ -591,8 +657,9 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     caption_h = (small.size if hasattr(small, "size") else 12) + 6
     header_w = content_img.width + pad * 3 + style_w
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    title_w = max(measure.textbbox((0, 0), text, font=f)[2]
-                  for text, f in zip(title, (font, small)))
+    title_w = max(
+        measure.textbbox((0, 0), text, font=f)[2] for text, f in zip(title, (font, small))
+    )
     width = max(grid.shape[1], header_w + 2 * pad, title_w + 2 * pad)
     header_h = pad + 2 * line_h + pad + thumb_h + caption_h + pad
     canvas = Image.new("RGB", (width, header_h + grid.shape[0]), "white")
@@ -602,12 +669,18 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     y = pad + 2 * line_h + pad
     x = (width - header_w) // 2
     canvas.paste(content_img, (x, y))
-    draw.text((x + content_img.width // 2, y + thumb_h + 3), "content",
-              fill=(0, 0, 0), font=small, anchor="mt")
+    draw.text(
+        (x + content_img.width // 2, y + thumb_h + 3),
+        "content",
+        fill=(0, 0, 0),
+        font=small,
+        anchor="mt",
+    )
     x2 = x + content_img.width + 3 * pad
     canvas.paste(style_img, (x2, y))
-    draw.text((x2 + style_w // 2, y + thumb_h + 3), "style", fill=(0, 0, 0),
-              font=small, anchor="mt")
+    draw.text(
+        (x2 + style_w // 2, y + thumb_h + 3), "style", fill=(0, 0, 0), font=small, anchor="mt"
+    )
     canvas.paste(Image.fromarray(grid), ((width - grid.shape[1]) // 2, header_h))
     return np.asarray(canvas)
 
@@ -658,8 +731,9 @@ def markdown(results):
         "|---|---:|---:|:---:|",
     ]
     for t in results["targets"]:
-        lines.append(f"| {t['what']} | {_g(t['value'])} | {t['target']} | "
-                     f"{'yes' if t['met'] else 'no'} |")
+        lines.append(
+            f"| {t['what']} | {_g(t['value'])} | {t['target']} | {'yes' if t['met'] else 'no'} |"
+        )
     met = sum(t["met"] for t in results["targets"])
     lines += [
         "",
@@ -676,8 +750,9 @@ def markdown(results):
     ]
     for name in layers:
         r = results["style_at_alpha_1"][name]["ratio"]
-        lines.append(f"| `{name}` | {_g(r['median'])} | {_g(r['mean'])} | "
-                     f"{_g(r['min'])} | {_g(r['max'])} |")
+        lines.append(
+            f"| `{name}` | {_g(r['median'])} | {_g(r['mean'])} | {_g(r['min'])} | {_g(r['max'])} |"
+        )
     c = results["content_at_alpha_0"]
     lines += [
         "",
@@ -692,8 +767,10 @@ def markdown(results):
     ]
     for a in ("0", "1"):
         loss, db = c[f"content_loss_alpha{a}"], c[f"psnr_db_alpha{a}"]
-        lines.append(f"| {a} | {_g(loss['median'])} ({_g(loss['mean'])}) | "
-                     f"{db['median']:.2f} ({db['mean']:.2f}) |")
+        lines.append(
+            f"| {a} | {_g(loss['median'])} ({_g(loss['mean'])}) | "
+            f"{db['median']:.2f} ({db['mean']:.2f}) |"
+        )
     f7 = results["figure7"]
     lines += [
         "",
@@ -717,7 +794,8 @@ def markdown(results):
             lines.append(
                 f"| `{name}` | {others} | {_g(end['median'])} "
                 f"[{_g(q25)}, {_g(q75)}] | {s['spearman_pooled']:+.3f} | "
-                f"{s['spearman_per_photo_median']:+.3f} |")
+                f"{s['spearman_per_photo_median']:+.3f} |"
+            )
     f3 = results["figure3"]
     lines += [
         "",
@@ -732,19 +810,16 @@ def markdown(results):
         "|---|---:|",
     ]
     for pair, v in f3["differences"].items():
-        lines.append(f"| {pair} | {_g(v['median'])} [{_g(v['min'])}, "
-                     f"{_g(v['max'])}] |")
+        lines.append(f"| {pair} | {_g(v['median'])} [{_g(v['min'])}, {_g(v['max'])}] |")
     lines += ["", "| layer alone | element size (px) |", "|---|---:|"]
     for layer, v in f3["element_size_px"].items():
-        lines.append(f"| `{layer}` | {_g(v['median'])} [{_g(v['min'])}, "
-                     f"{_g(v['max'])}] |")
+        lines.append(f"| `{layer}` | {_g(v['median'])} [{_g(v['min'])}, {_g(v['max'])}] |")
     lines += [
         "",
         "Deeper layers give larger elements (median sizes increasing with "
         f"depth): {'yes' if f3['deeper_layers_larger_elements'] else 'no'}.",
         "",
-        "![Figure 7: normalized style loss per layer against its alpha]"
-        "(figure7.png)",
+        "![Figure 7: normalized style loss per layer against its alpha](figure7.png)",
         "",
         f"![Figure 3: one style layer's alpha going 0 -> 1 per row, others "
         f"at 0, on {settings['sweep_photo']}](sweep.png)",
@@ -756,8 +831,18 @@ def markdown(results):
 def _command(fv):
     """The command line that reproduces the run (flags that change results)."""
     parts = ["python", PROGRAM]
-    for name in ("model", "content", "style_image", "vgg_weights", "image_size",
-                 "steps", "sweep_steps", "sweep_photo", "max_images", "output_dir"):
+    for name in (
+        "model",
+        "content",
+        "style_image",
+        "vgg_weights",
+        "image_size",
+        "steps",
+        "sweep_steps",
+        "sweep_photo",
+        "max_images",
+        "output_dir",
+    ):
         value = fv[name].value
         if value is None or (name in ("sweep_photo", "max_images") and value == 0):
             continue
@@ -768,15 +853,21 @@ def _command(fv):
 def _check(fv):
     if not fv.content:
         raise UsageError("--content is required: the held-out photos to measure on")
-    for name, minimum in (("image_size", MIN_IMAGE_SIZE), ("steps", 2),
-                          ("sweep_steps", 2), ("batch_size", 1),
-                          ("max_images", 0), ("sweep_photo", 0)):
+    for name, minimum in (
+        ("image_size", MIN_IMAGE_SIZE),
+        ("steps", 2),
+        ("sweep_steps", 2),
+        ("batch_size", 1),
+        ("max_images", 0),
+        ("sweep_photo", 0),
+    ):
         if fv[name].value < minimum:
             raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
 
 
 def _device():
     import tensorflow as tf
+
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
@@ -805,10 +896,9 @@ def run(fv):
     model_path = model_files.resolve_model_path(fv.model or None)
     photos = images.list_image_files(fv.content)
     if fv.max_images:
-        photos = photos[:fv.max_images]
+        photos = photos[: fv.max_images]
     if fv.sweep_photo >= len(photos):
-        raise UsageError(f"--sweep_photo={fv.sweep_photo} but there are only "
-                         f"{len(photos)} photos")
+        raise UsageError(f"--sweep_photo={fv.sweep_photo} but there are only {len(photos)} photos")
     name = model_name(fv.model, model_path)
     output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
 
@@ -817,33 +907,47 @@ def run(fv):
 
     stylizer, record = model_files.load_stylizer(fv.model or None)
     if not networks.is_adjustable(stylizer):
-        raise UsageError(f"{model_path} is a base (non-adjustable) model; these "
-                         "experiments need a model that takes alpha")
+        raise UsageError(
+            f"{model_path} is a base (non-adjustable) model; these "
+            "experiments need a model that takes alpha"
+        )
     style_layers = networks.style_layer_names(stylizer)
     network = record.get("loss_network", "vgg19")
-    spec = loss_network.default_spec(network, content_layer=record.get("content_layer"),
-                                     style_layers=style_layers)
+    spec = loss_network.default_spec(
+        network, content_layer=record.get("content_layer"), style_layers=style_layers
+    )
     style_path = find_style_image(fv.style_image, model_path, record)
     style_size = int(record.get("style_image_size") or DEFAULT_STYLE_IMAGE_SIZE)
     style = data.style_image_tensor(style_path, style_size).numpy()[0]
     style_sha = model_files.file_sha256(style_path)
-    same_style = (style_sha == record["style_image_sha256"]
-                  if record.get("style_image_sha256") else None)
+    same_style = (
+        style_sha == record["style_image_sha256"] if record.get("style_image_sha256") else None
+    )
     if same_style is False:
-        print(f"Note: {style_path} is not byte-identical to the training style "
-              f"image {record.get('style_image')!r} (a thumbnail or another "
-              "file); the style losses use it as given.")
+        print(
+            f"Note: {style_path} is not byte-identical to the training style "
+            f"image {record.get('style_image')!r} (a thumbnail or another "
+            "file); the style losses use it as given."
+        )
     recorded_weights = record.get("vgg_weights")
-    if recorded_weights and os.path.basename(str(recorded_weights)) != os.path.basename(fv.vgg_weights):
-        print(f"Note: the model was trained with VGG weights {recorded_weights!r}, "
-              f"measuring with {fv.vgg_weights!r}.")
+    if recorded_weights and os.path.basename(str(recorded_weights)) != os.path.basename(
+        fv.vgg_weights
+    ):
+        print(
+            f"Note: the model was trained with VGG weights {recorded_weights!r}, "
+            f"measuring with {fv.vgg_weights!r}."
+        )
     loss_net = loss_network.build_loss_network(spec, weights=fv.vgg_weights)
-    evaluator = Evaluator(stylizer, loss_net, spec.content_layer, style_layers,
-                          style, fv.batch_size)
+    evaluator = Evaluator(
+        stylizer, loss_net, spec.content_layer, style_layers, style, fv.batch_size
+    )
     setup_seconds = time.perf_counter() - started
-    print(f"Model {name} ({model_path}): alpha over {', '.join(style_layers)}; "
-          f"style {style_path} at {style_size} px; {len(photos)} photos at "
-          f"{fv.image_size} px; set-up {setup_seconds:.1f} s", flush=True)
+    print(
+        f"Model {name} ({model_path}): alpha over {', '.join(style_layers)}; "
+        f"style {style_path} at {style_size} px; {len(photos)} photos at "
+        f"{fv.image_size} px; set-up {setup_seconds:.1f} s",
+        flush=True,
+    )
 
     num_layers = len(style_layers)
     per_photo = []
@@ -853,8 +957,10 @@ def run(fv):
         content = images.load_center_square(path, fv.image_size)
         contents.append(content)
         per_photo.append(measure_photo(evaluator, content, num_layers, fv.steps))
-        print(f"[{i}/{len(photos)}] {os.path.basename(path)}: "
-              f"{time.perf_counter() - tick:.1f} s", flush=True)
+        print(
+            f"[{i}/{len(photos)}] {os.path.basename(path)}: {time.perf_counter() - tick:.1f} s",
+            flush=True,
+        )
 
     # 1. Style at alpha = 1.
     style_at_1 = {}
@@ -883,48 +989,56 @@ def run(fv):
     for others in (0, 1):
         figure7[f"others_{others}"] = {
             layer: figure7_stats(alphas, [p["curves"][(others, k)] for p in per_photo])
-            for k, layer in enumerate(style_layers)}
+            for k, layer in enumerate(style_layers)
+        }
 
     # 4. Figure 3 in numbers: the single-layer outputs.
     figure3 = {"differences": {}, "element_size_px": {}}
-    for (i, j) in per_photo[0]["single_layer_differences"]:
+    for i, j in per_photo[0]["single_layer_differences"]:
         values = [p["single_layer_differences"][(i, j)] for p in per_photo]
         figure3["differences"][f"{style_layers[i]} vs {style_layers[j]}"] = {
-            **summary(values), "per_photo": values}
+            **summary(values),
+            "per_photo": values,
+        }
     for k, layer in enumerate(style_layers):
         values = [p["single_layer_element_size"][k] for p in per_photo]
-        figure3["element_size_px"][layer] = {**summary(values),
-                                             "per_photo": values}
+        figure3["element_size_px"][layer] = {**summary(values), "per_photo": values}
     sizes = [figure3["element_size_px"][layer]["median"] for layer in style_layers]
-    figure3["deeper_layers_larger_elements"] = bool(
-        all(a < b for a, b in zip(sizes, sizes[1:])))
-    targets = check_targets(style_layers, style_at_1, content_at_0, figure7,
-                            figure3)
+    figure3["deeper_layers_larger_elements"] = bool(all(a < b for a, b in zip(sizes, sizes[1:])))
+    targets = check_targets(style_layers, style_at_1, content_at_0, figure7, figure3)
 
     # 5. The Figure 3 sweep on one photo.
     from adjustable_style import alpha as alpha_lib
+
     sweep_values = np.linspace(0.0, 1.0, fv.sweep_steps)
-    sweep = np.concatenate([alpha_lib.sweep_alphas(num_layers, k, fv.sweep_steps)
-                            for k in range(num_layers)], axis=0)
+    sweep = np.concatenate(
+        [alpha_lib.sweep_alphas(num_layers, k, fv.sweep_steps) for k in range(num_layers)], axis=0
+    )
     sweep_content = contents[fv.sweep_photo]
     cells = evaluator.stylize(sweep_content, sweep).reshape(
-        (num_layers, fv.sweep_steps) + sweep_content.shape)
+        (num_layers, fv.sweep_steps) + sweep_content.shape
+    )
 
     seconds = time.perf_counter() - started
     results = {
         "command": _command(fv),
         "model": {
-            "name": name, "path": os.path.abspath(model_path),
-            "style_layers": style_layers, "content_layer": spec.content_layer,
+            "name": name,
+            "path": os.path.abspath(model_path),
+            "style_layers": style_layers,
+            "content_layer": spec.content_layer,
             "style_image": os.path.basename(style_path),
             "style_image_size": style_size,
             "style_image_matches_training_record": same_style,
             "training_steps": record.get("steps"),
         },
         "settings": {
-            "content": fv.content, "photos": [os.path.basename(p) for p in photos],
-            "num_photos": len(photos), "image_size": fv.image_size,
-            "steps": fv.steps, "sweep_steps": fv.sweep_steps,
+            "content": fv.content,
+            "photos": [os.path.basename(p) for p in photos],
+            "num_photos": len(photos),
+            "image_size": fv.image_size,
+            "steps": fv.steps,
+            "sweep_steps": fv.sweep_steps,
             "sweep_photo": os.path.basename(photos[fv.sweep_photo]),
             "loss_network": network,
             "vgg_weights": os.path.basename(fv.vgg_weights),
@@ -944,32 +1058,46 @@ def run(fv):
     # Everything is computed: now write, each file atomically.
     figure = plot_figure7(
         alphas,
-        [(f"other layers' alpha = {others}",
-          {layer: tuple(np.array(figure7[f"others_{others}"][layer][key])
-                        for key in ("normalized_median", "normalized_q25",
-                                    "normalized_q75"))
-           for layer in style_layers})
-         for others in (0, 1)],
+        [
+            (
+                f"other layers' alpha = {others}",
+                {
+                    layer: tuple(
+                        np.array(figure7[f"others_{others}"][layer][key])
+                        for key in ("normalized_median", "normalized_q25", "normalized_q75")
+                    )
+                    for layer in style_layers
+                },
+            )
+            for others in (0, 1)
+        ],
         style_layers,
         f"{name}: style loss L_l at layer l as alpha_l goes 0 -> 1",
         f"median over {len(photos)} held-out photos (band: 25-75%), each "
-        f"photo's curve divided by its value at alpha_l = 0")
+        f"photo's curve divided by its value at alpha_l = 0",
+    )
     picture = sweep_picture(
-        sweep_content, style, cells, style_layers, sweep_values,
-        (f"{name}: alpha_l of one style layer 0 -> 1 per row, the others at 0",
-         os.path.basename(photos[fv.sweep_photo])))
+        sweep_content,
+        style,
+        cells,
+        style_layers,
+        sweep_values,
+        (
+            f"{name}: alpha_l of one style layer 0 -> 1 per row, the others at 0",
+            os.path.basename(photos[fv.sweep_photo]),
+        ),
+    )
     os.makedirs(output_dir, exist_ok=True)
     images.save_image(figure, os.path.join(output_dir, "figure7.png"))
     images.save_image(picture, os.path.join(output_dir, "sweep.png"))
     model_files.atomic_write_bytes(
         os.path.join(output_dir, "results.json"),
-        (json.dumps(results, indent=2, allow_nan=False) + "\n").encode())
-    model_files.atomic_write_bytes(os.path.join(output_dir, "results.md"),
-                                   report.encode())
+        (json.dumps(results, indent=2, allow_nan=False) + "\n").encode(),
+    )
+    model_files.atomic_write_bytes(os.path.join(output_dir, "results.md"), report.encode())
     print()
     print(report)
-    print(f"Wrote results.json, results.md, figure7.png and sweep.png to "
-          f"{output_dir}")
+    print(f"Wrote results.json, results.md, figure7.png and sweep.png to {output_dir}")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
     return results
 

@@ -46,15 +46,25 @@ FLAGS = flags.FLAGS
 def _train(initializer, model_dir):
     from adjustable_style import training
 
-    training.train(training.TrainConfig(
-        style_image=FLAGS.style_image, model_dir=model_dir,
-        content_images=FLAGS.content_images, vgg_weights=FLAGS.vgg_weights,
-        train_steps=FLAGS.train_steps, image_size=FLAGS.image_size,
-        batch_size=FLAGS.batch_size, log_every=FLAGS.log_every,
-        save_every=FLAGS.train_steps, content_weight=FLAGS.content_weight,
-        alpha_edge_probability=FLAGS.alpha_edge_probability,
-        mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, verbose=2,
-        conv_initializer=initializer))
+    training.train(
+        training.TrainConfig(
+            style_image=FLAGS.style_image,
+            model_dir=model_dir,
+            content_images=FLAGS.content_images,
+            vgg_weights=FLAGS.vgg_weights,
+            train_steps=FLAGS.train_steps,
+            image_size=FLAGS.image_size,
+            batch_size=FLAGS.batch_size,
+            log_every=FLAGS.log_every,
+            save_every=FLAGS.train_steps,
+            content_weight=FLAGS.content_weight,
+            alpha_edge_probability=FLAGS.alpha_edge_probability,
+            mixed_precision=FLAGS.mixed_precision,
+            seed=FLAGS.seed,
+            verbose=2,
+            conv_initializer=initializer,
+        )
+    )
     return model_files.read_record(os.path.join(model_dir, model_files.MODEL_FILE))
 
 
@@ -67,16 +77,16 @@ def main(argv):
         raise UsageError("--content_images and --style_image are required")
     for initializer in INITIALIZERS:
         if os.path.exists(os.path.join(FLAGS.output_dir, initializer)):
-            raise UsageError(f"{FLAGS.output_dir}/{initializer} exists; "
-                             "pass another --output_dir")
+            raise UsageError(f"{FLAGS.output_dir}/{initializer} exists; pass another --output_dir")
     results = {}
     for initializer in INITIALIZERS:
         started = time.time()
         record = _train(initializer, os.path.join(FLAGS.output_dir, initializer))
-        results[initializer] = {"final_losses": record["final_losses"],
-                                "seconds": round(time.time() - started, 1)}
-    names = ["loss", "content", "style_block2_conv2", "style_block3_conv4",
-             "style_block4_conv4"]
+        results[initializer] = {
+            "final_losses": record["final_losses"],
+            "seconds": round(time.time() - started, 1),
+        }
+    names = ["loss", "content", "style_block2_conv2", "style_block3_conv4", "style_block4_conv4"]
     lines = [
         f"## T's initialization: losses of steps {FLAGS.train_steps - FLAGS.log_every + 1}"
         f"-{FLAGS.train_steps} (mean), from scratch",
@@ -88,14 +98,13 @@ def main(argv):
     ]
     for initializer, result in results.items():
         losses = result["final_losses"]
-        lines.append(f"| {initializer} | "
-                     + " | ".join(f"{losses[n]:.3f}" for n in names) + " |")
+        lines.append(f"| {initializer} | " + " | ".join(f"{losses[n]:.3f}" for n in names) + " |")
     report = "\n".join(lines) + "\n"
     model_files.atomic_write_bytes(
         os.path.join(FLAGS.output_dir, "results.json"),
-        (json.dumps(results, indent=2) + "\n").encode())
-    model_files.atomic_write_bytes(
-        os.path.join(FLAGS.output_dir, "results.md"), report.encode())
+        (json.dumps(results, indent=2) + "\n").encode(),
+    )
+    model_files.atomic_write_bytes(os.path.join(FLAGS.output_dir, "results.md"), report.encode())
     print(report)
 
 

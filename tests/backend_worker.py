@@ -32,14 +32,16 @@ def _floats(logs):
 
 def _numpy(x):
     import keras
+
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
 def make_trainer(stylizer, vgg, spec, style, **kwargs):
     import keras
+
     from adjustable_style import trainer
-    t = trainer.StyleTransferTrainer(stylizer, vgg, spec, style, seed=0,
-                                     **kwargs)
+
+    t = trainer.StyleTransferTrainer(stylizer, vgg, spec, style, seed=0, **kwargs)
     # SGD with momentum, not Adam: Adam's first step is lr * sign(g), which
     # turns a rounding-level difference in a near-zero gradient into a whole
     # step, so backends would agree after it only to ~1e-3. SGD keeps the
@@ -55,6 +57,7 @@ def make_trainer(stylizer, vgg, spec, style, **kwargs):
 def run_training(input_dir, output_dir):
     """The steps both sides take; returns (results, arrays)."""
     import keras
+
     from adjustable_style import loss_network, networks
 
     with np.load(os.path.join(input_dir, "arrays.npz")) as stored:
@@ -68,18 +71,17 @@ def run_training(input_dir, output_dir):
     for name in ("odd", "tiny"):
         arrays[f"{name}_output"] = _numpy(stylizer([data[name], alpha[:1]]))
     spec = loss_network.default_spec("vgg19")
-    vgg = loss_network.build_loss_network(
-        spec, weights=os.path.join(input_dir, "vgg19.weights.h5"))
+    vgg = loss_network.build_loss_network(spec, weights=os.path.join(input_dir, "vgg19.weights.h5"))
     arrays["features"] = _numpy(vgg(content)[spec.content_layer])
     t = make_trainer(stylizer, vgg, spec, style)
     results["same_variables"] = [v.path for v in t.trainable_variables] == [
-        v.path for v in t.stylizer.trainable_variables]
+        v.path for v in t.stylizer.trainable_variables
+    ]
 
     # One step from the shared weights, data and alpha; then the losses of
     # the updated weights, which only the gradients and Adam decide.
     started = time.perf_counter()
-    results["first_step"] = _floats(
-        t.train_on_batch(content, alpha, return_dict=True))
+    results["first_step"] = _floats(t.train_on_batch(content, alpha, return_dict=True))
     results["first_step_seconds"] = time.perf_counter() - started
     arrays["raw_after_one_step"] = _numpy(t.compute_raw_losses(content, alpha)[1])
     arrays["ema_after_one_step"] = _numpy(t.normalizer.ema)
@@ -96,26 +98,27 @@ def run_training(input_dir, output_dir):
     t.load_weights(state)
     results["iterations_after_restore"] = int(_numpy(t.optimizer.iterations))
     results["step_two"] = step_two
-    results["step_two_again"] = _floats(
-        t.train_on_batch(content, alpha, return_dict=True))
-    results["after_step_two_repeats"] = bool(np.array_equal(
-        after_two, _numpy(t.compute_raw_losses(content, alpha)[1])))
+    results["step_two_again"] = _floats(t.train_on_batch(content, alpha, return_dict=True))
+    results["after_step_two_repeats"] = bool(
+        np.array_equal(after_two, _numpy(t.compute_raw_losses(content, alpha)[1]))
+    )
     # ... and a fresh trainer restored from it holds the same state.
-    fresh = make_trainer(networks.build_adjustable_stylizer(spec.style_layers),
-                         vgg, spec, style)
+    fresh = make_trainer(networks.build_adjustable_stylizer(spec.style_layers), vgg, spec, style)
     fresh.load_weights(state)
     results["fresh_restore_matches"] = all(
-        np.array_equal(a, _numpy(b)) for a, b in zip(resumed_from, fresh.weights))
+        np.array_equal(a, _numpy(b)) for a, b in zip(resumed_from, fresh.weights)
+    )
     results["fresh_optimizer_matches"] = len(optimizer_state) == len(
-        fresh.optimizer.variables) > 2 and all(
-        np.array_equal(a, _numpy(b))
-        for a, b in zip(optimizer_state, fresh.optimizer.variables))
+        fresh.optimizer.variables
+    ) > 2 and all(
+        np.array_equal(a, _numpy(b)) for a, b in zip(optimizer_state, fresh.optimizer.variables)
+    )
     results["fresh_iterations"] = int(_numpy(fresh.optimizer.iterations))
 
     # A few more steps on the same batch: the objective falls.
     results["losses"] = [step_two["loss"]] + [
-        _floats(t.train_on_batch(content, alpha, return_dict=True))["loss"]
-        for _ in range(STEPS)]
+        _floats(t.train_on_batch(content, alpha, return_dict=True))["loss"] for _ in range(STEPS)
+    ]
 
     # `fit` on numpy batches without alpha: drawn per sample and step.
     dataset = ContentBatches(content)
@@ -127,10 +130,8 @@ def run_training(input_dir, output_dir):
     draws = [_numpy(t._loss_weights(4, s)) for s in seeds]
     results["draws_repeat"] = bool(np.array_equal(draws[0], draws[2]))
     results["draws_differ_by_step"] = not np.allclose(draws[0], draws[1])
-    results["draws_in_unit_cube"] = bool(
-        all(((d >= 0) & (d <= 1)).all() for d in draws))
-    logs = t.evaluate(content, batch_size=len(content), verbose=0,
-                      return_dict=True)
+    results["draws_in_unit_cube"] = bool(all(((d >= 0) & (d <= 1)).all() for d in draws))
+    logs = t.evaluate(content, batch_size=len(content), verbose=0, return_dict=True)
     results["evaluate_loss"] = float(logs["loss"])
 
     t.stylizer.save(os.path.join(output_dir, "stylizer.keras"))
@@ -154,8 +155,15 @@ def ContentBatches(content):
 
 def main(input_dir, output_dir):
     import keras
-    from adjustable_style import layers, loss_network, losses, networks  # noqa: F401
-    from adjustable_style import trainer  # noqa: F401
+
+    from adjustable_style import (  # noqa: F401
+        layers,
+        loss_network,
+        losses,
+        networks,
+        trainer,  # noqa: F401
+    )
+
     imported_tf = "tensorflow" in sys.modules
     results, arrays = run_training(input_dir, output_dir)
     results["tensorflow_imported_by_modules"] = imported_tf

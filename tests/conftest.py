@@ -12,6 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def vgg19_spec():
     from adjustable_style import loss_network
+
     return loss_network.default_spec("vgg19")
 
 
@@ -21,6 +22,7 @@ def random_vgg19(vgg19_spec):
     import keras
 
     from adjustable_style import loss_network
+
     keras.utils.set_random_seed(1)
     return loss_network.build_loss_network(vgg19_spec, weights="random")
 

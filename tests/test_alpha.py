@@ -84,9 +84,7 @@ def test_parse_errors(text, token):
 
 
 def test_parse_errors_are_actionable():
-    assert "block2_conv2, block3_conv4, block4_conv4" in _error(
-        A.parse_alpha, "conv=1", NAMES
-    )
+    assert "block2_conv2, block3_conv4, block4_conv4" in _error(A.parse_alpha, "conv=1", NAMES)
     message = _error(A.parse_alpha, "0.1,0.2", NAMES)
     assert "3 style layers" in message and "single value" in message
     # A token with an embedded newline must still give a one-line message.
@@ -103,8 +101,7 @@ def test_parse_bad_layer_names():
 
 def test_format_alpha_example_and_round_trip():
     assert (
-        A.format_alpha([0.2, 1.0, 0.5], NAMES)
-        == "block2_conv2=0.2,block3_conv4=1,block4_conv4=0.5"
+        A.format_alpha([0.2, 1.0, 0.5], NAMES) == "block2_conv2=0.2,block3_conv4=1,block4_conv4=0.5"
     )
     values = A.sample_alpha(500, 3, seed=0)
     values[0] = [0.0, 1.0, np.float32(1e-8)]

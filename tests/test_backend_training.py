@@ -38,13 +38,24 @@ np.save(sys.argv[3], keras.ops.convert_to_numpy(output))
 
 
 def _env(backend):
-    return {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "",
-            "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "CUDA_VISIBLE_DEVICES": "",
+        "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
 
 
 def _without_tf(backend, *args):
-    return subprocess.run([sys.executable, WITHOUT_TF, *args], env=_env(backend),
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, WITHOUT_TF, *args],
+        env=_env(backend),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _train(backend, content, style, model_dir, **extra):
@@ -64,10 +75,19 @@ def jax_run(folders, tmp_path_factory):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rng = np.random.default_rng(0)
     inputs = root / "inputs.npz"
-    np.savez(inputs, content=rng.random((2, 36, 28, 3), dtype=np.float32),
-             alpha=rng.random((2, 3), dtype=np.float32))
-    stylized = _without_tf("jax", "-c", STYLIZE, str(model_dir / "model.keras"),
-                           str(inputs), str(root / "jax_output.npy"))
+    np.savez(
+        inputs,
+        content=rng.random((2, 36, 28, 3), dtype=np.float32),
+        alpha=rng.random((2, 3), dtype=np.float32),
+    )
+    stylized = _without_tf(
+        "jax",
+        "-c",
+        STYLIZE,
+        str(model_dir / "model.keras"),
+        str(inputs),
+        str(root / "jax_output.npy"),
+    )
     assert stylized.returncode == 0, stylized.stderr[-3000:]
     return model_dir, resumed.stdout, inputs, np.load(root / "jax_output.npy")
 
@@ -102,23 +122,35 @@ def test_a_rerun_resumes_from_the_newest_checkpoint(jax_run):
 def test_tensorflow_refuses_to_resume_a_jax_folder(jax_run, folders):
     content, style = folders
     config = train_config.TrainConfig(
-        style_image=str(style), content_images=str(content),
-        model_dir=str(jax_run[0]), vgg_weights="random", image_size=32,
-        batch_size=2, train_steps=6, verbose=0)
+        style_image=str(style),
+        content_images=str(content),
+        model_dir=str(jax_run[0]),
+        vgg_weights="random",
+        image_size=32,
+        batch_size=2,
+        train_steps=6,
+        verbose=0,
+    )
     with pytest.raises(checkpoints.CheckpointError, match="JAX or PyTorch run"):
         training.train(config)
 
 
-@pytest.mark.parametrize("flag, message", [
-    ("--strategy=mirrored", "tf.distribute"),
-    ("--content_tfds=dtd", "TensorFlow Datasets"),
-    ("--tpu=grpc://x", "--tpu"),
-])
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--strategy=mirrored", "tf.distribute"),
+        ("--content_tfds=dtd", "TensorFlow Datasets"),
+        ("--tpu=grpc://x", "--tpu"),
+    ],
+)
 def test_tensorflow_only_flags_exit_with_one_line(folders, tmp_path, flag, message):
     pytest.importorskip("jax")
     content, style = folders
-    args = [a for a in _flags(content, style, tmp_path / "run")
-            if not (flag.startswith("--content_tfds") and a.startswith("--content_images"))]
+    args = [
+        a
+        for a in _flags(content, style, tmp_path / "run")
+        if not (flag.startswith("--content_tfds") and a.startswith("--content_images"))
+    ]
     result = _without_tf("jax", TRAIN, *args, flag)
     assert result.returncode == 1, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
@@ -133,8 +165,12 @@ def test_a_torch_run_writes_a_model_that_tensorflow_loads(folders, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     stylizer, record = model_files.load_stylizer(str(tmp_path / "run"))
     assert record["backend"] == "torch" and record["steps"] == 2
-    assert stylizer([np.zeros((1, 16, 16, 3), np.float32),
-                     np.zeros((1, 3), np.float32)]).shape == (1, 16, 16, 3)
+    assert stylizer([np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 3), np.float32)]).shape == (
+        1,
+        16,
+        16,
+        3,
+    )
 
 
 def test_content_crops_are_a_function_of_seed_and_step(folders):
@@ -157,9 +193,18 @@ def test_several_jax_devices_share_each_batch(folders, tmp_path):
 
     def run(**extra):
         return subprocess.run(
-            [sys.executable, WITHOUT_TF, TRAIN,
-             *_flags(content, style, tmp_path / "run", train_steps=2, **extra)],
-            env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                WITHOUT_TF,
+                TRAIN,
+                *_flags(content, style, tmp_path / "run", train_steps=2, **extra),
+            ],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     odd = run(batch_size=3)
     assert odd.returncode == 1 and "multiple of the 2 devices" in odd.stderr

@@ -14,19 +14,18 @@ import os
 import subprocess
 import sys
 
+import backend_worker
 import keras
 import numpy as np
 import pytest
 
-import backend_worker
 from adjustable_style import networks
 
 pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="compares the other backends with TensorFlow")
+    keras.backend.backend() != "tensorflow", reason="compares the other backends with TensorFlow"
+)
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "backend_worker.py")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_worker.py")
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 SIZE = 32
 TOLERANCE = 1e-4
@@ -45,13 +44,15 @@ def inputs(tmp_path_factory):
     content = r.random((4, SIZE, SIZE, 3)).astype(np.float32)
     content = (content + np.roll(content, 1, 1) + np.roll(content, 1, 2)) / 3
     stripes = (np.sin(np.arange(48) / 2.0)[None, :, None] > 0).astype(np.float32)
-    style = np.broadcast_to(stripes, (48, 48, 3)) * np.array(
-        [1, 0.3, 0.1], np.float32)
-    np.savez(path / "arrays.npz", content=content,
-             style=np.ascontiguousarray(style),
-             alpha=r.random((4, 3)).astype(np.float32),
-             odd=r.random((1, 13, 22, 3)).astype(np.float32),
-             tiny=r.random((1, 3, 5, 3)).astype(np.float32))
+    style = np.broadcast_to(stripes, (48, 48, 3)) * np.array([1, 0.3, 0.1], np.float32)
+    np.savez(
+        path / "arrays.npz",
+        content=content,
+        style=np.ascontiguousarray(style),
+        alpha=r.random((4, 3)).astype(np.float32),
+        odd=r.random((1, 13, 22, 3)).astype(np.float32),
+        tiny=r.random((1, 3, 5, 3)).astype(np.float32),
+    )
     return path
 
 
@@ -69,8 +70,12 @@ def other_run(request, inputs, tmp_path_factory):
     output = tmp_path_factory.mktemp(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run(
-        [sys.executable, WORKER, str(inputs), str(output)], env=env,
-        capture_output=True, text=True, timeout=900)
+        [sys.executable, WORKER, str(inputs), str(output)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     with open(output / "results.json") as f:
         results = json.load(f)
@@ -96,11 +101,13 @@ def test_a_tensorflow_keras_file_gives_the_same_output(other_run, tensorflow_run
     expected = tensorflow_run[1]
     for name in ("loaded_output", "odd_output", "tiny_output"):
         assert arrays[name].shape == expected[name].shape, name
-        np.testing.assert_allclose(arrays[name], expected[name],
-                                   rtol=0, atol=TOLERANCE, err_msg=name)
+        np.testing.assert_allclose(
+            arrays[name], expected[name], rtol=0, atol=TOLERANCE, err_msg=name
+        )
     features = expected["features"]
-    np.testing.assert_allclose(arrays["features"], features, rtol=TOLERANCE,
-                               atol=TOLERANCE * np.abs(features).max())
+    np.testing.assert_allclose(
+        arrays["features"], features, rtol=TOLERANCE, atol=TOLERANCE * np.abs(features).max()
+    )
 
 
 def test_one_step_gives_the_same_losses(other_run, tensorflow_run):
@@ -110,11 +117,12 @@ def test_one_step_gives_the_same_losses(other_run, tensorflow_run):
     # The step's own losses, the EMAs it folded them into, and the losses
     # of the weights its gradients moved.
     assert_close_logs(results["first_step"], expected_results["first_step"])
-    np.testing.assert_allclose(arrays["ema_after_one_step"],
-                               expected["ema_after_one_step"], rtol=TOLERANCE)
-    np.testing.assert_allclose(arrays["raw_after_one_step"].mean(0),
-                               expected["raw_after_one_step"].mean(0),
-                               rtol=TOLERANCE)
+    np.testing.assert_allclose(
+        arrays["ema_after_one_step"], expected["ema_after_one_step"], rtol=TOLERANCE
+    )
+    np.testing.assert_allclose(
+        arrays["raw_after_one_step"].mean(0), expected["raw_after_one_step"].mean(0), rtol=TOLERANCE
+    )
     assert_close_logs(results["step_two"], expected_results["step_two"])
 
 
@@ -123,8 +131,7 @@ def test_the_loss_falls(other_run, tensorflow_run):
         losses = results["losses"]
         assert np.isfinite(losses).all()
         assert losses[-1] < 0.95 * losses[0], losses
-        assert results["fit_loss"] < losses[0] and np.isfinite(
-            results["evaluate_loss"])
+        assert results["fit_loss"] < losses[0] and np.isfinite(results["evaluate_loss"])
 
 
 @pytest.mark.parametrize("side", ["other", "tensorflow"])
@@ -139,8 +146,7 @@ def test_a_checkpoint_resumes_the_run(side, other_run, tensorflow_run):
     assert results["fresh_optimizer_matches"]
     # Two steps before the restore (one undone), the repeated one, the
     # further steps, then two of `fit`.
-    assert results["iterations"] == results["count"] == 2 + \
-        backend_worker.STEPS + 2
+    assert results["iterations"] == results["count"] == 2 + backend_worker.STEPS + 2
 
 
 def test_alpha_draws_on_the_backend_are_per_step_and_repeatable(other_run):
@@ -154,6 +160,6 @@ def test_its_keras_file_loads_under_tensorflow(other_run, inputs):
     with np.load(inputs / "arrays.npz") as stored:
         content, alpha = stored["content"], stored["alpha"]
     stylizer = keras.saving.load_model(output / "stylizer.keras")
-    np.testing.assert_allclose(stylizer([content, alpha]),
-                               arrays["trained_output"], rtol=0,
-                               atol=TOLERANCE)
+    np.testing.assert_allclose(
+        stylizer([content, alpha]), arrays["trained_output"], rtol=0, atol=TOLERANCE
+    )

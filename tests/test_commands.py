@@ -21,8 +21,12 @@ STYLE = os.path.join(REPO, "adjustable_style", "examples", "chelsea.png")
 def test_setup_declares_the_four_console_scripts():
     with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as f:
         scripts = dict(re.findall(r'"(adjustable-style-\w+) = ([\w.:]+)"', f.read()))
-    assert set(scripts) == {"adjustable-style-train", "adjustable-style-stylize",
-                            "adjustable-style-export", "adjustable-style-demo"}
+    assert set(scripts) == {
+        "adjustable-style-train",
+        "adjustable-style-stylize",
+        "adjustable-style-export",
+        "adjustable-style-demo",
+    }
     for target in scripts.values():
         module, function = target.split(":")
         assert module.startswith("adjustable_style.commands.")
@@ -31,8 +35,7 @@ def test_setup_declares_the_four_console_scripts():
         source = importlib.util.find_spec(module).origin
         with open(source, encoding="utf-8") as f:
             tree = ast.parse(f.read())
-        assert function in {node.name for node in tree.body
-                            if isinstance(node, ast.FunctionDef)}
+        assert function in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 @pytest.mark.parametrize("cls", [train_config.TrainConfig, stylize_options.Options])
@@ -49,22 +52,29 @@ def test_flags_take_defaults_and_help_from_the_options(cls):
 
 def _config(**changes):
     return train_config.TrainConfig(
-        style_image=STYLE, content_images=STYLE, model_dir="unused",
-        vgg_weights="random", **changes)
+        style_image=STYLE, content_images=STYLE, model_dir="unused", vgg_weights="random", **changes
+    )
 
 
-@pytest.mark.parametrize("changes,message", [
-    (dict(ema_decay=2.0), "--ema_decay must be in [0, 1], got 2"),
-    (dict(ema_decay=float("nan")), "--ema_decay must be a finite number"),
-    (dict(ema_decay="0.5"), "--ema_decay must be a finite number"),
-    (dict(content_weight=-1.0), "--content_weight must be a non-negative number"),
-    (dict(content_weight=None), "--content_weight must be a finite number"),
-    (dict(model_type="base", style_weights=["1", "2"]),
-     "--style_weights has 2 values but there are 3 style layers"),
-    (dict(model_type="base", style_weights=["a", "b", "c"]),
-     "--style_weights must be numbers, got a,b,c"),
-    (dict(batch_size=2.5), "--batch_size must be an integer"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(ema_decay=2.0), "--ema_decay must be in [0, 1], got 2"),
+        (dict(ema_decay=float("nan")), "--ema_decay must be a finite number"),
+        (dict(ema_decay="0.5"), "--ema_decay must be a finite number"),
+        (dict(content_weight=-1.0), "--content_weight must be a non-negative number"),
+        (dict(content_weight=None), "--content_weight must be a finite number"),
+        (
+            dict(model_type="base", style_weights=["1", "2"]),
+            "--style_weights has 2 values but there are 3 style layers",
+        ),
+        (
+            dict(model_type="base", style_weights=["a", "b", "c"]),
+            "--style_weights must be numbers, got a,b,c",
+        ),
+        (dict(batch_size=2.5), "--batch_size must be an integer"),
+    ],
+)
 def test_train_config_validate_gives_one_line(changes, message):
     with pytest.raises(UserError) as error:
         _config(**changes).validate()
@@ -91,20 +101,34 @@ def test_every_error_class_is_a_user_error():
         training,
         weight_readers,
     )
-    for error in (alpha.AlphaError, checkpoints.CheckpointError, data.DatasetError,
-                  export.ExportError, images.ImageError, loss_network.LossNetworkError,
-                  model_files.ModelFileError, noise.NoiseError, run_lock.LockError,
-                  training.TrainingError, weight_readers.WeightsError, UsageError):
+
+    for error in (
+        alpha.AlphaError,
+        checkpoints.CheckpointError,
+        data.DatasetError,
+        export.ExportError,
+        images.ImageError,
+        loss_network.LossNetworkError,
+        model_files.ModelFileError,
+        noise.NoiseError,
+        run_lock.LockError,
+        training.TrainingError,
+        weight_readers.WeightsError,
+        UsageError,
+    ):
         assert issubclass(error, UserError), error
     assert cli.user_errors() == (UserError, OSError)
     assert str(UsageError("two\n  lines")) == "two lines"
 
 
-@pytest.mark.parametrize("argv,code", [
-    (["adjustable-style-export"], 1),
-    (["adjustable-style-export", "onnx"], 1),
-    (["adjustable-style-export", "--help"], 0),
-])
+@pytest.mark.parametrize(
+    "argv,code",
+    [
+        (["adjustable-style-export"], 1),
+        (["adjustable-style-export", "onnx"], 1),
+        (["adjustable-style-export", "--help"], 0),
+    ],
+)
 def test_export_needs_a_known_format(monkeypatch, capsys, argv, code):
     from adjustable_style.commands import export
 

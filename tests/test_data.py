@@ -26,7 +26,9 @@ BAD_FILES = ["empty.jpg", "notes.jpg", "cut.jpg"]
 
 def _write_good(folder):
     Image.new("RGB", (40, 30), (255, 0, 0)).save(folder / "red.jpg", quality=95)
-    Image.fromarray(np.full((12, 20), 32768, np.uint16)).save(folder / "deep.png")  # smaller than crop
+    Image.fromarray(np.full((12, 20), 32768, np.uint16)).save(
+        folder / "deep.png"
+    )  # smaller than crop
     Image.fromarray(np.full((25, 18), 51, np.uint8), mode="L").save(folder / "gray.png")
     Image.new("RGBA", (20, 20), (0, 0, 255, 127)).save(folder / "rgba.png")
 
@@ -88,7 +90,9 @@ def test_files_dataset_is_reproducible_with_seed(tmp_path):
     for i in range(3):
         rgb = np.stack([x * 3 + i * 20, y * 5, (x + y) * 2], -1).clip(0, 255).astype(np.uint8)
         Image.fromarray(rgb).save(tmp_path / f"g{i}.png")
-    first = [data.content_dataset_from_files(tmp_path, IMAGE_SIZE, 2, seed=7).take(3) for _ in range(2)]
+    first = [
+        data.content_dataset_from_files(tmp_path, IMAGE_SIZE, 2, seed=7).take(3) for _ in range(2)
+    ]
     a, b = ([t.numpy() for t in ds] for ds in first)
     for x1, x2 in zip(a, b):
         np.testing.assert_array_equal(x1, x2)
@@ -152,7 +156,10 @@ class AdjustableStyleNoImages(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return tfds.core.DatasetInfo(
-            builder=self, features=tfds.features.FeaturesDict({"x": tfds.features.Tensor(shape=(), dtype=np.int64)})
+            builder=self,
+            features=tfds.features.FeaturesDict(
+                {"x": tfds.features.Tensor(shape=(), dtype=np.int64)}
+            ),
         )
 
     def _split_generators(self, dl_manager):
@@ -180,7 +187,11 @@ def test_find_image_feature_nested(tfds_dir):
 
 def test_tfds_dataset(tfds_dir):
     ds = data.content_dataset_from_tfds(
-        "adjustable_style_tiny_images", data_dir=tfds_dir, image_size=IMAGE_SIZE, batch_size=4, seed=1,
+        "adjustable_style_tiny_images",
+        data_dir=tfds_dir,
+        image_size=IMAGE_SIZE,
+        batch_size=4,
+        seed=1,
         download=False,
     )
     for batch in ds.take(3):
@@ -195,7 +206,11 @@ def test_tfds_dataset(tfds_dir):
 def test_tfds_no_image_feature(tfds_dir):
     with pytest.raises(data.DatasetError, match="no image feature"):
         data.content_dataset_from_tfds(
-            "adjustable_style_no_images", data_dir=tfds_dir, image_size=8, batch_size=1, download=False
+            "adjustable_style_no_images",
+            data_dir=tfds_dir,
+            image_size=8,
+            batch_size=1,
+            download=False,
         )
 
 
@@ -208,7 +223,11 @@ def test_tfds_unknown_name(tmp_path):
 def test_tfds_not_prepared_without_download(tmp_path):
     with pytest.raises(data.DatasetError, match="not prepared") as e:
         data.content_dataset_from_tfds(
-            "adjustable_style_tiny_images", data_dir=str(tmp_path), image_size=8, batch_size=1, download=False
+            "adjustable_style_tiny_images",
+            data_dir=str(tmp_path),
+            image_size=8,
+            batch_size=1,
+            download=False,
         )
     assert "\n" not in str(e.value)
 
@@ -216,7 +235,11 @@ def test_tfds_not_prepared_without_download(tmp_path):
 def test_tfds_bad_split(tfds_dir):
     with pytest.raises(data.DatasetError, match="split 'validation'") as e:
         data.content_dataset_from_tfds(
-            "adjustable_style_tiny_images", split="validation", data_dir=tfds_dir, image_size=8,
-            batch_size=1, download=False,
+            "adjustable_style_tiny_images",
+            split="validation",
+            data_dir=tfds_dir,
+            image_size=8,
+            batch_size=1,
+            download=False,
         )
     assert "\n" not in str(e.value)

@@ -24,9 +24,16 @@ from adjustable_style import stylize as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,15 @@ def load_example(app, client, name="chelsea.png"):
 
 
 def stylize(app, client_id, content_id, model, **params):
-    params = {"client": client_id, "content": content_id, "model": model, "seq": 1,
-              "size": "full", "seed": 7, **params}
+    params = {
+        "client": client_id,
+        "content": content_id,
+        "model": model,
+        "seq": 1,
+        "size": "full",
+        "seed": 7,
+        **params,
+    }
     return call(app, "GET", "/api/stylize", **params)
 
 
@@ -127,11 +141,11 @@ def test_missing_default_model_is_a_notice_not_a_crash(monkeypatch):
 
 
 def test_non_image_upload_is_a_clear_error(app):
-    response = call(app, "POST", "/api/content", b"just some text\n", client="c1",
-                    name="notes.txt")
+    response = call(app, "POST", "/api/content", b"just some text\n", client="c1", name="notes.txt")
     assert response.status == 400
-    assert response.json == {"error": "notes.txt: not an image file, or a format Pillow "
-                                      "cannot read"}
+    assert response.json == {
+        "error": "notes.txt: not an image file, or a format Pillow cannot read"
+    }
     empty = call(app, "POST", "/api/content", b"", client="c1", name="empty.png")
     assert empty.status == 400 and "empty" in empty.json["error"]
     # The app still serves this client.
@@ -139,10 +153,10 @@ def test_non_image_upload_is_a_clear_error(app):
 
 
 def test_upload_over_the_pixel_limit_is_refused(model_path):
-    small = demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=48,
-                                             max_size=96, max_pixels=1000))
-    response = call(small, "POST", "/api/content", png_bytes(40, 50), client="c2",
-                    name="big.png")
+    small = demo_lib.DemoApp(
+        demo_lib.Config(model=model_path, preview_size=48, max_size=96, max_pixels=1000)
+    )
+    response = call(small, "POST", "/api/content", png_bytes(40, 50), client="c2", name="big.png")
     assert response.status == 400
     assert response.json["error"].startswith("big.png: image is 50x40")
     assert "over the limit" in response.json["error"]
@@ -161,12 +175,15 @@ def test_unknown_model_example_and_route(app):
     assert call(app, "POST", "/api/info").status == 405
 
 
-@pytest.mark.parametrize("alpha, message", [
-    ("1.5", "alpha entry '1.5' is outside [0, 1]"),
-    ("block2_conv2=-0.1", "alpha entry 'block2_conv2=-0.1' is outside [0, 1]"),
-    ("block9_conv1=0.5", "unknown style layer"),
-    ("0.1,0.2", "alpha"),
-])
+@pytest.mark.parametrize(
+    "alpha, message",
+    [
+        ("1.5", "alpha entry '1.5' is outside [0, 1]"),
+        ("block2_conv2=-0.1", "alpha entry 'block2_conv2=-0.1' is outside [0, 1]"),
+        ("block9_conv1=0.5", "unknown style layer"),
+        ("0.1,0.2", "alpha"),
+    ],
+)
 def test_bad_alpha_is_a_clear_error(app, model_path, alpha, message):
     content = load_example(app, "c4")
     response = stylize(app, "c4", content, model_path, alpha=alpha)
@@ -177,12 +194,13 @@ def test_bad_alpha_is_a_clear_error(app, model_path, alpha, message):
 def test_bad_seed_size_and_client(app, model_path):
     content = load_example(app, "c5")
     for params, status, message in [
-            ({"seed": "-3"}, 400, "seed '-3' must be a whole number"),
-            ({"seed": "x"}, 400, "seed 'x'"),
-            ({"size": "huge"}, 400, "size must be"),
-            ({"seed": "", "noise": "1"}, 400, "needs a seed"),
-            ({"client": "bad client!"}, 400, "'client'"),
-            ({"client": "never-seen"}, 410, "pick the photo again")]:
+        ({"seed": "-3"}, 400, "seed '-3' must be a whole number"),
+        ({"seed": "x"}, 400, "seed 'x'"),
+        ({"size": "huge"}, 400, "size must be"),
+        ({"seed": "", "noise": "1"}, 400, "needs a seed"),
+        ({"client": "bad client!"}, 400, "'client'"),
+        ({"client": "never-seen"}, 410, "pick the photo again"),
+    ]:
         response = stylize(app, "c5", content, model_path, **params)
         assert response.status == status, params
         assert message in response.json["error"], params
@@ -200,13 +218,22 @@ def test_full_picture_is_what_the_printed_command_makes(app, model_path, tmp_pat
     assert command == (
         f"python stylize.py --model={model_path} "
         f"--content={os.path.relpath(demo_lib.EXAMPLES_DIR)}/grace_hopper.jpg "
-        f"--output=stylized.png --max_size=96 --alpha={alpha} --content_noise --seed=123")
+        f"--output=stylized.png --max_size=96 --alpha={alpha} --content_noise --seed=123"
+    )
 
     out = tmp_path / "stylized.png"
-    stylize_lib.run(stylize_options.Options(
-        model=model_path, content=os.path.join(demo_lib.EXAMPLES_DIR, "grace_hopper.jpg"),
-        output=str(out), max_size=96, alpha=alpha, content_noise=True, seed=123),
-        out=lambda line: None)
+    stylize_lib.run(
+        stylize_options.Options(
+            model=model_path,
+            content=os.path.join(demo_lib.EXAMPLES_DIR, "grace_hopper.jpg"),
+            output=str(out),
+            max_size=96,
+            alpha=alpha,
+            content_noise=True,
+            seed=123,
+        ),
+        out=lambda line: None,
+    )
     np.testing.assert_array_equal(picture, np.asarray(Image.open(out).convert("RGB")))
 
 
@@ -261,12 +288,17 @@ def http_call(server, method, path, body=None, headers=None):
 
 
 def test_http_errors_leave_the_server_serving(server):
-    status, headers, body = http_call(server, "POST", "/api/content?client=h1&name=a.txt",
-                                      b"not an image")
+    status, headers, body = http_call(
+        server, "POST", "/api/content?client=h1&name=a.txt", b"not an image"
+    )
     assert status == 400 and "not an image file" in json.loads(body)["error"]
     assert "default-src 'self'" in headers["Content-Security-Policy"]
-    status, _, body = http_call(server, "POST", "/api/content?client=h1&name=a.png",
-                                headers={"Content-Length": str(demo_lib.MAX_UPLOAD_BYTES + 1)})
+    status, _, body = http_call(
+        server,
+        "POST",
+        "/api/content?client=h1&name=a.png",
+        headers={"Content-Length": str(demo_lib.MAX_UPLOAD_BYTES + 1)},
+    )
     assert status == 413 and "over the demo's limit" in json.loads(body)["error"]
     status, _, body = http_call(server, "GET", "/api/info")
     assert status == 200 and json.loads(body)["examples"]
@@ -359,7 +391,8 @@ def test_page_in_chromium(server):
             assert randomized not in (alpha_text, alpha_before)
             seed = page.input_value("#seed")
             expected = alpha_lib.format_alpha(
-                alpha_lib.sample_alpha(1, 3, [int(seed), 0])[0], STYLE_LAYERS)
+                alpha_lib.sample_alpha(1, 3, [int(seed), 0])[0], STYLE_LAYERS
+            )
             assert randomized == f"--alpha={expected}"
             assert page.input_value("#command").endswith(f"{randomized} --seed={seed}")
             first = float(expected.split(",")[0].split("=")[1])
@@ -375,8 +408,10 @@ def test_page_in_chromium(server):
             assert max(decode_png(downloaded).shape[:2]) == 96
 
             # A text file: an error on the page, and the page keeps working.
-            page.set_input_files("#upload", files=[{
-                "name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo\n"}])
+            page.set_input_files(
+                "#upload",
+                files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo\n"}],
+            )
             page.wait_for_selector("#error:not([hidden])")
             assert "notes.txt: not an image file" in page.text_content("#error")
             seq = shown_seq()
@@ -387,8 +422,7 @@ def test_page_in_chromium(server):
             assert page.evaluate(DIGEST_JS) != shown
 
             # Nothing was fetched from anywhere but this server.
-            foreign = [url for url in requests
-                       if not url.startswith((base, "blob:", "data:"))]
+            foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
             assert foreign == []
         finally:
             browser.close()

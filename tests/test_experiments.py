@@ -34,8 +34,7 @@ def experiment():
 
 
 def test_rankdata_averages_ties(experiment):
-    np.testing.assert_array_equal(
-        experiment.rankdata([10, 30, 20, 20]), [1.0, 4.0, 2.5, 2.5])
+    np.testing.assert_array_equal(experiment.rankdata([10, 30, 20, 20]), [1.0, 4.0, 2.5, 2.5])
     np.testing.assert_array_equal(experiment.rankdata([5, 5, 5]), [2.0, 2.0, 2.0])
 
 
@@ -55,8 +54,7 @@ def test_spearman_with_ties_by_hand(experiment):
     assert rho == pytest.approx(9.5 / math.sqrt(10 * 9.5))
     # Ties on both sides: x ranks 1.5, 1.5, 3.5, 3.5; y ranks 1, 2, 3, 4.
     # Centred: (-1, -1, 1, 1) . (-1.5, -0.5, 0.5, 1.5) = 4, |.|^2 = 4 and 5.
-    assert experiment.spearman([0, 0, 1, 1], [1, 2, 3, 4]) == pytest.approx(
-        4 / math.sqrt(4 * 5))
+    assert experiment.spearman([0, 0, 1, 1], [1, 2, 3, 4]) == pytest.approx(4 / math.sqrt(4 * 5))
     # Order does not matter, only the pairing.
     assert experiment.spearman([3, 1, 2], [30, 10, 20]) == pytest.approx(1.0)
 
@@ -100,12 +98,12 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
     ratios = (0.1, 0.3, 0.5)  # block3 misses its 0.25
     style = {l: {"ratio": {"median": r}} for l, r in zip(layers, ratios)}
     content = {"psnr_db_alpha0": {"median": 18.0}}
-    curve = lambda end, rho: {"end_ratio": {"median": end},
-                              "spearman_per_photo_median": rho}
-    figure7 = {"others_0": {l: curve(0.5, -0.95) for l in layers},
-               "others_1": {l: curve(0.9, -0.85) for l in layers}}
-    figure3 = {"differences": {"a vs b": {"median": 15.0},
-                               "a vs c": {"median": 14.9}}}
+    curve = lambda end, rho: {"end_ratio": {"median": end}, "spearman_per_photo_median": rho}
+    figure7 = {
+        "others_0": {l: curve(0.5, -0.95) for l in layers},
+        "others_1": {l: curve(0.9, -0.85) for l in layers},
+    }
+    figure3 = {"differences": {"a vs b": {"median": 15.0}, "a vs c": {"median": 14.9}}}
     rows = experiment.check_targets(layers, style, content, figure7, figure3)
     met = {r["what"]: r["met"] for r in rows}
     assert len(rows) == 3 + 3 + 6 + 1 + 2
@@ -113,10 +111,8 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
     assert not met["style ratio at alpha = 1, block3_conv4"]
     assert met["style ratio at alpha = 1, block4_conv4"]  # at the bound
     assert met["PSNR vs photo at alpha = 0 (dB)"]
-    assert all(met[f"Figure 7 Spearman (median per photo), others at 0, {l}"]
-               for l in layers)
-    assert not any(met[f"Figure 7 Spearman (median per photo), others at 1, {l}"]
-                   for l in layers)
+    assert all(met[f"Figure 7 Spearman (median per photo), others at 0, {l}"] for l in layers)
+    assert not any(met[f"Figure 7 Spearman (median per photo), others at 1, {l}"] for l in layers)
     assert met["Figure 3 single-layer outputs differ, a vs b (levels of 255)"]
     assert not met["Figure 3 single-layer outputs differ, a vs c (levels of 255)"]
 
@@ -142,9 +138,13 @@ def _tiny_model(model_dir, style_path):
     keras.utils.set_random_seed(3)
     stylizer = networks.build_adjustable_stylizer(STYLE_LAYERS)
     record = {
-        "content_layer": "block3_conv4", "loss_network": "vgg19",
-        "style_image": "style.jpg", "style_image_size": 32,
-        "style_image_sha256": None, "steps": 0, "model_type": "adjustable",
+        "content_layer": "block3_conv4",
+        "loss_network": "vgg19",
+        "style_image": "style.jpg",
+        "style_image_size": 32,
+        "style_image_sha256": None,
+        "steps": 0,
+        "model_type": "adjustable",
         "style_layers": list(STYLE_LAYERS),
     }
     model_files.save_model(model_dir, stylizer, record)
@@ -180,14 +180,30 @@ def test_main_writes_every_measurement(experiment, tmp_path):
 
     fv = flags.FlagValues()
     experiment.define_flags(fv)
-    fv(["adjustability", f"--model={model_dir}", f"--content={photos}",
-        f"--vgg_weights={vgg}", "--image_size=32", "--steps=3",
-        "--sweep_steps=3", f"--output_dir={out}"])
+    fv(
+        [
+            "adjustability",
+            f"--model={model_dir}",
+            f"--content={photos}",
+            f"--vgg_weights={vgg}",
+            "--image_size=32",
+            "--steps=3",
+            "--sweep_steps=3",
+            f"--output_dir={out}",
+        ]
+    )
     assert experiment.main(["adjustability"], fv) is None
 
     results = json.loads((out / "results.json").read_text())
-    for key in ("command", "model", "settings", "style_at_alpha_1",
-                "content_at_alpha_0", "figure7", "seconds"):
+    for key in (
+        "command",
+        "model",
+        "settings",
+        "style_at_alpha_1",
+        "content_at_alpha_0",
+        "figure7",
+        "seconds",
+    ):
         assert key in results, key
     assert results["settings"]["num_photos"] == 2
     assert results["settings"]["photos"] == ["tall.jpg", "wide.png"]
@@ -201,19 +217,25 @@ def test_main_writes_every_measurement(experiment, tmp_path):
             curve = results["figure7"][others][layer]
             assert np.shape(curve["raw"]) == (2, 3)
             assert curve["normalized_median"][0] == pytest.approx(1.0)
-            for key in ("normalized_q25", "normalized_q75", "end_ratio",
-                        "spearman_pooled", "spearman_per_photo_median"):
+            for key in (
+                "normalized_q25",
+                "normalized_q75",
+                "end_ratio",
+                "spearman_pooled",
+                "spearman_per_photo_median",
+            ):
                 assert key in curve, key
             assert -1.0 <= curve["spearman_pooled"] <= 1.0
     content = results["content_at_alpha_0"]
-    for key in ("content_loss_alpha0", "content_loss_alpha1",
-                "psnr_db_alpha0", "psnr_db_alpha1"):
+    for key in ("content_loss_alpha0", "content_loss_alpha1", "psnr_db_alpha0", "psnr_db_alpha1"):
         assert set(content[key]) == {"median", "mean", "min", "max"}, key
     assert results["figure7"]["alphas"] == [0.0, 0.5, 1.0]
     figure3 = results["figure3"]
     assert sorted(figure3["differences"]) == [
-        "block2_conv2 vs block3_conv4", "block2_conv2 vs block4_conv4",
-        "block3_conv4 vs block4_conv4"]
+        "block2_conv2 vs block3_conv4",
+        "block2_conv2 vs block4_conv4",
+        "block3_conv4 vs block4_conv4",
+    ]
     for pair in figure3["differences"].values():
         assert len(pair["per_photo"]) == 2 and pair["median"] >= 0
     assert sorted(figure3["element_size_px"]) == sorted(STYLE_LAYERS)
@@ -239,8 +261,7 @@ def test_main_writes_every_measurement(experiment, tmp_path):
     with Image.open(out / "sweep.png") as sweep:
         # Three rows of 3 cells of 32 px, plus the header and labels.
         assert sweep.width >= 3 * 32 and sweep.height >= 3 * 32 + 32
-    assert sorted(os.listdir(out)) == [
-        "figure7.png", "results.json", "results.md", "sweep.png"]
+    assert sorted(os.listdir(out)) == ["figure7.png", "results.json", "results.md", "sweep.png"]
 
 
 def test_main_refuses_missing_content(experiment):

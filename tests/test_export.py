@@ -38,8 +38,9 @@ def keras_models(tmp_path_factory):
     kernel = adjustable.get_layer("alpha_network").gamma_beta.kernel
     kernel.assign(np.random.default_rng(5).normal(0, 0.05, kernel.shape).astype(np.float32))
     model_dir = tmp_path_factory.mktemp("export") / "run"
-    model_files.save_model(str(model_dir), adjustable, {"style_image": "wave.jpg",
-                                                        "train_steps": 7})
+    model_files.save_model(
+        str(model_dir), adjustable, {"style_image": "wave.jpg", "train_steps": 7}
+    )
     return adjustable, str(model_dir), networks.build_base_stylizer()
 
 
@@ -58,9 +59,17 @@ def saved_model_dir(keras_models):
     output = os.path.join(os.path.dirname(model_dir), "exported")
     env = dict(os.environ, PYTHONPATH=REPO)
     result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "export", "saved_model.py"),
-         f"--model={model_dir}", f"--output={output}"],
-        capture_output=True, text=True, env=env, timeout=180)
+        [
+            sys.executable,
+            os.path.join(REPO, "export", "saved_model.py"),
+            f"--model={model_dir}",
+            f"--output={output}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{output}: SavedModel, __call__(content, alpha)")
     assert result.stderr == ""
@@ -88,23 +97,24 @@ def test_keras_saved_model_and_tflite_agree(keras_models, inputs, saved_model_di
     loaded = tf.saved_model.load(saved_model_dir)
     hub_style = loaded(tf.constant(content), tf.constant(alpha)).numpy()
     assert np.abs(hub_style - reference).max() <= TOLERANCE
-    serving = loaded.signatures["serving_default"](content=tf.constant(content),
-                                                   alpha=tf.constant(alpha))
+    serving = loaded.signatures["serving_default"](
+        content=tf.constant(content), alpha=tf.constant(alpha)
+    )
     assert np.abs(serving["stylized"].numpy() - reference).max() <= TOLERANCE
     as_uint8 = loaded.signatures["serving_uint8"](
-        image=tf.constant(np.round(content * 255).astype(np.uint8)), alpha=tf.constant(alpha))
+        image=tf.constant(np.round(content * 255).astype(np.uint8)), alpha=tf.constant(alpha)
+    )
     assert as_uint8["stylized"].dtype == tf.uint8
-    expected_uint8 = np.round(255 * np.asarray(
-        adjustable([np.round(content * 255) / 255, alpha])))
+    expected_uint8 = np.round(255 * np.asarray(adjustable([np.round(content * 255) / 255, alpha])))
     assert np.abs(as_uint8["stylized"].numpy() - expected_uint8).max() <= 1
 
     # TFLite runs at its fixed size [1, H, W, 3], one alpha at a time.
     with open(tflite_file, "rb") as f:
         run = export.tflite_runner(f.read())
     for k in range(len(alpha)):
-        lite = run(content[k:k + 1], alpha[k:k + 1])
+        lite = run(content[k : k + 1], alpha[k : k + 1])
         assert lite.shape == (1, H, W, 3)
-        assert np.abs(lite - reference[k:k + 1]).max() <= TOLERANCE
+        assert np.abs(lite - reference[k : k + 1]).max() <= TOLERANCE
 
 
 def test_alpha_batch_of_one_broadcasts(keras_models, inputs, saved_model_dir):
@@ -154,16 +164,32 @@ print(json.dumps(result))
 
 
 def test_saved_model_loads_in_a_fresh_process_without_the_package(
-        keras_models, inputs, saved_model_dir, tmp_path):
+    keras_models, inputs, saved_model_dir, tmp_path
+):
     adjustable, _, _ = keras_models
     content, alpha = inputs
-    np.savez(tmp_path / "in.npz", content=content, alpha=alpha,
-             image=np.round(content * 255).astype(np.uint8))
+    np.savez(
+        tmp_path / "in.npz",
+        content=content,
+        alpha=alpha,
+        image=np.round(content * 255).astype(np.uint8),
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS, saved_model_dir,
-         str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=180)
+        [
+            sys.executable,
+            "-c",
+            _FRESH_PROCESS,
+            saved_model_dir,
+            str(tmp_path / "in.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     info = json.loads(result.stdout.strip().splitlines()[-1])
     assert info["style_layers"] == list(STYLE_LAYERS)
@@ -207,8 +233,10 @@ def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
     assert np.abs(loaded(tf.constant(content)).numpy() - reference).max() <= TOLERANCE
     signature = loaded.signatures["serving_default"]
     assert sorted(signature.structured_input_signature[1]) == ["content"]
-    assert np.abs(signature(content=tf.constant(content))["stylized"].numpy()
-                  - reference).max() <= TOLERANCE
+    assert (
+        np.abs(signature(content=tf.constant(content))["stylized"].numpy() - reference).max()
+        <= TOLERANCE
+    )
     assert sorted(loaded.signatures["serving_uint8"].structured_input_signature[1]) == ["image"]
     model = model_files.load_model(path)
     assert not model.adjustable and model.style_layers == []
@@ -294,25 +322,42 @@ def _export_command(script, *args):
     env = dict(os.environ, PYTHONPATH=REPO)
     return subprocess.run(
         [sys.executable, os.path.join(REPO, "export", script), *args],
-        capture_output=True, text=True, env=env, timeout=180)
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
 
 
-@pytest.mark.parametrize("script, flags, needle", [
-    # A folder of someone else's files: refused, every file kept.
-    ("saved_model.py", ["--model={model}", "--output={mine}", "--overwrite"],
-     "not a SavedModel exported"),
-    ("saved_model.py", ["--model={damaged}", "--output={tmp}/out"],
-     "training record is damaged"),
-    ("saved_model.py", ["--model={cut}", "--output={tmp}/out"],
-     "not a zip archive"),
-    ("saved_model.py", ["--model={model}", "--output={mine}/deep/notes.txt/x"],
-     "is not a folder"),
-    # Refused before converting anything.
-    ("tflite.py", ["--model={model}", "--output={tmp}/x.tflite", "--tolerance=-1"],
-     "--tolerance must be a number >= 0"),
-])
-def test_export_commands_refuse_with_one_line(script, flags, needle, keras_models,
-                                              tmp_path):
+@pytest.mark.parametrize(
+    "script, flags, needle",
+    [
+        # A folder of someone else's files: refused, every file kept.
+        (
+            "saved_model.py",
+            ["--model={model}", "--output={mine}", "--overwrite"],
+            "not a SavedModel exported",
+        ),
+        (
+            "saved_model.py",
+            ["--model={damaged}", "--output={tmp}/out"],
+            "training record is damaged",
+        ),
+        ("saved_model.py", ["--model={cut}", "--output={tmp}/out"], "not a zip archive"),
+        (
+            "saved_model.py",
+            ["--model={model}", "--output={mine}/deep/notes.txt/x"],
+            "is not a folder",
+        ),
+        # Refused before converting anything.
+        (
+            "tflite.py",
+            ["--model={model}", "--output={tmp}/x.tflite", "--tolerance=-1"],
+            "--tolerance must be a number >= 0",
+        ),
+    ],
+)
+def test_export_commands_refuse_with_one_line(script, flags, needle, keras_models, tmp_path):
     _, model_dir, _ = keras_models
     (tmp_path / "mine" / "deep").mkdir(parents=True)
     (tmp_path / "mine" / "deep" / "notes.txt").write_text("keep")
@@ -321,10 +366,19 @@ def test_export_commands_refuse_with_one_line(script, flags, needle, keras_model
     shutil.copy(os.path.join(model_dir, "model.keras"), damaged / "model.keras")
     (damaged / "model.json").write_text('{"style_image": "wave.jpg", ')
     (tmp_path / "cut.keras").write_bytes(
-        open(os.path.join(model_dir, "model.keras"), "rb").read()[:1000])
+        open(os.path.join(model_dir, "model.keras"), "rb").read()[:1000]
+    )
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    flags = [f.format(model=model_dir, mine=tmp_path / "mine", damaged=damaged,
-                      cut=tmp_path / "cut.keras", tmp=tmp_path) for f in flags]
+    flags = [
+        f.format(
+            model=model_dir,
+            mine=tmp_path / "mine",
+            damaged=damaged,
+            cut=tmp_path / "cut.keras",
+            tmp=tmp_path,
+        )
+        for f in flags
+    ]
     result = _export_command(script, *flags)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()

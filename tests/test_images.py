@@ -42,7 +42,9 @@ def _assert_one_line_naming(error, path):
 def test_load_rgb_formats(tmp_path, ext, fmt, tolerance):
     rgb = _gradient()
     path = tmp_path / f"img{ext}"
-    Image.fromarray(rgb).save(path, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    Image.fromarray(rgb).save(
+        path, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})
+    )
     out = images.load_image(path)
     _check_rgb(out, (24, 32, 3))
     assert np.abs(out - rgb / 255.0).mean() <= tolerance + 1e-6
@@ -246,7 +248,9 @@ def test_save_png_round_trip_exact(tmp_path):
     assert os.listdir(tmp_path) == ["out.PNG"]
 
 
-@pytest.mark.parametrize("name, fmt", [("a.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("c.webp", "WEBP"), ("d.bmp", "BMP")])
+@pytest.mark.parametrize(
+    "name, fmt", [("a.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("c.webp", "WEBP"), ("d.bmp", "BMP")]
+)
 def test_save_formats_from_float(tmp_path, name, fmt):
     images.save_image(_gradient() / 255.0, tmp_path / name)
     with Image.open(tmp_path / name) as im:
@@ -285,7 +289,9 @@ def test_save_failure_keeps_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "out.png"
     images.save_image(_gradient(), path)
     before = path.read_bytes()
-    monkeypatch.setattr(Image.Image, "save", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(
+        Image.Image, "save", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+    )
     with pytest.raises(KeyboardInterrupt):
         images.save_image(np.zeros((4, 4, 3), np.uint8), path)
     assert path.read_bytes() == before

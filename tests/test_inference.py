@@ -68,8 +68,9 @@ def test_streaming_equals_the_whole_image(adjustable, rows):
 def test_streaming_base_model(base):
     model, fast = base
     image = np.random.default_rng(5).random((33, 62, 3), np.float32)
-    np.testing.assert_allclose(fast.stylize_streaming(image, rows=6),
-                               model(image[None]).numpy()[0], atol=1e-4)
+    np.testing.assert_allclose(
+        fast.stylize_streaming(image, rows=6), model(image[None]).numpy()[0], atol=1e-4
+    )
 
 
 def test_large_images_take_the_streaming_path(adjustable, monkeypatch):
@@ -79,8 +80,9 @@ def test_large_images_take_the_streaming_path(adjustable, monkeypatch):
     alpha = rng.random((2, 3), np.float32)
     calls = []
     original = fast.stylize_streaming
-    monkeypatch.setattr(fast, "stylize_streaming",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        fast, "stylize_streaming", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     monkeypatch.setattr(inference, "STREAMING_PIXELS", 40 * 36 - 1)
     out = fast(content, alpha)
     assert len(calls) == 2
@@ -95,8 +97,7 @@ def test_subpixel_kernel_is_upsample_then_convolve():
     padded = np.pad(upsampled, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
     expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
     low = np.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
-    got = tf.nn.depth_to_space(
-        tf.nn.conv2d(low, inference.subpixel_kernel(kernel), 1, "VALID"), 2)
+    got = tf.nn.depth_to_space(tf.nn.conv2d(low, inference.subpixel_kernel(kernel), 1, "VALID"), 2)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
@@ -107,8 +108,7 @@ def test_shipped_model_fast_path_matches_keras():
     content = rng.random((1, 48, 64, 3), np.float32)
     for alpha in ([0, 0, 0], [1, 1, 1], [0.2, 0.9, 0.5]):
         a = np.array([alpha], np.float32)
-        np.testing.assert_allclose(fast(content, a), model([content, a]).numpy(),
-                                   atol=1e-4)
+        np.testing.assert_allclose(fast(content, a), model([content, a]).numpy(), atol=1e-4)
 
 
 def test_lambda_runs_once_per_alpha(adjustable, monkeypatch):
@@ -116,8 +116,7 @@ def test_lambda_runs_once_per_alpha(adjustable, monkeypatch):
     fast._cache.clear()
     calls = []
     original = fast._alpha_network
-    monkeypatch.setattr(fast, "_alpha_network",
-                        lambda a: calls.append(len(a)) or original(a))
+    monkeypatch.setattr(fast, "_alpha_network", lambda a: calls.append(len(a)) or original(a))
     content = np.random.default_rng(2).random((3, 16, 16, 3), np.float32)
     alpha = np.array([[0.1, 0.2, 0.3], [0.9, 0.8, 0.7], [0.1, 0.2, 0.3]], np.float32)
     first = fast(content, alpha)

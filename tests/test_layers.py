@@ -1,6 +1,5 @@
 """Conditional instance normalization, padding, and the gamma/beta split."""
 
-import keras
 import numpy as np
 import pytest
 
@@ -10,8 +9,7 @@ from adjustable_style import layers
 def numpy_instance_norm(x, gamma, beta, eps=1e-5):
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)  # biased, as in the paper
-    return gamma[:, None, None, :] * (x - mean) / np.sqrt(var + eps) \
-        + beta[:, None, None, :]
+    return gamma[:, None, None, :] * (x - mean) / np.sqrt(var + eps) + beta[:, None, None, :]
 
 
 def test_cin_matches_numpy_reference(rng):
@@ -19,8 +17,7 @@ def test_cin_matches_numpy_reference(rng):
     gamma = rng.normal(1.0, 0.5, (2, 4)).astype(np.float32)
     beta = rng.normal(0.0, 0.5, (2, 4)).astype(np.float32)
     out = layers.ConditionalInstanceNormalization()([x, gamma, beta])
-    np.testing.assert_allclose(
-        out, numpy_instance_norm(x, gamma, beta), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out, numpy_instance_norm(x, gamma, beta), rtol=1e-4, atol=1e-4)
 
 
 def test_cin_uses_each_samples_own_parameters(rng):
@@ -37,8 +34,8 @@ def test_cin_accepts_broadcast_shaped_parameters(rng):
     beta = rng.normal(size=(2, 1, 1, 4)).astype(np.float32)
     out = layers.ConditionalInstanceNormalization()([x, gamma, beta])
     np.testing.assert_allclose(
-        out, numpy_instance_norm(x, gamma[:, 0, 0], beta[:, 0, 0]),
-        rtol=1e-4, atol=1e-4)
+        out, numpy_instance_norm(x, gamma[:, 0, 0], beta[:, 0, 0]), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_instance_norm_starts_as_plain_normalization(rng):
@@ -70,7 +67,6 @@ def test_pad_to_multiple_then_crop_round_trips(rng, height, width):
 
 
 def test_reflection_padding_mirrors_without_repeating_the_edge():
-    x = np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1) * np.ones(
-        (1, 3, 1, 1), np.float32)
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1) * np.ones((1, 3, 1, 1), np.float32)
     out = np.asarray(layers.ReflectionPadding2D(2)(x))
     np.testing.assert_array_equal(out[0, 2, :, 0], [2, 1, 0, 1, 2, 3, 2, 1])

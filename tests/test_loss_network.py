@@ -35,23 +35,30 @@ def test_features_equal_keras_vgg_on_caffe_preprocessed_input(rng, tmp_path):
     net = loss_network.build_loss_network(spec, weights=path)
     image = rng.random((1, 32, 32, 3)).astype(np.float32)
     reference = keras.Model(full.input, full.get_layer("block3_conv3").output)(
-        keras.applications.vgg16.preprocess_input(image * 255.0))
-    np.testing.assert_allclose(net(image)["block3_conv3"], reference,
-                               rtol=1e-4, atol=1e-3)
+        keras.applications.vgg16.preprocess_input(image * 255.0)
+    )
+    np.testing.assert_allclose(net(image)["block3_conv3"], reference, rtol=1e-4, atol=1e-3)
 
 
 def test_custom_layers_are_configuration(rng):
-    spec = loss_network.default_spec("vgg16", content_layer="block2_conv2",
-                                     style_layers=["block1_conv1", "block5_conv1"])
+    spec = loss_network.default_spec(
+        "vgg16", content_layer="block2_conv2", style_layers=["block1_conv1", "block5_conv1"]
+    )
     net = loss_network.build_loss_network(spec, weights="random")
     assert set(net(rng.random((1, 32, 32, 3)).astype(np.float32))) == {
-        "block2_conv2", "block1_conv1", "block5_conv1"}
+        "block2_conv2",
+        "block1_conv1",
+        "block5_conv1",
+    }
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(network="vgg11"), "unknown loss network"),
-    (dict(network="vgg19", style_layers=["block9_conv1"]), "no layer block9_conv1"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(network="vgg11"), "unknown loss network"),
+        (dict(network="vgg19", style_layers=["block9_conv1"]), "no layer block9_conv1"),
+    ],
+)
 def test_bad_specs_are_clear_errors(kwargs, message):
     with pytest.raises(loss_network.LossNetworkError, match=message):
         spec = loss_network.default_spec(**kwargs)
@@ -68,13 +75,13 @@ def test_bad_weights_files_are_clear_errors(tmp_path):
         loss_network.build_loss_network(spec, str(junk))
 
 
-def test_truncated_network_shares_the_weights_and_stops_early(
-        random_vgg19, vgg19_spec, rng):
+def test_truncated_network_shares_the_weights_and_stops_early(random_vgg19, vgg19_spec, rng):
     content = vgg19_spec.content_layer
     sub = loss_network.truncated_loss_network(random_vgg19, [content])
     image = rng.random((2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(sub(image)[content], random_vgg19(image)[content],
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        sub(image)[content], random_vgg19(image)[content], rtol=1e-6, atol=1e-6
+    )
     names = [layer.name for layer in sub.layers]
     assert content in names and "block4_conv1" not in names
     assert {id(v) for v in sub.weights} < {id(v) for v in random_vgg19.weights}

@@ -21,8 +21,7 @@ def test_gram_matches_numpy(rng):
 def test_gram_is_independent_of_spatial_size_for_repeated_texture(rng):
     tile = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
     big = np.tile(tile, (1, 3, 2, 1))
-    np.testing.assert_allclose(
-        losses.gram_matrix(tile), losses.gram_matrix(big), rtol=1e-5)
+    np.testing.assert_allclose(losses.gram_matrix(tile), losses.gram_matrix(big), rtol=1e-5)
 
 
 def test_content_loss_is_per_sample_mean_squared_difference(rng):
@@ -57,8 +56,7 @@ def test_eq8_normalization_by_hand():
     # sum(EMA) = 8 -> factors 8/1, 8/2, 8/5
     np.testing.assert_allclose(normalizer.weights_for(), [8.0, 4.0, 1.6], rtol=1e-6)
     raw = tf.constant([[1.0, 2.0, 5.0], [0.5, 1.0, 10.0]])
-    np.testing.assert_allclose(
-        normalizer(raw), [[8.0, 8.0, 8.0], [4.0, 4.0, 16.0]], rtol=1e-6)
+    np.testing.assert_allclose(normalizer(raw), [[8.0, 8.0, 8.0], [4.0, 4.0, 16.0]], rtol=1e-6)
 
 
 def test_normalization_weights_carry_no_gradient():

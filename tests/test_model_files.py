@@ -13,8 +13,7 @@ from adjustable_style import model_files, networks
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     keras.utils.set_random_seed(0)
-    stylizer = networks.build_adjustable_stylizer(
-        ("block2_conv2", "block3_conv4", "block4_conv4"))
+    stylizer = networks.build_adjustable_stylizer(("block2_conv2", "block3_conv4", "block4_conv4"))
     folder = tmp_path_factory.mktemp("model")
     model_files.save_model(str(folder), stylizer, {"steps": 7})
     return stylizer, folder
@@ -31,15 +30,17 @@ def test_save_model_writes_model_and_record(saved):
 def test_compact_file_halves_the_size_and_keeps_the_outputs(saved, tmp_path):
     stylizer, folder = saved
     compact = model_files.compact_keras_file(
-        str(folder / "model.keras"), str(tmp_path / "compact.keras"))
+        str(folder / "model.keras"), str(tmp_path / "compact.keras")
+    )
     assert os.path.getsize(compact) < 0.55 * os.path.getsize(folder / "model.keras")
     loaded = keras.saving.load_model(compact)
     assert all(w.dtype == "float32" for w in loaded.weights)
     r = np.random.default_rng(0)
     content = r.random((2, 45, 61, 3)).astype(np.float32)
     alpha = r.random((2, 3)).astype(np.float32)
-    difference = np.abs(np.asarray(loaded([content, alpha]))
-                        - np.asarray(stylizer([content, alpha])))
+    difference = np.abs(
+        np.asarray(loaded([content, alpha])) - np.asarray(stylizer([content, alpha]))
+    )
     assert difference.max() < 1 / 255  # below one 8-bit output step
     assert networks.style_layer_names(loaded) == networks.style_layer_names(stylizer)
 

@@ -22,8 +22,7 @@ def base():
 
 
 def test_table2_has_2115_normalized_channels(stylizer):
-    norms = [l for l in stylizer.layers
-             if isinstance(l, layers.ConditionalInstanceNormalization)]
+    norms = [l for l in stylizer.layers if isinstance(l, layers.ConditionalInstanceNormalization)]
     assert len(norms) == 3 + 2 * 7 + 2 + 1
     assert sum(l.input[0].shape[-1] for l in norms) == 2115
     assert stylizer.get_layer("output_norm") is norms[-1]
@@ -47,8 +46,7 @@ def test_lambda_starts_with_gamma_near_one_and_beta_near_zero(stylizer):
 
 def test_different_alphas_give_different_gamma_beta(stylizer):
     alpha_net = stylizer.get_layer("alpha_network")
-    alpha = np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9], [0.9, 0.0, 0.2]],
-                     np.float32)
+    alpha = np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9], [0.9, 0.0, 0.2]], np.float32)
     params = np.asarray(alpha_net(alpha))
     np.testing.assert_array_equal(params[0], params[1])
     assert np.abs(params[0] - params[2]).max() > 1e-5
@@ -80,11 +78,10 @@ def test_batch_samples_are_stylized_independently(stylizer, rng):
 
 def test_base_network_is_t_with_learned_instance_norm(stylizer, base):
     conv = lambda m: sorted(
-        (l.name, l.kernel.shape) for l in m.layers
-        if isinstance(l, keras.layers.Conv2D))
+        (l.name, l.kernel.shape) for l in m.layers if isinstance(l, keras.layers.Conv2D)
+    )
     assert conv(base) == conv(stylizer)
-    norms = [l for l in base.layers
-             if isinstance(l, layers.InstanceNormalization)]
+    norms = [l for l in base.layers if isinstance(l, layers.InstanceNormalization)]
     assert sum(l.gamma.shape[0] for l in norms) == 2115
     assert len(base.inputs) == 1 and not networks.is_adjustable(base)
 
@@ -101,15 +98,17 @@ def test_keras_file_round_trip_gives_identical_outputs(stylizer, base, tmp_path,
     assert networks.style_layer_names(loaded) == list(STYLE_LAYERS)
 
 
-@pytest.mark.parametrize("conv_init,expected_std", [
-    ("normal_0.01", 0.01),
-    # Glorot uniform: sqrt(2 / (fan_in + fan_out)) for a 3x3, 128 -> 128 conv.
-    ("glorot_uniform", (2.0 / (9 * 128 + 9 * 128)) ** 0.5),
-])
+@pytest.mark.parametrize(
+    "conv_init,expected_std",
+    [
+        ("normal_0.01", 0.01),
+        # Glorot uniform: sqrt(2 / (fan_in + fan_out)) for a 3x3, 128 -> 128 conv.
+        ("glorot_uniform", (2.0 / (9 * 128 + 9 * 128)) ** 0.5),
+    ],
+)
 def test_conv_initializer_sets_every_kernel_of_t(conv_init, expected_std):
     model = networks.build_base_stylizer(conv_init=conv_init)
-    kernels = [l.kernel.numpy() for l in model.layers
-               if isinstance(l, keras.layers.Conv2D)]
+    kernels = [l.kernel.numpy() for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert len(kernels) == len(networks.CONV_LAYERS)
     residual = model.get_layer(networks.RESIDUAL_BLOCKS[0][0].conv).kernel.numpy()
     assert residual.std() == pytest.approx(expected_std, rel=0.05)
@@ -135,8 +134,9 @@ def test_lambda_stays_float32_under_mixed_precision():
     alpha = np.array([[0.0, 0.0, 0.0], [0.001, 0.0, 0.0]], np.float32)
     params = lam(alpha)
     assert params.dtype == "float32"
-    assert all(layer.compute_dtype == "float32"
-               for layer in (lam.hidden1, lam.hidden2, lam.gamma_beta))
+    assert all(
+        layer.compute_dtype == "float32" for layer in (lam.hidden1, lam.hidden2, lam.gamma_beta)
+    )
     # Nearby alphas still give different gammas (bfloat16 would tie them).
     assert np.any(np.asarray(params[0]) != np.asarray(params[1]))
     assert mixed.get_layer("down1_conv").compute_dtype == "bfloat16"

@@ -6,7 +6,8 @@ from adjustable_style import precision
 def test_cpu_without_native_bfloat16_falls_back_to_float32_with_a_warning():
     warnings = []
     policy, why = precision.training_policy(
-        True, flags={"avx2", "fma", "avx512f"}, warn=warnings.append)
+        True, flags={"avx2", "fma", "avx512f"}, warn=warnings.append
+    )
     assert policy == "float32" and "no native bfloat16" in why
     assert len(warnings) == 1 and "training in float32" in warnings[0]
 
@@ -14,8 +15,7 @@ def test_cpu_without_native_bfloat16_falls_back_to_float32_with_a_warning():
 def test_native_bfloat16_cpus_train_in_mixed_bfloat16():
     for flags in ({"avx512_bf16", "avx2"}, {"amx_bf16", "amx_tile"}):
         warnings = []
-        policy, why = precision.training_policy(True, flags=flags,
-                                                warn=warnings.append)
+        policy, why = precision.training_policy(True, flags=flags, warn=warnings.append)
         assert policy == "mixed_bfloat16" and not warnings
         assert "bf16" in why
 
@@ -26,8 +26,7 @@ def test_accelerators_and_float32_requests():
     # GPUs with native bfloat16 (compute capability 8+) need no loss scaling.
     assert precision.training_policy(True, "gpu_bfloat16", flags=set())[0] == "mixed_bfloat16"
     warnings = []
-    assert precision.training_policy(False, flags=set(),
-                                     warn=warnings.append)[0] == "float32"
+    assert precision.training_policy(False, flags=set(), warn=warnings.append)[0] == "float32"
     assert not warnings
 
 

@@ -50,8 +50,9 @@ def make_models(folder):
 
 def gradient_image(path, height=H, width=W):
     y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // (width - 1), y * 255 // (height - 1),
-                    (x * y) % 256], axis=-1).astype(np.uint8)
+    rgb = np.stack(
+        [x * 255 // (width - 1), y * 255 // (height - 1), (x * y) % 256], axis=-1
+    ).astype(np.uint8)
     Image.fromarray(rgb).save(path)
     return os.fspath(path)
 
@@ -60,8 +61,7 @@ def gradient_image(path, height=H, width=W):
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stylize_models")
     adjustable, base = make_models(str(folder))
-    return {"adjustable": adjustable, "base": base,
-            "content": gradient_image(folder / "photo.png")}
+    return {"adjustable": adjustable, "base": base, "content": gradient_image(folder / "photo.png")}
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +107,27 @@ def test_default_alpha_is_one_everywhere_and_output_has_input_size(files, adjust
 
 def test_named_alpha_keeps_other_layers_at_one(files, adjustable, tmp_path):
     out = tmp_path / "out.jpg"
-    _, lines = run(Options(content=files["content"], output=str(out),
-                           alpha="block3_conv4=0.25"), adjustable)
+    _, lines = run(
+        Options(content=files["content"], output=str(out), alpha="block3_conv4=0.25"), adjustable
+    )
     assert lines == [f"{out}: --alpha=block2_conv2=1,block3_conv4=0.25,block4_conv4=1"]
     assert Image.open(out).format == "JPEG"
 
 
 def test_printed_alpha_reproduces_a_random_pick(files, adjustable, tmp_path):
-    results, lines = run(Options(content=files["content"], output=str(tmp_path / "many"),
-                                 random_alpha=True, num_samples=3, seed=11), adjustable)
+    results, lines = run(
+        Options(
+            content=files["content"],
+            output=str(tmp_path / "many"),
+            random_alpha=True,
+            num_samples=3,
+            seed=11,
+        ),
+        adjustable,
+    )
     assert [r.path for r in results] == [
-        str(tmp_path / "many" / f"photo_{k}.png") for k in range(3)]
+        str(tmp_path / "many" / f"photo_{k}.png") for k in range(3)
+    ]
     alphas = [r.alpha for r in results]
     assert len({tuple(a) for a in alphas}) == 3
     printed = lines[1].split("--alpha=")[1]
@@ -129,16 +139,26 @@ def test_printed_alpha_reproduces_a_random_pick(files, adjustable, tmp_path):
     run(Options(content=files["content"], output=str(again), alpha=printed), adjustable)
     np.testing.assert_allclose(read(again), read(results[1].path), atol=1.01 / 255)
     shifted = tmp_path / "shifted.png"
-    run(Options(content=files["content"], output=str(shifted), random_alpha=True,
-                seed=12), adjustable)
+    run(
+        Options(content=files["content"], output=str(shifted), random_alpha=True, seed=12),
+        adjustable,
+    )
     np.testing.assert_allclose(read(shifted), read(results[1].path), atol=1.01 / 255)
 
 
 def test_seeds_fix_random_alpha_and_noise(files, adjustable, tmp_path):
     def sample(seed, name):
-        results, _ = run(Options(content=files["content"], output=str(tmp_path / name),
-                                 random_alpha=True, content_noise=True, num_samples=2,
-                                 seed=seed), adjustable)
+        results, _ = run(
+            Options(
+                content=files["content"],
+                output=str(tmp_path / name),
+                random_alpha=True,
+                content_noise=True,
+                num_samples=2,
+                seed=seed,
+            ),
+            adjustable,
+        )
         return [r.alpha for r in results], [read(r.path) for r in results]
 
     alphas1, pictures1 = sample(5, "a")
@@ -155,16 +175,27 @@ def test_seeds_fix_random_alpha_and_noise(files, adjustable, tmp_path):
 
 def test_content_noise_multiplies_the_content_before_the_network(files, adjustable, tmp_path):
     out = tmp_path / "noisy.png"
-    _, lines = run(Options(content=files["content"], output=str(out), content_noise=True,
-                           noise_points=3, noise_sigma=4.0, seed=9), adjustable)
-    assert lines == [f"{out}: --alpha={ALL_ONES} --content_noise --seed=9 "
-                     "--noise_points=3 --noise_sigma=4"]
+    _, lines = run(
+        Options(
+            content=files["content"],
+            output=str(out),
+            content_noise=True,
+            noise_points=3,
+            noise_sigma=4.0,
+            seed=9,
+        ),
+        adjustable,
+    )
+    assert lines == [
+        f"{out}: --alpha={ALL_ONES} --content_noise --seed=9 --noise_points=3 --noise_sigma=4"
+    ]
     content = images.load_image(files["content"])
     mask = noise.noise_mask(H, W, [9, 1], num_points=3, sigma=4.0)
     picture = read(out)
     assert picture.shape == (H, W, 3)
-    np.testing.assert_allclose(picture, expected(adjustable, content * mask, [1, 1, 1]),
-                               atol=1.01 / 255)
+    np.testing.assert_allclose(
+        picture, expected(adjustable, content * mask, [1, 1, 1]), atol=1.01 / 255
+    )
     plain = expected(adjustable, content, [1, 1, 1])
     assert np.abs(picture - plain).max() > 0.05
 
@@ -207,7 +238,8 @@ def test_default_content_is_the_bundled_example(adjustable, tmp_path):
 
 def test_output_names_stay_unique():
     names = stylize_lib._unique_stems(
-        ["a/x.png", "b/x.png", "c/x.jpg", "y.png", "d/y.png", "z.JPG"])
+        ["a/x.png", "b/x.png", "c/x.jpg", "y.png", "d/y.png", "z.JPG"]
+    )
     assert names == ["x_png", "x_png_2", "x_jpg", "y", "y_2", "z"]
 
 
@@ -223,8 +255,9 @@ def test_base_model_works_with_defaults_and_noise(files, base, tmp_path):
     assert lines == [str(out)]
     content = images.load_image(files["content"])
     np.testing.assert_allclose(read(out), expected(base, content, None), atol=1.01 / 255)
-    _, lines = run(Options(content=files["content"], output=str(out), content_noise=True,
-                           seed=4), base)
+    _, lines = run(
+        Options(content=files["content"], output=str(out), content_noise=True, seed=4), base
+    )
     assert lines == [f"{out}: --content_noise --seed=4"]
 
 
@@ -236,12 +269,20 @@ def test_base_model_works_with_defaults_and_noise(files, base, tmp_path):
 def test_sweep_is_figure_3(files, adjustable, tmp_path, monkeypatch):
     calls = []
     forward = adjustable._forward
-    monkeypatch.setattr(adjustable, "_forward",
-                        lambda c, a: calls.append(len(c)) or forward(c, a))
+    monkeypatch.setattr(adjustable, "_forward", lambda c, a: calls.append(len(c)) or forward(c, a))
     bare = tmp_path / "bare.png"
-    results, lines = run(Options(content=files["content"], output=str(bare), sweep=True,
-                                 sweep_steps=4, sweep_fixed="0.5", sweep_labels=False,
-                                 batch_size=8), adjustable)
+    results, lines = run(
+        Options(
+            content=files["content"],
+            output=str(bare),
+            sweep=True,
+            sweep_steps=4,
+            sweep_fixed="0.5",
+            sweep_labels=False,
+            batch_size=8,
+        ),
+        adjustable,
+    )
     assert calls == [8, 4]  # 3 layers x 4 steps, batched.
     gap = figures.SWEEP_GAP
     picture = read(bare)
@@ -249,38 +290,55 @@ def test_sweep_is_figure_3(files, adjustable, tmp_path, monkeypatch):
     assert "--sweep_fixed=block2_conv2=0.5,block3_conv4=0.5,block4_conv4=0.5" in lines[0]
     content = images.load_image(files["content"])
     # Row 2 (block4_conv4), column 1: alpha (0.5, 0.5, 1/3).
-    cell = picture[2 * (H + gap):2 * (H + gap) + H, W + gap:2 * W + gap]
-    np.testing.assert_allclose(cell, expected(adjustable, content, [0.5, 0.5, 1 / 3]),
-                               atol=1.01 / 255)
+    cell = picture[2 * (H + gap) : 2 * (H + gap) + H, W + gap : 2 * W + gap]
+    np.testing.assert_allclose(
+        cell, expected(adjustable, content, [0.5, 0.5, 1 / 3]), atol=1.01 / 255
+    )
 
     labelled = tmp_path / "labelled.png"
-    run(Options(content=files["content"], output=str(labelled), sweep=True, sweep_steps=4,
-                sweep_fixed="0.5"), adjustable)
+    run(
+        Options(
+            content=files["content"],
+            output=str(labelled),
+            sweep=True,
+            sweep_steps=4,
+            sweep_fixed="0.5",
+        ),
+        adjustable,
+    )
     with_labels = read(labelled)
     assert with_labels.shape[0] > picture.shape[0] and with_labels.shape[1] > picture.shape[1]
-    np.testing.assert_array_equal(with_labels[-picture.shape[0]:, -picture.shape[1]:], picture)
+    np.testing.assert_array_equal(with_labels[-picture.shape[0] :, -picture.shape[1] :], picture)
 
 
 def test_sweep_layers_is_figure_9_grid(files, adjustable, tmp_path):
     out = tmp_path / "out"
-    results, _ = run(Options(content=files["content"], output=str(out),
-                             sweep_layers=["block2_conv2", "block4_conv4"], sweep_steps=3,
-                             sweep_labels=False), adjustable)
+    results, _ = run(
+        Options(
+            content=files["content"],
+            output=str(out),
+            sweep_layers=["block2_conv2", "block4_conv4"],
+            sweep_steps=3,
+            sweep_labels=False,
+        ),
+        adjustable,
+    )
     assert results[0].path == str(out / "photo_grid.png")
     gap = figures.SWEEP_GAP
     picture = read(results[0].path)
     assert picture.shape == (3 * H + 2 * gap, 3 * W + 2 * gap, 3)
     content = images.load_image(files["content"])
     # Row 1 (block2_conv2 = 0.5), column 2 (block4_conv4 = 1), others 0.
-    cell = picture[H + gap:2 * H + gap, 2 * (W + gap):2 * (W + gap) + W]
-    np.testing.assert_allclose(cell, expected(adjustable, content, [0.5, 0, 1]),
-                               atol=1.01 / 255)
+    cell = picture[H + gap : 2 * H + gap, 2 * (W + gap) : 2 * (W + gap) + W]
+    np.testing.assert_allclose(cell, expected(adjustable, content, [0.5, 0, 1]), atol=1.01 / 255)
 
 
 def test_animate_writes_a_looping_gif(files, adjustable, tmp_path):
     out = tmp_path / "walk.gif"
-    _, lines = run(Options(content=files["content"], output=str(out), animate=True,
-                           frames=6, fps=10, seed=2), adjustable)
+    _, lines = run(
+        Options(content=files["content"], output=str(out), animate=True, frames=6, fps=10, seed=2),
+        adjustable,
+    )
     assert lines == [f"{out}: alpha walk --animate --frames=6 --fps=10 --seed=2"]
     gif = Image.open(out)
     assert gif.size == (W, H) and gif.n_frames == 6
@@ -293,8 +351,17 @@ def test_animate_writes_a_looping_gif(files, adjustable, tmp_path):
 
 
 def test_animate_webp(files, adjustable, tmp_path):
-    results, _ = run(Options(content=files["content"], output=str(tmp_path / "anim.webp"),
-                             animate=True, frames=3, fps=5, seed=1), adjustable)
+    results, _ = run(
+        Options(
+            content=files["content"],
+            output=str(tmp_path / "anim.webp"),
+            animate=True,
+            frames=3,
+            fps=5,
+            seed=1,
+        ),
+        adjustable,
+    )
     webp = Image.open(results[0].path)
     assert webp.size == (W, H) and webp.n_frames == 3
 
@@ -326,33 +393,125 @@ def _bad_inputs(tmp):
     out = str(tmp / "out.png")
     good = str(good)
     return {
-        "missing content": (dict(content=str(tmp / "nope.png"), output=out), "adjustable", "nope.png"),
+        "missing content": (
+            dict(content=str(tmp / "nope.png"), output=out),
+            "adjustable",
+            "nope.png",
+        ),
         "empty content": (dict(content=str(empty), output=out), "adjustable", "empty"),
         "truncated content": (dict(content=str(truncated), output=out), "adjustable", "truncated"),
         "not an image": (dict(content=str(text), output=out), "adjustable", "not an image"),
-        "folder without images": (dict(content=str(folder), output=out), "adjustable", "no image files"),
-        "one bad image in a folder": (dict(content=str(mixed), output=str(tmp / "outdir")), "adjustable", "b.png"),
-        "unknown extension": (dict(content=good, output=str(tmp / "out.tiff")), "adjustable", ".tiff"),
-        "missing output folder": (dict(content=good, output=str(tmp / "nope" / "out.png")), "adjustable", "does not exist"),
-        "alpha wrong length": (dict(content=good, output=out, alpha="0.1,0.2"), "adjustable", "3 style layers"),
-        "alpha not a number": (dict(content=good, output=out, alpha="a,b,c"), "adjustable", "not a number"),
-        "alpha nan": (dict(content=good, output=out, alpha="0.5,nan,1"), "adjustable", "not finite"),
-        "alpha outside [0, 1]": (dict(content=good, output=out, alpha="1.5"), "adjustable", "outside [0, 1]"),
-        "alpha unknown layer": (dict(content=good, output=out, alpha="block9_conv1=0.5"), "adjustable", "block9_conv1"),
-        "over the pixel limit": (dict(content=good, output=out, max_pixels=100), "adjustable", "--max_pixels"),
-        "model not a model": (dict(content=good, output=out, model=str(text)), None, "not a model file"),
-        "model file corrupt": (dict(content=good, output=out, model=str(fake_model)), None, "fake.keras"),
-        "model missing": (dict(content=good, output=out, model=str(tmp / "none.keras")), None, "none.keras"),
-        "base model with alpha": (dict(content=good, output=out, alpha="0.5"), "base", "has no alpha"),
+        "folder without images": (
+            dict(content=str(folder), output=out),
+            "adjustable",
+            "no image files",
+        ),
+        "one bad image in a folder": (
+            dict(content=str(mixed), output=str(tmp / "outdir")),
+            "adjustable",
+            "b.png",
+        ),
+        "unknown extension": (
+            dict(content=good, output=str(tmp / "out.tiff")),
+            "adjustable",
+            ".tiff",
+        ),
+        "missing output folder": (
+            dict(content=good, output=str(tmp / "nope" / "out.png")),
+            "adjustable",
+            "does not exist",
+        ),
+        "alpha wrong length": (
+            dict(content=good, output=out, alpha="0.1,0.2"),
+            "adjustable",
+            "3 style layers",
+        ),
+        "alpha not a number": (
+            dict(content=good, output=out, alpha="a,b,c"),
+            "adjustable",
+            "not a number",
+        ),
+        "alpha nan": (
+            dict(content=good, output=out, alpha="0.5,nan,1"),
+            "adjustable",
+            "not finite",
+        ),
+        "alpha outside [0, 1]": (
+            dict(content=good, output=out, alpha="1.5"),
+            "adjustable",
+            "outside [0, 1]",
+        ),
+        "alpha unknown layer": (
+            dict(content=good, output=out, alpha="block9_conv1=0.5"),
+            "adjustable",
+            "block9_conv1",
+        ),
+        "over the pixel limit": (
+            dict(content=good, output=out, max_pixels=100),
+            "adjustable",
+            "--max_pixels",
+        ),
+        "model not a model": (
+            dict(content=good, output=out, model=str(text)),
+            None,
+            "not a model file",
+        ),
+        "model file corrupt": (
+            dict(content=good, output=out, model=str(fake_model)),
+            None,
+            "fake.keras",
+        ),
+        "model missing": (
+            dict(content=good, output=out, model=str(tmp / "none.keras")),
+            None,
+            "none.keras",
+        ),
+        "base model with alpha": (
+            dict(content=good, output=out, alpha="0.5"),
+            "base",
+            "has no alpha",
+        ),
         "base model sweep": (dict(content=good, output=out, sweep=True), "base", "has no alpha"),
-        "random alpha and alpha": (dict(content=good, output=out, alpha="1", random_alpha=True), "adjustable", "--random_alpha"),
-        "samples without randomness": (dict(content=good, output=str(tmp / "d"), num_samples=2), "adjustable", "--num_samples"),
-        "many outputs into one file": (dict(content=good, output=out, random_alpha=True, num_samples=2), "adjustable", "give a folder"),
-        "noise points out of range": (dict(content=good, output=out, content_noise=True, noise_points=10), "adjustable", "1..9"),
-        "noise sigma without noise": (dict(content=good, output=out, noise_sigma=2.0), "adjustable", "--content_noise"),
-        "sweep layers unknown": (dict(content=good, output=out, sweep_layers=["block2_conv2", "x"]), "adjustable", "'x'"),
-        "sweep layers one": (dict(content=good, output=out, sweep_layers=["block2_conv2"]), "adjustable", "two different"),
-        "sweep and animate": (dict(content=good, output=out, sweep=True, animate=True), "adjustable", "choose one"),
+        "random alpha and alpha": (
+            dict(content=good, output=out, alpha="1", random_alpha=True),
+            "adjustable",
+            "--random_alpha",
+        ),
+        "samples without randomness": (
+            dict(content=good, output=str(tmp / "d"), num_samples=2),
+            "adjustable",
+            "--num_samples",
+        ),
+        "many outputs into one file": (
+            dict(content=good, output=out, random_alpha=True, num_samples=2),
+            "adjustable",
+            "give a folder",
+        ),
+        "noise points out of range": (
+            dict(content=good, output=out, content_noise=True, noise_points=10),
+            "adjustable",
+            "1..9",
+        ),
+        "noise sigma without noise": (
+            dict(content=good, output=out, noise_sigma=2.0),
+            "adjustable",
+            "--content_noise",
+        ),
+        "sweep layers unknown": (
+            dict(content=good, output=out, sweep_layers=["block2_conv2", "x"]),
+            "adjustable",
+            "'x'",
+        ),
+        "sweep layers one": (
+            dict(content=good, output=out, sweep_layers=["block2_conv2"]),
+            "adjustable",
+            "two different",
+        ),
+        "sweep and animate": (
+            dict(content=good, output=out, sweep=True, animate=True),
+            "adjustable",
+            "choose one",
+        ),
         "animation as png": (dict(content=good, output=out, animate=True), "adjustable", ".png"),
         "no content": (dict(content="", output=out), "adjustable", "--content"),
         "output is the input": (dict(content=good, output=good), "adjustable", "overwrite"),
@@ -360,15 +519,36 @@ def _bad_inputs(tmp):
 
 
 BAD_INPUTS = [
-    "missing content", "empty content", "truncated content", "not an image",
-    "folder without images", "one bad image in a folder", "unknown extension",
-    "missing output folder", "alpha wrong length", "alpha not a number", "alpha nan",
-    "alpha outside [0, 1]", "alpha unknown layer", "over the pixel limit",
-    "model not a model", "model file corrupt", "model missing", "base model with alpha",
-    "base model sweep", "random alpha and alpha", "samples without randomness",
-    "many outputs into one file", "noise points out of range", "noise sigma without noise",
-    "sweep layers unknown", "sweep layers one", "sweep and animate", "animation as png",
-    "no content", "output is the input",
+    "missing content",
+    "empty content",
+    "truncated content",
+    "not an image",
+    "folder without images",
+    "one bad image in a folder",
+    "unknown extension",
+    "missing output folder",
+    "alpha wrong length",
+    "alpha not a number",
+    "alpha nan",
+    "alpha outside [0, 1]",
+    "alpha unknown layer",
+    "over the pixel limit",
+    "model not a model",
+    "model file corrupt",
+    "model missing",
+    "base model with alpha",
+    "base model sweep",
+    "random alpha and alpha",
+    "samples without randomness",
+    "many outputs into one file",
+    "noise points out of range",
+    "noise sigma without noise",
+    "sweep layers unknown",
+    "sweep layers one",
+    "sweep and animate",
+    "animation as png",
+    "no content",
+    "output is the input",
 ]
 
 
@@ -395,17 +575,21 @@ def test_bad_input_is_one_line_and_writes_nothing(case, bad_inputs, tmp_path, ad
 def test_mp4_without_imageio_is_a_clear_error(files, adjustable, tmp_path):
     try:
         import imageio_ffmpeg  # noqa: F401
+
         pytest.skip("imageio-ffmpeg is installed")
     except ImportError:
         pass
     with pytest.raises(cli.UsageError, match=r"imageio\[ffmpeg\]"):
-        stylize_lib.run(Options(content=files["content"], output=str(tmp_path / "a.mp4"),
-                                animate=True), model=adjustable)
+        stylize_lib.run(
+            Options(content=files["content"], output=str(tmp_path / "a.mp4"), animate=True),
+            model=adjustable,
+        )
     assert os.listdir(tmp_path) == []
 
 
 def test_list_models_without_shipped_models(monkeypatch):
     from adjustable_style import model_files
+
     monkeypatch.setattr(model_files, "shipped_models", lambda: [])
     lines = []
     assert stylize_lib.run(Options(list_models=True), out=lines.append) == []
@@ -414,18 +598,22 @@ def test_list_models_without_shipped_models(monkeypatch):
 
 def test_list_models_summarizes_records(tmp_path, monkeypatch):
     from adjustable_style import model_files
+
     model_dir = tmp_path / "starry_night"
     model_dir.mkdir()
     (model_dir / "model.keras").write_bytes(b"")
     (model_dir / "model.json").write_text(
         '{"style_image": "art/starry_night.jpg", "model_type": "adjustable", '
         '"style_layers": ["block2_conv2", "block3_conv4"], "loss_network": "vgg19", '
-        '"train_steps": 200000, "image_size": 256}')
+        '"train_steps": 200000, "image_size": 256}'
+    )
     monkeypatch.setattr(model_files, "SHIPPED_DIR", str(tmp_path))
     lines = []
     stylize_lib.list_models(lines.append)
-    assert lines == ["starry_night (default): style starry_night.jpg; adjustable; alpha over "
-                     "block2_conv2,block3_conv4; vgg19; 200000 steps; 256 px crops"]
+    assert lines == [
+        "starry_night (default): style starry_night.jpg; adjustable; alpha over "
+        "block2_conv2,block3_conv4; vgg19; 200000 steps; 256 px crops"
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -435,39 +623,55 @@ def test_list_models_summarizes_records(tmp_path, monkeypatch):
 
 def _command(*args):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, os.path.join(REPO, "stylize.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "stylize.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_command_writes_and_prints_the_alpha(files, tmp_path):
     out = tmp_path / "cli.png"
-    result = _command(f"--model={files['adjustable']}", f"--content={files['content']}",
-                      f"--output={out}", "--alpha=0.2,1,0.5")
+    result = _command(
+        f"--model={files['adjustable']}",
+        f"--content={files['content']}",
+        f"--output={out}",
+        "--alpha=0.2,1,0.5",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{out}: --alpha=block2_conv2=0.2,block3_conv4=1,block4_conv4=0.5\n"
     assert result.stderr == ""
     assert read(out).shape == (H, W, 3)
 
 
-@pytest.mark.parametrize("flags, needle", [
-    # Found after TensorFlow has started (decoding follows model loading).
-    (["--content={truncated}", "--output={out}"], "truncated"),
-    # Found before TensorFlow starts.
-    (["--content={content}", "--output={tmp}/nope/out.png"], "does not exist"),
-    (["--content={content}", "--output={tmp}/truncated.png/out.png"], "is not a folder"),
-    # A name without an extension is a folder; an existing file there is refused.
-    (["--content={content}", "--output={tmp}/notes"], "exists and is not a folder"),
-    (["--content={content}", "--output=/dev/full"], "exists and is not a folder"),
-    (["--content={content}", "--output={tmp}/s.png", "--sweep", "--sweep_fixed=2"],
-     "--sweep_fixed=2"),
-])
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        # Found after TensorFlow has started (decoding follows model loading).
+        (["--content={truncated}", "--output={out}"], "truncated"),
+        # Found before TensorFlow starts.
+        (["--content={content}", "--output={tmp}/nope/out.png"], "does not exist"),
+        (["--content={content}", "--output={tmp}/truncated.png/out.png"], "is not a folder"),
+        # A name without an extension is a folder; an existing file there is refused.
+        (["--content={content}", "--output={tmp}/notes"], "exists and is not a folder"),
+        (["--content={content}", "--output=/dev/full"], "exists and is not a folder"),
+        (
+            ["--content={content}", "--output={tmp}/s.png", "--sweep", "--sweep_fixed=2"],
+            "--sweep_fixed=2",
+        ),
+    ],
+)
 def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path):
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(open(files["content"], "rb").read()[:80])
     (tmp_path / "notes").write_text("keep")
     out = tmp_path / "out.png"
-    flags = [f.format(truncated=truncated, out=out, content=files["content"], tmp=tmp_path)
-             for f in flags]
+    flags = [
+        f.format(truncated=truncated, out=out, content=files["content"], tmp=tmp_path)
+        for f in flags
+    ]
     result = _command(f"--model={files['adjustable']}", *flags)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -478,17 +682,29 @@ def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path)
     assert (tmp_path / "notes").read_text() == "keep"
 
 
-@pytest.mark.parametrize("signum, code, word", [
-    (signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize(
+    "signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
 def test_a_stopped_command_leaves_nothing_behind(signum, code, word, files, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, PYTHONPATH=REPO)
     process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "stylize.py"),
-         f"--model={files['adjustable']}", f"--content={files['content']}",
-         f"--output={out}/walk.gif", "--animate", "--frames=100000", "--seed=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            os.path.join(REPO, "stylize.py"),
+            f"--model={files['adjustable']}",
+            f"--content={files['content']}",
+            f"--output={out}/walk.gif",
+            "--animate",
+            "--frames=100000",
+            "--seed=1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 120
     try:
         # The staging folder exists once the frames are being made.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adjustable_style import loss_network, networks, trainer
+from adjustable_style import networks, trainer
 
 SIZE = 32
 
@@ -18,8 +18,7 @@ def make_trainer(spec, vgg, style, model_type="adjustable", seed=0):
     else:
         stylizer = networks.build_base_stylizer()
         weights = [1.0, 0.5, 0.25]
-    t = trainer.StyleTransferTrainer(
-        stylizer, vgg, spec, style, style_weights=weights, seed=seed)
+    t = trainer.StyleTransferTrainer(stylizer, vgg, spec, style, style_weights=weights, seed=seed)
     t.compile(optimizer=keras.optimizers.Adam(1e-3))
     return t
 
@@ -31,8 +30,7 @@ def images():
     content = r.random((8, SIZE, SIZE, 3)).astype(np.float32)
     content = (content + np.roll(content, 1, 1) + np.roll(content, 1, 2)) / 3
     stripes = (np.sin(np.arange(48) / 2.0)[None, :, None] > 0).astype(np.float32)
-    style = np.broadcast_to(stripes, (48, 48, 3)) * np.array([1, 0.3, 0.1],
-                                                            np.float32)
+    style = np.broadcast_to(stripes, (48, 48, 3)) * np.array([1, 0.3, 0.1], np.float32)
     return content, np.ascontiguousarray(style)
 
 
@@ -51,8 +49,9 @@ def trained(vgg19_spec, random_vgg19, images):
     content, style = images
     t = make_trainer(vgg19_spec, random_vgg19, style)
     before = (raw_losses_at(t, content, 1.0), raw_losses_at(t, content, 0.0))
-    lambda_before = [v.numpy().copy() for v in
-                     t.stylizer.get_layer("alpha_network").trainable_variables]
+    lambda_before = [
+        v.numpy().copy() for v in t.stylizer.get_layer("alpha_network").trainable_variables
+    ]
     history = t.fit(dataset(content), steps_per_epoch=30, epochs=1, verbose=0)
     return t, before, lambda_before, history
 
@@ -72,8 +71,8 @@ def test_training_lowers_the_losses(trained, images):
 def test_fit_reports_every_raw_and_normalized_loss(trained, vgg19_spec):
     history = trained[3].history
     for name in ["loss", "content", "content_normalized", "ema_content"] + [
-            f"style_{n}{s}" for n in vgg19_spec.style_layers
-            for s in ("", "_normalized")]:
+        f"style_{n}{s}" for n in vgg19_spec.style_layers for s in ("", "_normalized")
+    ]:
         assert name in history and np.isfinite(history[name][-1]), name
 
 
@@ -129,37 +128,39 @@ def test_edge_probability_snaps_alpha_to_the_ends(vgg19_spec, random_vgg19, imag
     assert abs(inner.mean() - 0.5) < 0.02 and inner.size > 0.45 * a.size
     corner = (a == 0).all(axis=1).mean()
     assert abs(corner - 1 / 64) < 0.01
-    np.testing.assert_array_equal(
-        a, np.asarray(t._loss_weights(4000, tf.constant([0, 0]))))
+    np.testing.assert_array_equal(a, np.asarray(t._loss_weights(4000, tf.constant([0, 0]))))
     with pytest.raises(ValueError, match="alpha_edge_probability"):
         trainer.StyleTransferTrainer(
             networks.build_adjustable_stylizer(vgg19_spec.style_layers),
-            random_vgg19, vgg19_spec, images[1], alpha_edge_probability=1.5)
+            random_vgg19,
+            vgg19_spec,
+            images[1],
+            alpha_edge_probability=1.5,
+        )
 
 
-def test_ema_and_optimizer_state_survive_a_checkpoint(trained, vgg19_spec,
-                                                      random_vgg19, images, tmp_path):
+def test_ema_and_optimizer_state_survive_a_checkpoint(
+    trained, vgg19_spec, random_vgg19, images, tmp_path
+):
     t = trained[0]
-    path = tf.train.Checkpoint(model=t, optimizer=t.optimizer).write(
-        str(tmp_path / "ckpt"))
+    path = tf.train.Checkpoint(model=t, optimizer=t.optimizer).write(str(tmp_path / "ckpt"))
     fresh = make_trainer(vgg19_spec, random_vgg19, images[1], seed=5)
     fresh.optimizer.build(fresh.stylizer.trainable_variables)
     tf.train.Checkpoint(model=fresh, optimizer=fresh.optimizer).read(
-        path).assert_existing_objects_matched()
+        path
+    ).assert_existing_objects_matched()
     np.testing.assert_array_equal(fresh.normalizer.ema, t.normalizer.ema)
     assert int(fresh.normalizer.count.numpy()) == 30
     assert int(fresh.optimizer.iterations.numpy()) == 30
     content = images[0][:2]
     alpha = np.full((2, 3), 0.5, np.float32)
-    np.testing.assert_array_equal(fresh.stylizer([content, alpha]),
-                                  t.stylizer([content, alpha]))
+    np.testing.assert_array_equal(fresh.stylizer([content, alpha]), t.stylizer([content, alpha]))
 
 
 def test_base_model_trains_with_fixed_weights(vgg19_spec, random_vgg19, images):
     content, style = images
     t = make_trainer(vgg19_spec, random_vgg19, style, model_type="base")
-    np.testing.assert_array_equal(t._loss_weights(2, None),
-                                  [[1.0, 0.5, 0.25]] * 2)
+    np.testing.assert_array_equal(t._loss_weights(2, None), [[1.0, 0.5, 0.25]] * 2)
     before = raw_losses_at(t, content, None)
     history = t.fit(dataset(content), steps_per_epoch=20, epochs=1, verbose=0)
     after = raw_losses_at(t, content, None)
@@ -173,8 +174,8 @@ def test_base_model_trains_with_fixed_weights(vgg19_spec, random_vgg19, images):
 def test_base_model_needs_one_weight_per_style_layer(vgg19_spec, random_vgg19, images):
     with pytest.raises(ValueError, match="3 fixed style weights"):
         trainer.StyleTransferTrainer(
-            networks.build_base_stylizer(), random_vgg19, vgg19_spec,
-            images[1], style_weights=[1.0])
+            networks.build_base_stylizer(), random_vgg19, vgg19_spec, images[1], style_weights=[1.0]
+        )
 
 
 def test_evaluate_runs_without_changing_the_emas(trained, images):
@@ -199,19 +200,18 @@ def test_xla_compiled_step_matches_the_plain_one(vgg19_spec, random_vgg19, image
         # generator would make differently.
         t = make_trainer(vgg19_spec, random_vgg19, style, model_type="base")
         t.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
-        logs = t.fit(dataset(content), steps_per_epoch=2, epochs=1,
-                     verbose=0).history
+        logs = t.fit(dataset(content), steps_per_epoch=2, epochs=1, verbose=0).history
         results.append(logs["loss"][-1])
     # Same seed, same data, same weights: XLA changes only rounding.
     assert np.isfinite(results[1])
     assert results[1] == pytest.approx(results[0], rel=1e-3)
 
 
-def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19,
-                                                       images):
+def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19, images):
     # The content images go through VGG only to the content layer; the
     # losses are still those of the full network on both batches.
     from adjustable_style import losses
+
     content, style = images
     t = make_trainer(vgg19_spec, random_vgg19, style)
     alpha = np.full((4, 3), 0.5, np.float32)
@@ -219,6 +219,6 @@ def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19,
     ours, theirs = random_vgg19(stylized), random_vgg19(content[:4])
     name = vgg19_spec.content_layer
     expected = [losses.content_loss(ours[name], theirs[name])] + [
-        losses.style_loss(ours[n], g)
-        for n, g in zip(vgg19_spec.style_layers, t.style_grams)]
+        losses.style_loss(ours[n], g) for n, g in zip(vgg19_spec.style_layers, t.style_grams)
+    ]
     np.testing.assert_allclose(raw, np.stack(expected, -1), rtol=1e-5)

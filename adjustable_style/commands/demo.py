@@ -22,22 +22,33 @@ from adjustable_style import demo as demo_lib
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
-    "model", None,
+    "model",
+    None,
     "A .keras file, a training model folder (model.keras + model.json), a "
     "SavedModel folder written by export/saved_model.py, or the name of a "
     "shipped model; offered on the page next to the shipped models. Default: "
-    f"{model_files.DEFAULT_MODEL} (the page says so if it is not installed).")
-flags.DEFINE_string("host", demo_lib.DEFAULT_HOST,
-                    "Address to listen on; 0.0.0.0 serves the whole network.")
-flags.DEFINE_integer("port", demo_lib.DEFAULT_PORT,
-                     "Port to listen on; 0 picks a free one (printed).")
-flags.DEFINE_integer("preview_size", demo_lib.DEFAULT_PREVIEW_SIZE,
-                     "Long side in pixels of the live preview while sliding.")
-flags.DEFINE_integer("max_size", demo_lib.DEFAULT_MAX_SIZE,
-                     "Long side in pixels of the full-size picture (photos are "
-                     "shrunk to it, as stylize.py --max_size); 0 = full size.")
-flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
-                     "Refuse photos with more pixels (0 = no limit).")
+    f"{model_files.DEFAULT_MODEL} (the page says so if it is not installed).",
+)
+flags.DEFINE_string(
+    "host", demo_lib.DEFAULT_HOST, "Address to listen on; 0.0.0.0 serves the whole network."
+)
+flags.DEFINE_integer(
+    "port", demo_lib.DEFAULT_PORT, "Port to listen on; 0 picks a free one (printed)."
+)
+flags.DEFINE_integer(
+    "preview_size",
+    demo_lib.DEFAULT_PREVIEW_SIZE,
+    "Long side in pixels of the live preview while sliding.",
+)
+flags.DEFINE_integer(
+    "max_size",
+    demo_lib.DEFAULT_MAX_SIZE,
+    "Long side in pixels of the full-size picture (photos are "
+    "shrunk to it, as stylize.py --max_size); 0 = full size.",
+)
+flags.DEFINE_integer(
+    "max_pixels", images.DEFAULT_MAX_PIXELS, "Refuse photos with more pixels (0 = no limit)."
+)
 
 
 def _main(argv, program):
@@ -49,15 +60,21 @@ def _main(argv, program):
     if FLAGS.max_size < 0 or 0 < FLAGS.max_size < FLAGS.preview_size:
         raise cli.UsageError(
             f"--max_size must be 0 (full size) or >= --preview_size "
-            f"({FLAGS.preview_size}), got {FLAGS.max_size}")
+            f"({FLAGS.preview_size}), got {FLAGS.max_size}"
+        )
     if FLAGS.max_pixels < 0:
         raise cli.UsageError(f"--max_pixels must be >= 0, got {FLAGS.max_pixels}")
     if FLAGS.model:
         model_files.check_model_spec(FLAGS.model)  # A one-line error if missing.
 
-    app = demo_lib.DemoApp(demo_lib.Config(
-        model=FLAGS.model, preview_size=FLAGS.preview_size,
-        max_size=FLAGS.max_size, max_pixels=FLAGS.max_pixels))
+    app = demo_lib.DemoApp(
+        demo_lib.Config(
+            model=FLAGS.model,
+            preview_size=FLAGS.preview_size,
+            max_size=FLAGS.max_size,
+            max_pixels=FLAGS.max_pixels,
+        )
+    )
     if app.notice:
         print(f"{program}: note: {app.notice}", file=sys.stderr)
     print("Starting TensorFlow...", flush=True)
@@ -67,10 +84,10 @@ def _main(argv, program):
     except OSError as error:
         raise cli.UsageError(
             f"cannot listen on {FLAGS.host}:{FLAGS.port} ({error.strerror or error}); "
-            "pass another --port (0 picks a free one)") from None
+            "pass another --port (0 picks a free one)"
+        ) from None
     threading.Thread(target=app.preload, daemon=True).start()
-    print(f"Serving the demo at {demo_lib.server_url(server)} (Ctrl-C to stop)",
-          flush=True)
+    print(f"Serving the demo at {demo_lib.server_url(server)} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     finally:

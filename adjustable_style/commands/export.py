@@ -19,8 +19,11 @@ def main():
     format_name = sys.argv[1] if len(sys.argv) > 1 else ""
     if format_name not in FORMATS:
         given = f"unknown format {format_name!r}; " if format_name.strip("-") else ""
-        print(f"{PROGRAM}: error: {given}usage: {PROGRAM} {{{'|'.join(FORMATS)}}} "
-              "[flags] (--help after the format lists its flags)", file=sys.stderr)
+        print(
+            f"{PROGRAM}: error: {given}usage: {PROGRAM} {{{'|'.join(FORMATS)}}} "
+            "[flags] (--help after the format lists its flags)",
+            file=sys.stderr,
+        )
         sys.exit(0 if format_name in ("-h", "--help", "--helpshort") else 1)
     # The format's own flags are defined only now, so that the two formats'
     # --model, --output and --overwrite (with their own help) never clash.

@@ -18,9 +18,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, model_files.MODEL_FLAG_HELP)
 flags.DEFINE_string("output", None, "The SavedModel folder to write (required).")
 flags.DEFINE_bool(
-    "overwrite", False,
-    "Replace --output if it is an earlier export of this command (any other "
-    "folder is refused).")
+    "overwrite",
+    False,
+    "Replace --output if it is an earlier export of this command (any other folder is refused).",
+)
 
 
 def _main(argv):
@@ -33,13 +34,14 @@ def _main(argv):
     model_files.resolve_model_path(FLAGS.model)
     cli.quiet_tensorflow_import()
     stylizer, record = model_files.load_stylizer(FLAGS.model)
-    path = export.save_saved_model(stylizer, FLAGS.output, record,
-                                   overwrite=FLAGS.overwrite)
+    path = export.save_saved_model(stylizer, FLAGS.output, record, overwrite=FLAGS.overwrite)
     names, adjustable = model_files.describe_stylizer(stylizer)
     inputs = "content, alpha" if adjustable else "content"
-    print(f"{path}: SavedModel, __call__({inputs}); signatures "
-          f"{export.SERVING_DEFAULT}, {export.SERVING_UINT8}; style layers: "
-          f"{', '.join(names) or 'none (base model, no alpha)'}")
+    print(
+        f"{path}: SavedModel, __call__({inputs}); signatures "
+        f"{export.SERVING_DEFAULT}, {export.SERVING_UINT8}; style layers: "
+        f"{', '.join(names) or 'none (base model, no alpha)'}"
+    )
 
 
 def main(program="adjustable-style-export saved_model"):

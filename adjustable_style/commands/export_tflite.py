@@ -22,14 +22,17 @@ flags.DEFINE_string("output", None, "The .tflite file to write (required).")
 flags.DEFINE_integer("height", 256, "Fixed input height of the TFLite model.")
 flags.DEFINE_integer("width", 256, "Fixed input width of the TFLite model.")
 flags.DEFINE_string(
-    "test_image", None,
+    "test_image",
+    None,
     "Image for the Keras/TFLite check, resized to --height x --width. "
-    "Default: a synthetic picture.")
-flags.DEFINE_float("tolerance", 1e-3,
-                   "Largest allowed |TFLite - Keras| difference (pixels in [0, 1]).")
+    "Default: a synthetic picture.",
+)
+flags.DEFINE_float(
+    "tolerance", 1e-3, "Largest allowed |TFLite - Keras| difference (pixels in [0, 1])."
+)
 flags.DEFINE_bool(
-    "overwrite", False,
-    "Replace --output if it is a TFLite model (any other file is refused).")
+    "overwrite", False, "Replace --output if it is a TFLite model (any other file is refused)."
+)
 
 
 def _main(argv):
@@ -53,14 +56,19 @@ def _main(argv):
     cli.quiet_tensorflow_import()
     stylizer, _ = model_files.load_stylizer(FLAGS.model)
     difference = export.export_tflite(
-        stylizer, FLAGS.output, FLAGS.height, FLAGS.width, content=content,
-        tolerance=FLAGS.tolerance, overwrite=FLAGS.overwrite)
+        stylizer,
+        FLAGS.output,
+        FLAGS.height,
+        FLAGS.width,
+        content=content,
+        tolerance=FLAGS.tolerance,
+        overwrite=FLAGS.overwrite,
+    )
     names, adjustable = model_files.describe_stylizer(stylizer)
     inputs = f"content [1, {FLAGS.height}, {FLAGS.width}, 3]"
     if adjustable:
         inputs += f", alpha [1, {len(names)}] ({', '.join(names)})"
-    print(f"{FLAGS.output}: TFLite, inputs {inputs}; "
-          f"max |TFLite - Keras| = {difference:.3g}")
+    print(f"{FLAGS.output}: TFLite, inputs {inputs}; max |TFLite - Keras| = {difference:.3g}")
 
 
 def main(program="adjustable-style-export tflite"):

@@ -50,7 +50,16 @@ from adjustable_style.demo.app import (
 from adjustable_style.demo.server import make_server, server_url
 
 __all__ = [
-    "DEFAULT_HOST", "DEFAULT_MAX_SIZE", "DEFAULT_PORT", "DEFAULT_PREVIEW_SIZE",
-    "EXAMPLES_DIR", "MAX_UPLOAD_BYTES", "Config", "DemoApp", "DemoError",
-    "Response", "make_server", "server_url",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_SIZE",
+    "DEFAULT_PORT",
+    "DEFAULT_PREVIEW_SIZE",
+    "EXAMPLES_DIR",
+    "MAX_UPLOAD_BYTES",
+    "Config",
+    "DemoApp",
+    "DemoError",
+    "Response",
+    "make_server",
+    "server_url",
 ]

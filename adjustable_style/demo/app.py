@@ -5,7 +5,6 @@ Everything the page asks for goes through `DemoApp.handle`, which returns a
 The page itself is the three files of `page/`, served as they are.
 """
 
-
 import collections
 import dataclasses
 import functools
@@ -45,8 +44,11 @@ MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
 
 # The page's files (in page/), by the path the browser asks for.
 PAGE_FILES = {"/": "index.html", "/demo.css": "demo.css", "/demo.js": "demo.js"}
-_PAGE_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-               ".js": "text/javascript; charset=utf-8"}
+_PAGE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+}
 
 _CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -105,9 +107,11 @@ def example_files():
     """{name: path} of the bundled example photos, sorted by name."""
     if not os.path.isdir(EXAMPLES_DIR):
         return {}
-    return {name: os.path.join(EXAMPLES_DIR, name)
-            for name in sorted(os.listdir(EXAMPLES_DIR))
-            if name.lower().endswith(EXAMPLE_EXTENSIONS) and not name.startswith(".")}
+    return {
+        name: os.path.join(EXAMPLES_DIR, name)
+        for name in sorted(os.listdir(EXAMPLES_DIR))
+        if name.lower().endswith(EXAMPLE_EXTENSIONS) and not name.startswith(".")
+    }
 
 
 def encode_png(pixels, compress_level=6):
@@ -128,8 +132,7 @@ def _fit(array, long_side):
     if not long_side or max(height, width) <= long_side:
         return array
     scale = long_side / max(height, width)
-    return images.resize_image(array, max(1, round(height * scale)),
-                               max(1, round(width * scale)))
+    return images.resize_image(array, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
 def _display_name(name):
@@ -150,7 +153,7 @@ class Content:
     """A decoded photo: full size (what stylize.py would use) and preview size."""
 
     content_id: str
-    name: str          # What the page shows.
+    name: str  # What the page shows.
     command_path: str  # What the command line's --content says.
     full: np.ndarray
     preview: np.ndarray
@@ -167,7 +170,7 @@ class Session:
 class DemoApp:
     """All the demo's logic; `handle` answers one request."""
 
-    def __init__(self, config, loader = None):
+    def __init__(self, config, loader=None):
         self.config = config
         self._loader = loader or model_files.load_model
         self._models = {}  # key -> loaded model_files.Model
@@ -194,10 +197,12 @@ class DemoApp:
             default = model_files.DEFAULT_MODEL
         else:
             default = next(iter(specs), None)
-            notice = (f"The default shipped model {model_files.DEFAULT_MODEL!r} is "
-                      "not installed yet. Restart the demo with --model=MODEL (a "
-                      "train.py --model_dir folder, a .keras file or an exported "
-                      "SavedModel folder).")
+            notice = (
+                f"The default shipped model {model_files.DEFAULT_MODEL!r} is "
+                "not installed yet. Restart the demo with --model=MODEL (a "
+                "train.py --model_dir folder, a .keras file or an exported "
+                "SavedModel folder)."
+            )
         return specs, default, notice
 
     def _model_label(self, key):
@@ -241,14 +246,18 @@ class DemoApp:
     def _session(self, query, create=True):
         client = query.get("client", "")
         if not _CLIENT_RE.match(client):
-            raise DemoError(400, "missing or bad 'client' parameter (letters, digits, _ "
-                                 "and -, at most 64)")
+            raise DemoError(
+                400, "missing or bad 'client' parameter (letters, digits, _ and -, at most 64)"
+            )
         with self._sessions_lock:
             session = self._sessions.get(client)
             if session is None:
                 if not create:
-                    raise DemoError(410, "this page's photo is no longer in the server's "
-                                         "memory; pick the photo again")
+                    raise DemoError(
+                        410,
+                        "this page's photo is no longer in the server's "
+                        "memory; pick the photo again",
+                    )
                 session = self._sessions[client] = Session()
                 while len(self._sessions) > MAX_SESSIONS:
                     self._sessions.popitem(last=False)
@@ -256,8 +265,9 @@ class DemoApp:
             return session
 
     def _decode(self, data, name, command_path):
-        full = images.decode_image_bytes(data, name, self.config.max_pixels or None,
-                                         self.config.max_size)
+        full = images.decode_image_bytes(
+            data, name, self.config.max_pixels or None, self.config.max_size
+        )
         preview = _fit(full, self.config.preview_size)
         return Content(secrets.token_hex(8), name, command_path, full, preview)
 
@@ -267,8 +277,10 @@ class DemoApp:
         example = query.get("example")
         if example is not None:
             if example not in self.examples:
-                raise DemoError(404, f"unknown example {example!r}; examples: "
-                                     f"{', '.join(self.examples) or 'none'}")
+                raise DemoError(
+                    404,
+                    f"unknown example {example!r}; examples: {', '.join(self.examples) or 'none'}",
+                )
             path = self.examples[example]
             with open(path, "rb") as f:
                 data = f.read()
@@ -280,8 +292,14 @@ class DemoApp:
             content = self._decode(body, name, name)
         session.content = content
         height, width = content.full.shape[:2]
-        return json_response({"content_id": content.content_id, "name": content.name,
-                              "width": width, "height": height})
+        return json_response(
+            {
+                "content_id": content.content_id,
+                "name": content.name,
+                "width": width,
+                "height": height,
+            }
+        )
 
     def original(self, query):
         """GET /api/original: the photo at preview size, as PNG."""
@@ -294,8 +312,7 @@ class DemoApp:
             raise DemoError(409, "no photo yet; pick an example or upload a photo")
         wanted = query.get("content")
         if wanted and wanted != content.content_id:
-            raise DemoError(409, "superseded: the page has picked another photo",
-                            superseded=True)
+            raise DemoError(409, "superseded: the page has picked another photo", superseded=True)
         return content
 
     # -- Parameters ---------------------------------------------------------
@@ -313,8 +330,9 @@ class DemoApp:
         text = query.get("alpha")
         if not model.adjustable:
             if text:
-                raise DemoError(400, "this model has no alpha (it is a base model with "
-                                     "fixed style weights)")
+                raise DemoError(
+                    400, "this model has no alpha (it is a base model with fixed style weights)"
+                )
             return None
         if text is None:
             return np.ones(model.num_layers, np.float32)
@@ -327,9 +345,14 @@ class DemoApp:
         """GET /api/model?name=KEY: loads the model, returns its style layers."""
         key = query.get("name", "")
         model = self.model(key)
-        return json_response({"name": key, "adjustable": model.adjustable,
-                              "style_layers": model.style_layers,
-                              "summary": model_files.record_summary(model.record)})
+        return json_response(
+            {
+                "name": key,
+                "adjustable": model.adjustable,
+                "style_layers": model.style_layers,
+                "summary": model_files.record_summary(model.record),
+            }
+        )
 
     def random_alpha(self, query):
         """GET /api/random_alpha?model=KEY&seed=S: what `--random_alpha --seed=S` draws."""
@@ -347,24 +370,32 @@ class DemoApp:
 
     def info(self):
         """GET /api/info: models, examples and sizes for the page."""
-        return json_response({
-            "models": [{"key": key, "label": self._model_label(key)}
-                       for key in self.model_specs],
-            "default_model": self.default_model,
-            "notice": self.notice,
-            "examples": list(self.examples),
-            "preview_size": self.config.preview_size,
-            "max_size": self.config.max_size,
-            "max_pixels": self.config.max_pixels,
-            "max_upload_bytes": MAX_UPLOAD_BYTES,
-        })
+        return json_response(
+            {
+                "models": [
+                    {"key": key, "label": self._model_label(key)} for key in self.model_specs
+                ],
+                "default_model": self.default_model,
+                "notice": self.notice,
+                "examples": list(self.examples),
+                "preview_size": self.config.preview_size,
+                "max_size": self.config.max_size,
+                "max_pixels": self.config.max_pixels,
+                "max_upload_bytes": MAX_UPLOAD_BYTES,
+            }
+        )
 
     # -- Stylizing ----------------------------------------------------------
 
     def command_line(self, content, model_key, alpha_text, noise, seed):
         """The `python stylize.py ...` line that makes the full-size picture."""
-        parts = ["python", "stylize.py", f"--model={self.model_specs[model_key]}",
-                 f"--content={content.command_path}", f"--output={COMMAND_OUTPUT}"]
+        parts = [
+            "python",
+            "stylize.py",
+            f"--model={self.model_specs[model_key]}",
+            f"--content={content.command_path}",
+            f"--output={COMMAND_OUTPUT}",
+        ]
         if self.config.max_size != stylize_options.DEFAULT_MAX_SIZE:
             parts.append(f"--max_size={self.config.max_size}")
         if alpha_text:
@@ -415,8 +446,7 @@ class DemoApp:
         content = self._current_content(session, query)
         model = self.model(model_key)
         alpha = self._alpha(model, query)
-        alpha_text = (alpha_lib.format_alpha(alpha, model.style_layers)
-                      if alpha is not None else "")
+        alpha_text = alpha_lib.format_alpha(alpha, model.style_layers) if alpha is not None else ""
         pixels = self._content_for(content, noise, seed, size)
         with self._tf_lock:
             if seq < session.latest_seq:
@@ -430,24 +460,31 @@ class DemoApp:
         height, width = out.shape[:2]
         command = self.command_line(content, model_key, alpha_text, noise, seed)
         quote = lambda text: urllib.parse.quote(text, safe="")
-        return Response(200, png, "image/png", {
-            "X-Seq": str(seq),
-            "X-Size": f"{width}x{height}",
-            "X-Alpha": quote(alpha_text),
-            "X-Command": quote(command),
-            "X-Model-Seconds": f"{model_seconds:.4f}",
-            "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
-            "Cache-Control": "no-store",
-        })
+        return Response(
+            200,
+            png,
+            "image/png",
+            {
+                "X-Seq": str(seq),
+                "X-Size": f"{width}x{height}",
+                "X-Alpha": quote(alpha_text),
+                "X-Command": quote(command),
+                "X-Model-Seconds": f"{model_seconds:.4f}",
+                "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
+                "Cache-Control": "no-store",
+            },
+        )
 
     # -- Routing ------------------------------------------------------------
 
     def handle(self, method, path, query="", body=b""):
         """Answers one request; never raises."""
-        params = {k: v[-1] for k, v in urllib.parse.parse_qs(
-            query, keep_blank_values=True).items()}
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         routes = {
-            **{("GET", path): (lambda name=name: page_file(name)) for path, name in PAGE_FILES.items()},
+            **{
+                ("GET", path): (lambda name=name: page_file(name))
+                for path, name in PAGE_FILES.items()
+            },
             ("GET", "/api/info"): self.info,
             ("GET", "/api/model"): lambda: self.model_info(params),
             ("GET", "/api/random_alpha"): lambda: self.random_alpha(params),

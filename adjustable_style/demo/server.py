@@ -17,7 +17,8 @@ from adjustable_style.demo.app import (
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self' blob:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'")
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -38,8 +39,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif length > MAX_UPLOAD_BYTES:
             response = error_response(
-                413, f"the upload is {length / 2**20:.1f} MiB, over the demo's limit "
-                     f"of {MAX_UPLOAD_BYTES / 2**20:g} MiB")
+                413,
+                f"the upload is {length / 2**20:.1f} MiB, over the demo's limit "
+                f"of {MAX_UPLOAD_BYTES / 2**20:g} MiB",
+            )
             self.close_connection = True  # The body is left unread.
         else:
             if length:
