@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+from typing import Optional
 
 import numpy as np
 
@@ -67,8 +68,8 @@ class DemoError(UserError):
 class Response:
     status: int
     body: bytes
-    content_type = "application/json"
-    headers = dataclasses.field(default_factory=dict)
+    content_type: str = "application/json"
+    headers: dict = dataclasses.field(default_factory=dict)
 
     @property
     def json(self):
@@ -87,10 +88,10 @@ def error_response(status, message, **extra):
 class Config:
     """What `demo.py`'s flags set."""
 
-    model = None
-    preview_size = DEFAULT_PREVIEW_SIZE
-    max_size = DEFAULT_MAX_SIZE
-    max_pixels = images.DEFAULT_MAX_PIXELS
+    model: Optional[str] = None
+    preview_size: int = DEFAULT_PREVIEW_SIZE
+    max_size: int = DEFAULT_MAX_SIZE
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,13 +159,13 @@ class Content:
     full: np.ndarray
     preview: np.ndarray
     # (seed, size) -> noisy content; only the newest seed is kept.
-    noisy = dataclasses.field(default_factory=dict)
+    noisy: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Session:
-    content = None
-    latest_seq = -1
+    content: Optional[Content] = None
+    latest_seq: int = -1
 
 
 class DemoApp:
