@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 
 from absl import app, flags
 
@@ -41,6 +42,30 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise Terminated()
+
+
+def _stop_again_if_swallowed(previous_hook):
+    """An unraisable hook that re-delivers a swallowed Ctrl-C or SIGTERM.
+
+    Python ignores exceptions raised inside `__del__` methods and weakref
+    callbacks (which garbage collection runs at any moment, often under
+    TensorFlow); a stop signal that lands there would be lost and the
+    command would carry on. Sending the signal again raises it in ordinary
+    code, where the clean-up runs.
+    """
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            stop = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+            # From another thread: sent from here, the handler would raise
+            # inside this hook, where it would be ignored again.
+            resend = threading.Timer(0.01, os.kill, (os.getpid(), stop))
+            resend.daemon = True
+            resend.start()
+            return
+        previous_hook(unraisable)
+
+    return hook
 
 
 def user_errors():
@@ -151,12 +176,14 @@ def run(main, program, flags_of=None):
         _help_shows(flags_of)
 
     def guarded(argv):
+        previous_hook = sys.unraisablehook
         try:
             signal.signal(signal.SIGTERM, _raise_terminated)
             # A command started in the background of a non-interactive shell
             # inherits SIGINT ignored, and Python then installs no
             # KeyboardInterrupt handler: Ctrl-C (or kill -INT) would be lost.
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.unraisablehook = _stop_again_if_swallowed(previous_hook)
         except ValueError:  # Not the main thread: leave the default.
             pass
         try:
@@ -170,5 +197,7 @@ def run(main, program, flags_of=None):
         except user_errors() as error:
             print(f"{program}: error: {describe(error)}", file=sys.stderr)
             sys.exit(1)
+        finally:
+            sys.unraisablehook = previous_hook
 
     app.run(guarded)

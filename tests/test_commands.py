@@ -138,3 +138,42 @@ def test_export_needs_a_known_format(monkeypatch, capsys, argv, code):
     assert exit_.value.code == code
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "saved_model|tflite" in lines[0]
+
+
+_SWALLOWED_STOP = r"""
+import sys, time
+from adjustable_style import cli
+
+class StoppedInDel:
+    def __del__(self):
+        # Where garbage collection runs it, Python prints and ignores this.
+        raise {exception}()
+
+def main(argv):
+    StoppedInDel()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        time.sleep(0.01)
+    print("carried on")
+
+cli.run(main, "prog")
+"""
+
+
+@pytest.mark.parametrize(
+    "exception, code, word",
+    [("KeyboardInterrupt", 130, "interrupted"), ("cli.Terminated", 143, "terminated")],
+)
+def test_a_stop_swallowed_by_a_destructor_still_stops(exception, code, word):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", _SWALLOWED_STOP.format(exception=exception)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__))),
+    )
+    assert result.returncode == code, result.stderr
+    assert result.stderr.splitlines() == [f"prog: {word}"]
+    assert "carried on" not in result.stdout
