@@ -475,12 +475,11 @@ def record(run, step):
     }
     if run.origin:
         record["init_from"] = run.origin
-    else:
-        # The initializer of the run from scratch, which a resume keeps.
-        record["conv_initializer"] = run.previous.get("conv_initializer", config.conv_initializer)
-    if run.origin:
         # Steps since the first run from scratch, through every warm start.
         record["total_steps"] = step + int(
             run.origin.get("total_steps", run.origin.get("steps")) or 0
         )
+    else:
+        # The initializer of the run from scratch, which a resume keeps.
+        record["conv_initializer"] = run.previous.get("conv_initializer", config.conv_initializer)
     return record
