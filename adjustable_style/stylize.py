@@ -37,7 +37,7 @@ from typing import Optional
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import figures, images, model_files, noise
+from adjustable_style import figures, images, model_files, noise, stylize_video
 from adjustable_style.errors import UsageError
 
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
@@ -354,6 +354,8 @@ def run(options, out=print, model=None):
         list_models(out)
         return []
     options.validate()
+    if stylize_video.is_video_content(options.content, options.output):
+        return [stylize_video.run(options, out, model)]
     if model is None:
         model_files.check_model_spec(options.model)
     files = images.list_image_files(options.content)

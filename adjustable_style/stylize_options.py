@@ -41,13 +41,16 @@ class Options:
     content: Optional[str] = _setting(
         DEFAULT_CONTENT,
         "Content image(s): a file, a folder (its images, not recursive), a glob "
-        "('photos/*.jpg'), or a comma-separated list of those. Default: a bundled "
+        "('photos/*.jpg'), or a comma-separated list of those; or one video "
+        "(.mp4, .m4v, .mov, .mkv, .webm, .avi; an animated .gif when --output is a "
+        "video), stylized frame by frame with its sound kept (needs the 'video' "
+        "extra). Default: a bundled "
         "example photo (adjustable_style/examples/chelsea.png).",
     )
     output: str = _setting(
         DEFAULT_OUTPUT,
-        "A file (.png, .jpg, .webp, .bmp; for --animate .gif, .webp or .mp4) for "
-        "one output, or a folder (a name without an extension; made if missing) "
+        "A file (.png, .jpg, .webp, .bmp; for --animate .gif, .webp or .mp4; for a "
+        "video .mp4, .webm or .gif) for one output, or a folder (a name without an extension; made if missing) "
         "where outputs are named after their content images.",
     )
     alpha: Optional[str] = _setting(
@@ -118,6 +121,30 @@ class Options:
     )
     frames: int = _setting(90, "Frames of --animate.")
     fps: float = _setting(15.0, "Frames per second of --animate.")
+    alpha_keyframes: Optional[str] = _setting(
+        None,
+        "Video only: alpha over time, 'TIME:ALPHA;TIME:ALPHA;...' with TIME in "
+        "seconds or fN for frame N and ALPHA in any --alpha form, e.g. "
+        "'0:1,0,0;4:0,0,1;f240:1'. Smooth between keyframes (monotone cubic, no "
+        "overshoot), held before the first and after the last.",
+    )
+    alpha_walk: bool = _setting(
+        False,
+        "Video only: alpha follows the random walk of --animate (from --seed, "
+        "starting at --alpha if given) over the whole clip.",
+    )
+    temporal_norm: float = _setting(
+        0.0,
+        "Video only, less flicker: each instance norm uses a moving average of its "
+        "statistics over frames, weight M on the past (0 = off; try 0.9). "
+        "Stylizes one frame at a time.",
+    )
+    hold_still: float = _setting(
+        0.0,
+        "Video only, less flicker: keep the previous output where the input changed "
+        "by less than this (mean absolute RGB difference in [0, 1]; 0 = off; try "
+        "0.03).",
+    )
     list_models: bool = _setting(
         False, "Print the shipped models, their style and training summary, and exit."
     )
@@ -174,6 +201,9 @@ class Options:
         _check_int("frames", self.frames, 1)
         # GIF stores frame times in hundredths of a second.
         _check_positive("fps", self.fps, maximum=100)
+        from adjustable_style import stylize_video
+
+        stylize_video.check_options(self)
 
 
 def _check_int(name, value, minimum, maximum=None):

@@ -1,0 +1,307 @@
+"""Stylizing a video: `stylize.run` hands a video `--content` to `run` here.
+
+Frames stream from the decoder through the model into the encoder a batch
+at a time (`--batch_size` frames), so memory stays flat however long the
+clip is. The output keeps the frame rate, the frame count and the size (or
+`--max_size`), and the source's audio track (copied; see `video`). It is
+written in a hidden staging folder beside its final place and moved there
+only once complete, so a failed or interrupted run leaves nothing.
+
+Alpha over time, one of:
+- `--alpha` (or its default, 1 everywhere) on every frame;
+- `--random_alpha`: one draw from `--seed`, on every frame;
+- `--alpha_walk`: the random walk of `--animate` (keyframes
+  `stylize.ANIMATION_KEYFRAME_SECONDS` apart), spread over the clip, not looped;
+- `--alpha_keyframes`: see `alpha_keyframes`.
+Lambda runs once per distinct alpha (the fast path caches its output per
+alpha row), never per pixel.
+
+`--content_noise` draws one mask (from `--seed`) for the whole clip: a mask
+that moved from frame to frame would make the style jump. Temporal
+smoothing (`--temporal_norm`, `--hold_still`) is in `temporal`.
+"""
+
+import os
+import secrets
+import sys
+import time
+
+import numpy as np
+
+from adjustable_style import alpha as alpha_lib
+from adjustable_style import alpha_keyframes, images, noise, video
+from adjustable_style.errors import UsageError
+
+DEFAULT_EXTENSION = ".mp4"
+
+
+def _single_path(content):
+    return isinstance(content, str) and "," not in content and not any(c in content for c in "*?[")
+
+
+def is_video_content(content, output):
+    """Whether `content` is one video file (a .gif only when `output` is a video)."""
+    if not _single_path(content):
+        return False
+    ext = os.path.splitext(content)[1].lower()
+    if ext == ".gif":
+        return os.path.splitext(output or "")[1].lower() in video.OUTPUT_EXTENSIONS
+    return ext in video.INPUT_EXTENSIONS
+
+
+def check_options(options):
+    """Refuses video-only flags without a video, and flags a video cannot use."""
+    is_video = is_video_content(options.content, options.output)
+    video_flags = [
+        name
+        for name, used in (
+            ("alpha_keyframes", options.alpha_keyframes is not None),
+            ("alpha_walk", options.alpha_walk),
+            ("temporal_norm", bool(options.temporal_norm)),
+            ("hold_still", bool(options.hold_still)),
+        )
+        if used
+    ]
+    if not is_video:
+        if video_flags:
+            raise UsageError(
+                f"--{video_flags[0]} needs a video --content ({', '.join(video.INPUT_EXTENSIONS)})"
+            )
+        return
+    for name, used in (
+        ("sweep", options.sweep or bool(options.sweep_layers)),
+        ("animate", options.animate),
+    ):
+        if used:
+            raise UsageError(f"--{name} makes a picture of one image; it does not apply to a video")
+    if options.num_samples != 1:
+        raise UsageError("--num_samples does not apply to a video (one output per video)")
+    chosen = [
+        name
+        for name, used in (
+            ("alpha_keyframes", options.alpha_keyframes is not None),
+            ("alpha_walk", options.alpha_walk),
+            ("random_alpha", options.random_alpha),
+        )
+        if used
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"--{chosen[0]} and --{chosen[1]} both set alpha over time; choose one")
+    if options.alpha_keyframes is not None:
+        if options.alpha is not None:
+            raise UsageError("--alpha_keyframes sets alpha itself; drop --alpha")
+        alpha_keyframes.parse_keyframes(options.alpha_keyframes)
+    check_smoothing(options.temporal_norm, options.hold_still)
+
+
+def check_smoothing(temporal_norm, hold_still):
+    """Refuses values of --temporal_norm and --hold_still that cannot work."""
+    for name, value in (("temporal_norm", temporal_norm), ("hold_still", hold_still)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise UsageError(f"--{name} must be a number, got {value!r}")
+        if not np.isfinite(value):
+            raise UsageError(f"--{name} must be finite, got {value!r}")
+    if not 0 <= temporal_norm < 1:
+        raise UsageError(f"--temporal_norm must be in [0, 1), got {temporal_norm!r}")
+    if not 0 <= hold_still <= 1:
+        raise UsageError(f"--hold_still must be in [0, 1], got {hold_still!r}")
+
+
+def describe_smoothing(temporal_norm, hold_still):
+    """The flags of the smoothing in use ('' for none)."""
+    flags = []
+    if temporal_norm:
+        flags.append(f"--temporal_norm={temporal_norm:g}")
+    if hold_still:
+        flags.append(f"--hold_still={hold_still:g}")
+    return " ".join(flags)
+
+
+def plan_output(content, output):
+    """The final output path of video `content` for `--output`."""
+    if not output:
+        raise UsageError("no output given; pass --output=FILE.mp4 or FOLDER")
+    ext = os.path.splitext(output)[1].lower()
+    if output.endswith(("/", os.sep)) or os.path.isdir(output) or not ext:
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise images.ImageError(f"{output}: exists and is not a folder")
+        parent = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(output) and not os.path.isdir(parent):
+            raise images.ImageError(f"{output}: cannot make this output folder, no folder {parent}")
+        stem = os.path.splitext(os.path.basename(content))[0]
+        final = os.path.join(output, stem + DEFAULT_EXTENSION)
+    else:
+        if ext not in video.OUTPUT_EXTENSIONS:
+            raise images.ImageError(
+                f"{output}: a video is written as {', '.join(video.OUTPUT_EXTENSIONS)}, not {ext!r}"
+            )
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            raise images.ImageError(f"{output}: folder {folder} does not exist")
+        if os.path.exists(output) and not os.path.isfile(output):
+            raise images.ImageError(f"{output}: exists and is not a regular file")
+        final = output
+    if os.path.exists(final) and os.path.samefile(final, content):
+        raise UsageError(f"{final}: would overwrite the content video; choose another --output")
+    return final
+
+
+class Progress:
+    """One self-rewriting line on a terminal: frames, fps, time left."""
+
+    def __init__(self, total, stream=None, every=0.5):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.active = getattr(self.stream, "isatty", lambda: False)()
+        self.start = time.monotonic()
+        self.every = every
+        self.shown = 0.0
+
+    def line(self, done, now):
+        elapsed = max(now - self.start, 1e-9)
+        fps = done / elapsed
+        text = f"frame {done}/{self.total}"
+        if self.total:
+            text += f" ({100 * done // self.total}%)"
+        text += f"  {fps:.1f} fps"
+        if fps > 0 and self.total and done < self.total:
+            left = int(round((self.total - done) / fps))
+            text += f"  {left // 60}:{left % 60:02d} left"
+        return text
+
+    def update(self, done):
+        now = time.monotonic()
+        if self.active and (now - self.shown >= self.every or done == self.total):
+            self.shown = now
+            self.stream.write("\r" + self.line(done, now).ljust(50))
+            self.stream.flush()
+
+    def finish(self):
+        if self.active:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def alpha_schedule(model, options, info, seed):
+    """(frames -> (N, L) alphas, the flags that reproduce it); None for a base model."""
+    names = model.style_layers
+    if not model.adjustable:
+        return None, ""
+    if options.alpha_keyframes is not None:
+        keyframes = alpha_keyframes.parse_keyframes(options.alpha_keyframes)
+        schedule = alpha_keyframes.KeyframeSchedule(keyframes, names, info.fps)
+        return schedule, f'--alpha_keyframes="{options.alpha_keyframes}"'
+    start = None
+    if options.alpha is not None:
+        start = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+    if options.alpha_walk:
+        from adjustable_style import stylize
+
+        period = max(1, int(round(stylize.ANIMATION_KEYFRAME_SECONDS * info.fps)))
+        walk = alpha_lib.alpha_walk(
+            info.num_frames, len(names), [seed, 2], period=period, start=start
+        )
+        flags = f"--alpha_walk --seed={seed}"
+        if start is not None:
+            flags += f" --alpha={alpha_lib.format_alpha(start, names)}"
+        # A container's frame count can be short by a frame or two; frames
+        # past it hold the walk's last alpha.
+        return lambda frames: walk[np.minimum(frames, len(walk) - 1)], flags
+    if options.random_alpha:
+        constant = alpha_lib.sample_alpha(1, len(names), [seed, 0])[0]
+    else:
+        constant = start if start is not None else np.ones(len(names), np.float32)
+    flags = f"--alpha={alpha_lib.format_alpha(constant, names)}"
+    return lambda frames: np.repeat(constant[None], len(frames), axis=0), flags
+
+
+def run(options, out=print, model=None):
+    """Stylizes the video `options.content` into one file; returns its `Output`."""
+    from adjustable_style import model_files, stylize
+
+    check_options(options)
+    video.ffmpeg_exe()
+    info = video.probe(options.content)
+    final = plan_output(options.content, options.output)
+    ext = os.path.splitext(final)[1].lower()
+    if options.max_pixels and info.width * info.height > options.max_pixels:
+        raise images.ImageError(
+            f"{info.path}: {info.width}x{info.height} frames have more than "
+            f"--max_pixels={options.max_pixels} pixels"
+        )
+    if model is None:
+        model_files.check_model_spec(options.model)
+        model = model_files.load_model(options.model)
+    stylize._check_alpha_flags(model, options)
+    if not model.adjustable and (options.alpha_keyframes is not None or options.alpha_walk):
+        raise UsageError("this model has no alpha (a base model); drop --alpha_keyframes/--walk")
+    seed = options.seed
+    if seed is None and (options.random_alpha or options.content_noise or options.alpha_walk):
+        seed = secrets.randbelow(2**31)
+    schedule, flags = alpha_schedule(model, options, info, seed)
+    target = images._fit_long_side((info.height, info.width), options.max_size)
+    height, width = target or (info.height, info.width)
+    mask = None
+    if options.content_noise:
+        mask = noise.noise_mask(height, width, [seed, 1], options.noise_points, options.noise_sigma)
+        flags += " " + stylize._noise_flags(options, seed)
+    from adjustable_style import temporal
+
+    smoother = temporal.FrameSmoother(model, options.temporal_norm, options.hold_still)
+
+    staging = stylize._Staging(os.path.dirname(os.path.abspath(final)))
+    writer = None
+    progress = Progress(info.num_frames)
+    try:
+        writer = video.VideoWriter(
+            staging.path_for(final), width, height, info.fps, ext, audio_from=info
+        )
+        batch, done = [], 0
+        for frame in video.read_frames(info):
+            batch.append(frame)
+            if len(batch) == options.batch_size:
+                done = _stylize_batch(
+                    batch, done, (height, width), mask, schedule, smoother, writer
+                )
+                batch = []
+                progress.update(done)
+        if batch:
+            done = _stylize_batch(batch, done, (height, width), mask, schedule, smoother, writer)
+            progress.update(done)
+        if done == 0:
+            raise video.VideoError(f"{info.path}: no frame could be decoded")
+        writer.close()
+        progress.finish()
+        staging.commit()
+    except BaseException:
+        progress.finish()
+        if writer is not None:
+            writer.abort()
+        staging.discard()
+        raise
+    audio = writer.audio_action or "no audio in the source"
+    size = "x".join(map(str, video.output_size(width, height, ext)))
+    description = f"{done} frames, {info.fps:g} fps, {size}, {audio}; {flags.strip()}"
+    smoothing = describe_smoothing(options.temporal_norm, options.hold_still)
+    if smoothing:
+        description += " " + smoothing
+    out(f"{final}: {description}")
+    return stylize.Output(final, options.content, description)
+
+
+def _stylize_batch(frames, done, size, mask, schedule, smoother, writer):
+    """Stylizes and writes `frames` (uint8), numbered from `done`; returns the new count."""
+    contents = np.stack(
+        [
+            images.resize_image(f, *size).astype(np.float32) / 255.0
+            if f.shape[:2] != size
+            else f.astype(np.float32) / 255.0
+            for f in frames
+        ]
+    )
+    if mask is not None:
+        contents = noise.apply_noise_mask(contents, mask)
+    alphas = schedule(np.arange(done, done + len(frames))) if schedule else None
+    for stylized in smoother(contents, alphas):
+        writer.write(images.to_uint8(stylized))
+    return done + len(frames)
