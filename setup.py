@@ -51,7 +51,12 @@ setuptools.setup(
             "setuptools<81",
             "tensorflow-datasets",
             "jax",
+            "imageio-ffmpeg",
         ],
+        # stylize.py on video content (.mp4, .mov, .mkv, .webm, .avi, GIF):
+        # imageio-ffmpeg's wheel carries an ffmpeg binary that decodes,
+        # encodes and copies the audio track.
+        "video": ["imageio-ffmpeg"],
         # The JAX backend: KERAS_BACKEND=jax. Its CPU wheel; on GPUs, install
         # jax[cuda12] (or the machine's own JAX) instead.
         "jax": ["jax"],

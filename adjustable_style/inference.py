@@ -175,7 +175,9 @@ class FastStylizer:
             return self._base_params
         alpha = np.asarray(alpha, np.float32)
         keys = [row.tobytes() for row in alpha]
-        missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        # One row per distinct alpha: a batch of video frames at one alpha
+        # runs Lambda once.
+        missing = list({key: i for i, key in enumerate(keys) if key not in self._cache}.values())
         if missing:
             fresh = self._alpha_network(alpha[missing]).numpy()
             for i, row in zip(missing, fresh):

@@ -426,3 +426,95 @@ def test_page_in_chromium(server):
             assert foreign == []
         finally:
             browser.close()
+
+
+# ---------------------------------------------------------------------------
+# Camera mode.
+# ---------------------------------------------------------------------------
+
+
+def jpeg_bytes(height, width, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def test_camera_frame_is_stylized_at_preview_size(app, model_path):
+    frame = jpeg_bytes(60, 80)
+    answers = {}
+    for alpha in ("0,0,0", "1,1,1"):
+        response = call(app, "POST", "/api/camera", frame, model=model_path, alpha=alpha)
+        assert response.status == 200 and response.content_type == "image/jpeg"
+        assert response.headers["X-Size"] == "48x36"  # preview_size 48
+        answers[alpha] = decode_png(response.body).astype(np.float32)
+    assert np.abs(answers["0,0,0"] - answers["1,1,1"]).mean() > 2
+    response = call(app, "POST", "/api/camera", b"", model=model_path)
+    assert response.status == 400 and "no camera frame" in response.json["error"]
+    response = call(app, "POST", "/api/camera", b"junk", model=model_path)
+    assert response.status == 400 and "camera frame" in response.json["error"]
+
+
+CAMERA_FRAMES_AFTER_JS = """([frames, alpha]) => {
+  const img = document.querySelector('#result');
+  return img.dataset.kind === 'camera' && Number(img.dataset.frames) >= frames
+      && (alpha === null || img.dataset.alpha.startsWith(alpha));
+}"""
+
+
+def test_camera_mode_in_chromium(server):
+    sync_playwright = _browser_or_skip()
+    base = demo_lib.server_url(server)
+    fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake_camera
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            requests = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(base)
+            page.wait_for_function(IDLE_AFTER_JS, arg=0)
+            page.click("#camera")
+            page.wait_for_function(CAMERA_FRAMES_AFTER_JS, arg=[3, None])
+            assert page.is_hidden("#error")
+            assert "fps" in page.text_content("#camera-fps")
+            assert float(page.get_attribute("#camera-fps", "data-fps")) > 0
+            before = page.evaluate(DIGEST_JS)
+            frames = int(page.get_attribute("#result", "data-frames"))
+            # Move a slider: the frames that follow are made at the new alpha.
+            page.eval_on_selector(
+                "#alpha-block2_conv2",
+                "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }",
+            )
+            page.wait_for_function(CAMERA_FRAMES_AFTER_JS, arg=[frames + 2, "block2_conv2=0,"])
+            assert page.evaluate(DIGEST_JS) != before
+            # One frame in flight: camera requests never overlap.
+            overlapping = page.evaluate("""() => {
+              const spans = performance.getEntriesByType('resource')
+                .filter(e => e.name.includes('/api/camera'))
+                .map(e => [e.startTime, e.responseEnd]).sort((a, b) => a[0] - b[0]);
+              return spans.some((s, i) => i > 0 && s[0] < spans[i - 1][1] - 1);
+            }""")
+            assert not overlapping
+            page.click("#camera")  # Stop: the photo comes back.
+            page.wait_for_function(IDLE_AFTER_JS, arg=0)
+            foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
+            assert foreign == []
+
+            # No camera at all: a clear message, and the page keeps working.
+            page = browser.new_page()
+            page.add_init_script(
+                "navigator.mediaDevices.getUserMedia = () => "
+                "Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));"
+            )
+            page.goto(base)
+            page.wait_for_function(IDLE_AFTER_JS, arg=0)
+            page.click("#camera")
+            page.wait_for_selector("#error:not([hidden])")
+            assert "No camera found" in page.text_content("#error")
+            assert page.text_content("#camera") == "Camera"
+        finally:
+            browser.close()

@@ -44,7 +44,12 @@ COMMAND_OUTPUT = "stylized.png"
 MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
 
 # The page's files (in page/), by the path the browser asks for.
-PAGE_FILES = {"/": "index.html", "/demo.css": "demo.css", "/demo.js": "demo.js"}
+PAGE_FILES = {
+    "/": "index.html",
+    "/demo.css": "demo.css",
+    "/demo.js": "demo.js",
+    "/camera.js": "camera.js",
+}
 _PAGE_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -74,6 +79,13 @@ class Response:
     @property
     def json(self):
         return json.loads(self.body.decode("utf-8"))
+
+
+def _camera():
+    # Imported when first used: camera builds on this module's classes.
+    from adjustable_style.demo import camera
+
+    return camera
 
 
 def json_response(obj, status=200):
@@ -492,6 +504,7 @@ class DemoApp:
             ("POST", "/api/content"): lambda: self.load_content(params, body),
             ("GET", "/api/original"): lambda: self.original(params),
             ("GET", "/api/stylize"): lambda: self.stylize(params),
+            ("POST", "/api/camera"): lambda: _camera().stylize_frame(self, params, body),
             ("GET", "/favicon.ico"): lambda: Response(204, b"", "image/x-icon"),
         }
         route = routes.get((method, path))

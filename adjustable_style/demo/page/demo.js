@@ -6,7 +6,7 @@ const S = {
   contentId: null, seq: 0, shownSeq: 0,
   previewInFlight: false, previewPending: false,
   fullTimer: null, fullController: null, fullInFlight: false,
-  resultUrl: null, downloadUrl: null, loading: 0,
+  resultUrl: null, downloadUrl: null, loading: 0, camera: false,
 };
 
 function showError(message) { $("error").textContent = message; $("error").hidden = false; }
@@ -115,7 +115,7 @@ function cancelFull() {
 }
 // While sliding: at most one preview in flight; the newest position waits.
 async function requestPreview() {
-  if (!S.contentId || !S.model) return;
+  if (S.camera || !S.contentId || !S.model) return;  // camera.js shows the camera instead.
   invalidateDownload(); cancelFull();
   if (S.previewInFlight) { S.previewPending = true; updateBusy(); return; }
   S.previewInFlight = true; S.previewPending = false; updateBusy(); setStatus("previewing\u2026");
@@ -127,7 +127,7 @@ async function requestPreview() {
 }
 // On release (and after any other change): the full-size picture.
 function requestFull(delay = 120) {
-  if (!S.contentId || !S.model) return;
+  if (S.camera || !S.contentId || !S.model) return;
   invalidateDownload(); cancelFull();
   S.previewPending = false;
   S.fullTimer = setTimeout(async () => {
