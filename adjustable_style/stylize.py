@@ -355,7 +355,8 @@ def run(options, out=print, model=None):
         return []
     options.validate()
     if stylize_video.is_video_content(options.content, options.output):
-        return [stylize_video.run(options, out, model)]
+        path, description = stylize_video.run(options, out, model)
+        return [Output(path, options.content, description)]
     if model is None:
         model_files.check_model_spec(options.model)
     files = images.list_image_files(options.content)

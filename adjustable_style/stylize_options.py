@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from adjustable_style import images, model_files, noise
+from adjustable_style import images, model_files, noise, stylize_video
 from adjustable_style.errors import UsageError, check_int
 
 DEFAULT_MAX_SIZE = 1024
@@ -201,8 +201,6 @@ class Options:
         _check_int("frames", self.frames, 1)
         # GIF stores frame times in hundredths of a second.
         _check_positive("fps", self.fps, maximum=100)
-        from adjustable_style import stylize_video
-
         stylize_video.check_options(self)
 
 

@@ -4,14 +4,14 @@ Frames stream from the decoder through the model into the encoder a batch
 at a time (`--batch_size` frames), so memory stays flat however long the
 clip is. The output keeps the frame rate, the frame count and the size (or
 `--max_size`), and the source's audio track (copied; see `video`). It is
-written in a hidden staging folder beside its final place and moved there
-only once complete, so a failed or interrupted run leaves nothing.
+written to a hidden temporary file beside its final place and renamed only
+once complete, so a failed or interrupted run leaves nothing.
 
 Alpha over time, one of:
 - `--alpha` (or its default, 1 everywhere) on every frame;
 - `--random_alpha`: one draw from `--seed`, on every frame;
 - `--alpha_walk`: the random walk of `--animate` (keyframes
-  `stylize.ANIMATION_KEYFRAME_SECONDS` apart), spread over the clip, not looped;
+  `WALK_KEYFRAME_SECONDS` apart), spread over the clip, not looped;
 - `--alpha_keyframes`: see `alpha_keyframes`.
 Lambda runs once per distinct alpha (the fast path caches its output per
 alpha row), never per pixel.
@@ -24,6 +24,7 @@ smoothing (`--temporal_norm`, `--hold_still`) is in `temporal`.
 import os
 import secrets
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -33,6 +34,8 @@ from adjustable_style import alpha_keyframes, images, noise, video
 from adjustable_style.errors import UsageError
 
 DEFAULT_EXTENSION = ".mp4"
+# Seconds between the keyframes of --alpha_walk, as --animate's walk.
+WALK_KEYFRAME_SECONDS = 1.5
 
 
 def _single_path(content):
@@ -195,9 +198,7 @@ def alpha_schedule(model, options, info, seed):
     if options.alpha is not None:
         start = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
     if options.alpha_walk:
-        from adjustable_style import stylize
-
-        period = max(1, int(round(stylize.ANIMATION_KEYFRAME_SECONDS * info.fps)))
+        period = max(1, int(round(WALK_KEYFRAME_SECONDS * info.fps)))
         walk = alpha_lib.alpha_walk(
             info.num_frames, len(names), [seed, 2], period=period, start=start
         )
@@ -215,9 +216,51 @@ def alpha_schedule(model, options, info, seed):
     return lambda frames: np.repeat(constant[None], len(frames), axis=0), flags
 
 
+def _check_model(model, options):
+    if model.adjustable:
+        return
+    for name, used in (
+        ("alpha", options.alpha is not None),
+        ("random_alpha", options.random_alpha),
+        ("alpha_keyframes", options.alpha_keyframes is not None),
+        ("alpha_walk", options.alpha_walk),
+    ):
+        if used:
+            raise UsageError(
+                f"--{name}: this model has no alpha (it is a base model with fixed "
+                "style weights, not an adjustable one)"
+            )
+
+
+def _noise_flags(options, seed):
+    flags = f"--content_noise --seed={seed}"
+    if options.noise_points is not None:
+        flags += f" --noise_points={options.noise_points}"
+    if options.noise_sigma is not None:
+        flags += f" --noise_sigma={options.noise_sigma:g}"
+    return flags
+
+
+def _temporary_beside(final):
+    """A hidden, empty file in `final`'s folder, with its extension (ffmpeg's format)."""
+    folder, name = os.path.split(os.path.abspath(final))
+    stem, ext = os.path.splitext(name)
+    try:
+        handle, path = tempfile.mkstemp(prefix=f".{stem}.partial-", suffix=ext, dir=folder)
+    except OSError as error:
+        raise images.ImageError(
+            f"{folder}: cannot write the output there ({error.strerror or error})"
+        ) from None
+    os.close(handle)
+    return path
+
+
 def run(options, out=print, model=None):
-    """Stylizes the video `options.content` into one file; returns its `Output`."""
-    from adjustable_style import model_files, stylize
+    """Stylizes the video `options.content` into one file.
+
+    Returns (the path written, the description printed after it).
+    """
+    from adjustable_style import model_files
 
     check_options(options)
     video.ffmpeg_exe()
@@ -232,9 +275,7 @@ def run(options, out=print, model=None):
     if model is None:
         model_files.check_model_spec(options.model)
         model = model_files.load_model(options.model)
-    stylize._check_alpha_flags(model, options)
-    if not model.adjustable and (options.alpha_keyframes is not None or options.alpha_walk):
-        raise UsageError("this model has no alpha (a base model); drop --alpha_keyframes/--walk")
+    _check_model(model, options)
     seed = options.seed
     if seed is None and (options.random_alpha or options.content_noise or options.alpha_walk):
         seed = secrets.randbelow(2**31)
@@ -244,18 +285,20 @@ def run(options, out=print, model=None):
     mask = None
     if options.content_noise:
         mask = noise.noise_mask(height, width, [seed, 1], options.noise_points, options.noise_sigma)
-        flags += " " + stylize._noise_flags(options, seed)
+        flags += " " + _noise_flags(options, seed)
     from adjustable_style import temporal
 
     smoother = temporal.FrameSmoother(model, options.temporal_norm, options.hold_still)
 
-    staging = stylize._Staging(os.path.dirname(os.path.abspath(final)))
+    folder = os.path.dirname(os.path.abspath(final))
+    made_folder = not os.path.isdir(folder)
+    if made_folder:  # --output=FOLDER that does not exist yet (its parent does).
+        os.mkdir(folder)
+    partial = _temporary_beside(final)
     writer = None
     progress = Progress(info.num_frames)
     try:
-        writer = video.VideoWriter(
-            staging.path_for(final), width, height, info.fps, ext, audio_from=info
-        )
+        writer = video.VideoWriter(partial, width, height, info.fps, ext, audio_from=info)
         batch, done = [], 0
         for frame in video.read_frames(info):
             batch.append(frame)
@@ -272,12 +315,17 @@ def run(options, out=print, model=None):
             raise video.VideoError(f"{info.path}: no frame could be decoded")
         writer.close()
         progress.finish()
-        staging.commit()
+        os.replace(partial, final)
     except BaseException:
         progress.finish()
         if writer is not None:
             writer.abort()
-        staging.discard()
+        try:
+            os.remove(partial)
+            if made_folder:
+                os.rmdir(folder)
+        except OSError:
+            pass
         raise
     audio = writer.audio_action or "no audio in the source"
     size = "x".join(map(str, video.output_size(width, height, ext)))
@@ -286,7 +334,7 @@ def run(options, out=print, model=None):
     if smoothing:
         description += " " + smoothing
     out(f"{final}: {description}")
-    return stylize.Output(final, options.content, description)
+    return final, description
 
 
 def _stylize_batch(frames, done, size, mask, schedule, smoother, writer):

@@ -132,7 +132,9 @@ def main():
         ("pan", pan_clip(photo, args.size, args.frames)),
         ("still", still_clip(photo, args.size, args.frames)),
     ):
-        print(f"\nclip: {name}  (input change {255 * np.abs(np.diff(clip, axis=0)).mean():.2f} levels)")
+        print(
+            f"\nclip: {name}  (input change {255 * np.abs(np.diff(clip, axis=0)).mean():.2f} levels)"
+        )
         header = f"{'setting':38s} {'flicker':>8s}"
         header += f" {'still px':>9s}" if still is not None else ""
         print(header + f" {'vs none':>8s} {'fps':>6s} {'fps ratio':>9s}")
