@@ -150,6 +150,13 @@ class FrameSmoother:
             self.norm = SmoothedNormStylizer(fast, temporal_norm)
         self.hold = StillHold(hold_still) if hold_still else None
 
+    def reset(self):
+        """Forgets the frames seen so far (a new clip starts)."""
+        if self.norm is not None:
+            self.norm.reset()
+        if self.hold is not None:
+            self.hold = StillHold(self.hold.threshold)
+
     def __call__(self, contents, alphas=None):
         if self.norm is not None:
             stylized = [
