@@ -315,6 +315,8 @@ def run(options, out=print, model=None):
             raise video.VideoError(f"{info.path}: no frame could be decoded")
         writer.close()
         progress.finish()
+        # mkstemp makes the file private; the output gets the usual mode.
+        os.chmod(partial, 0o666 & ~model_files.current_umask())
         os.replace(partial, final)
     except BaseException:
         progress.finish()
