@@ -49,7 +49,7 @@ def is_video_content(content, output):
     ext = os.path.splitext(content)[1].lower()
     if ext == ".gif":
         return os.path.splitext(output or "")[1].lower() in video.OUTPUT_EXTENSIONS
-    return ext in video.INPUT_EXTENSIONS
+    return ext in video.INPUT_EXTENSIONS + video.SOUND_EXTENSIONS
 
 
 def check_options(options):

@@ -27,6 +27,8 @@ from adjustable_style.errors import UsageError, UserError, one_line
 # caller decides (see `stylize_video.is_video_content`).
 INPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 OUTPUT_EXTENSIONS = (".mp4", ".webm", ".gif")
+# Sound files take the video route too, to be told they have no video stream.
+SOUND_EXTENSIONS = (".m4a", ".mp3", ".wav", ".aac", ".ogg", ".opus", ".flac")
 
 # Audio codecs each output container takes as they are (copied, not
 # re-encoded); any other codec is encoded to the first-named format's own.
