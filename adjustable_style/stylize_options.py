@@ -136,14 +136,14 @@ class Options:
     temporal_norm: float = _setting(
         0.0,
         "Video only, less flicker: each instance norm uses a moving average of its "
-        "statistics over frames, weight M on the past (0 = off; try 0.9). "
-        "Stylizes one frame at a time.",
+        "statistics over frames, weight M on the past (0 = off). Stylizes one frame "
+        "at a time; see benchmarks/flicker.py for what it does on your clips.",
     )
     hold_still: float = _setting(
         0.0,
         "Video only, less flicker: keep the previous output where the input changed "
         "by less than this (mean absolute RGB difference in [0, 1]; 0 = off; try "
-        "0.03).",
+        "0.02).",
     )
     list_models: bool = _setting(
         False, "Print the shipped models, their style and training summary, and exit."
