@@ -51,6 +51,8 @@ setuptools.setup(
             "setuptools<81",
             "tensorflow-datasets",
             "jax",
+            "tf2onnx",
+            "onnxruntime",
         ],
         # The JAX backend: KERAS_BACKEND=jax. Its CPU wheel; on GPUs, install
         # jax[cuda12] (or the machine's own JAX) instead.
@@ -60,6 +62,9 @@ setuptools.setup(
         # pyarrow and friends it brings).
         "tfds": ["tensorflow-datasets"],
         "convert": ["onnx"],
+        # export/onnx.py: tf2onnx converts, onnxruntime checks (and runs) the
+        # result; neither is needed to stylize, train or export otherwise.
+        "onnx": ["tf2onnx", "onnxruntime"],
         # demo.py needs only the base dependencies (a standard-library HTTP
         # server and a self-contained page); the extra keeps
         # `pip install -e '.[demo]'` working and is where any future need goes.
