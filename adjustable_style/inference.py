@@ -383,8 +383,22 @@ class FastStylizer:
 
 
 def _pad_to_multiple(x):
-    """`layers.PadToMultiple` (symmetric, bottom and right)."""
-    return layers.PadToMultiple(networks.SIZE_MULTIPLE)(x)
+    """`layers.PadToMultiple` (symmetric, bottom and right), as one gather per axis.
+
+    Symmetric extension is periodic with period 2 n (n, n-1, ..., 1, then
+    1, ..., n again), so the padded rows are the row indices taken modulo
+    2 n and folded back. The same numbers as the layer's rounds of
+    concatenation, in a form tf2onnx converts correctly with dynamic shapes
+    (it turns integer floor division of negative numbers, the layer's
+    rounding up, into truncation: only non-negative operands here).
+    """
+    multiple, min_size = networks.SIZE_MULTIPLE, layers.PadToMultiple().min_size
+    for axis in (1, 2):
+        size = tf.shape(x)[axis]
+        target = tf.maximum((size + multiple - 1) // multiple * multiple, min_size)
+        index = tf.math.floormod(tf.range(target), 2 * size)
+        x = tf.gather(x, tf.where(index < size, index, 2 * size - 1 - index), axis=axis)
+    return x
 
 
 def _reflect_index(index, size, mode):
