@@ -35,7 +35,9 @@ flags.DEFINE_list("sizes", ["256", "512"], "Square image sizes in pixels.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per variant and size.")
 flags.DEFINE_integer("warmup", 1, "Untimed calls per variant before timing.")
 flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for every runtime.")
-flags.DEFINE_integer("tflite_size", 256, "The one size the TFLite row is measured at.")
+flags.DEFINE_integer(
+    "tflite_size", 256, "The one size the TFLite row is measured at (if among --sizes)."
+)
 flags.DEFINE_integer("seed", 0, "Seed of the weights and inputs.")
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
@@ -76,9 +78,11 @@ def main(argv):
         )
     except export.ExportError as error:
         print(f"no onnxruntime row: {error}")
-    tflite = export.tflite_runner(
-        export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
-    )
+    tflite = None
+    if FLAGS.tflite_size in (int(s) for s in FLAGS.sizes):
+        tflite = export.tflite_runner(
+            export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
+        )
     fast = inference.FastStylizer(model)
     net = torch_reference.StylizingNetwork().eval()
 
@@ -105,7 +109,7 @@ def main(argv):
         }
         for name, run in runners.items():
             variants[name] = lambda run=run: run(content, alpha)
-        if size == FLAGS.tflite_size:
+        if tflite and size == FLAGS.tflite_size:
             variants["tflite"] = lambda: tflite(content, alpha)
         for fn in variants.values():
             for _ in range(FLAGS.warmup):
