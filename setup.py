@@ -52,6 +52,8 @@ setuptools.setup(
             "tensorflow-datasets",
             "jax",
             "imageio-ffmpeg",
+            "tf2onnx",
+            "onnxruntime",
         ],
         # stylize.py on video content (.mp4, .mov, .mkv, .webm, .avi, GIF):
         # imageio-ffmpeg's wheel carries an ffmpeg binary that decodes,
@@ -65,6 +67,9 @@ setuptools.setup(
         # pyarrow and friends it brings).
         "tfds": ["tensorflow-datasets"],
         "convert": ["onnx"],
+        # export/onnx.py: tf2onnx converts, onnxruntime checks (and runs) the
+        # result; neither is needed to stylize, train or export otherwise.
+        "onnx": ["tf2onnx", "onnxruntime"],
         # demo.py needs only the base dependencies (a standard-library HTTP
         # server and a self-contained page); the extra keeps
         # `pip install -e '.[demo]'` working and is where any future need goes.

@@ -1,6 +1,9 @@
 """Export a trained stylizer as a SavedModel (TF Hub style) or a TFLite file.
 
-The SavedModel is a `tf.Module` holding the Keras stylizer, with
+Both compute what `inference.FastStylizer` computes (the sub-pixel
+upsampling, the row-split output convolution, the one-pass moments; see
+`inference.StylizerGraph`), not the Keras graph: the same function within
+float32 rounding, faster. The SavedModel is a `tf.Module` with
 
     __call__(content, alpha) -> stylized     TF Hub style, for
                                              `tf.saved_model.load` / `hub.load`
@@ -84,6 +87,8 @@ def build_module(stylizer, record=None):
     """
     import tensorflow as tf
 
+    from adjustable_style import inference
+
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
     content_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name=CONTENT)
     image_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGE)
@@ -91,7 +96,10 @@ def build_module(stylizer, record=None):
     class _StylizerModule(tf.Module):
         def __init__(self):
             super().__init__(name="adjustable_stylizer" if adjustable else "base_stylizer")
-            self._stylizer = stylizer
+            # What `inference.FastStylizer` runs (sub-pixel upsampling,
+            # row-split output convolution, one-pass moments), not the
+            # Keras graph: the same function, faster.
+            self._graph = inference.StylizerGraph(stylizer)
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
                 trainable=False,
@@ -106,7 +114,7 @@ def build_module(stylizer, record=None):
 
         class AdjustableStylizerModule(_StylizerModule):
             def _stylize(self, content, alpha):
-                return tf.cast(self._stylizer([content, alpha], training=False), tf.float32)
+                return self._graph.stylize(content, alpha)
 
             @tf.function(input_signature=[content_spec, alpha_spec])
             def __call__(self, content, alpha):
@@ -124,7 +132,7 @@ def build_module(stylizer, record=None):
 
     class BaseStylizerModule(_StylizerModule):
         def _stylize(self, content):
-            return tf.cast(self._stylizer(content, training=False), tf.float32)
+            return self._graph.stylize(content)
 
         @tf.function(input_signature=[content_spec])
         def __call__(self, content):
@@ -173,11 +181,12 @@ def is_tflite_file(path):
         return False
 
 
-def check_output_path(output, overwrite, is_dir):
+def check_output_path(output, overwrite, is_dir, file_kind=("a TFLite model", None)):
     """Refuses an output that exists (unless `overwrite`) or has no folder.
 
     With `overwrite`, only an earlier output of ours is replaced: a folder
-    that `is_our_export`, or a TFLite file.
+    that `is_our_export`, or a file of `file_kind` ((words, test); the test
+    defaults to `is_tflite_file`).
     """
     if not output:
         raise ExportError("no output given; pass --output")
@@ -200,9 +209,9 @@ def check_output_path(output, overwrite, is_dir):
                 "export/saved_model.py; --overwrite replaces only those, so "
                 "remove it yourself or choose another --output"
             )
-        if not is_dir and not is_tflite_file(path):
+        if not is_dir and not (file_kind[1] or is_tflite_file)(path):
             raise ExportError(
-                f"{output}: is not a TFLite model; --overwrite replaces only "
+                f"{output}: is not {file_kind[0]}; --overwrite replaces only "
                 "those, so remove it yourself or choose another --output"
             )
     return path
@@ -316,8 +325,10 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     if adjustable:
         specs.append(tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA))
 
-    def call(*inputs):
-        return stylizer(list(inputs) if adjustable else inputs[0], training=False)
+    from adjustable_style import inference
+
+    # The fast arithmetic (as in the SavedModel), not the Keras graph.
+    call = inference.StylizerGraph(stylizer).stylize
 
     # Keras 3 variables reach the converter as resource variables that it
     # keeps (VAR_HANDLE / READ_VARIABLE with no initializer), and the

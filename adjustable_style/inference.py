@@ -61,6 +61,16 @@ def _reflect_pad(x, pad):
     return _reflect_pad_width(x, pad)
 
 
+def _edge_pad(x):
+    """Symmetric padding by one pixel (the edge pixel repeated) of height and width.
+
+    Concatenation rather than `tf.pad(mode="SYMMETRIC")`: ONNX has no
+    symmetric padding mode, and this converts to plain slices.
+    """
+    x = tf.concat([x[:, :1], x, x[:, -1:]], axis=1)
+    return tf.concat([x[:, :, :1], x, x[:, :, -1:]], axis=2)
+
+
 def _symmetric_pad_width(x, pad):
     """Symmetric (edge-repeating) padding of the width only."""
     return tf.concat([tf.reverse(x[:, :, :pad], [2]), x, tf.reverse(x[:, :, -pad:], [2])], axis=2)
@@ -125,47 +135,143 @@ def _scale_shift(mean, variance, gamma, beta):
     return scale, beta - mean * scale
 
 
+class StylizerGraph(tf.Module):
+    """The fast arithmetic as TensorFlow ops, for in-process use and for exports.
+
+    `stylize(content, alpha)` is a graph-only function of tensors (no numpy,
+    no Python state), so a `tf.function` of it can be saved in a SavedModel,
+    frozen for TFLite or converted to ONNX, and computes what
+    `FastStylizer` computes. The convolution kernels are constants (already
+    rearranged: sub-pixel and row-split); Lambda keeps the Keras layer's
+    variables. Lambda runs once per alpha row of a call (an alpha batch of
+    one broadcasts over the images), never per pixel.
+
+    `compute_dtype="bfloat16"` runs the convolutions (nearly all of the
+    arithmetic) in bfloat16 and keeps the normalizations, the residual sums
+    and the output in float32; it pays only where the CPU computes bfloat16
+    natively (see `inference_precision`).
+    """
+
+    def __init__(self, stylizer, compute_dtype="float32"):
+        super().__init__(name="stylizer_graph")
+        self.compute_dtype = tf.dtypes.as_dtype(compute_dtype)
+        self.adjustable = networks.is_adjustable(stylizer)
+        self.style_layers = networks.style_layer_names(stylizer) if self.adjustable else []
+        kernel = lambda layer: np.asarray(stylizer.get_layer(layer.conv).kernel, np.float32)
+        constant = lambda value: tf.constant(value, self.compute_dtype)
+        self.down = [constant(kernel(layer)) for layer in networks.DOWNSAMPLING]
+        self.residual = [
+            (constant(kernel(first)), constant(kernel(second)))
+            for first, second in networks.RESIDUAL_BLOCKS
+        ]
+        self.up = [constant(subpixel_kernel(kernel(layer))) for layer in networks.UPSAMPLING]
+        output = kernel(networks.OUTPUT)
+        self.output_kernel_size = output.shape[0]
+        self.output_channels = output.shape[-1]
+        self.output = constant(row_split_kernel(output))
+        if self.adjustable:
+            self.alpha_network = stylizer.get_layer("alpha_network")
+        else:
+            norms = [stylizer.get_layer(name) for name in networks.NORM_LAYERS]
+            self.base_parameters = tf.constant(
+                np.concatenate(
+                    [np.asarray(n.gamma, np.float32) for n in norms]
+                    + [np.asarray(n.beta, np.float32) for n in norms]
+                )[None]
+            )
+
+    def parameters(self, alpha=None):
+        """(B, 2 * 2115) gammas then betas: Lambda(alpha), or the base model's (1, ...)."""
+        if not self.adjustable:
+            return self.base_parameters
+        return tf.cast(self.alpha_network(alpha), tf.float32)
+
+    def stylize(self, content, alpha=None):
+        """(B, H, W, 3) float32 in [0, 1] -> stylized, for alpha (B or 1, L)."""
+        return self.forward(content, self.parameters(alpha))
+
+    @staticmethod
+    def split_parameters(params):
+        """Lists of gammas and betas, (B, C) each, one per norm layer."""
+        total = sum(networks.NORMALIZED_CHANNELS)
+        gammas = tf.split(params[:, :total], networks.NORMALIZED_CHANNELS, axis=-1)
+        betas = tf.split(params[:, total:], networks.NORMALIZED_CHANNELS, axis=-1)
+        return gammas, betas
+
+    def forward(self, content, params):
+        """The whole-image network for gammas and betas `params` (B or 1, 4230)."""
+        gammas, betas = self.split_parameters(params)
+        params = iter(zip(gammas, betas))
+
+        def norm(x, relu=True):
+            gamma, beta = next(params)
+            mean, variance = _moments(x)
+            scale, shift = _scale_shift(mean, variance, gamma[:, None, None], beta[:, None, None])
+            x = x * scale + shift
+            return tf.nn.relu(x) if relu else x
+
+        def conv(padded, kernel, stride=1):
+            if self.compute_dtype == tf.float32:
+                return tf.nn.conv2d(padded, kernel, stride, "VALID")
+            z = tf.nn.conv2d(tf.cast(padded, self.compute_dtype), kernel, stride, "VALID")
+            return tf.cast(z, tf.float32)
+
+        height, width = tf.shape(content)[1], tf.shape(content)[2]
+        x = _pad_to_multiple(content)
+        for kernel, layer in zip(self.down, networks.DOWNSAMPLING):
+            x = norm(conv(_reflect_pad(x, layer.kernel_size // 2), kernel, layer.stride))
+        for conv1, conv2 in self.residual:
+            y = norm(conv(_reflect_pad(x, 1), conv1))
+            y = norm(conv(_reflect_pad(y, 1), conv2), relu=False)
+            x = x + y
+        for kernel in self.up:
+            x = norm(tf.nn.depth_to_space(conv(_edge_pad(x), kernel), 2))
+        x = self._output_conv(_reflect_pad(x, self.output_kernel_size // 2))
+        x = tf.sigmoid(norm(x, relu=False))
+        return x[:, :height, :width, :]
+
+    def _output_conv(self, padded):
+        """The KxK output convolution of a padded input, as rows (VALID)."""
+        k = self.output_kernel_size
+        z = tf.nn.conv2d(tf.cast(padded, self.compute_dtype), self.output, 1, "VALID")
+        z = tf.cast(z, tf.float32)
+        return _sum_row_shifts(z, k, self.output_channels, tf.shape(padded)[1] - k + 1)
+
+
 class FastStylizer:
     """A trained stylizer (adjustable or base) compiled for inference.
 
     `FastStylizer(keras_stylizer)(content, alpha)` returns what
     `keras_stylizer([content, alpha])` does (base: `(content)`), within
     float32 rounding. content is (B, H, W, 3) float32 in [0, 1], any size.
+    Around `StylizerGraph` it adds the per-alpha cache of Lambda's output
+    and the streaming path for very large images. `precision="bfloat16"`
+    computes the whole-image path's convolutions in bfloat16 (the
+    streaming path stays float32).
     """
 
-    def __init__(self, stylizer):
-        self.adjustable = networks.is_adjustable(stylizer)
-        self.style_layers = networks.style_layer_names(stylizer) if self.adjustable else []
-        kernel = lambda layer: np.asarray(stylizer.get_layer(layer.conv).kernel, np.float32)
-        self._down = [tf.constant(kernel(layer)) for layer in networks.DOWNSAMPLING]
-        self._residual = [
-            (tf.constant(kernel(first)), tf.constant(kernel(second)))
-            for first, second in networks.RESIDUAL_BLOCKS
-        ]
-        self._up = [tf.constant(subpixel_kernel(kernel(layer))) for layer in networks.UPSAMPLING]
-        output = kernel(networks.OUTPUT)
-        self._output_kernel_size = output.shape[0]
-        self._output_channels = output.shape[-1]
-        self._output = tf.constant(row_split_kernel(output))
-
-        total = 2 * sum(networks.NORMALIZED_CHANNELS)
+    def __init__(self, stylizer, precision="float32"):
+        self.precision = precision
+        self.graph = graph = StylizerGraph(stylizer, precision)
+        self.adjustable = graph.adjustable
+        self.style_layers = graph.style_layers
+        # The streaming path computes in float32 whatever the precision.
+        exact = graph if graph.compute_dtype == tf.float32 else StylizerGraph(stylizer)
+        self._down, self._residual, self._up = exact.down, exact.residual, exact.up
+        self._output = exact.output
+        self._output_kernel_size = graph.output_kernel_size
+        self._output_channels = graph.output_channels
         if self.adjustable:
-            alpha_network = stylizer.get_layer("alpha_network")
             self._alpha_network = tf.function(
-                alpha_network,
+                graph.parameters,
                 input_signature=[tf.TensorSpec([None, len(self.style_layers)], tf.float32)],
             )
             self._cache = collections.OrderedDict()
         else:
-            norms = [stylizer.get_layer(name) for name in networks.NORM_LAYERS]
-            self._base_params = np.concatenate(
-                [np.asarray(n.gamma, np.float32) for n in norms]
-                + [np.asarray(n.beta, np.float32) for n in norms]
-            )[None]
-
+            self._base_params = graph.base_parameters.numpy()
         content = tf.TensorSpec([None, None, None, 3], tf.float32)
-        params = tf.TensorSpec([None, total], tf.float32)
-        self._whole = tf.function(self._forward, input_signature=[content, params])
+        params = tf.TensorSpec([None, 2 * sum(networks.NORMALIZED_CHANNELS)], tf.float32)
+        self._whole = tf.function(graph.forward, input_signature=[content, params])
 
     # -- Normalization parameters -------------------------------------------
 
@@ -188,49 +294,7 @@ class FastStylizer:
             self._cache.move_to_end(key)
         return np.stack([self._cache[key] for key in keys])
 
-    @staticmethod
-    def _split_parameters(params):
-        """Lists of gammas and betas, (B, C) each, one per norm layer."""
-        total = sum(networks.NORMALIZED_CHANNELS)
-        gammas = tf.split(params[:, :total], networks.NORMALIZED_CHANNELS, axis=-1)
-        betas = tf.split(params[:, total:], networks.NORMALIZED_CHANNELS, axis=-1)
-        return gammas, betas
-
-    # -- Whole-image graph ---------------------------------------------------
-
-    def _forward(self, content, params):
-        gammas, betas = self._split_parameters(params)
-        params = iter(zip(gammas, betas))
-
-        def norm(x, relu=True):
-            gamma, beta = next(params)
-            mean, variance = _moments(x)
-            scale, shift = _scale_shift(mean, variance, gamma[:, None, None], beta[:, None, None])
-            x = x * scale + shift
-            return tf.nn.relu(x) if relu else x
-
-        height, width = tf.shape(content)[1], tf.shape(content)[2]
-        x = _pad_to_multiple(content)
-        for kernel, layer in zip(self._down, networks.DOWNSAMPLING):
-            x = tf.nn.conv2d(_reflect_pad(x, layer.kernel_size // 2), kernel, layer.stride, "VALID")
-            x = norm(x)
-        for conv1, conv2 in self._residual:
-            y = norm(tf.nn.conv2d(_reflect_pad(x, 1), conv1, 1, "VALID"))
-            y = norm(tf.nn.conv2d(_reflect_pad(y, 1), conv2, 1, "VALID"), relu=False)
-            x = x + y
-        for kernel in self._up:
-            x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-            x = tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), 2)
-            x = norm(x)
-        x = self._output_conv(_reflect_pad(x, self._output_kernel_size // 2))
-        x = tf.sigmoid(norm(x, relu=False))
-        return x[:, :height, :width, :]
-
-    def _output_conv(self, padded):
-        """The KxK output convolution of a padded input, as rows (VALID)."""
-        k = self._output_kernel_size
-        z = tf.nn.conv2d(padded, self._output, 1, "VALID")
-        return _sum_row_shifts(z, k, self._output_channels, tf.shape(padded)[1] - k + 1)
+    _split_parameters = staticmethod(StylizerGraph.split_parameters)
 
     # -- Public interface ----------------------------------------------------
 
@@ -321,8 +385,22 @@ class FastStylizer:
 
 
 def _pad_to_multiple(x):
-    """`layers.PadToMultiple` (symmetric, bottom and right)."""
-    return layers.PadToMultiple(networks.SIZE_MULTIPLE)(x)
+    """`layers.PadToMultiple` (symmetric, bottom and right), as one gather per axis.
+
+    Symmetric extension is periodic with period 2 n (n, n-1, ..., 1, then
+    1, ..., n again), so the padded rows are the row indices taken modulo
+    2 n and folded back. The same numbers as the layer's rounds of
+    concatenation, in a form tf2onnx converts correctly with dynamic shapes
+    (it turns integer floor division of negative numbers, the layer's
+    rounding up, into truncation: only non-negative operands here).
+    """
+    multiple, min_size = networks.SIZE_MULTIPLE, layers.PadToMultiple().min_size
+    for axis in (1, 2):
+        size = tf.shape(x)[axis]
+        target = tf.maximum((size + multiple - 1) // multiple * multiple, min_size)
+        index = tf.math.floormod(tf.range(target), 2 * size)
+        x = tf.gather(x, tf.where(index < size, index, 2 * size - 1 - index), axis=axis)
+    return x
 
 
 def _reflect_index(index, size, mode):

@@ -413,24 +413,29 @@ def check_model_spec(spec):
     resolve_model_path(spec or None)
 
 
-def load_model(spec):
+def load_model(spec, precision="float32"):
     """A `Model` for a `--model` value.
 
     `spec` is a `.keras` file, a training model folder (model.keras +
     model.json), a SavedModel folder written by export/saved_model.py, or the
     name of a shipped model; None means the default shipped model.
+    `precision` is a mode of `inference_precision.PrecisionStylizer`
+    ("float32", "bfloat16", "auto"); a SavedModel runs as exported (float32).
     """
     cli.quiet_tensorflow_import()
     if spec and is_saved_model_dir(spec):
         loaded, names, record = load_saved_model(spec)
         return Model(loaded.__call__, names, bool(names), record, spec, loaded)
-    from adjustable_style import inference
+    from adjustable_style import inference, inference_precision
 
     stylizer, record = load_stylizer(spec or None)
     names, adjustable = describe_stylizer(stylizer)
     # The same function as the Keras model, faster, and streaming for
     # images too large to stylize whole.
-    forward = inference.FastStylizer(stylizer)
+    if precision == "float32":
+        forward = inference.FastStylizer(stylizer)
+    else:
+        forward = inference_precision.PrecisionStylizer(stylizer, precision)
     return Model(forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer)
 
 

@@ -37,7 +37,14 @@ from typing import Optional
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import figures, images, model_files, noise, stylize_video
+from adjustable_style import (
+    figures,
+    images,
+    inference_precision,
+    model_files,
+    noise,
+    stylize_video,
+)
 from adjustable_style.errors import UsageError
 
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
@@ -366,7 +373,10 @@ def run(options, out=print, model=None):
     )
 
     if model is None:
-        model = model_files.load_model(options.model)
+        precision = "float32"
+        if not (options.model and model_files.is_saved_model_dir(options.model)):
+            precision = inference_precision.resolve(options.precision)
+        model = model_files.load_model(options.model, precision)
     _check_alpha_flags(model, options)
     names = model.style_layers
     base_alpha = None

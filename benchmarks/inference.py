@@ -16,6 +16,13 @@ depend on them), on `--threads` CPU threads:
 - `base`: the same path on the base model of Johnson et al. (no Lambda);
 - `keras`: the adjustable Keras model called directly (`tf.function`), to
   show what the fast path saves;
+- `saved_model`: the SavedModel that `export/saved_model.py` writes,
+  loaded with `tf.saved_model.load` and called (`__call__`, the same
+  function as `serving_default`), at one alpha;
+- `onnxruntime`: the ONNX file of `export/onnx.py` in onnxruntime's CPU
+  provider (if tf2onnx and onnxruntime are installed);
+- `tflite`: the TFLite file of `export/tflite.py` in the TFLite interpreter
+  (XNNPACK), at `--tflite_size` only (TFLite's input size is fixed);
 - `pytorch`: the same network written plainly in PyTorch
   (`benchmarks/torch_reference.py`, NCHW, `torch.inference_mode`), if
   torch is installed;
@@ -57,6 +64,8 @@ flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for TensorFlow and 
 flags.DEFINE_bool("torch", True, "Include PyTorch (skipped with a note if not installed).")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak.")
 flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.")
+flags.DEFINE_bool("exports", True, "Include the SavedModel, ONNX and TFLite rows.")
+flags.DEFINE_integer("tflite_size", 256, "The one size the TFLite row is measured at.")
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
@@ -97,6 +106,67 @@ def _ratio_cell(values):
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
+def _load_exports(stylizer):
+    """{"saved_model": callable, "onnx": runner, "tflite": runner}: each export,
+    written to a temporary folder by the export code and loaded back as a
+    user would."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from adjustable_style import export
+
+    folder = tempfile.mkdtemp(prefix="inference-bench-")
+    loaded = tf.saved_model.load(export.save_saved_model(stylizer, f"{folder}/saved_model"))
+    result = {"saved_model": loaded}
+    try:
+        from adjustable_style import onnx_export
+
+        result["onnx"] = onnx_export.onnx_runner(
+            onnx_export.convert_onnx(stylizer), threads=FLAGS.threads
+        )
+    except export.ExportError as error:
+        print(f"no onnxruntime row: {error}")
+    result["tflite"] = export.tflite_runner(
+        export.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
+    )
+    return result
+
+
+def _export_variants(exported, content, alpha, size):
+    import tensorflow as tf
+
+    variants = {}
+    if "saved_model" in exported:
+        model = exported["saved_model"]
+        variants["saved_model"] = lambda: model(tf.constant(content), tf.constant(alpha)).numpy()
+    if "onnx" in exported:
+        variants["onnxruntime"] = lambda: exported["onnx"](content, alpha)
+    if "tflite" in exported and size == FLAGS.tflite_size and len(content) == 1:
+        variants["tflite"] = lambda: exported["tflite"](content, alpha)
+    return variants
+
+
+def _print_exports(rows):
+    names = [
+        n for n in ("saved_model", "onnxruntime", "tflite") if any(f"{n}_ips" in r for r in rows)
+    ]
+    if not names:
+        return
+    print("\nExports (images/s) and their speed over PyTorch (median of per-repetition ratios)")
+    header = f"{'size':>5}"
+    for name in names:
+        header += f" {name:>12} {name + '/pytorch':>22}"
+    print(header)
+    for r in rows:
+        line = f"{r['size']:>5}"
+        for name in names:
+            ips = f"{r[name + '_ips']:.2f}" if f"{name}_ips" in r else "-"
+            ratio = _ratio_cell(r[f"{name}_torch"]) if f"{name}_torch" in r else "-"
+            line += f" {ips:>12} {ratio:>22}"
+        print(line)
+
+
 def main(argv):
     del argv
     from adjustable_style import cli
@@ -133,6 +203,7 @@ def main(argv):
     keras_forward = tf.function(lambda c, a: adjustable_model([c, a], training=False))
     alpha_network = tf.function(adjustable_model.get_layer("alpha_network"))
     torch_net = reference.StylizingNetwork().eval() if torch else None
+    exported = _load_exports(adjustable_model) if FLAGS.exports else {}
 
     n = FLAGS.matmul_size
     a_mat = tf.random.normal([n, n])
@@ -162,6 +233,7 @@ def main(argv):
             "adjustable": lambda: fast_adjustable(content, alpha),
             "new_alpha": lambda: fast_adjustable(content, rng.random(alpha.shape, np.float32)),
             "keras": lambda: keras_forward(content, alpha).numpy(),
+            **_export_variants(exported, content, alpha, size),
             "lambda": lambda: alpha_network(alpha).numpy(),
             "matmul": lambda: matmul().numpy(),
         }
@@ -206,6 +278,11 @@ def main(argv):
         if "pytorch" in times:
             row["torch_ips"] = FLAGS.batch_size / statistics.median(times["pytorch"])
             row["adj_torch"] = [p / a for a, p in zip(times["adjustable"], times["pytorch"])]
+        for name in ("saved_model", "onnxruntime", "tflite"):
+            if name in times:
+                row[f"{name}_ips"] = FLAGS.batch_size / statistics.median(times[name])
+                if "pytorch" in times:
+                    row[f"{name}_torch"] = [p / t for t, p in zip(times[name], times["pytorch"])]
         rows.append(row)
         print(f"measured {size} px", flush=True)
 
@@ -228,6 +305,7 @@ def main(argv):
             line += f" {r['torch_ips']:>8.2f} {_ratio_cell(r['adj_torch']):>17}"
         print(line)
 
+    _print_exports(rows)
     print(
         f"\nArithmetic: GFLOP per image, achieved GFLOP/s of the adjustable "
         f"model, and the float32 {n}x{n} matmul peak measured in the same rounds"
@@ -248,6 +326,8 @@ def main(argv):
             f"--warmup={FLAGS.warmup}",
             f"--threads={FLAGS.threads}",
             f"--seed={FLAGS.seed}",
+            f"--exports={str(FLAGS.exports).lower()}",
+            f"--tflite_size={FLAGS.tflite_size}",
         ]
     )
     print(f"\nReproduce: {command}")

@@ -125,7 +125,7 @@ def test_every_error_class_is_a_user_error():
     "argv,code",
     [
         (["adjustable-style-export"], 1),
-        (["adjustable-style-export", "onnx"], 1),
+        (["adjustable-style-export", "coreml"], 1),
         (["adjustable-style-export", "--help"], 0),
     ],
 )
@@ -137,7 +137,7 @@ def test_export_needs_a_known_format(monkeypatch, capsys, argv, code):
         export.main()
     assert exit_.value.code == code
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and "saved_model|tflite" in lines[0]
+    assert len(lines) == 1 and "saved_model|tflite|onnx" in lines[0]
 
 
 _SWALLOWED_STOP = r"""

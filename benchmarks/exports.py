@@ -1,0 +1,148 @@
+r"""What a deployment gets: each export against PyTorch, side by side.
+
+    python benchmarks/exports.py                          # 256 and 512 px
+    python benchmarks/exports.py --sizes=256,512,1024 --repeats=5 --threads=2
+
+A shorter run than `benchmarks/inference.py`, for the exports alone: the
+adjustable model (random weights; speed does not depend on them) is
+exported by the export code itself, loaded back as a user would, and timed
+at batch 1, alpha fixed, against the plain PyTorch network
+(`benchmarks/torch_reference.py`, `torch.inference_mode`):
+
+- `saved_model`: `tf.saved_model.load(...)(content, alpha)`;
+- `onnxruntime`: the `export/onnx.py` file in onnxruntime's CPU provider;
+- `tflite`: the `export/tflite.py` file in the TFLite interpreter, at
+  `--tflite_size` only;
+- `fast`: `inference.FastStylizer`, what `stylize.py` runs.
+
+Every repetition runs each variant once, the order rotating between
+repetitions; ratios are medians of per-repetition ratios (with their range).
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("sizes", ["256", "512"], "Square image sizes in pixels.")
+flags.DEFINE_integer("repeats", 5, "Timed repetitions per variant and size.")
+flags.DEFINE_integer("warmup", 1, "Untimed calls per variant before timing.")
+flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for every runtime.")
+flags.DEFINE_integer(
+    "tflite_size", 256, "The one size the TFLite row is measured at (if among --sizes)."
+)
+flags.DEFINE_integer("seed", 0, "Seed of the weights and inputs.")
+STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+
+
+def _cell(values):
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main(argv):
+    del argv
+    from adjustable_style import cli
+
+    cli.quiet_tensorflow_import()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    torch.set_num_threads(FLAGS.threads)
+    torch.manual_seed(FLAGS.seed)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_reference
+
+    from adjustable_style import export, inference, networks
+
+    keras.utils.set_random_seed(FLAGS.seed)
+    model = networks.build_adjustable_stylizer(STYLE_LAYERS)
+    folder = tempfile.mkdtemp(prefix="exports-bench-")
+    saved = tf.saved_model.load(export.save_saved_model(model, f"{folder}/saved_model"))
+    runners = {}
+    try:
+        from adjustable_style import onnx_export
+
+        runners["onnxruntime"] = onnx_export.onnx_runner(
+            onnx_export.convert_onnx(model), threads=FLAGS.threads
+        )
+    except export.ExportError as error:
+        print(f"no onnxruntime row: {error}")
+    tflite = None
+    if FLAGS.tflite_size in (int(s) for s in FLAGS.sizes):
+        tflite = export.tflite_runner(
+            export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
+        )
+    fast = inference.FastStylizer(model)
+    net = torch_reference.StylizingNetwork().eval()
+
+    print(
+        f"{_cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"TensorFlow {tf.__version__}, PyTorch {torch.__version__}; batch 1, "
+        f"{FLAGS.repeats} repetitions"
+    )
+    rng = np.random.default_rng(FLAGS.seed)
+    rows = []
+    for size in (int(s) for s in FLAGS.sizes):
+        content = rng.random((1, size, size, 3), np.float32)
+        alpha = rng.random((1, len(STYLE_LAYERS)), np.float32)
+        nchw = torch.from_numpy(np.ascontiguousarray(content.transpose(0, 3, 1, 2)))
+
+        def run_torch():
+            with torch.inference_mode():
+                return net(nchw)
+
+        variants = {
+            "pytorch": run_torch,
+            "saved_model": lambda: saved(tf.constant(content), tf.constant(alpha)).numpy(),
+            "fast": lambda: fast(content, alpha),
+        }
+        for name, run in runners.items():
+            variants[name] = lambda run=run: run(content, alpha)
+        if tflite and size == FLAGS.tflite_size:
+            variants["tflite"] = lambda: tflite(content, alpha)
+        for fn in variants.values():
+            for _ in range(FLAGS.warmup):
+                fn()
+        times = {name: [] for name in variants}
+        names = list(variants)
+        for rep in range(FLAGS.repeats):
+            for name in names[rep % len(names) :] + names[: rep % len(names)]:
+                start = time.perf_counter()
+                variants[name]()
+                times[name].append(time.perf_counter() - start)
+        rows.append((size, times))
+        print(f"measured {size} px", flush=True)
+
+    print("\nMedian ms per image, and speed over PyTorch (median of per-repetition ratios)")
+    for size, times in rows:
+        print(f"\n{size} px")
+        for name, values in times.items():
+            ratio = [p / t for p, t in zip(times["pytorch"], values)]
+            cell = _cell(ratio) if name != "pytorch" else "1"
+            print(f"  {name:>12} {1000 * statistics.median(values):>9.1f} ms   x{cell}")
+    print(
+        f"\nReproduce: python benchmarks/exports.py --sizes={','.join(FLAGS.sizes)} "
+        f"--repeats={FLAGS.repeats} --warmup={FLAGS.warmup} --threads={FLAGS.threads} "
+        f"--tflite_size={FLAGS.tflite_size} --seed={FLAGS.seed}"
+    )
+
+
+def _cpu_name():
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return names[0] if names else "unknown CPU"
+
+
+if __name__ == "__main__":
+    app.run(main)
