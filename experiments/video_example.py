@@ -52,9 +52,7 @@ def main():
         writer.close()
         start = time.perf_counter()
         stylize.run(
-            Options(
-                model=args.model, content=source, output=args.output, alpha_keyframes=KEYFRAMES
-            )
+            Options(model=args.model, content=source, output=args.output, alpha_keyframes=KEYFRAMES)
         )
         seconds = time.perf_counter() - start
     print(
