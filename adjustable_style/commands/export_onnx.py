@@ -48,9 +48,10 @@ def _main(argv):
         file_kind=("an ONNX model", onnx_export.is_onnx_file),
     )
     model_files.resolve_model_path(FLAGS.model)
+    # Before tf2onnx, which imports TensorFlow.
+    cli.quiet_tensorflow_import()
     for module in ("tf2onnx", "onnxruntime"):
         onnx_export._require(module)
-    cli.quiet_tensorflow_import()
     stylizer, _ = model_files.load_stylizer(FLAGS.model)
     difference = onnx_export.export_onnx(
         stylizer, FLAGS.output, FLAGS.tolerance, overwrite=FLAGS.overwrite, opset=FLAGS.opset
