@@ -60,7 +60,7 @@ class SmoothedNormStylizer:
     def _forward(self, content, params, prev_mean, prev_var, momentum):
         # The same layers as `FastStylizer._forward`; only `norm` differs.
         fast = self.fast
-        gammas, betas = fast._split_parameters(params)
+        gammas, betas = inference.StylizerGraph.split_parameters(params)
         prev_means = tf.split(prev_mean, networks.NORMALIZED_CHANNELS, axis=-1)
         prev_vars = tf.split(prev_var, networks.NORMALIZED_CHANNELS, axis=-1)
         layer = iter(range(len(networks.NORMALIZED_CHANNELS)))
@@ -92,7 +92,7 @@ class SmoothedNormStylizer:
             x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
             x = tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), 2)
             x = norm(x)
-        x = fast._output_conv(inference._reflect_pad(x, fast._output_kernel_size // 2))
+        x = fast.graph._output_conv(inference._reflect_pad(x, fast._output_kernel_size // 2))
         x = tf.sigmoid(norm(x, relu=False))
         return x[:, :height, :width, :], tf.concat(means, -1), tf.concat(variances, -1)
 
