@@ -9,6 +9,7 @@ only used where it is native, and otherwise falls back to float32 with
 one warning line rather than running slowly in silence.
 """
 
+import platform
 import sys
 
 # /proc/cpuinfo flags of native bfloat16 arithmetic.
@@ -25,6 +26,18 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     except OSError:
         pass
     return set()
+
+
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name, for reports that say which machine a figure comes from."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def native_bfloat16_flags(flags=None):

@@ -48,7 +48,7 @@ def _cell(values):
 
 def main(argv):
     del argv
-    from adjustable_style import cli
+    from adjustable_style import cli, precision
 
     cli.quiet_tensorflow_import()
     import keras
@@ -87,7 +87,7 @@ def main(argv):
     net = torch_reference.StylizingNetwork().eval()
 
     print(
-        f"{_cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}, PyTorch {torch.__version__}; batch 1, "
         f"{FLAGS.repeats} repetitions"
     )
@@ -136,12 +136,6 @@ def main(argv):
         f"--repeats={FLAGS.repeats} --warmup={FLAGS.warmup} --threads={FLAGS.threads} "
         f"--tflite_size={FLAGS.tflite_size} --seed={FLAGS.seed}"
     )
-
-
-def _cpu_name():
-    with open("/proc/cpuinfo") as f:
-        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    return names[0] if names else "unknown CPU"
 
 
 if __name__ == "__main__":

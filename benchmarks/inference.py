@@ -39,7 +39,6 @@ count each multiply-add of the convolutions as 2, as Table 2 defines them
 """
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -83,17 +82,6 @@ def stylizer_flops(height, width):
         macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size**2
         cin = layer.filters
     return 2 * macs
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _time(fn):
@@ -178,7 +166,7 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from adjustable_style import inference, networks
+    from adjustable_style import inference, networks, precision
 
     torch = reference = None
     torch_note = ""
@@ -211,7 +199,7 @@ def main(argv):
     matmul = tf.function(lambda: tf.matmul(a_mat, b_mat))
 
     print(
-        f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}"
         + (f", PyTorch {torch.__version__}" if torch else "")
         + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "

@@ -29,12 +29,6 @@ flags.DEFINE_integer("threads", os.cpu_count(), "CPU threads for TensorFlow.")
 DTYPES = ("float32", "bfloat16")
 
 
-def cpu_name():
-    with open("/proc/cpuinfo") as f:
-        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    return names[0] if names else "unknown CPU"
-
-
 def main(argv):
     del argv
     from adjustable_style import cli, precision
@@ -46,7 +40,7 @@ def main(argv):
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     native = precision.native_bfloat16_flags()
     print(
-        f"{cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}; native bfloat16: "
         + (", ".join(native) if native else "no (no amx_bf16 or avx512_bf16 flag: emulated)")
     )

@@ -22,7 +22,6 @@ threads (TensorFlow's intra-op pool; PyTorch's `set_num_threads`).
 """
 
 import os
-import platform
 import sys
 import time
 
@@ -47,17 +46,6 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_integer("threads", os.cpu_count(), "Threads for both frameworks (TF intra-op, torch).")
 FLAGS = flags.FLAGS
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _parse_config(entry):
@@ -129,6 +117,8 @@ class Torch:
 
 def main(argv):
     del argv
+    from adjustable_style import precision
+
     try:
         import torch
     except ImportError:
@@ -151,7 +141,7 @@ def main(argv):
     policies = ["float32"] + (["mixed_bfloat16"] if FLAGS.mixed_precision else [])
 
     print(
-        f"CPU: {_cpu_model()}, {os.cpu_count()} cores; {threads} threads each. "
+        f"CPU: {precision.cpu_name()}, {os.cpu_count()} cores; {threads} threads each. "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"PyTorch {torch.__version__}. "
         f"Load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",

@@ -121,7 +121,7 @@ def main(argv):
 
     native = precision.native_bfloat16_flags()
     print(
-        f"{_cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}; {FLAGS.width}x{FLAGS.height}; precision "
         f"{engine.precision} (--precision={FLAGS.precision}; native bfloat16: "
         f"{', '.join(native) or 'no'})"
@@ -139,12 +139,6 @@ def main(argv):
         f"--height={FLAGS.height} --frames={FLAGS.frames} --threads={FLAGS.threads} "
         f"--precision={FLAGS.precision}" + (f" --model={FLAGS.model}" if FLAGS.model else "")
     )
-
-
-def _cpu_name():
-    with open("/proc/cpuinfo") as f:
-        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    return names[0] if names else "unknown CPU"
 
 
 if __name__ == "__main__":
