@@ -242,14 +242,15 @@ def _fit_long_side(shape, max_size):
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _check_file(path):
+def check_file(path, error=ImageError, what="an image file"):
+    """`path` as a string if it is a non-empty file; else `error`, in one line."""
     name = os.fspath(path)
     if not os.path.exists(name):
-        raise ImageError(f"{name}: file not found")
+        raise error(f"{name}: file not found")
     if os.path.isdir(name):
-        raise ImageError(f"{name}: is a folder, not an image file")
+        raise error(f"{name}: is a folder, not {what}")
     if os.path.getsize(name) == 0:
-        raise ImageError(f"{name}: file is empty (0 bytes)")
+        raise error(f"{name}: file is empty (0 bytes)")
     return name
 
 
@@ -283,7 +284,7 @@ def load_image(path, max_pixels=DEFAULT_MAX_PIXELS, max_size=0):
     Raises:
       ImageError: with a one-line message naming the file.
     """
-    name = _check_file(path)
+    name = check_file(path)
     im = _decode(name, name, max_pixels, min_long_side=max_size)
     return _finish(im, name, max_size)
 
@@ -310,7 +311,7 @@ def load_image_uint8(path, max_pixels=DEFAULT_MAX_PIXELS, min_side=0):
     shorter side stays >= min_side; the caller does the exact final resize.
     Same conversions and errors as load_image().
     """
-    name = _check_file(path)
+    name = check_file(path)
     im = _decode(name, name, max_pixels, min_short_side=min_side)
     try:
         rgb = _to_rgb_array(im, name)

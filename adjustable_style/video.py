@@ -14,13 +14,13 @@ without it every entry point raises one `UsageError` that names the extra.
 
 import dataclasses
 import fractions
-import os
 import re
 import subprocess
 import tempfile
 
 import numpy as np
 
+from adjustable_style import images
 from adjustable_style.errors import UsageError, UserError, one_line
 
 # Containers read as video. GIF is both an image and a video format: the
@@ -122,13 +122,7 @@ def _header(path):
 
 def probe(path):
     """`VideoInfo` of `path`; `VideoError` if it is not a video ffmpeg can read."""
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise VideoError(f"{name}: file not found")
-    if os.path.isdir(name):
-        raise VideoError(f"{name}: is a folder, not a video file")
-    if os.path.getsize(name) == 0:
-        raise VideoError(f"{name}: file is empty (0 bytes)")
+    name = images.check_file(path, VideoError, what="a video file")
     text = _header(name)
     streams = re.findall(r"Stream #\d+:\d+[^:]*: (Video|Audio): ([^\n]*)", text)
     video = [desc for kind, desc in streams if kind == "Video" and "attached pic" not in desc]
