@@ -12,6 +12,14 @@ float32 rounding, faster. The SavedModel is a `tf.Module` with
                                              [0, 1] -> float32 [B, H, W, 3]
     signatures["serving_uint8"]              image uint8 [B, H, W, 3], alpha
         (image, alpha) -> {"stylized"}       float32 [B, L] -> uint8 [B, H, W, 3]
+    signatures["serving_alpha_map"]          content as above, alpha_map float32
+        (content, alpha_map) -> {"stylized"} [B or 1, H', W', L] in [0, 1], any
+                                             size: one alpha per pixel (see
+                                             `alpha_maps`); also the method
+                                             `stylize_with_map(content, alpha_map)`
+    signatures["serving_preserve_color"]     as serving_default, with the
+        (content, alpha) -> {"stylized"}     content's colours kept (`color`);
+                                             also `stylize_preserving_color`
     style_layers                             tf.Variable of strings [L]: the
                                              loss-network layer each alpha
                                              entry weights
@@ -23,8 +31,8 @@ crops back, so the output has the input's size). An alpha batch of 1
 broadcasts over the content batch.
 
 The base (non-adjustable) model has no alpha, and its export says so: its
-`__call__` and both signatures take only the image (`content` / `image`), and
-`style_layers` is empty. An ignored alpha input would let a client believe it
+`__call__` and its signatures take only the image (`content` / `image`),
+it has no alpha map signature, and `style_layers` is empty. An ignored alpha input would let a client believe it
 was adjusting something; a missing one fails loudly instead.
 
 TFLite needs static shapes, so `export_tflite` fixes the input at
@@ -48,9 +56,12 @@ from adjustable_style.errors import first_line
 
 SERVING_DEFAULT = "serving_default"
 SERVING_UINT8 = "serving_uint8"
+SERVING_ALPHA_MAP = "serving_alpha_map"
+SERVING_PRESERVE_COLOR = "serving_preserve_color"
 CONTENT = "content"
 IMAGE = "image"
 ALPHA = "alpha"
+ALPHA_MAP = "alpha_map"
 STYLIZED = "stylized"
 
 DEFAULT_TFLITE_SIZE = 256
@@ -87,7 +98,7 @@ def build_module(stylizer, record=None):
     """
     import tensorflow as tf
 
-    from adjustable_style import inference
+    from adjustable_style import color, inference
 
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
     content_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name=CONTENT)
@@ -111,6 +122,7 @@ def build_module(stylizer, record=None):
 
     if adjustable:
         alpha_spec = tf.TensorSpec([None, len(style_layers)], tf.float32, name=ALPHA)
+        map_spec = tf.TensorSpec([None, None, None, len(style_layers)], tf.float32, name=ALPHA_MAP)
 
         class AdjustableStylizerModule(_StylizerModule):
             def _stylize(self, content, alpha):
@@ -127,6 +139,22 @@ def build_module(stylizer, record=None):
             @tf.function(input_signature=[image_spec, alpha_spec])
             def serving_uint8(self, image, alpha):
                 return {STYLIZED: _tf_to_uint8(self._stylize(_tf_to_float(image), alpha))}
+
+            @tf.function(input_signature=[content_spec, map_spec])
+            def stylize_with_map(self, content, alpha_map):
+                return self._graph.stylize_map(content, alpha_map)
+
+            @tf.function(input_signature=[content_spec, map_spec])
+            def serving_alpha_map(self, content, alpha_map):
+                return {STYLIZED: self._graph.stylize_map(content, alpha_map)}
+
+            @tf.function(input_signature=[content_spec, alpha_spec])
+            def stylize_preserving_color(self, content, alpha):
+                return color.preserve_color(content, self._stylize(content, alpha))
+
+            @tf.function(input_signature=[content_spec, alpha_spec])
+            def serving_preserve_color(self, content, alpha):
+                return {STYLIZED: color.preserve_color(content, self._stylize(content, alpha))}
 
         return AdjustableStylizerModule()
 
@@ -146,7 +174,21 @@ def build_module(stylizer, record=None):
         def serving_uint8(self, image):
             return {STYLIZED: _tf_to_uint8(self._stylize(_tf_to_float(image)))}
 
+        @tf.function(input_signature=[content_spec])
+        def stylize_preserving_color(self, content):
+            return color.preserve_color(content, self._stylize(content))
+
+        @tf.function(input_signature=[content_spec])
+        def serving_preserve_color(self, content):
+            return {STYLIZED: color.preserve_color(content, self._stylize(content))}
+
     return BaseStylizerModule()
+
+
+def signature_names(adjustable):
+    """The SavedModel's signatures, in the order `save_saved_model` lists them."""
+    names = [SERVING_DEFAULT, SERVING_UINT8, SERVING_PRESERVE_COLOR]
+    return names + [SERVING_ALPHA_MAP] if adjustable else names
 
 
 # Written into every SavedModel folder we export: `--overwrite` replaces
@@ -246,9 +288,10 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
     module = build_module(stylizer, record)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=os.path.dirname(path))
     try:
+        adjustable = model_files.describe_stylizer(stylizer)[1]
         signatures = {
-            SERVING_DEFAULT: module.serving_default.get_concrete_function(),
-            SERVING_UINT8: module.serving_uint8.get_concrete_function(),
+            name: getattr(module, name).get_concrete_function()
+            for name in signature_names(adjustable)
         }
         with _quiet():
             tf.saved_model.save(module, tmp, signatures=signatures)

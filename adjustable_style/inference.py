@@ -48,6 +48,15 @@ STREAMING_PIXELS = 2048 * 2048
 STREAMING_ROWS = 256
 # Distinct alpha rows whose gammas and betas are kept.
 PARAMETER_CACHE_SIZE = 256
+# An alpha map is averaged over cells of about this many pixels (of the
+# padded content) before Lambda runs on it. Style elements are 10-20 px
+# and each output pixel sees about 200 px of input, so finer alpha detail
+# cannot show; each layer interpolates the cells' gammas and betas
+# bilinearly to its own resolution.
+MAP_CELL = 32
+# Alphas of a map's cells that agree to 1/MAP_LEVELS share a region (the
+# levels of an 8-bit map image).
+MAP_LEVELS = 255
 
 
 def _reflect_pad(x, pad):
@@ -130,6 +139,53 @@ def _moments(x):
     return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
 
 
+def _region_norm(x, gamma, beta, cell_ids, count):
+    """Instance norm with per-region statistics, gamma and beta (alpha maps).
+
+    x is (B, h, w, C); gamma and beta are (K, C), one row per region;
+    `cell_ids` (B, gh, gw) gives each cell of the coarse grid its region.
+
+    Instance norm takes its statistics from the whole map. Under a map, the
+    regions of different alphas have features of different scales, so
+    whole-map statistics would normalize each region by a mixture and
+    neither would look as it does at its alpha alone. So each region is
+    normalized with its own mean and variance (pulled towards the whole
+    map's by a prior of one cell, which keeps a tiny region stable). A
+    constant map is one region: plain instance norm. The statistics are
+    summed per cell (an area resize, two passes over x as for plain
+    instance norm), then per region on the small grid; the scale and shift
+    are formed per region, spread over the cells, and resized bilinearly
+    to the layer, so region borders blend over about a cell.
+    """
+    shape = tf.shape(x)
+    batch, channels = shape[0], shape[3]
+    grid = tf.shape(cell_ids)[1:3]
+    # Per-cell E[x] and E[x^2] (every cell covers the same number of
+    # pixels), the latter around the whole map's mean: a float32 E[x^2] -
+    # E[x]^2 cancels badly where a channel's mean is large.
+    cell_mean = tf.image.resize(x, grid, "area")
+    centre = tf.reduce_mean(cell_mean, axis=[1, 2], keepdims=True)
+    cell_square = tf.image.resize(tf.square(x - centre), grid, "area")
+    cell_mean -= centre
+    segments = cell_ids + count * tf.range(batch)[:, None, None]
+    num = batch * count
+    cells = tf.math.unsorted_segment_sum(tf.ones_like(segments, tf.float32), segments, num)
+    sums = tf.math.unsorted_segment_sum(cell_mean, segments, num)
+    squares = tf.math.unsorted_segment_sum(cell_square, segments, num)
+    whole_mean = tf.repeat(tf.reduce_mean(cell_mean, axis=[1, 2]), count, axis=0)
+    whole_square = tf.repeat(tf.reduce_mean(cell_square, axis=[1, 2]), count, axis=0)
+    weight = (cells + 1.0)[:, None]
+    mean = (sums + whole_mean) / weight
+    variance = tf.maximum((squares + whole_square) / weight - tf.square(mean), 0.0)
+    mean += tf.repeat(tf.reshape(centre, [batch, channels]), count, axis=0)
+    scale, shift = _scale_shift(
+        mean, variance, tf.tile(gamma, [batch, 1]), tf.tile(beta, [batch, 1])
+    )
+    table = tf.concat([scale, shift], -1)
+    per_cell = tf.image.resize(tf.gather(table, segments), shape[1:3], "bilinear")
+    return x * per_cell[..., :channels] + per_cell[..., channels:]
+
+
 def _scale_shift(mean, variance, gamma, beta):
     scale = gamma * tf.math.rsqrt(variance + EPSILON)
     return scale, beta - mean * scale
@@ -192,22 +248,67 @@ class StylizerGraph(tf.Module):
 
     @staticmethod
     def split_parameters(params):
-        """Lists of gammas and betas, (B, C) each, one per norm layer."""
+        """Lists of gammas and betas, (B, C) or (B, h, w, C) each, one per norm layer."""
         total = sum(networks.NORMALIZED_CHANNELS)
-        gammas = tf.split(params[:, :total], networks.NORMALIZED_CHANNELS, axis=-1)
-        betas = tf.split(params[:, total:], networks.NORMALIZED_CHANNELS, axis=-1)
+        gammas = tf.split(params[..., :total], networks.NORMALIZED_CHANNELS, axis=-1)
+        betas = tf.split(params[..., total:], networks.NORMALIZED_CHANNELS, axis=-1)
         return gammas, betas
 
-    def forward(self, content, params):
-        """The whole-image network for gammas and betas `params` (B or 1, 4230)."""
+    def map_regions(self, alpha_map, batch, height, width):
+        """Lambda over an alpha map: (params (K, 4230), regions) for `forward`.
+
+        The map (B or 1, H', W', L), any size, values in [0, 1], is resized
+        to the content's `height` x `width`, padded as the content is, and
+        averaged over cells of about `MAP_CELL` pixels. Cells whose alphas
+        agree to 1/`MAP_LEVELS` form one region, and Lambda runs once per
+        region (on the region's mean alpha), never per pixel: a painted map
+        has a handful of regions, a smooth one at most one per cell.
+        `regions` is (cell region ids (B, h, w), number of regions).
+        """
+        alpha_map = tf.image.resize(tf.cast(alpha_map, tf.float32), (height, width), "bilinear")
+        padded = _pad_to_multiple(alpha_map)
+        size = tf.shape(padded)[1:3]
+        cells = tf.maximum(1, tf.cast(tf.round(tf.cast(size, tf.float32) / MAP_CELL), tf.int32))
+        coarse = tf.image.resize(padded, cells, "area")
+        coarse = tf.broadcast_to(coarse, tf.concat([[batch], tf.shape(coarse)[1:]], 0))
+        rows = tf.reshape(coarse, [-1, len(self.style_layers)])
+        # Regions by quantized alpha, so that rounding noise of the resizing
+        # does not split a region; Lambda then sees the region's own mean.
+        levels = tf.cast(tf.round(tf.clip_by_value(rows, 0.0, 1.0) * MAP_LEVELS), tf.int32)
+        _, ids = tf.raw_ops.UniqueV2(x=levels, axis=[0])
+        count = tf.reduce_max(ids) + 1
+        region_alpha = tf.math.unsorted_segment_mean(rows, ids, count)
+        return self.parameters(region_alpha), (tf.reshape(ids, tf.shape(coarse)[:3]), count)
+
+    def stylize_map(self, content, alpha_map):
+        """(B, H, W, 3) content, (B or 1, H', W', L) alpha map -> stylized (B, H, W, 3)."""
+        if not self.adjustable:
+            raise ValueError("a base model has no alpha, so no alpha map")
+        shape = tf.shape(content)
+        params, regions = self.map_regions(alpha_map, shape[0], shape[1], shape[2])
+        return self.forward(content, params, regions)
+
+    def forward(self, content, params, regions=None):
+        """The whole-image network for gammas and betas `params`.
+
+        `params` is (B or 1, 4230): one set per image. With an alpha map,
+        `params` is (K, 4230), one set per region, and `regions` is what
+        `map_regions` returns (each pixel's region, on a coarse grid): see
+        `_region_norm`.
+        """
         gammas, betas = self.split_parameters(params)
         params = iter(zip(gammas, betas))
 
         def norm(x, relu=True):
             gamma, beta = next(params)
-            mean, variance = _moments(x)
-            scale, shift = _scale_shift(mean, variance, gamma[:, None, None], beta[:, None, None])
-            x = x * scale + shift
+            if regions is not None:
+                x = _region_norm(x, gamma, beta, *regions)
+            else:
+                mean, variance = _moments(x)
+                scale, shift = _scale_shift(
+                    mean, variance, gamma[:, None, None], beta[:, None, None]
+                )
+                x = x * scale + shift
             return tf.nn.relu(x) if relu else x
 
         def conv(padded, kernel, stride=1):
@@ -272,6 +373,9 @@ class FastStylizer:
         content = tf.TensorSpec([None, None, None, 3], tf.float32)
         params = tf.TensorSpec([None, 2 * sum(networks.NORMALIZED_CHANNELS)], tf.float32)
         self._whole = tf.function(graph.forward, input_signature=[content, params])
+        if self.adjustable:
+            alpha_map = tf.TensorSpec([None, None, None, len(self.style_layers)], tf.float32)
+            self._with_map = tf.function(graph.stylize_map, input_signature=[content, alpha_map])
 
     # -- Normalization parameters -------------------------------------------
 
@@ -319,6 +423,30 @@ class FastStylizer:
         return np.stack(
             [self.stylize_streaming(image, a[None]) for image, a in zip(content, alpha)]
         )
+
+    def stylize_map(self, content, alpha_map):
+        """Stylized (B, H, W, 3) with one alpha per pixel.
+
+        `alpha_map` is (B or 1, H', W', L) float32 in [0, 1], any size: it is
+        resized to the content (see `StylizerGraph.map_parameters`). A
+        constant map gives the uniform-alpha result.
+        """
+        if not self.adjustable:
+            raise ValueError("a base model has no alpha, so no alpha map")
+        content = np.asarray(content, np.float32)
+        alpha_map = np.asarray(alpha_map, np.float32)
+        if alpha_map.ndim != 4 or alpha_map.shape[-1] != len(self.style_layers):
+            raise ValueError(
+                f"an alpha map is (B, H, W, {len(self.style_layers)}), got {alpha_map.shape}"
+            )
+        if len(alpha_map) not in (1, len(content)):
+            raise ValueError(f"{len(content)} images but {len(alpha_map)} alpha maps")
+        if content.shape[1] * content.shape[2] > STREAMING_PIXELS:
+            raise ValueError(
+                f"alpha maps work on images of up to {STREAMING_PIXELS} pixels "
+                f"(2048 x 2048); this one is {content.shape[2]} x {content.shape[1]}"
+            )
+        return self._with_map(content, alpha_map).numpy()
 
     # -- Streaming, one layer at a time over strips ---------------------------
 

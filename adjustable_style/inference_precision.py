@@ -82,13 +82,21 @@ class PrecisionStylizer:
         return "bfloat16" if self.verdicts[height, width] >= MIN_PSNR_DB else "float32"
 
     def __call__(self, content, alpha=None):
+        return self._run("__call__", content, alpha)
+
+    def stylize_map(self, content, alpha_map):
+        """`FastStylizer.stylize_map` in the chosen precision."""
+        return self._run("stylize_map", content, alpha_map)
+
+    def _run(self, method, content, alpha):
         content = np.asarray(content, np.float32)
         size = content.shape[1:3]
         chosen = self.precision_for(*size)
         if chosen == "float32":
-            return self.exact(content, alpha)
+            return getattr(self.exact, method)(content, alpha)
         if chosen == "bfloat16":
-            return self.fast(content, alpha)
-        exact = self.exact(content, alpha)
-        self.verdicts[size] = min(psnr(f, e) for f, e in zip(self.fast(content, alpha), exact))
+            return getattr(self.fast, method)(content, alpha)
+        exact = getattr(self.exact, method)(content, alpha)
+        fast = getattr(self.fast, method)(content, alpha)
+        self.verdicts[size] = min(psnr(f, e) for f, e in zip(fast, exact))
         return exact

@@ -369,8 +369,11 @@ class Model:
     [B, H, W, 3], in chunks of `batch_size`.
     """
 
-    def __init__(self, forward, style_layers, adjustable, record, source, owner=None):
+    def __init__(
+        self, forward, style_layers, adjustable, record, source, owner=None, forward_map=None
+    ):
         self._forward = forward
+        self._forward_map = forward_map
         # What `forward` needs alive: a loaded SavedModel's functions hold
         # only weak references to its variables.
         self._owner = owner
@@ -405,6 +408,35 @@ class Model:
             outputs.append(np.asarray(result, np.float32))
         return np.concatenate(outputs, axis=0)
 
+    def stylize_map(self, content, alpha_map, batch_size=DEFAULT_BATCH_SIZE):
+        """Stylized [B, H, W, 3] with one alpha per pixel.
+
+        `alpha_map` is [H', W', L] or [1 or B, H', W', L] in [0, 1], any size
+        (stretched to the content; see `alpha_maps`).
+        """
+        if not self.adjustable:
+            raise ModelFileError(
+                "this model has no alpha (a base model with fixed style weights), "
+                "so an alpha map cannot apply"
+            )
+        if self._forward_map is None:
+            raise ModelFileError(
+                f"{self.source}: this SavedModel was exported without an alpha map "
+                "signature; export the model again with export/saved_model.py"
+            )
+        content = np.asarray(content, np.float32)
+        if content.ndim == 3:
+            content = content[None]
+        alpha_map = np.asarray(alpha_map, np.float32)
+        if alpha_map.ndim == 3:
+            alpha_map = alpha_map[None]
+        outputs = []
+        for start in range(0, len(content), batch_size):
+            chunk = np.ascontiguousarray(content[start : start + batch_size])
+            maps = alpha_map if len(alpha_map) == 1 else alpha_map[start : start + batch_size]
+            outputs.append(np.asarray(self._forward_map(chunk, maps), np.float32))
+        return np.concatenate(outputs, axis=0)
+
 
 def check_model_spec(spec):
     """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
@@ -425,7 +457,8 @@ def load_model(spec, precision="float32"):
     cli.quiet_tensorflow_import()
     if spec and is_saved_model_dir(spec):
         loaded, names, record = load_saved_model(spec)
-        return Model(loaded.__call__, names, bool(names), record, spec, loaded)
+        with_map = getattr(loaded, "stylize_with_map", None)
+        return Model(loaded.__call__, names, bool(names), record, spec, loaded, with_map)
     from adjustable_style import inference, inference_precision
 
     stylizer, record = load_stylizer(spec or None)
@@ -436,7 +469,8 @@ def load_model(spec, precision="float32"):
         forward = inference.FastStylizer(stylizer)
     else:
         forward = inference_precision.PrecisionStylizer(stylizer, precision)
-    return Model(forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer)
+    with_map = forward.stylize_map if adjustable else None
+    return Model(forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer, with_map)
 
 
 def record_summary(record):

@@ -38,6 +38,8 @@ import numpy as np
 
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import (
+    alpha_maps,
+    color,
     figures,
     images,
     inference_precision,
@@ -335,6 +337,7 @@ def _check_alpha_flags(model, options):
         flag
         for flag, used in (
             ("alpha", options.alpha is not None),
+            ("alpha_map", options.alpha_map is not None),
             ("random_alpha", options.random_alpha),
             ("sweep", options.sweep or bool(options.sweep_layers)),
             ("sweep_fixed", options.sweep_fixed is not None),
@@ -385,6 +388,7 @@ def run(options, out=print, model=None):
             base_alpha = np.ones(len(names), np.float32)
         else:
             base_alpha = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+    alpha_map = _alpha_map(model, options) if options.alpha_map else None
     sweep = sweep_alphas(model, options) if kind == "sweep" else None
     needs_seed = options.random_alpha or options.content_noise or kind == "animation"
     seed = options.seed
@@ -397,7 +401,11 @@ def run(options, out=print, model=None):
     try:
         for path, finals in zip(files, plan):
             image = images.load_image(path, options.max_pixels or None, options.max_size)
-            if kind == "images":
+            if kind == "images" and alpha_map is not None:
+                results += _make_mapped_images(
+                    model, options, image, path, finals, alpha_map, seed, staging
+                )
+            elif kind == "images":
                 results += _make_images(
                     model, options, image, path, finals, base_alpha, seed, staging
                 )
@@ -420,6 +428,60 @@ def run(options, out=print, model=None):
     return results
 
 
+def _alpha_map(model, options):
+    """The (H, W, L) alphas of --alpha_map (a mask blended with --alpha_outside)."""
+    names = model.style_layers
+    alpha_map = alpha_maps.load_alpha_map(options.alpha_map, names, options.max_pixels or None)
+    if options.alpha_outside is None:
+        return alpha_map
+    try:
+        outside = alpha_lib.parse_alpha(options.alpha_outside, names, default=1.0)
+    except alpha_lib.AlphaError as error:
+        raise alpha_lib.AlphaError(f"--alpha_outside={options.alpha_outside}: {error}") from None
+    inside = np.ones(len(names), np.float32)
+    if options.alpha is not None:
+        inside = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+    return alpha_maps.blend_mask(alpha_map, inside, outside, options.alpha_map)
+
+
+def _map_flags(model, options):
+    flags = f"--alpha_map={options.alpha_map}"
+    if options.alpha_outside is not None:
+        names = model.style_layers
+        inside = options.alpha if options.alpha is not None else "1"
+        flags += (
+            f" --alpha={alpha_lib.format_alpha(alpha_lib.parse_alpha(inside, names), names)}"
+            f" --alpha_outside="
+            f"{alpha_lib.format_alpha(alpha_lib.parse_alpha(options.alpha_outside, names), names)}"
+        )
+    return flags
+
+
+def _colors_kept(options, content, stylized):
+    """`stylized` with `content`'s colours under --preserve_color (else as it is)."""
+    if not options.preserve_color:
+        return stylized
+    return np.asarray(color.preserve_color(content, stylized))
+
+
+def _color_flag(options):
+    return " --preserve_color" if options.preserve_color else ""
+
+
+def _make_mapped_images(model, options, image, path, finals, alpha_map, seed, staging):
+    contents = np.stack([_noisy(image, options, seed, k) for k in range(len(finals))])
+    stylized = model.stylize_map(contents, alpha_map, options.batch_size)
+    stylized = _colors_kept(options, image, stylized)
+    results = []
+    for k, final in enumerate(finals):
+        flags = _map_flags(model, options)
+        if options.content_noise:
+            flags += " " + _noise_flags(options, seed + k)
+        images.save_image(stylized[k], staging.path_for(final))
+        results.append(Output(final, path, flags + _color_flag(options)))
+    return results
+
+
 def _make_images(model, options, image, path, finals, base_alpha, seed, staging):
     contents, alphas, descriptions = [], [], []
     for k, final in enumerate(finals):
@@ -438,17 +500,21 @@ def _make_images(model, options, image, path, finals, base_alpha, seed, staging)
     stylized = model.stylize(
         np.stack(contents), np.stack(alphas) if alphas else None, options.batch_size
     )
+    stylized = _colors_kept(options, image, stylized)
     results = []
     for k, final in enumerate(finals):
         images.save_image(stylized[k], staging.path_for(final))
-        results.append(Output(final, path, descriptions[k], alphas[k] if alphas else None))
+        description = (descriptions[k] + _color_flag(options)).strip()
+        results.append(Output(final, path, description, alphas[k] if alphas else None))
     return results
 
 
 def _make_sweep(model, options, image, path, final, sweep, seed, staging):
     alphas, rows, cols, row_labels, col_labels, corner, description = sweep
     content = _noisy(image, options, seed, 0)
-    stylized = model.stylize(content[None], alphas, options.batch_size)
+    stylized = _colors_kept(
+        options, image, model.stylize(content[None], alphas, options.batch_size)
+    )
     cells = stylized.reshape((rows, cols) + stylized.shape[1:])
     if options.sweep_labels:
         picture = figures.compose_grid(cells, row_labels, col_labels, corner)
@@ -457,7 +523,7 @@ def _make_sweep(model, options, image, path, final, sweep, seed, staging):
     images.save_image(picture, staging.path_for(final))
     if options.content_noise:
         description += " " + _noise_flags(options, seed)
-    return Output(final, path, description)
+    return Output(final, path, description + _color_flag(options))
 
 
 def _make_animation(model, options, image, path, final, base_alpha, seed, staging):
@@ -472,7 +538,8 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
     frames = []
     for begin in range(0, len(walk), options.batch_size):
         chunk = walk[begin : begin + options.batch_size]
-        frames.append(images.to_uint8(model.stylize(content[None], chunk, len(chunk))))
+        stylized = model.stylize(content[None], chunk, len(chunk))
+        frames.append(images.to_uint8(_colors_kept(options, image, stylized)))
     staged = staging.path_for(final)
     try:
         figures.save_animation(
@@ -487,4 +554,4 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
         flags += f" --alpha={alpha_lib.format_alpha(base_alpha, model.style_layers)}"
     if options.content_noise:
         flags += " " + _noise_flags(options, None)
-    return Output(final, path, f"alpha walk {flags}")
+    return Output(final, path, f"alpha walk {flags}{_color_flag(options)}")

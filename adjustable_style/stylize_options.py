@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from adjustable_style import images, model_files, noise, stylize_video
+from adjustable_style import alpha_maps, images, model_files, noise, stylize_video
 from adjustable_style.errors import UsageError, check_int
 
 DEFAULT_MAX_SIZE = 1024
@@ -60,6 +60,24 @@ class Options:
         "not named stay 1). Default: 1 for every layer.",
     )
     random_alpha: bool = _setting(False, "Draw alpha ~ U(0, 1) per layer for each sample.")
+    alpha_map: Optional[str] = _setting(
+        None,
+        "An image that sets alpha per pixel, stretched to the content: its channels "
+        "are the style layers in order (R, G, B = block2_conv2, block3_conv4, "
+        "block4_conv4 for the default layers), black = 0, white = 1; a grayscale "
+        "map gives every layer the same alpha. With --alpha_outside it is a "
+        "black-and-white mask instead.",
+    )
+    alpha_outside: Optional[str] = _setting(
+        None,
+        "With --alpha_map: make the map a mask, white taking --alpha (default 1) and "
+        "black this alpha, grey blending the two (--alpha's forms).",
+    )
+    preserve_color: bool = _setting(
+        False,
+        "Keep the content's colours: the stylized image's luminance with the content's "
+        "chroma (YCbCr, BT.601), after Gatys et al. 2017.",
+    )
     num_samples: int = _setting(
         1, "Outputs per content image (with --random_alpha and/or --content_noise)."
     )
@@ -181,6 +199,7 @@ class Options:
             )
         if self.alpha is not None and sweeping:
             raise UsageError("--sweep sets the other layers from --sweep_fixed; drop --alpha")
+        self._check_alpha_map(sweeping)
         if self.sweep_fixed is not None and not sweeping:
             raise UsageError("--sweep_fixed needs --sweep")
         _check_int("num_samples", self.num_samples, 1)
@@ -222,6 +241,29 @@ class Options:
         # GIF stores frame times in hundredths of a second.
         _check_positive("fps", self.fps, maximum=100)
         stylize_video.check_options(self)
+
+    def _check_alpha_map(self, sweeping):
+        if self.alpha_outside is not None and not self.alpha_map:
+            raise UsageError("--alpha_outside needs --alpha_map (the mask it applies outside)")
+        if not self.alpha_map:
+            return
+        for name, used in (
+            ("random_alpha", self.random_alpha),
+            ("sweep", sweeping),
+            ("animate", self.animate),
+        ):
+            if used:
+                raise UsageError(
+                    f"--alpha_map sets alpha itself; it does not combine with --{name}"
+                )
+        if self.alpha is not None and self.alpha_outside is None:
+            raise UsageError(
+                "--alpha_map sets alpha per pixel; --alpha applies with it only as the "
+                "inside of a mask (add --alpha_outside)"
+            )
+        if stylize_video.is_video_content(self.content, self.output):
+            raise UsageError("--alpha_map applies to images, not to a video")
+        images.check_file(self.alpha_map, alpha_maps.AlphaMapError, "an alpha map image")
 
 
 def _check_int(name, value, minimum, maximum=None):

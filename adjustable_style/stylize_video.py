@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import alpha_keyframes, images, noise, video
+from adjustable_style import alpha_keyframes, color, images, noise, video
 from adjustable_style.errors import UsageError
 
 DEFAULT_EXTENSION = ".mp4"
@@ -289,6 +289,9 @@ def run(options, out=print, model=None):
     from adjustable_style import temporal
 
     smoother = temporal.FrameSmoother(model, options.temporal_norm, options.hold_still)
+    keep_color = options.preserve_color
+    if keep_color:
+        flags += " --preserve_color"
 
     folder = os.path.dirname(os.path.abspath(final))
     made_folder = not os.path.isdir(folder)
@@ -304,12 +307,14 @@ def run(options, out=print, model=None):
             batch.append(frame)
             if len(batch) == options.batch_size:
                 done = _stylize_batch(
-                    batch, done, (height, width), mask, schedule, smoother, writer
+                    batch, done, (height, width), mask, schedule, smoother, writer, keep_color
                 )
                 batch = []
                 progress.update(done)
         if batch:
-            done = _stylize_batch(batch, done, (height, width), mask, schedule, smoother, writer)
+            done = _stylize_batch(
+                batch, done, (height, width), mask, schedule, smoother, writer, keep_color
+            )
             progress.update(done)
         if done == 0:
             raise video.VideoError(f"{info.path}: no frame could be decoded")
@@ -339,7 +344,7 @@ def run(options, out=print, model=None):
     return final, description
 
 
-def _stylize_batch(frames, done, size, mask, schedule, smoother, writer):
+def _stylize_batch(frames, done, size, mask, schedule, smoother, writer, preserve_color=False):
     """Stylizes and writes `frames` (uint8), numbered from `done`; returns the new count."""
     contents = np.stack(
         [
@@ -349,9 +354,12 @@ def _stylize_batch(frames, done, size, mask, schedule, smoother, writer):
             for f in frames
         ]
     )
+    originals = contents
     if mask is not None:
         contents = noise.apply_noise_mask(contents, mask)
     alphas = schedule(np.arange(done, done + len(frames))) if schedule else None
-    for stylized in smoother(contents, alphas):
+    for original, stylized in zip(originals, smoother(contents, alphas)):
+        if preserve_color:
+            stylized = np.asarray(color.preserve_color(original, stylized))
         writer.write(images.to_uint8(stylized))
     return done + len(frames)

@@ -225,7 +225,12 @@ def test_saved_model_loads_in_a_fresh_process_without_the_package(
     info = json.loads(result.stdout.strip().splitlines()[-1])
     assert info["style_layers"] == list(STYLE_LAYERS)
     assert info["record"] == {"style_image": "wave.jpg", "train_steps": 7}
-    assert info["signatures"] == ["serving_default", "serving_uint8"]
+    assert info["signatures"] == [
+        "serving_alpha_map",
+        "serving_default",
+        "serving_preserve_color",
+        "serving_uint8",
+    ]
     assert info["default_inputs"] == ["alpha", "content"]
     assert info["default_outputs"] == ["stylized"]
     assert info["uint8_inputs"] == {"image": "uint8", "alpha": "float32"}
@@ -422,3 +427,36 @@ def test_export_commands_refuse_with_one_line(script, flags, needle, keras_model
     assert needle in lines[0]
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert (tmp_path / "mine" / "deep" / "notes.txt").read_text() == "keep"
+
+
+def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, inputs, saved_model_dir):
+    """The map signature computes what `FastStylizer.stylize_map` does, the
+    colour signature what `color.preserve_color` makes of the plain output,
+    and `model_files` uses the map signature of a loaded export."""
+    import tensorflow as tf
+
+    from adjustable_style import color, inference
+
+    adjustable, _, _ = keras_models
+    content, alpha = inputs
+    loaded = tf.saved_model.load(saved_model_dir)
+    alpha_map = np.zeros((1, 5, 7, 3), np.float32)
+    alpha_map[:, :, :3] = [1.0, 0.2, 0.6]
+    fast = inference.FastStylizer(adjustable)
+    expected = fast.stylize_map(content, alpha_map)
+    signature = loaded.signatures["serving_alpha_map"]
+    assert sorted(signature.structured_input_signature[1]) == ["alpha_map", "content"]
+    served = signature(content=tf.constant(content), alpha_map=tf.constant(alpha_map))
+    assert np.abs(served["stylized"].numpy() - expected).max() <= FAST_TOLERANCE
+    assert np.abs(loaded.stylize_with_map(content, alpha_map).numpy() - expected).max() <= (
+        FAST_TOLERANCE
+    )
+    model = model_files.load_model(saved_model_dir)
+    assert np.abs(model.stylize_map(content, alpha_map) - expected).max() <= FAST_TOLERANCE
+
+    kept = loaded.signatures["serving_preserve_color"](
+        content=tf.constant(content), alpha=tf.constant(alpha)
+    )["stylized"].numpy()
+    plain = fast(content, alpha)
+    reference = np.asarray(color.preserve_color(content, plain))
+    assert np.abs(kept - reference).max() <= FAST_TOLERANCE

@@ -4,8 +4,10 @@ r"""`adjustable-style-export saved_model` (and `export/saved_model.py`).
 
 Writes a SavedModel for tf.saved_model.load / hub.load / TF Serving: the
 folder holds `__call__(content, alpha)`, the signatures `serving_default`
-(content, alpha -> stylized, float32) and `serving_uint8` (image, alpha ->
-stylized, uint8), and `style_layers`. See adjustable_style/export.py and
+(content, alpha -> stylized, float32), `serving_uint8` (image, alpha ->
+stylized, uint8), `serving_preserve_color` (the content's colours kept) and
+`serving_alpha_map` (content, alpha_map -> stylized: one alpha per pixel),
+and `style_layers`. See adjustable_style/export.py and
 docs/stylize_and_export.md.
 """
 
@@ -39,7 +41,7 @@ def _main(argv):
     inputs = "content, alpha" if adjustable else "content"
     print(
         f"{path}: SavedModel, __call__({inputs}); signatures "
-        f"{export.SERVING_DEFAULT}, {export.SERVING_UINT8}; style layers: "
+        f"{', '.join(export.signature_names(adjustable))}; style layers: "
         f"{', '.join(names) or 'none (base model, no alpha)'}"
     )
 
