@@ -57,6 +57,10 @@ MAP_CELL = 32
 # Alphas of a map's cells that agree to 1/MAP_LEVELS share a region (the
 # levels of an 8-bit map image).
 MAP_LEVELS = 255
+# Under a map, instance-norm statistics are gathered at a lattice of this
+# many alphas per style layer (0, 1/4, ..., 1): parts of a map whose
+# alphas differ by more than a step never share statistics.
+STAT_LEVELS = 5
 
 
 def _reflect_pad(x, pad):
@@ -139,26 +143,32 @@ def _moments(x):
     return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
 
 
-def _region_norm(x, gamma, beta, cell_ids, count):
-    """Instance norm with per-region statistics, gamma and beta (alpha maps).
+def _region_norm(x, gamma, beta, cell_ids, count, anchors):
+    """Instance norm under an alpha map: statistics, gamma and beta by alpha.
 
-    x is (B, h, w, C); gamma and beta are (K, C), one row per region;
-    `cell_ids` (B, gh, gw) gives each cell of the coarse grid its region.
+    x is (B, h, w, C); gamma and beta are (K, C), one row per alpha region;
+    `cell_ids` (B, gh, gw) gives each cell of the coarse grid its region
+    and `anchors` (B, gh, gw, A) its weights on a lattice of alphas (see
+    `_anchor_weights`).
 
     Instance norm takes its statistics from the whole map. Under a map, the
-    regions of different alphas have features of different scales, so
-    whole-map statistics would normalize each region by a mixture and
-    neither would look as it does at its alpha alone. So each region is
-    normalized with its own mean and variance (pulled towards the whole
-    map's by a prior of one cell, which keeps a tiny region stable). A
-    constant map is one region: plain instance norm. The statistics are
-    summed per cell (an area resize, two passes over x as for plain
-    instance norm), then per region on the small grid; the scale and shift
-    are formed per region, spread over the cells, and resized bilinearly
-    to the layer, so region borders blend over about a cell.
+    parts of different alphas have features of different scales, so
+    whole-map statistics would normalize each part by a mixture and none
+    would look as it does at its alpha alone. So the statistics follow
+    alpha too: each lattice alpha (anchor) gathers the statistics of the
+    cells near it in alpha, pulled towards the whole map's by a prior of
+    one cell, and each cell takes the blend of its anchors' statistics.
+    Parts of clearly different alphas share no anchor and are normalized
+    by their own statistics; cells of in-between alphas (soft borders,
+    gradients) blend smoothly. A constant map gives every anchor the whole
+    map's statistics: plain instance norm.
+
+    Statistics are summed per cell (an area resize, two passes over x as
+    plain instance norm makes) and then on the small grid; the scale and
+    shift are formed per cell and resized bilinearly to the layer.
     """
     shape = tf.shape(x)
-    batch, channels = shape[0], shape[3]
+    channels = shape[3]
     grid = tf.shape(cell_ids)[1:3]
     # Per-cell E[x] and E[x^2] (every cell covers the same number of
     # pixels), the latter around the whole map's mean: a float32 E[x^2] -
@@ -167,23 +177,48 @@ def _region_norm(x, gamma, beta, cell_ids, count):
     centre = tf.reduce_mean(cell_mean, axis=[1, 2], keepdims=True)
     cell_square = tf.image.resize(tf.square(x - centre), grid, "area")
     cell_mean -= centre
-    segments = cell_ids + count * tf.range(batch)[:, None, None]
-    num = batch * count
-    cells = tf.math.unsorted_segment_sum(tf.ones_like(segments, tf.float32), segments, num)
-    sums = tf.math.unsorted_segment_sum(cell_mean, segments, num)
-    squares = tf.math.unsorted_segment_sum(cell_square, segments, num)
-    whole_mean = tf.repeat(tf.reduce_mean(cell_mean, axis=[1, 2]), count, axis=0)
-    whole_square = tf.repeat(tf.reduce_mean(cell_square, axis=[1, 2]), count, axis=0)
-    weight = (cells + 1.0)[:, None]
-    mean = (sums + whole_mean) / weight
-    variance = tf.maximum((squares + whole_square) / weight - tf.square(mean), 0.0)
-    mean += tf.repeat(tf.reshape(centre, [batch, channels]), count, axis=0)
+    cells = tf.reduce_sum(anchors, axis=[1, 2])[..., None] + 1.0  # + the prior's cell
+    whole_square = tf.reduce_mean(cell_square, axis=[1, 2])[:, None]
+    anchor_mean = tf.einsum("bhwa,bhwc->bac", anchors, cell_mean) / cells
+    anchor_square = (tf.einsum("bhwa,bhwc->bac", anchors, cell_square) + whole_square) / cells
+    # Statistics that jump from one cell to the next make edges the network
+    # paints as strokes; a 3x3-cell average spreads each change over three.
+    mean = _cell_blur(tf.einsum("bhwa,bac->bhwc", anchors, anchor_mean))
+    square = _cell_blur(tf.einsum("bhwa,bac->bhwc", anchors, anchor_square))
+    variance = tf.maximum(square - mean**2, 0.0)
     scale, shift = _scale_shift(
-        mean, variance, tf.tile(gamma, [batch, 1]), tf.tile(beta, [batch, 1])
+        mean + centre, variance, tf.gather(gamma, cell_ids), tf.gather(beta, cell_ids)
     )
-    table = tf.concat([scale, shift], -1)
-    per_cell = tf.image.resize(tf.gather(table, segments), shape[1:3], "bilinear")
+    per_cell = tf.image.resize(tf.concat([scale, shift], -1), shape[1:3], "bilinear")
     return x * per_cell[..., :channels] + per_cell[..., channels:]
+
+
+def _cell_blur(x):
+    """3x3 mean over cells, the grid's edges averaging only the cells there."""
+    return tf.nn.avg_pool2d(x, 3, 1, "SAME")
+
+
+def _anchor_weights(alphas):
+    """(..., L) alphas -> (..., STAT_LEVELS ** L) multilinear weights on a lattice.
+
+    The lattice has `STAT_LEVELS` alphas per layer (0, 1/4, ..., 1); each
+    alpha spreads over the 2^L lattice points around it, and the weights
+    sum to 1.
+    """
+    steps = STAT_LEVELS - 1
+    weights = None
+    for layer in range(alphas.shape[-1]):
+        t = tf.clip_by_value(alphas[..., layer], 0.0, 1.0) * steps
+        low = tf.minimum(tf.floor(t), steps - 1)
+        frac = (t - low)[..., None]
+        low = tf.cast(low, tf.int32)
+        w = tf.one_hot(low, STAT_LEVELS) * (1.0 - frac) + tf.one_hot(low + 1, STAT_LEVELS) * frac
+        if weights is None:
+            weights = w
+        else:
+            outer = weights[..., :, None] * w[..., None, :]
+            weights = tf.reshape(outer, tf.concat([tf.shape(w)[:-1], [-1]], 0))
+    return weights
 
 
 def _scale_shift(mean, variance, gamma, beta):
@@ -263,7 +298,8 @@ class StylizerGraph(tf.Module):
         agree to 1/`MAP_LEVELS` form one region, and Lambda runs once per
         region (on the region's mean alpha), never per pixel: a painted map
         has a handful of regions, a smooth one at most one per cell.
-        `regions` is (cell region ids (B, h, w), number of regions).
+        `regions` is (cell region ids (B, h, w), number of regions, each
+        cell's weights on the lattice of alphas its statistics come from).
         """
         alpha_map = tf.image.resize(tf.cast(alpha_map, tf.float32), (height, width), "bilinear")
         padded = _pad_to_multiple(alpha_map)
@@ -278,7 +314,8 @@ class StylizerGraph(tf.Module):
         _, ids = tf.raw_ops.UniqueV2(x=levels, axis=[0])
         count = tf.reduce_max(ids) + 1
         region_alpha = tf.math.unsorted_segment_mean(rows, ids, count)
-        return self.parameters(region_alpha), (tf.reshape(ids, tf.shape(coarse)[:3]), count)
+        cell_ids = tf.reshape(ids, tf.shape(coarse)[:3])
+        return self.parameters(region_alpha), (cell_ids, count, _anchor_weights(coarse))
 
     def stylize_map(self, content, alpha_map):
         """(B, H, W, 3) content, (B or 1, H', W', L) alpha map -> stylized (B, H, W, 3)."""

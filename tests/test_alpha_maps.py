@@ -143,10 +143,14 @@ def test_lambda_runs_once_per_region_not_per_cell(shipped, photo):
     height, width = photo.shape[1:3]
     alpha_map = np.full((1, height, width, 3), 0.2, np.float32)
     alpha_map[:, : height // 2] = 0.9
-    params, (cells, count) = shipped.graph.map_regions(tf.constant(alpha_map), 1, height, width)
+    params, (cells, count, anchors) = shipped.graph.map_regions(
+        tf.constant(alpha_map), 1, height, width
+    )
     # Two alphas, plus the blend of a row of cells that straddles the border.
     assert int(count) <= 3 and params.shape[0] == int(count)
     assert cells.shape[1] * cells.shape[2] >= 4 * int(count)
+    # Each cell's statistics come from lattice alphas with weights summing to 1.
+    np.testing.assert_allclose(np.asarray(anchors).sum(-1), 1.0, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -193,3 +197,30 @@ def test_map_flags_that_cannot_combine_are_refused(tmp_path):
     ]:
         with pytest.raises(cli.user_errors(), match=needle):
             Options(output=str(tmp_path / "o.png"), **kwargs).validate()
+
+
+@pytest.mark.parametrize("case", ["transparency", "floating-point values", "not an image"])
+def test_command_refuses_a_bad_map_in_one_line(case, tmp_path):
+    import subprocess
+    import sys
+
+    path, _, needle = _bad_maps(tmp_path)[case]
+    before = sorted(os.listdir(tmp_path))
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "stylize.py"),
+            f"--alpha_map={path}",
+            f"--output={tmp_path / 'out.png'}",
+            "--max_size=64",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        timeout=180,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stylize.py: error: "), result.stderr
+    assert needle in lines[0]
+    assert sorted(os.listdir(tmp_path)) == before
