@@ -6,11 +6,13 @@ Playwright (skipped, with the reason, when Playwright or Chromium is not
 installed). A tiny random-weights model and small sizes keep it quick.
 """
 
+import base64
 import http.client
 import io
 import json
 import os
 import threading
+import types
 import urllib.parse
 
 import numpy as np
@@ -18,8 +20,8 @@ import pytest
 from PIL import Image
 
 from adjustable_style import alpha as alpha_lib
+from adjustable_style import color, images, model_files, stylize_options
 from adjustable_style import demo as demo_lib
-from adjustable_style import model_files, stylize_options
 from adjustable_style import stylize as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -121,7 +123,12 @@ def test_page_is_self_contained(app):
 
 def test_page_files_are_served_from_the_package(app):
     page = call(app, "GET", "/").body.decode()
-    for path, kind in (("/demo.css", "text/css"), ("/demo.js", "text/javascript")):
+    for path, kind in (
+        ("/demo.css", "text/css"),
+        ("/demo.js", "text/javascript"),
+        ("/camera.js", "text/javascript"),
+        ("/brush.js", "text/javascript"),
+    ):
         assert f'"{path}"' in page
         response = call(app, "GET", path)
         assert response.status == 200 and response.content_type.startswith(kind)
@@ -260,6 +267,146 @@ def test_random_alpha_is_what_stylize_py_draws(app, model_path):
     expected = alpha_lib.sample_alpha(1, 3, [42, 0])[0]
     np.testing.assert_array_equal(alpha_lib.parse_alpha(data["alpha"], STYLE_LAYERS), expected)
     assert data["alpha"] == ",".join(f"{n}={v}" for n, v in zip(STYLE_LAYERS, data["values"]))
+
+
+# ---------------------------------------------------------------------------
+# Brush mode (a painted alpha map) and keeping the photo's colours.
+# ---------------------------------------------------------------------------
+
+
+def map_png(values, mode="RGB"):
+    """PNG bytes of an (H, W, C) alpha map in [0, 1], as the page encodes it."""
+    out = io.BytesIO()
+    pixels = np.round(np.asarray(values, np.float32) * 255).astype(np.uint8)
+    Image.fromarray(pixels, mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+def half_map(height=32, width=48):
+    """Alpha 0 on the left half, 1 on the right half, every layer."""
+    values = np.zeros((height, width, 3), np.float32)
+    values[:, width // 2 :] = 1
+    return values
+
+
+def stylize_map(app, client_id, content_id, model, body, **params):
+    params = {
+        "client": client_id,
+        "content": content_id,
+        "model": model,
+        "seq": 1,
+        "size": "full",
+        "seed": 7,
+        **params,
+    }
+    return call(app, "POST", "/api/stylize", body, **params)
+
+
+def test_painted_map_is_what_the_printed_command_makes(app, model_path, tmp_path):
+    content = load_example(app, "m1")
+    body = map_png(half_map())
+    response = stylize_map(app, "m1", content, model_path, body, noise="1", preserve_color="1")
+    assert response.status == 200 and response.content_type == "image/png"
+    picture = decode_png(response.body)
+    assert picture.shape == (64, 96, 3)  # chelsea.png at max_size 96
+    assert response.headers["X-Alpha-Map"] == "alpha_map.png"
+    assert response.headers["X-Alpha"] == ""
+    command = urllib.parse.unquote(response.headers["X-Command"])
+    assert command == (
+        f"python stylize.py --model={model_path} "
+        f"--content={os.path.relpath(demo_lib.EXAMPLES_DIR)}/chelsea.png "
+        "--output=stylized.png --max_size=96 --alpha_map=alpha_map.png "
+        "--content_noise --seed=7 --preserve_color"
+    )
+    # The page's "Download map" saves the map it sent as alpha_map.png.
+    (tmp_path / "alpha_map.png").write_bytes(body)
+    out = tmp_path / "stylized.png"
+    stylize_lib.run(
+        stylize_options.Options(
+            model=model_path,
+            content=os.path.join(demo_lib.EXAMPLES_DIR, "chelsea.png"),
+            output=str(out),
+            max_size=96,
+            alpha_map=str(tmp_path / "alpha_map.png"),
+            content_noise=True,
+            seed=7,
+            preserve_color=True,
+        ),
+        out=lambda line: None,
+    )
+    np.testing.assert_array_equal(picture, np.asarray(Image.open(out).convert("RGB")))
+    # The left third looks like alpha 0, the right third like alpha 1 (at
+    # 96 px the map's regions blend over a third of the picture).
+    plain = decode_png(stylize_map(app, "m1", content, model_path, body, seq=2).body)
+    zero, one = (
+        decode_png(stylize(app, "m1", content, model_path, alpha=a, seq=3 + k).body)
+        for k, a in enumerate("01")
+    )
+    distance = lambda a, b, part: np.abs(a[:, part].astype(float) - b[:, part]).mean()
+    left, right = slice(0, 32), slice(64, 96)
+    assert distance(plain, zero, left) < distance(plain, one, left)
+    assert distance(plain, one, right) < distance(plain, zero, right)
+
+
+def test_constant_map_is_the_uniform_alpha(app, model_path):
+    content = load_example(app, "m2")
+    body = map_png(np.full((20, 30, 3), 0.6, np.float32))
+    mapped = stylize_map(app, "m2", content, model_path, body)
+    uniform = stylize(app, "m2", content, model_path, alpha="0.6", seq=2)
+    assert mapped.status == uniform.status == 200
+    difference = np.abs(decode_png(mapped.body).astype(int) - decode_png(uniform.body))
+    assert difference.max() <= 2, difference.max()
+
+
+def test_bad_maps_are_clear_errors(app, model_path):
+    content = load_example(app, "m3")
+    rgba = np.ones((8, 8, 4), np.float32)
+    for body, message in [
+        (map_png(rgba, "RGBA"), "alpha_map.png: has a transparency channel (4 channels)"),
+        (b"\x89PNG not really", "alpha map alpha_map.png: not an image file"),
+        (b"", "no alpha map in the request"),
+    ]:
+        response = stylize_map(app, "m3", content, model_path, body)
+        assert response.status == 400, message
+        error = response.json["error"]
+        assert message in error and "\n" not in error
+    both = stylize_map(app, "m3", content, model_path, map_png(half_map()), alpha="1")
+    assert both.status == 400 and "leave out 'alpha'" in both.json["error"]
+    # The app still serves this page.
+    assert stylize_map(app, "m3", content, model_path, map_png(half_map())).status == 200
+
+
+def test_base_model_takes_no_map():
+    base = types.SimpleNamespace(adjustable=False, style_layers=[], num_layers=0)
+    app = demo_lib.DemoApp(demo_lib.Config(model="base", max_size=96), loader=lambda spec: base)
+    content = load_example(app, "m4")
+    response = stylize_map(app, "m4", content, "base", map_png(half_map()))
+    assert response.status == 400 and "base model" in response.json["error"]
+
+
+def test_keep_colours_keeps_the_photos_chroma(app, model_path):
+    content = load_example(app, "m5")
+    photo = images.load_image(os.path.join(demo_lib.EXAMPLES_DIR, "chelsea.png"), max_size=96)
+    plain = stylize(app, "m5", content, model_path, alpha="1")
+    kept = stylize(app, "m5", content, model_path, alpha="1", preserve_color="1", seq=2)
+    assert plain.status == kept.status == 200
+    assert urllib.parse.unquote(kept.headers["X-Command"]).endswith(" --preserve_color")
+    assert "--preserve_color" not in urllib.parse.unquote(plain.headers["X-Command"])
+
+    def chroma(pixels):
+        return np.asarray(color.ycbcr(np.asarray(pixels, np.float32) / 255))[..., 1:]
+
+    photo_chroma = chroma(images.to_uint8(photo))
+    assert np.abs(chroma(decode_png(kept.body)) - photo_chroma).mean() * 255 <= 2
+    assert np.abs(chroma(decode_png(plain.body)) - photo_chroma).mean() * 255 > 4
+    # The camera keeps them too.
+    frame = jpeg_bytes(60, 80)
+    camera = [
+        call(app, "POST", "/api/camera", frame, model=model_path, alpha="1", preserve_color=on)
+        for on in ("0", "1")
+    ]
+    assert camera[0].status == camera[1].status == 200
+    assert camera[0].body != camera[1].body
 
 
 # ---------------------------------------------------------------------------
@@ -422,6 +569,103 @@ def test_page_in_chromium(server):
             assert page.evaluate(DIGEST_JS) != shown
 
             # Nothing was fetched from anywhere but this server.
+            foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
+            assert foreign == []
+        finally:
+            browser.close()
+
+
+PIXELS_JS = """async () => {
+  const response = await fetch(document.querySelector('#result').src);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}"""
+
+
+def test_brush_and_keep_colours_in_chromium(server):
+    sync_playwright = _browser_or_skip()
+    base = demo_lib.server_url(server)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.set_default_timeout(30_000)
+            requests = []
+            page.on("request", lambda request: requests.append(request.url))
+
+            def shown():
+                return decode_png(base64.b64decode(page.evaluate(PIXELS_JS))).astype(np.float32)
+
+            def after(action):
+                """Does `action`, then waits for the full picture it brings."""
+                seq = int(page.get_attribute("#result", "data-seq") or 0)
+                action()
+                page.wait_for_function(IDLE_AFTER_JS, arg=seq)
+
+            page.goto(base)
+            page.wait_for_function(IDLE_AFTER_JS, arg=0)  # chelsea.png, 96x64.
+            assert page.is_enabled("#brush") and page.is_hidden("#brush-canvas")
+
+            # Brush mode on a "less style" base (Fill paints the whole map).
+            after(lambda: page.click("#brush"))
+            assert page.is_visible("#brush-canvas")
+            assert page.get_attribute("#result", "data-map") == "1"
+            page.select_option("#brush-alpha", "less")
+            after(lambda: page.click("#brush-fill"))
+            before = shown()
+
+            # One "more style" stroke in the top-left corner.
+            page.select_option("#brush-alpha", "more")
+            page.fill("#brush-size", "20")
+            page.locator("#brush-canvas").scroll_into_view_if_needed()
+            box = page.locator("#brush-canvas").bounding_box()
+            at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+
+            def stroke():
+                page.mouse.move(*at(0.05, 0.1))
+                page.mouse.down()
+                for fx, fy in ((0.15, 0.15), (0.25, 0.1), (0.2, 0.3), (0.1, 0.35)):
+                    page.mouse.move(*at(fx, fy), steps=3)
+                page.mouse.up()
+
+            after(stroke)
+            assert page.is_hidden("#error")
+            painted = shown()
+            change = np.abs(painted - before).mean(axis=-1)
+            height, width = change.shape
+            near = change[: height * 2 // 5, : width * 2 // 5].mean()
+            far = change[height * 3 // 5 :, width * 3 // 5 :].mean()
+            assert near > 10 and near > 3 * far, (near, far)
+            assert page.text_content("#alpha-text").startswith("--alpha_map=alpha_map.png")
+            command = page.input_value("#command")
+            assert " --alpha_map=alpha_map.png" in command and "--alpha=" not in command
+
+            # The map downloads as alpha_map.png: RGB, 255 in the stroke, 0 elsewhere.
+            with page.expect_download() as download_info:
+                page.click("#brush-download")
+            assert download_info.value.suggested_filename == "alpha_map.png"
+            saved = Image.open(download_info.value.path())
+            assert saved.mode == "RGB" and saved.size == (48, 32)  # The preview's size.
+            saved = np.asarray(saved)
+            assert (saved[4, 4] == 255).all() and (saved[-4, -4] == 0).all()
+            assert set(np.unique(saved[-8:, -12:])) == {0}
+
+            # Undo: the map is the "less style" base again, and so the picture.
+            after(lambda: page.click("#brush-undo"))
+            np.testing.assert_array_equal(shown(), before)
+
+            # Keep colours: a new picture, and the command says so.
+            after(lambda: page.check("#preserve-color"))
+            assert np.abs(shown() - before).mean() > 1
+            assert page.input_value("#command").endswith(" --preserve_color")
+
+            # Stop brush: the sliders' alphas again.
+            after(lambda: page.click("#brush"))
+            assert page.is_hidden("#brush-canvas")
+            assert page.text_content("#alpha-text").startswith("--alpha=")
+            assert page.is_hidden("#error")
             foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
             assert foreign == []
         finally:

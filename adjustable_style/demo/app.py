@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from adjustable_style import alpha as alpha_lib
-from adjustable_style import images, model_files, stylize_options
+from adjustable_style import alpha_maps, color, images, model_files, stylize_options
 from adjustable_style import noise as noise_lib
 from adjustable_style.errors import UserError
 
@@ -41,6 +41,9 @@ MAX_UPLOAD_BYTES = 64 << 20
 MAX_SESSIONS = 16
 # What the copied command line writes.
 COMMAND_OUTPUT = "stylized.png"
+# Where the page's "Download map" saves a painted alpha map, and so the
+# name the copied command line gives --alpha_map.
+MAP_FILE = "alpha_map.png"
 MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
 
 # The page's files (in page/), by the path the browser asks for.
@@ -49,6 +52,7 @@ PAGE_FILES = {
     "/demo.css": "demo.css",
     "/demo.js": "demo.js",
     "/camera.js": "camera.js",
+    "/brush.js": "brush.js",
 }
 _PAGE_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -146,6 +150,11 @@ def _fit(array, long_side):
         return array
     scale = long_side / max(height, width)
     return images.resize_image(array, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+def is_on(query, name):
+    """Whether a checkbox-like query parameter is set."""
+    return query.get(name, "0") in ("1", "true", "on")
 
 
 def _display_name(name):
@@ -400,8 +409,14 @@ class DemoApp:
 
     # -- Stylizing ----------------------------------------------------------
 
-    def command_line(self, content, model_key, alpha_text, noise, seed):
-        """The `python stylize.py ...` line that makes the full-size picture."""
+    def command_line(
+        self, content, model_key, alpha_text, noise, seed, preserve=False, mapped=False
+    ):
+        """The `python stylize.py ...` line that makes the full-size picture.
+
+        With `mapped`, the alphas are the painted map, which the page saves
+        as MAP_FILE.
+        """
         parts = [
             "python",
             "stylize.py",
@@ -411,12 +426,16 @@ class DemoApp:
         ]
         if self.config.max_size != stylize_options.DEFAULT_MAX_SIZE:
             parts.append(f"--max_size={self.config.max_size}")
-        if alpha_text:
+        if mapped:
+            parts.append(f"--alpha_map={MAP_FILE}")
+        elif alpha_text:
             parts.append(f"--alpha={alpha_text}")
         if noise:
             parts.append("--content_noise")
         if seed is not None:
             parts.append(f"--seed={seed}")
+        if preserve:
+            parts.append("--preserve_color")
         return " ".join(shlex.quote(p) for p in parts)
 
     def _content_for(self, content, noise, seed, size):
@@ -439,8 +458,30 @@ class DemoApp:
             content.noisy = kept
         return content.noisy[key]
 
-    def stylize(self, query):
-        """GET /api/stylize: one picture, as PNG; metadata in X- headers."""
+    def _alpha_map(self, model, query, body):
+        """The (H, W, L) alphas of a painted map: the PNG body of a POST."""
+        if not model.adjustable:
+            raise DemoError(
+                400, "this model has no alpha (it is a base model), so an alpha map cannot apply"
+            )
+        if query.get("alpha"):
+            # As stylize.py: --alpha_map sets alpha itself.
+            raise DemoError(400, "an alpha map sets alpha per pixel; leave out 'alpha'")
+        if not body:
+            raise DemoError(400, "no alpha map in the request (POST the map as PNG bytes)")
+        try:
+            return alpha_maps.read_alpha_map(
+                io.BytesIO(body), MAP_FILE, model.style_layers, self.config.max_pixels or None
+            )
+        except alpha_maps.AlphaMapError as error:
+            raise DemoError(400, str(error)) from None
+
+    def stylize(self, query, body=None):
+        """GET /api/stylize: one picture, as PNG; metadata in X- headers.
+
+        POST /api/stylize takes the same query and an alpha map (PNG) as the
+        body, in place of `alpha`: the page's brush mode.
+        """
         started = time.perf_counter()
         session = self._session(query, create=False)
         try:
@@ -451,42 +492,52 @@ class DemoApp:
         if size not in ("preview", "full"):
             raise DemoError(400, f"size must be 'preview' or 'full', got {size!r}")
         model_key = query.get("model", "")
-        noise = query.get("noise", "0") in ("1", "true", "on")
+        noise = is_on(query, "noise")
+        preserve = is_on(query, "preserve_color")
         seed = self._seed(query)
         if noise and seed is None:
             raise DemoError(400, "the content-noise mask needs a seed")
         session.latest_seq = max(session.latest_seq, seq)
         content = self._current_content(session, query)
         model = self.model(model_key)
-        alpha = self._alpha(model, query)
+        mapped = body is not None
+        if mapped:
+            alpha, alpha_map = None, self._alpha_map(model, query, body)
+        else:
+            alpha, alpha_map = self._alpha(model, query), None
         alpha_text = alpha_lib.format_alpha(alpha, model.style_layers) if alpha is not None else ""
         pixels = self._content_for(content, noise, seed, size)
         with self._tf_lock:
             if seq < session.latest_seq:
                 raise DemoError(409, "superseded by a newer request", superseded=True)
             model_started = time.perf_counter()
-            out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
+            if mapped:
+                out = model.stylize_map(pixels[None], alpha_map)[0]
+            else:
+                out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
+            if preserve:
+                # The photo's own colours, not the noisy ones: as stylize.py.
+                clean = content.full if size == "full" else content.preview
+                out = np.asarray(color.preserve_color(clean, out))
             model_seconds = time.perf_counter() - model_started
         # Fast compression: at 1024 px, level 6 takes ~350 ms, level 1 ~80 ms
         # for a file ~15% bigger, which costs nothing on a local connection.
         png = encode_png(out, compress_level=1)
         height, width = out.shape[:2]
-        command = self.command_line(content, model_key, alpha_text, noise, seed)
+        command = self.command_line(content, model_key, alpha_text, noise, seed, preserve, mapped)
         quote = lambda text: urllib.parse.quote(text, safe="")
-        return Response(
-            200,
-            png,
-            "image/png",
-            {
-                "X-Seq": str(seq),
-                "X-Size": f"{width}x{height}",
-                "X-Alpha": quote(alpha_text),
-                "X-Command": quote(command),
-                "X-Model-Seconds": f"{model_seconds:.4f}",
-                "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
-                "Cache-Control": "no-store",
-            },
-        )
+        headers = {
+            "X-Seq": str(seq),
+            "X-Size": f"{width}x{height}",
+            "X-Alpha": quote(alpha_text),
+            "X-Command": quote(command),
+            "X-Model-Seconds": f"{model_seconds:.4f}",
+            "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
+            "Cache-Control": "no-store",
+        }
+        if mapped:
+            headers["X-Alpha-Map"] = MAP_FILE
+        return Response(200, png, "image/png", headers)
 
     # -- Routing ------------------------------------------------------------
 
@@ -504,6 +555,7 @@ class DemoApp:
             ("POST", "/api/content"): lambda: self.load_content(params, body),
             ("GET", "/api/original"): lambda: self.original(params),
             ("GET", "/api/stylize"): lambda: self.stylize(params),
+            ("POST", "/api/stylize"): lambda: self.stylize(params, body),
             ("POST", "/api/camera"): lambda: _camera().stylize_frame(self, params, body),
             ("GET", "/favicon.ico"): lambda: Response(204, b"", "image/x-icon"),
         }

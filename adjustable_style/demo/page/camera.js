@@ -52,7 +52,8 @@ async function cameraLoop() {
     ctx.drawImage(video, 0, 0, Cam.canvas.width, Cam.canvas.height);
     const frame = await new Promise(r => Cam.canvas.toBlob(r, "image/jpeg", 0.9));
     const q = new URLSearchParams({model: S.model, noise: $("noise").checked ? "1" : "0",
-                                   seed: $("seed").value.trim()});
+                                   seed: $("seed").value.trim(),
+                                   preserve_color: $("preserve-color").checked ? "1" : "0"});
     if (S.adjustable) q.set("alpha", alphaText());
     let response;
     try { response = await fetch("/api/camera?" + q.toString(), {method: "POST", body: frame}); }

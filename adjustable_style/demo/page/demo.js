@@ -7,6 +7,7 @@ const S = {
   previewInFlight: false, previewPending: false,
   fullTimer: null, fullController: null, fullInFlight: false,
   resultUrl: null, downloadUrl: null, loading: 0, camera: false,
+  brush: null,  // brush.js, while brush mode is on: {mapBlob() -> Promise of the map's PNG}.
 };
 
 function showError(message) { $("error").textContent = message; $("error").hidden = false; }
@@ -47,8 +48,10 @@ function buildSliders() {
     const input = document.createElement("input");
     Object.assign(input, {type: "range", min: "0", max: "1", step: "0.01", id: `alpha-${name}`, value: S.values[i]});
     input.dataset.layer = name;
-    input.addEventListener("input", () => { S.values[i] = input.value; value.textContent = input.value; requestPreview(); });
-    input.addEventListener("change", () => { S.values[i] = input.value; value.textContent = input.value; requestFull(); });
+    // In brush mode the painted map sets the picture's alphas; the sliders
+    // only set what the brush paints with (brush.js).
+    input.addEventListener("input", () => { S.values[i] = input.value; value.textContent = input.value; if (!S.brush) requestPreview(); });
+    input.addEventListener("change", () => { S.values[i] = input.value; value.textContent = input.value; if (!S.brush) requestFull(); });
     wrap.append(row, input); box.append(wrap);
   });
 }
@@ -62,16 +65,24 @@ function setValues(values) {
 
 function stylizeUrl(size, seq) {
   const q = new URLSearchParams({client: S.client, seq: String(seq), content: S.contentId,
-    model: S.model, size, noise: $("noise").checked ? "1" : "0", seed: $("seed").value.trim()});
-  if (S.adjustable) q.set("alpha", alphaText());
+    model: S.model, size, noise: $("noise").checked ? "1" : "0", seed: $("seed").value.trim(),
+    preserve_color: $("preserve-color").checked ? "1" : "0"});
+  if (S.adjustable && !S.brush) q.set("alpha", alphaText());
   return "/api/stylize?" + q.toString();
+}
+// Brush mode POSTs the painted map (PNG) with the request; otherwise a GET.
+async function stylizeRequest(size, seq, signal) {
+  const url = stylizeUrl(size, seq);
+  if (!S.brush) return fetch(url, {signal});
+  const map = await S.brush.mapBlob();
+  return fetch(url, {method: "POST", body: map, signal});
 }
 async function render(size, controller) {
   const seq = ++S.seq;
   const started = performance.now();
   let response;
   try {
-    response = await fetch(stylizeUrl(size, seq), {signal: controller ? controller.signal : undefined});
+    response = await stylizeRequest(size, seq, controller ? controller.signal : undefined);
   } catch (e) {
     if (e.name !== "AbortError") showError("cannot reach the demo server (is demo.py still running?)");
     return;
@@ -93,8 +104,11 @@ async function render(size, controller) {
   img.dataset.kind = size;
   img.dataset.seq = String(seq);
   const alpha = decodeURIComponent(response.headers.get("X-Alpha") || "");
+  const map = response.headers.get("X-Alpha-Map");
   img.dataset.alpha = alpha;
-  $("alpha-text").textContent = alpha ? `--alpha=${alpha}` : "(base model: no alpha)";
+  img.dataset.map = map ? "1" : "0";
+  $("alpha-text").textContent = alpha ? `--alpha=${alpha}`
+    : map ? `--alpha_map=${map} (the painted map: Download map saves it as ${map})` : "(base model: no alpha)";
   $("command").value = decodeURIComponent(response.headers.get("X-Command") || "");
   const ms = Math.round(performance.now() - started);
   $("timing").textContent = `${size} ${response.headers.get("X-Size")}: ${ms} ms ` +
@@ -152,6 +166,7 @@ async function loadContent(query, body, name) {
     const original = $("original");
     original.src = "/api/original?" + new URLSearchParams({client: S.client, content: data.content_id});
     original.hidden = false;
+    document.dispatchEvent(new CustomEvent("demo:content", {detail: data}));
     refresh();
   } catch (e) { showError(e.message); }
 }
@@ -164,7 +179,9 @@ async function selectModel(key) {
     S.values = S.layers.map(n => old[n] !== undefined ? old[n] : "1");
     $("model-summary").textContent = data.summary;
     $("randomize").disabled = $("from-seed").disabled = $("reset").disabled = !S.adjustable;
-    buildSliders(); clearError(); refresh();
+    buildSliders(); clearError();
+    document.dispatchEvent(new CustomEvent("demo:model", {detail: data}));
+    refresh();
   } catch (e) { S.model = null; showError(e.message); updateBusy(); }
 }
 async function randomAlphas(seed) {
@@ -189,6 +206,7 @@ $("upload").addEventListener("change", () => {
 });
 $("model").addEventListener("change", () => selectModel($("model").value));
 $("noise").addEventListener("change", refresh);
+$("preserve-color").addEventListener("change", refresh);
 $("seed").addEventListener("change", () => {
   const text = $("seed").value.trim();
   if (!/^\d{1,19}$/.test(text)) { showError(`seed ${JSON.stringify(text)} must be a whole number`); return; }
