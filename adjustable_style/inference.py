@@ -48,9 +48,9 @@ STREAMING_PIXELS = 2048 * 2048
 STREAMING_ROWS = 256
 # Distinct alpha rows whose gammas and betas are kept.
 PARAMETER_CACHE_SIZE = 256
-# An alpha map is averaged over cells of about this many pixels (of the
+# An alpha map is averaged over cells of this many pixels (of the
 # padded content) before Lambda runs on it. Style elements are 10-20 px
-# and each output pixel sees about 200 px of input, so finer alpha detail
+# and each output pixel sees 141 px of input, so finer alpha detail
 # cannot show; each layer interpolates the cells' gammas and betas
 # bilinearly to its own resolution.
 MAP_CELL = 32
@@ -143,13 +143,23 @@ def _moments(x):
     return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
 
 
-def _region_norm(x, gamma, beta, cell_ids, count, anchors):
+def _cell_counts(size, cells, cell):
+    """Pixels of each of `cells` cells of `cell` pixels along an axis of `size`.
+
+    The cells are laid out as a SAME-padded pooling lays them: the
+    `cells * cell - size` missing pixels are split between both ends.
+    """
+    start = tf.range(cells) * cell - (cells * cell - size) // 2
+    return tf.cast(tf.minimum(start + cell, size) - tf.maximum(start, 0), tf.float32)
+
+
+def _region_norm(x, gamma, beta, cell_ids, anchors, cell):
     """Instance norm under an alpha map: statistics, gamma and beta by alpha.
 
     x is (B, h, w, C); gamma and beta are (K, C), one row per alpha region;
     `cell_ids` (B, gh, gw) gives each cell of the coarse grid its region
     and `anchors` (B, gh, gw, A) its weights on a lattice of alphas (see
-    `_anchor_weights`).
+    `_anchor_weights`); a cell is `cell` x `cell` pixels of x.
 
     Instance norm takes its statistics from the whole map. Under a map, the
     parts of different alphas have features of different scales, so
@@ -163,24 +173,34 @@ def _region_norm(x, gamma, beta, cell_ids, count, anchors):
     gradients) blend smoothly. A constant map gives every anchor the whole
     map's statistics: plain instance norm.
 
-    Statistics are summed per cell (an area resize, two passes over x as
-    plain instance norm makes) and then on the small grid; the scale and
-    shift are formed per cell and resized bilinearly to the layer.
+    The full-resolution work is two poolings (a SAME average pool counts
+    only the pixels inside the map, so edge cells are exact) and the
+    scale and shift, formed per cell and resized bilinearly, each on its
+    own: resizing them together and slicing costs twice as much.
     """
     shape = tf.shape(x)
-    channels = shape[3]
     grid = tf.shape(cell_ids)[1:3]
-    # Per-cell E[x] and E[x^2] (every cell covers the same number of
-    # pixels), the latter around the whole map's mean: a float32 E[x^2] -
-    # E[x]^2 cancels badly where a channel's mean is large.
-    cell_mean = tf.image.resize(x, grid, "area")
-    centre = tf.reduce_mean(cell_mean, axis=[1, 2], keepdims=True)
-    cell_square = tf.image.resize(tf.square(x - centre), grid, "area")
+    counts = (
+        _cell_counts(shape[1], grid[0], cell)[:, None]
+        * _cell_counts(shape[2], grid[1], cell)[None, :]
+    )
+    weights = anchors * counts[None, :, :, None]
+    total = tf.reduce_sum(counts)
+    cell_mean = tf.nn.avg_pool2d(x, cell, cell, "SAME")
+    # E[x^2] around the whole map's mean: a float32 E[x^2] - E[x]^2
+    # cancels badly where a channel's mean is large.
+    centre = tf.einsum("hw,bhwc->bc", counts, cell_mean)[:, None, None] / total
+    cell_square = tf.nn.avg_pool2d(tf.square(x - centre), cell, cell, "SAME")
     cell_mean -= centre
-    cells = tf.reduce_sum(anchors, axis=[1, 2])[..., None] + 1.0  # + the prior's cell
-    whole_square = tf.reduce_mean(cell_square, axis=[1, 2])[:, None]
-    anchor_mean = tf.einsum("bhwa,bhwc->bac", anchors, cell_mean) / cells
-    anchor_square = (tf.einsum("bhwa,bhwc->bac", anchors, cell_square) + whole_square) / cells
+    # Each anchor's pixels, plus the prior: one average cell's worth of the
+    # whole map's statistics (mean 0 around the centre).
+    prior = total / tf.cast(grid[0] * grid[1], tf.float32)
+    pixels = tf.reduce_sum(weights, axis=[1, 2])[..., None] + prior
+    whole_square = tf.einsum("hw,bhwc->bc", counts, cell_square)[:, None] / total
+    anchor_mean = tf.einsum("bhwa,bhwc->bac", weights, cell_mean) / pixels
+    anchor_square = (
+        tf.einsum("bhwa,bhwc->bac", weights, cell_square) + prior * whole_square
+    ) / pixels
     # Statistics that jump from one cell to the next make edges the network
     # paints as strokes; a 3x3-cell average spreads each change over three.
     mean = _cell_blur(tf.einsum("bhwa,bac->bhwc", anchors, anchor_mean))
@@ -189,8 +209,8 @@ def _region_norm(x, gamma, beta, cell_ids, count, anchors):
     scale, shift = _scale_shift(
         mean + centre, variance, tf.gather(gamma, cell_ids), tf.gather(beta, cell_ids)
     )
-    per_cell = tf.image.resize(tf.concat([scale, shift], -1), shape[1:3], "bilinear")
-    return x * per_cell[..., :channels] + per_cell[..., channels:]
+    size = shape[1:3]
+    return x * tf.image.resize(scale, size, "bilinear") + tf.image.resize(shift, size, "bilinear")
 
 
 def _cell_blur(x):
@@ -294,7 +314,7 @@ class StylizerGraph(tf.Module):
 
         The map (B or 1, H', W', L), any size, values in [0, 1], is resized
         to the content's `height` x `width`, padded as the content is, and
-        averaged over cells of about `MAP_CELL` pixels. Cells whose alphas
+        averaged over cells of `MAP_CELL` pixels. Cells whose alphas
         agree to 1/`MAP_LEVELS` form one region, and Lambda runs once per
         region (on the region's mean alpha), never per pixel: a painted map
         has a handful of regions, a smooth one at most one per cell.
@@ -302,10 +322,9 @@ class StylizerGraph(tf.Module):
         cell's weights on the lattice of alphas its statistics come from).
         """
         alpha_map = tf.image.resize(tf.cast(alpha_map, tf.float32), (height, width), "bilinear")
-        padded = _pad_to_multiple(alpha_map)
-        size = tf.shape(padded)[1:3]
-        cells = tf.maximum(1, tf.cast(tf.round(tf.cast(size, tf.float32) / MAP_CELL), tf.int32))
-        coarse = tf.image.resize(padded, cells, "area")
+        # The cells every layer uses: MAP_CELL pixels of the padded content,
+        # laid out as `_region_norm` pools them.
+        coarse = tf.nn.avg_pool2d(_pad_to_multiple(alpha_map), MAP_CELL, MAP_CELL, "SAME")
         coarse = tf.broadcast_to(coarse, tf.concat([[batch], tf.shape(coarse)[1:]], 0))
         rows = tf.reshape(coarse, [-1, len(self.style_layers)])
         # Regions by quantized alpha, so that rounding noise of the resizing
@@ -335,11 +354,16 @@ class StylizerGraph(tf.Module):
         """
         gammas, betas = self.split_parameters(params)
         params = iter(zip(gammas, betas))
+        # Each norm layer's resolution, as a fraction of the content's: its
+        # map cells are MAP_CELL // reduction pixels.
+        reductions = iter(networks.NORM_REDUCTIONS)
 
         def norm(x, relu=True):
             gamma, beta = next(params)
+            reduction = next(reductions)
             if regions is not None:
-                x = _region_norm(x, gamma, beta, *regions)
+                cell_ids, _, anchors = regions
+                x = _region_norm(x, gamma, beta, cell_ids, anchors, MAP_CELL // reduction)
             else:
                 mean, variance = _moments(x)
                 scale, shift = _scale_shift(

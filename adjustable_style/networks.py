@@ -85,6 +85,23 @@ NORM_LAYERS = tuple(c.norm for c in CONV_LAYERS)
 NORMALIZED_CHANNELS = tuple(c.filters for c in CONV_LAYERS)
 assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
 
+
+def _norm_reductions():
+    reduction, out = 1, []
+    for layer in DOWNSAMPLING:
+        reduction *= layer.stride
+        out.append(reduction)
+    out += [reduction] * (2 * len(RESIDUAL_BLOCKS))
+    for _ in UPSAMPLING:
+        reduction //= 2
+        out.append(reduction)
+    return tuple(out + [reduction])
+
+
+# How much smaller than the content each normalization layer's map is.
+NORM_REDUCTIONS = _norm_reductions()
+assert NORM_REDUCTIONS[0] == NORM_REDUCTIONS[-1] == 1 and len(NORM_REDUCTIONS) == len(NORM_LAYERS)
+
 # The input is padded to a multiple of this (two stride-2 downsamplings).
 SIZE_MULTIPLE = 4
 
