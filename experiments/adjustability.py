@@ -80,13 +80,11 @@ TARGETS = {
 }
 
 
-def define_flags(flag_values=None):
-    """Defines the command's flags (on `flag_values`, default absl's FLAGS).
+def define_input_flags(fv):
+    """Defines the flags every experiment shares on FlagValues `fv`.
 
-    Only the command (or a test, on its own FlagValues) defines them, so
-    importing this module never clashes with other commands' flags.
+    --model, --content, --vgg_weights, --style_image and --image_size.
     """
-    fv = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_string(
         "model",
         None,
@@ -123,6 +121,16 @@ def define_flags(flag_values=None):
         "then centre-cropped square.",
         flag_values=fv,
     )
+
+
+def define_flags(flag_values=None):
+    """Defines the command's flags (on `flag_values`, default absl's FLAGS).
+
+    Only the command (or a test, on its own FlagValues) defines them, so
+    importing this module never clashes with other commands' flags.
+    """
+    fv = flags.FLAGS if flag_values is None else flag_values
+    define_input_flags(fv)
     flags.DEFINE_integer(
         "steps", 11, "Values of alpha_l from 0 to 1 on each Figure 7 curve.", flag_values=fv
     )
@@ -267,6 +275,67 @@ def find_style_image(override, model_path, record):
     )
 
 
+def load_models(model_spec, model_path, style_image, vgg_weights):
+    """The adjustable stylizer, its record, the style image and the loss network.
+
+    `model_spec` is --model as given, `model_path` what it resolves to.
+    Notes (printed) when the style image or the VGG weights differ from what
+    training recorded; a UsageError for a base model, which has no alpha.
+    Returns a namespace: stylizer, record, style_layers, network (the loss
+    network's name), spec, style_path, style_size, style (the image in
+    [0, 1]), same_style (None when the record has no checksum), loss_net.
+    """
+    import types
+
+    from adjustable_style import data, loss_network, networks
+
+    stylizer, record = model_files.load_stylizer(model_spec or None)
+    if not networks.is_adjustable(stylizer):
+        raise UsageError(
+            f"{model_path} is a base (non-adjustable) model; these "
+            "experiments need a model that takes alpha"
+        )
+    style_layers = networks.style_layer_names(stylizer)
+    network = record.get("loss_network", "vgg19")
+    spec = loss_network.default_spec(
+        network, content_layer=record.get("content_layer"), style_layers=style_layers
+    )
+    style_path = find_style_image(style_image, model_path, record)
+    style_size = int(record.get("style_image_size") or DEFAULT_STYLE_IMAGE_SIZE)
+    style = data.style_image_tensor(style_path, style_size).numpy()[0]
+    style_sha = model_files.file_sha256(style_path)
+    same_style = (
+        style_sha == record["style_image_sha256"] if record.get("style_image_sha256") else None
+    )
+    if same_style is False:
+        print(
+            f"Note: {style_path} is not byte-identical to the training style "
+            f"image {record.get('style_image')!r} (a thumbnail or another "
+            "file); the style losses use it as given."
+        )
+    recorded_weights = record.get("vgg_weights")
+    if recorded_weights and os.path.basename(str(recorded_weights)) != os.path.basename(
+        vgg_weights
+    ):
+        print(
+            f"Note: the model was trained with VGG weights {recorded_weights!r}, "
+            f"measuring with {vgg_weights!r}."
+        )
+    loss_net = loss_network.build_loss_network(spec, weights=vgg_weights)
+    return types.SimpleNamespace(
+        stylizer=stylizer,
+        record=record,
+        style_layers=style_layers,
+        network=network,
+        spec=spec,
+        style_path=style_path,
+        style_size=style_size,
+        style=style,
+        same_style=same_style,
+        loss_net=loss_net,
+    )
+
+
 def curve_alphas(num_layers, steps):
     """{(others, layer index): (steps, L) alphas} for the Figure 7 curves."""
     from adjustable_style import alpha as alpha_lib
@@ -327,6 +396,10 @@ class Evaluator:
             batch = tf.repeat(content, tf.shape(alphas)[0], axis=0)
             return stylizer([batch, alphas], training=False)
 
+        # Plain callables for other experiments' compiled functions
+        # (experiments/diversity.py): the same features and Grams.
+        self.features = features
+        self.style_losses = style_losses
         self._measure_photo = measure_photo
         self._measure_stylized = measure_stylized
         self._stylize = stylize
@@ -633,8 +706,6 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
 
 def sweep_picture(content, style, cells, layer_names, alphas, title):
     """Figure 3: content and style in a header, then the sweep grid."""
-    from PIL import Image, ImageDraw
-
     from adjustable_style import figures
 
     grid = figures.compose_grid(
@@ -643,19 +714,32 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
         col_labels=[f"{a:g}" for a in alphas],
         corner_label="alpha_l:",
     )
-    size = cells.shape[2]
-    thumb_h = size
-    style_img = Image.fromarray(images.to_uint8(style))
-    style_w = max(1, min(2 * thumb_h, round(style_img.width * thumb_h / style_img.height)))
-    style_img = style_img.resize((style_w, thumb_h), Image.Resampling.LANCZOS)
-    content_img = Image.fromarray(images.to_uint8(content))
+    return picture_with_header(grid, [(content, "content"), (style, "style")], title)
+
+
+def picture_with_header(grid, thumbnails, title):
+    """A grid (uint8) under a header: two title lines, then captioned thumbnails.
+
+    `thumbnails`: [(image in [0, 1], caption)], each scaled to the height of
+    the grid's cells (the first one's height, which is the photo's) and at
+    most twice as wide; `title`: (line, smaller line). Shared by the
+    experiments' pictures so they all look alike.
+    """
+    from PIL import Image, ImageDraw
+
+    pictures = [Image.fromarray(images.to_uint8(image)) for image, _ in thumbnails]
+    size = thumb_h = pictures[0].height
+    for k, picture in enumerate(pictures):
+        width = max(1, min(2 * thumb_h, round(picture.width * thumb_h / picture.height)))
+        if picture.size != (width, thumb_h):
+            pictures[k] = picture.resize((width, thumb_h), Image.Resampling.LANCZOS)
 
     font = _font(int(np.clip(size // 10, 11, 22)))
     small = _font(int(np.clip(size // 13, 10, 17)))
     pad = 8
     line_h = font.size + 6 if hasattr(font, "size") else 16
     caption_h = (small.size if hasattr(small, "size") else 12) + 6
-    header_w = content_img.width + pad * 3 + style_w
+    header_w = sum(p.width for p in pictures) + 3 * pad * (len(pictures) - 1)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     title_w = max(
         measure.textbbox((0, 0), text, font=f)[2] for text, f in zip(title, (font, small))
@@ -668,19 +752,16 @@ def sweep_picture(content, style, cells, layer_names, alphas, title):
     draw.text((pad, pad + line_h), title[1], fill=(90, 90, 90), font=small)
     y = pad + 2 * line_h + pad
     x = (width - header_w) // 2
-    canvas.paste(content_img, (x, y))
-    draw.text(
-        (x + content_img.width // 2, y + thumb_h + 3),
-        "content",
-        fill=(0, 0, 0),
-        font=small,
-        anchor="mt",
-    )
-    x2 = x + content_img.width + 3 * pad
-    canvas.paste(style_img, (x2, y))
-    draw.text(
-        (x2 + style_w // 2, y + thumb_h + 3), "style", fill=(0, 0, 0), font=small, anchor="mt"
-    )
+    for picture, (_, caption) in zip(pictures, thumbnails):
+        canvas.paste(picture, (x, y))
+        draw.text(
+            (x + picture.width // 2, y + thumb_h + 3),
+            caption,
+            fill=(0, 0, 0),
+            font=small,
+            anchor="mt",
+        )
+        x += picture.width + 3 * pad
     canvas.paste(Image.fromarray(grid), ((width - grid.shape[1]) // 2, header_h))
     return np.asarray(canvas)
 
@@ -828,26 +909,39 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def _command(fv):
-    """The command line that reproduces the run (flags that change results)."""
-    parts = ["python", PROGRAM]
-    for name in (
-        "model",
-        "content",
-        "style_image",
-        "vgg_weights",
-        "image_size",
-        "steps",
-        "sweep_steps",
-        "sweep_photo",
-        "max_images",
-        "output_dir",
-    ):
+def command_line(program, fv, names, omit_zero=()):
+    """`python PROGRAM --flag=value ...` for the flags `names` of `fv`, quoted.
+
+    Unset flags are left out, and so are those in `omit_zero` when 0.
+    """
+    parts = ["python", program]
+    for name in names:
         value = fv[name].value
-        if value is None or (name in ("sweep_photo", "max_images") and value == 0):
+        if value is None or (name in omit_zero and value == 0):
             continue
         parts.append(f"--{name}={value}")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _command(fv):
+    """The command line that reproduces the run (flags that change results)."""
+    return command_line(
+        PROGRAM,
+        fv,
+        (
+            "model",
+            "content",
+            "style_image",
+            "vgg_weights",
+            "image_size",
+            "steps",
+            "sweep_steps",
+            "sweep_photo",
+            "max_images",
+            "output_dir",
+        ),
+        omit_zero=("sweep_photo", "max_images"),
+    )
 
 
 def _check(fv):
@@ -903,41 +997,11 @@ def run(fv):
     output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
 
     cli.quiet_tensorflow_import()
-    from adjustable_style import data, loss_network, networks
-
-    stylizer, record = model_files.load_stylizer(fv.model or None)
-    if not networks.is_adjustable(stylizer):
-        raise UsageError(
-            f"{model_path} is a base (non-adjustable) model; these "
-            "experiments need a model that takes alpha"
-        )
-    style_layers = networks.style_layer_names(stylizer)
-    network = record.get("loss_network", "vgg19")
-    spec = loss_network.default_spec(
-        network, content_layer=record.get("content_layer"), style_layers=style_layers
-    )
-    style_path = find_style_image(fv.style_image, model_path, record)
-    style_size = int(record.get("style_image_size") or DEFAULT_STYLE_IMAGE_SIZE)
-    style = data.style_image_tensor(style_path, style_size).numpy()[0]
-    style_sha = model_files.file_sha256(style_path)
-    same_style = (
-        style_sha == record["style_image_sha256"] if record.get("style_image_sha256") else None
-    )
-    if same_style is False:
-        print(
-            f"Note: {style_path} is not byte-identical to the training style "
-            f"image {record.get('style_image')!r} (a thumbnail or another "
-            "file); the style losses use it as given."
-        )
-    recorded_weights = record.get("vgg_weights")
-    if recorded_weights and os.path.basename(str(recorded_weights)) != os.path.basename(
-        fv.vgg_weights
-    ):
-        print(
-            f"Note: the model was trained with VGG weights {recorded_weights!r}, "
-            f"measuring with {fv.vgg_weights!r}."
-        )
-    loss_net = loss_network.build_loss_network(spec, weights=fv.vgg_weights)
+    loaded = load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
+    stylizer, record, style_layers = loaded.stylizer, loaded.record, loaded.style_layers
+    network, spec, loss_net = loaded.network, loaded.spec, loaded.loss_net
+    style_path, style_size, style = loaded.style_path, loaded.style_size, loaded.style
+    same_style = loaded.same_style
     evaluator = Evaluator(
         stylizer, loss_net, spec.content_layer, style_layers, style, fv.batch_size
     )

@@ -272,3 +272,175 @@ def test_main_refuses_missing_content(experiment):
     fv(["adjustability"])
     with pytest.raises(UsageError, match="--content"):
         experiment.main(["adjustability"], fv)
+
+
+# ---------------------------------------------------------------------------
+# experiments/diversity.py (Figures 5 and 8).
+# ---------------------------------------------------------------------------
+
+DIVERSITY = os.path.join(REPO, "experiments", "diversity.py")
+
+
+@pytest.fixture(scope="module")
+def diversity():
+    spec = importlib.util.spec_from_file_location("diversity", DIVERSITY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_diversity_pairwise_distances_by_hand(diversity):
+    # Three flat images at 0, 10 and 40 levels: pairs differ by 10, 40, 30.
+    samples = np.stack([np.full((4, 4, 3), v / 255) for v in (0, 10, 40)])
+    assert diversity.pixel_diversity(samples) == pytest.approx(80 / 3)
+    features = np.stack([np.full((2, 2, 5), v) for v in (1.0, 2.0, 4.0)])
+    # Pairs differ by 1, 3, 2 (mean 2); the reference's mean |feature| is 4.
+    assert diversity.feature_diversity(features, np.full((2, 2, 5), -4.0)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("target", [0.003, 0.7, 55.0])
+def test_diversity_calibration_reaches_its_target(diversity, target):
+    # Monotone but not linear, as pixel distance against noise strength is.
+    result = diversity.calibrate_sigma(lambda s: 3 * math.tanh(s) + s**2, target, 0.02)
+    assert result["reached"]
+    assert result["pixel_l1"] == pytest.approx(target, rel=0.02)
+    assert result["trace"][-1] == {"sigma": result["sigma"], "pixel_l1": result["pixel_l1"]}
+    assert len(result["trace"]) <= 30
+    # An unreachable target: the closest try, and reached says so.
+    flat = diversity.calibrate_sigma(lambda s: min(s, 1.0), 5.0, 0.02, max_evaluations=6)
+    assert not flat["reached"] and flat["pixel_l1"] == 1.0
+
+
+def test_diversity_draws_come_from_the_seed(diversity):
+    from adjustable_style import alpha, noise
+
+    first = diversity.draws(3, 3, 10, 16, 20, seed=5)
+    for a, b in zip(first, diversity.draws(3, 3, 10, 16, 20, seed=5)):
+        np.testing.assert_array_equal(a, b)
+    alphas, masks, unit_noise = first
+    assert alphas.shape == (3, 3) and masks.shape == (3, 16, 20, 1) and unit_noise.shape == (3, 10)
+    # Sample k is what stylize.py draws for --seed=5+k.
+    np.testing.assert_array_equal(alphas[2], alpha.sample_alpha(1, 3, [7, 0])[0])
+    np.testing.assert_array_equal(masks[1], noise.noise_mask(16, 20, [6, 1]))
+    assert not np.array_equal(diversity.draws(3, 3, 10, 16, 20, seed=6)[2], unit_noise)
+
+
+def test_diversity_claim_checks(diversity):
+    def sources(pixel, feature, style):
+        return {
+            s: {
+                "medians": {
+                    "pixel_l1": {"median": p},
+                    "feature_distance": {"median": f},
+                    "style_ratio": {"median": r},
+                }
+            }
+            for s, p, f, r in zip(diversity.SOURCES, pixel, feature, style)
+        }
+
+    reference = {"medians": {"style_ratio": {"median": 0.3}}}
+    good = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.36, 0.9))
+    assert all(c["met"] for c in diversity.check_claim(good, reference))
+    # (c) out of style (0.4 > 1.25 x 0.3), and (d) not far enough from it.
+    bad = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.4, 0.45))
+    met = [c["met"] for c in diversity.check_claim(bad, reference)]
+    assert met == [True, True, False, True, False]
+
+
+def _diversity_flags(diversity, *args):
+    fv = flags.FlagValues()
+    diversity.define_flags(fv)
+    fv(["diversity", *args])
+    return fv
+
+
+def test_diversity_end_to_end(diversity, tmp_path):
+    import keras
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "wide.png", 32, 44, 1)
+    _photo(photos / "tall.jpg", 48, 32, 2)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    model_dir = tmp_path / "model"
+    _tiny_model(str(model_dir), str(style))
+    vgg = tmp_path / "vgg.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
+    out = tmp_path / "out"
+    fv = _diversity_flags(
+        diversity,
+        f"--model={model_dir}",
+        f"--content={photos}",
+        f"--vgg_weights={vgg}",
+        "--image_size=32",
+        "--samples=3",
+        "--calibration_images=1",
+        "--calibration_tolerance=0.05",
+        f"--output_dir={out}",
+    )
+    assert diversity.main(["diversity"], fv) is None
+
+    assert sorted(os.listdir(out)) == sorted(diversity.FILES)
+    results = json.loads((out / "diversity.json").read_text())
+    assert isinstance(results["claim_holds"], bool)
+    assert results["claim_holds"] == all(c["met"] for c in results["checks"])
+    assert "claim_holds" in results["criterion"]
+    assert sorted(results["sources"]) == sorted(diversity.SOURCES)
+    for source in diversity.SOURCES:
+        medians = results["sources"][source]["medians"]
+        for measure in ("pixel_l1", "feature_distance", "style_ratio", "content_loss"):
+            assert len(results["sources"][source]["per_photo"][measure]) == 2
+            assert math.isfinite(medians[measure]["median"]), (source, measure)
+        assert sorted(medians["style_ratio_per_layer"]) == sorted(STYLE_LAYERS)
+    # Randomness makes the samples differ; the calibration matched (c).
+    assert results["sources"]["both"]["medians"]["pixel_l1"]["median"] > 0
+    calibration = results["calibration"]
+    assert calibration["reached"] and calibration["sigma"] > 0
+    assert calibration["pixel_l1"] == pytest.approx(calibration["target"], rel=0.05)
+    assert calibration["photos"] == ["tall.jpg"]
+    assert results["settings"]["feature_layer"] == "block4_conv4"
+    report = (out / "diversity.md").read_text()
+    assert results["command"] in report and "claim_holds" in report
+    with Image.open(out / "diversity_figure5.png") as figure:
+        assert figure.width >= 3 * 32 and figure.height >= 3 * 32 + 32
+    with Image.open(out / "diversity_figure8.png") as figure:
+        assert figure.width >= 3 * 32 and figure.height >= 2 * 32 + 32
+
+
+def test_diversity_bad_input(diversity, tmp_path):
+    from adjustable_style import images
+    from adjustable_style.cli import UsageError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a photo")
+    with pytest.raises(UsageError, match="--content"):
+        diversity.main(["diversity"], _diversity_flags(diversity))
+    with pytest.raises(images.ImageError, match="no such file"):
+        diversity.run(_diversity_flags(diversity, f"--content={tmp_path / 'missing'}"))
+    with pytest.raises(images.ImageError):
+        diversity.run(_diversity_flags(diversity, f"--content={empty}"))
+    with pytest.raises(UsageError, match="--vgg_weights"):
+        diversity.run(
+            _diversity_flags(
+                diversity, f"--content={empty}", f"--vgg_weights={tmp_path / 'no.weights.h5'}"
+            )
+        )
+    with pytest.raises(UsageError, match="--samples"):
+        diversity.run(_diversity_flags(diversity, f"--content={empty}", "--samples=1"))
+
+
+def test_diversity_refuses_a_base_model(diversity, tmp_path):
+    from adjustable_style import model_files, networks
+    from adjustable_style.cli import UsageError
+
+    _photo(tmp_path / "photo.png", 32, 32, 1)
+    model_dir = tmp_path / "base"
+    record = {"model_type": "base", "style_layers": list(STYLE_LAYERS), "steps": 0}
+    model_files.save_model(str(model_dir), networks.build_base_stylizer(), record)
+    fv = _diversity_flags(
+        diversity, f"--model={model_dir}", f"--content={tmp_path}", "--vgg_weights=random"
+    )
+    with pytest.raises(UsageError, match="base .non-adjustable. model"):
+        diversity.run(fv)
