@@ -55,8 +55,8 @@ diversity: (d)'s median pixel diversity over all photos is within 20% of
 Outputs in --output_dir (default experiments/results/<model name>, beside
 adjustability.py's results): diversity.json (every number, per photo too,
 the calibration's trace and the claim's checks), diversity.md (tables and
-the command), diversity_figure5.png ((a), (b), (c) on one photo, a row
-each) and diversity_figure8.png ((c) against (d)). Nothing is written until
+the command), diversity_figure5.jpg ((a), (b), (c) on one photo, a row
+each) and diversity_figure8.jpg ((c) against (d)). Nothing is written until
 everything has been computed.
 """
 
@@ -103,7 +103,7 @@ CLAIM = {
     # (d)'s style ratio at least this times (c)'s.
     "leaves_style_min_ratio_to_both": 1.25,
 }
-FILES = ("diversity.json", "diversity.md", "diversity_figure5.png", "diversity_figure8.png")
+FILES = ("diversity.json", "diversity.md", "diversity_figure5.jpg", "diversity_figure8.jpg")
 
 
 def define_flags(flag_values=None):
@@ -637,10 +637,10 @@ def markdown(results):
     lines += [
         "",
         f"![Figure 5: random alpha, noise mask and both on {settings['figure_photo']}]"
-        "(diversity_figure5.png)",
+        "(diversity_figure5.jpg)",
         "",
         f"![Figure 8: alpha + noise mask against gamma/beta noise on {settings['figure_photo']}]"
-        "(diversity_figure8.png)",
+        "(diversity_figure8.jpg)",
         "",
     ]
     return "\n".join(lines)
@@ -824,10 +824,10 @@ def run(fv):
     photo_name = os.path.basename(photos[fv.figure_photo])
     content = contents[fv.figure_photo]
     pictures = {
-        "diversity_figure5.png": figure5(
+        "diversity_figure5.jpg": figure5(
             figure_result, content, loaded.style, name, photo_name, fv.seed
         ),
-        "diversity_figure8.png": figure8(
+        "diversity_figure8.jpg": figure8(
             figure_result, content, loaded.style, name, photo_name, fv.seed, sigma
         ),
     }

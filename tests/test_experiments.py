@@ -402,9 +402,9 @@ def test_diversity_end_to_end(diversity, tmp_path):
     assert results["settings"]["feature_layer"] == "block4_conv4"
     report = (out / "diversity.md").read_text()
     assert results["command"] in report and "claim_holds" in report
-    with Image.open(out / "diversity_figure5.png") as figure:
+    with Image.open(out / "diversity_figure5.jpg") as figure:
         assert figure.width >= 3 * 32 and figure.height >= 3 * 32 + 32
-    with Image.open(out / "diversity_figure8.png") as figure:
+    with Image.open(out / "diversity_figure8.jpg") as figure:
         assert figure.width >= 3 * 32 and figure.height >= 2 * 32 + 32
 
 
