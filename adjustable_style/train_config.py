@@ -92,7 +92,11 @@ class TrainConfig:
         choices=MODEL_TYPES,
     )
     style_weights: Optional[Sequence[float]] = _setting(
-        None, "Fixed style weights w_l of the base model, one per style layer."
+        None,
+        "Fixed style weights w_l of the base model, one per style layer. They "
+        "weight the Eq. 8-normalized style losses, as alpha does in the "
+        "adjustable model (not Johnson et al.'s raw losses), so base(w) "
+        "trains for what the adjustable model gives at alpha = w.",
     )
     conv_initializer: str = _setting(
         CONV_INITIALIZERS[0],
