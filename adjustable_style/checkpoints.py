@@ -151,6 +151,7 @@ def identity(config, spec):
         "vgg_weights": weights,
         "content_layer": spec.content_layer,
         "style_layers": list(spec.style_layers),
+        "loss_normalization": config.loss_normalization,
     }
     if config.model_type == "base":
         identity["style_weights"] = [float(w) for w in config.style_weights]
@@ -165,7 +166,10 @@ _IDENTITY_FLAGS = {
     "content_layer": "--content_layer",
     "style_layers": "--style_layers",
     "style_weights": "--style_weights",
+    "loss_normalization": "--loss_normalization",
 }
+# What a checkpoint written before a key existed had.
+_IDENTITY_DEFAULTS = {"loss_normalization": "eq8"}
 
 
 def check_identity(config, ours, theirs):
@@ -179,6 +183,7 @@ def check_identity(config, ours, theirs):
             return ",".join(map(str, value)) or "none"
         return str(value)
 
+    theirs = {**_IDENTITY_DEFAULTS, **theirs}
     differences = [
         f"{_IDENTITY_FLAGS[key]}: {shown(key, theirs)} there, {shown(key, ours)} now"
         for key in _IDENTITY_FLAGS

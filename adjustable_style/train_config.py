@@ -25,6 +25,8 @@ MODEL_TYPES = ("adjustable", "base")
 # networks.CONV_INITIALIZERS, named here so that the flags need no Keras.
 CONV_INITIALIZERS = ("normal_0.01", "glorot_uniform")
 LOSS_NETWORKS = ("vgg19", "vgg16")
+# How losses are scaled before their weights: the paper's Eq. 8, or raw.
+LOSS_NORMALIZATIONS = ("eq8", "none")
 # The network downsamples by 4 and VGG's block 4 by 8 more.
 MIN_IMAGE_SIZE = 16
 # --vgg_weights values that are not files.
@@ -105,6 +107,14 @@ class TrainConfig:
         "steps from scratch in experiments/initialization.py). Unused with "
         "--init_from or on resume, which take trained weights.",
         choices=CONV_INITIALIZERS,
+    )
+    loss_normalization: str = _setting(
+        "eq8",
+        "How the losses are scaled before the weights apply: eq8 divides each "
+        "by its running mean (the paper's Eq. 8; --content_weight, alpha and "
+        "--style_weights then weigh losses of like size); none takes them raw, "
+        "as Johnson et al. (weights then depend on each layer's loss scale).",
+        choices=LOSS_NORMALIZATIONS,
     )
     content_weight: float = _setting(1.0, "alpha_c, the content loss weight.")
     ema_decay: float = _setting(

@@ -48,6 +48,7 @@ from keras import ops
 from adjustable_style import loss_network as loss_network_lib
 from adjustable_style import losses as losses_lib
 from adjustable_style import networks
+from adjustable_style.train_config import LOSS_NORMALIZATIONS
 
 _BACKEND = keras.backend.backend()
 
@@ -137,6 +138,10 @@ class StyleTransferTrainer(keras.Model):
       alpha_edge_probability: chance that each alpha_l is replaced by 0 or 1
         (even odds). 0 is the paper's plain uniform draw; with 0.5 the
         all-zero corner is 1/64 of the samples instead of a null set.
+      loss_normalization: "eq8" (the paper's Eq. 8: each loss divided by
+        its EMA before the weights apply) or "none" (the weights multiply
+        the raw losses, as in Johnson et al.). The EMAs are tracked either
+        way, for the logs.
 
     The whole training state (weights, optimizer slots and step, EMAs) is
     Keras variables: `save_weights`/`load_weights` (`.weights.h5`) resume a
@@ -154,6 +159,7 @@ class StyleTransferTrainer(keras.Model):
         ema_decay=0.99,
         seed=0,
         alpha_edge_probability=0.0,
+        loss_normalization="eq8",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -197,6 +203,12 @@ class StyleTransferTrainer(keras.Model):
                 f"alpha_edge_probability must be in [0, 1], got {alpha_edge_probability}"
             )
         self.alpha_edge_probability = float(alpha_edge_probability)
+        if loss_normalization not in LOSS_NORMALIZATIONS:
+            raise ValueError(
+                f"loss_normalization must be one of {', '.join(LOSS_NORMALIZATIONS)}, "
+                f"got {loss_normalization!r}"
+            )
+        self.loss_normalization = loss_normalization
         self.loss_names = ["content"] + [f"style_{n}" for n in spec.style_layers]
         self.normalizer = losses_lib.LossNormalizer(
             1 + num_style, decay=ema_decay, name="loss_normalizer"
@@ -296,7 +308,11 @@ class StyleTransferTrainer(keras.Model):
 
     def _weighted_loss(self, raw, alpha, normalize_with):
         """Per-sample objective and (B, K) normalized losses."""
-        normalized = raw * self.normalizer.weights_for(normalize_with)
+        if self.loss_normalization == "none":
+            # Raw weights. The EMAs are still updated and logged.
+            normalized = raw
+        else:
+            normalized = raw * self.normalizer.weights_for(normalize_with)
         alpha = ops.cast(alpha, "float32")
         weights = ops.concatenate(
             [ops.ones_like(alpha[:, :1]) * self.content_weight, alpha], axis=-1

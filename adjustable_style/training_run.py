@@ -253,6 +253,7 @@ def build_trainer(run, jit_compile):
         alpha_edge_probability=(
             config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
         ),
+        loss_normalization=config.loss_normalization,
     )
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
     run.trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
@@ -459,6 +460,7 @@ def record(run, step):
         "content_layer": spec.content_layer,
         "style_layers": list(spec.style_layers),
         "style_weights": list(config.style_weights or []),
+        "loss_normalization": config.loss_normalization,
         "content_weight": config.content_weight,
         "ema_decay": config.ema_decay,
         "alpha_edge_probability": config.alpha_edge_probability,

@@ -648,3 +648,20 @@ def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change, mess
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_resume_refuses_another_loss_normalization():
+    from types import SimpleNamespace
+
+    from adjustable_style import checkpoints
+
+    config = SimpleNamespace(model_dir="runs/base")
+    ours = {"model_type": "base", "loss_normalization": "none"}
+    # A checkpoint from before the option was Eq. 8-normalized.
+    with pytest.raises(
+        checkpoints.CheckpointError, match="--loss_normalization: eq8 there, none now"
+    ):
+        checkpoints.check_identity(config, ours, {"model_type": "base"})
+    checkpoints.check_identity(
+        config, {**ours, "loss_normalization": "eq8"}, {"model_type": "base"}
+    )
