@@ -444,3 +444,217 @@ def test_diversity_refuses_a_base_model(diversity, tmp_path):
     )
     with pytest.raises(UsageError, match="base .non-adjustable. model"):
         diversity.run(fv)
+
+
+# ---------------------------------------------------------------------------
+# experiments/figure6.py (Figure 6: alpha = w against base models trained with w).
+# ---------------------------------------------------------------------------
+
+FIGURE6 = os.path.join(REPO, "experiments", "figure6.py")
+
+
+@pytest.fixture(scope="module")
+def figure6():
+    spec = importlib.util.spec_from_file_location("figure6", FIGURE6)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _figure6_flags(figure6, *args):
+    fv = flags.FlagValues()
+    figure6.define_flags(fv)
+    fv(["figure6", *args])
+    return fv
+
+
+def _base_record(weights, **changes):
+    record = {
+        "model_type": "base",
+        "style_weights": list(weights),
+        "style_layers": list(STYLE_LAYERS),
+        "style_image": "style.jpg",
+        "style_image_sha256": None,
+        "loss_network": "vgg19",
+        "steps": 1,
+    }
+    record.update(changes)
+    return record
+
+
+def _tiny_bases(folder, weight_vectors, seed=5):
+    import keras
+
+    from adjustable_style import model_files, networks
+
+    for k, weights in enumerate(weight_vectors):
+        keras.utils.set_random_seed(seed + k)
+        name = "w_" + "_".join(f"{w:g}" for w in weights)
+        model_files.save_model(
+            os.path.join(folder, name), networks.build_base_stylizer(), _base_record(weights)
+        )
+
+
+def _write_record(folder, record):
+    with open(os.path.join(folder, "model.json"), "w") as f:
+        json.dump(record, f)
+
+
+def test_figure6_claim_by_hand(figure6):
+    # Two photos, bases w0, w1, w2; rows base(w0..w2) then alpha = w0..w2.
+    def matrices(d_adj, d_base):
+        m = np.zeros((6, 3))
+        m[:3] = d_base
+        for i in range(3):
+            m[3 + i, i] = d_adj[i]
+        return m
+
+    base = np.array([[0, 4, 6], [4, 0, 5], [6, 5, 0]], float)
+    photo1 = matrices([3, 4.5, 7], base)  # w0: 3 < 4; w1: 4.5 < 4 no; w2: 7 < 5 no.
+    photo2 = matrices([1, 3, 4], base * 2)  # w0: 1 < 8; w1: 3 < 8; w2: 4 < 10.
+    rows = figure6.claim_checks({"gram": [photo1, photo2]}, ["1,0,0", "0,1,0", "0,0,1"])
+    by_w = {r["w"]: r for r in rows}
+    assert [r["photos_holding"] for r in rows] == [2, 1, 1]
+    assert by_w["0,1,0"]["per_photo"] == [False, True]
+    # Medians: D_adj 2, 3.75, 5.5; D_base medians 6 (w0-w1), 9 (w0-w2), 7.5 (w1-w2).
+    assert by_w["1,0,0"]["d_adj_median"] == pytest.approx(2.0)
+    assert by_w["1,0,0"]["d_base_min_median"] == pytest.approx(6.0)
+    assert by_w["1,0,0"]["nearest_other_base"] == "0,1,0"
+    assert by_w["0,0,1"]["nearest_other_base"] == "0,1,0"
+    assert [r["met_on_medians"] for r in rows] == [True, True, True]
+    assert all(r["in_claim"] for r in rows)
+    # Pixel RMSE and the Gram distance by hand.
+    a = np.zeros((4, 4, 3))
+    assert figure6.pixel_rmse(a, a + 3 / 255) == pytest.approx(3.0)
+    mean, per_layer = figure6.gram_distance(
+        [np.eye(2), np.zeros((2, 2))], [np.zeros((2, 2)), np.ones((2, 2))], [2.0, 8.0]
+    )
+    assert per_layer == [pytest.approx(1.0), pytest.approx(0.5)] and mean == pytest.approx(0.75)
+
+
+def test_figure6_end_to_end(figure6, tmp_path):
+    import keras
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "wide.png", 32, 44, 1)
+    _photo(photos / "tall.jpg", 48, 32, 2)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    model_dir = tmp_path / "model"
+    _tiny_model(str(model_dir), str(style))
+    bases = tmp_path / "bases"
+    _tiny_bases(str(bases), [(0, 1, 0), (1, 0, 0)])
+    vgg = tmp_path / "vgg.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
+    out = tmp_path / "out"
+    fv = _figure6_flags(
+        figure6,
+        f"--model={model_dir}",
+        f"--bases={bases}",
+        f"--content={photos}",
+        f"--vgg_weights={vgg}",
+        "--image_size=32",
+        "--figure_photo=1",
+        f"--output_dir={out}",
+    )
+    assert figure6.main(["figure6"], fv) is None
+
+    assert sorted(os.listdir(out)) == sorted(figure6.FILES)
+    results = json.loads((out / "figure6.json").read_text())
+    # Each layer alone, in layer order.
+    assert [b["w"] for b in results["bases"]] == ["1,0,0", "0,1,0"]
+    assert [b["folder"] for b in results["bases"]] == ["w_1_0_0", "w_0_1_0"]
+    assert results["settings"]["photos"] == ["tall.jpg", "wide.png"]
+    for distance in figure6.DISTANCES:
+        entry = results["distances"][distance]
+        assert entry["rows"] == ["base(1,0,0)", "base(0,1,0)", "alpha = 1,0,0", "alpha = 0,1,0"]
+        assert np.shape(entry["median"]) == (4, 2)
+        assert np.shape(entry["per_photo"]) == (2, 4, 2)
+        per_photo = np.array(entry["per_photo"])
+        assert np.all(np.isfinite(per_photo)) and np.all(per_photo >= -1e-6)
+        # base(w) against itself is 0; the two bases differ; symmetric.
+        assert np.all(per_photo[:, [0, 1], [0, 1]] == 0)
+        assert np.all(per_photo[:, 0, 1] > 0)
+        np.testing.assert_allclose(per_photo[:, 0, 1], per_photo[:, 1, 0], rtol=1e-5)
+        np.testing.assert_allclose(np.median(per_photo, axis=0), entry["median"])
+    assert sorted(results["distances"]["gram"]["median_per_layer"]) == sorted(STYLE_LAYERS)
+    # The claim, recomputed from the written matrices.
+    assert len(results["checks"]) == 2 * len(figure6.DISTANCES)
+    for check in results["checks"]:
+        m = np.array(results["distances"][check["distance"]]["per_photo"])
+        i = ["1,0,0", "0,1,0"].index(check["w"])
+        d_adj, d_base = m[:, 2 + i, i], m[:, i, 1 - i]
+        assert check["d_adj_median"] == pytest.approx(np.median(d_adj))
+        assert check["d_base_min_median"] == pytest.approx(np.median(d_base))
+        assert check["met_on_medians"] == bool(np.median(d_adj) < np.median(d_base))
+        assert check["per_photo"] == [bool(x) for x in d_adj < d_base]
+        assert check["photos_holding"] == sum(check["per_photo"])
+        assert check["this_photo"] == pytest.approx([d_adj[1], d_base[1]])
+    assert results["claim_holds"] == all(
+        c["met_on_medians"] for c in results["checks"] if c["distance"] in ("pixel_rmse", "gram")
+    )
+    assert "claim_holds" in results["criterion"]
+    report = (out / "figure6.md").read_text()
+    assert results["command"] in report and "claim_holds" in report
+    assert "| alpha = 1,0,0 |" in report
+    with Image.open(out / "figure6.jpg") as picture:
+        # Two rows of two 32 px cells under a header with the content and style.
+        assert picture.width >= 2 * 32 and picture.height >= 2 * 32 + 32 + 32
+
+
+def test_figure6_bad_bases(figure6, tmp_path):
+    from adjustable_style import model_files, networks
+    from adjustable_style.cli import UsageError
+
+    _photo(tmp_path / "photo.png", 32, 32, 1)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    model_dir = tmp_path / "model"
+    _tiny_model(str(model_dir), str(style))
+    base_dir = tmp_path / "base_model"
+    model_files.save_model(str(base_dir), networks.build_base_stylizer(), _base_record((1, 0, 0)))
+
+    def run(bases, model=model_dir):
+        fv = _figure6_flags(
+            figure6,
+            f"--model={model}",
+            f"--bases={bases}",
+            f"--content={tmp_path / 'photo.png'}",
+            "--vgg_weights=random",
+        )
+        return figure6.run(fv)
+
+    script = "experiments/train_figure6_bases.sh"
+    with pytest.raises(UsageError, match=f"is not a folder; train them with {script}"):
+        run(tmp_path / "missing")
+    bases = tmp_path / "bases"
+    bases.mkdir()
+    with pytest.raises(UsageError, match=f"at least 2 base models, .* has 0 .*{script}"):
+        run(bases)
+    os.symlink(base_dir, bases / "w_1_0_0")
+    with pytest.raises(UsageError, match="at least 2 base models, .* has 1"):
+        run(bases)
+    # The adjustable model passed as a base.
+    os.symlink(model_dir, bases / "adjustable")
+    with pytest.raises(UsageError, match="adjustable model .* not a base model"):
+        run(bases)
+    os.remove(bases / "adjustable")
+    # A base trained on another style image, or other style layers.
+    other = bases / "w_0_1_0"
+    model_files.save_model(
+        str(other),
+        networks.build_base_stylizer(),
+        _base_record((0, 1, 0), style_image="munch.jpg"),
+    )
+    with pytest.raises(UsageError, match="another style image"):
+        run(bases)
+    _write_record(str(other), _base_record((0, 1, 0), style_layers=["block1_conv1"]))
+    with pytest.raises(UsageError, match="weights the style layers block1_conv1"):
+        run(bases)
+    _write_record(str(other), _base_record((1, 0, 0)))
+    with pytest.raises(UsageError, match="the same style weights 1,0,0"):
+        run(bases)
+    # A base model passed as --model.
+    with pytest.raises(UsageError, match="is a base .non-adjustable. model"):
+        run(bases, model=base_dir)
