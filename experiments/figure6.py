@@ -11,8 +11,8 @@ that train.py wrote (model.keras + model.json) with --model_type=base and
 --style_weights=w; w is read from its model.json. Train them with
 experiments/train_figure6_bases.sh, which repeats the adjustable model's
 recipe, Eq. 8 normalization and step budget for each w. They must share
-the adjustable model's style image (sha256 in model.json), style layers and
-loss network, and have different w, each in [0, 1] (an alpha).
+the adjustable model's style image (sha256 in model.json), style layers,
+loss network and loss normalization, and have different w, each in [0, 1] (an alpha).
 
 On every held-out photo c (resized so the shorter side is --image_size,
 then centre-cropped square, as in adjustability.py), for each base w:
@@ -156,6 +156,8 @@ def find_bases(folder, record):
         "style": record.get("style_image"),
         "layers": record.get("style_layers"),
         "network": record.get("loss_network", "vgg19"),
+        # Records from before --loss_normalization existed were Eq. 8's.
+        "normalization": record.get("loss_normalization", "eq8"),
     }
     bases = []
     for entry, path in found:
@@ -199,6 +201,12 @@ def find_bases(folder, record):
             raise UsageError(
                 f"base {where} was trained with the loss network "
                 f"{theirs.get('loss_network')}, the adjustable model with {ours['network']}"
+            )
+        if theirs.get("loss_normalization", "eq8") != ours["normalization"]:
+            raise UsageError(
+                f"base {where} was trained with --loss_normalization="
+                f"{theirs.get('loss_normalization')}, the adjustable model with "
+                f"{ours['normalization']}: its w weights other losses than alpha does"
             )
         weights = [float(w) for w in weights]
         if ours["layers"] and len(weights) != len(ours["layers"]):
@@ -672,6 +680,7 @@ def run(fv):
                     "training_steps": r.get("steps"),
                     "total_steps": total_steps(r),
                     "style_image": r.get("style_image"),
+                    "loss_normalization": r.get("loss_normalization", "eq8"),
                     "style_image_sha256": r.get("style_image_sha256"),
                 }
                 for entry, path, r, w in bases

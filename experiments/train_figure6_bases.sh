@@ -17,7 +17,7 @@
 # The recipe is starry_night's (train_shipped_models.sh, and the history in
 # adjustable_style/models/starry_night/model.json), stage for stage, each
 # stage a resume of the same --model_dir with --model_type=base
-# --style_weights=w added:
+# --style_weights=w --loss_normalization=eq8 added:
 # - from scratch into OUT_DIR/w_<w>_v1: 2400 steps at 128 px (batch 4,
 #   XLA), to 2900 with --content_weight=3, to 4100 at 256 px (batch 2)
 #   with --content_weight=2, then Eq. 8's EMAs frozen (--ema_decay=1) to
@@ -106,7 +106,7 @@ fi
 
 common=(--style_image="$style" --content_images="$content" --vgg_weights="$vgg"
         --style_image_size=256 --log_every="$log_every" --verbose=2
-        --model_type=base)
+        --model_type=base --loss_normalization=eq8)
 small=(--image_size="$small_size" --batch_size=4 --save_every="$save_small")
 large=(--image_size="$large_size" --batch_size=2 --save_every="$save_large"
        --mixed_precision)

@@ -652,6 +652,9 @@ def test_figure6_bad_bases(figure6, tmp_path):
     _write_record(str(other), _base_record((0, 1, 0), style_layers=["block1_conv1"]))
     with pytest.raises(UsageError, match="weights the style layers block1_conv1"):
         run(bases)
+    _write_record(str(other), _base_record((0, 1, 0), loss_normalization="none"))
+    with pytest.raises(UsageError, match="--loss_normalization=none, the adjustable model"):
+        run(bases)
     _write_record(str(other), _base_record((1, 0, 0)))
     with pytest.raises(UsageError, match="the same style weights 1,0,0"):
         run(bases)
