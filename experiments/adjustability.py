@@ -1,4 +1,4 @@
-"""Does alpha adjust the style? The paper's claims, measured with the real VGG-19.
+r"""Does alpha adjust the style? The paper's claims, measured with the real VGG-19.
 
     python experiments/adjustability.py --content=photos/ \
         --vgg_weights=vgg19.weights.h5 [--model=starry_night] [--image_size=256]

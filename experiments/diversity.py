@@ -1,4 +1,4 @@
-"""Diversity that stays in style? The paper's Figures 5 and 8, measured with the real VGG-19.
+r"""Diversity that stays in style? The paper's Figures 5 and 8, measured with the real VGG-19.
 
     python experiments/diversity.py --model=starry_night --content=photos/ \
         --vgg_weights=vgg19.weights.h5 [--samples=8] [--image_size=256]
