@@ -944,6 +944,36 @@ def _command(fv):
     )
 
 
+def check_vgg_weights(fv):
+    """--vgg_weights names a file that exists (or a named set of weights)."""
+    if fv.vgg_weights not in ("imagenet", "random") and not os.path.isfile(fv.vgg_weights):
+        raise UsageError(f"--vgg_weights: {fv.vgg_weights}: no such file")
+
+
+def write_outputs(output_dir, results, report, pictures, started):
+    """Writes an experiment's pictures, JSON and markdown, and prints the report.
+
+    `results` and `report` are {file name: dict} and {file name: text} of
+    one entry each; `pictures` is {file name: image}. Each file is written
+    atomically, so an interrupted run leaves the old ones whole.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    for file, picture in pictures.items():
+        images.save_image(picture, os.path.join(output_dir, file))
+    for file, value in results.items():
+        model_files.atomic_write_bytes(
+            os.path.join(output_dir, file),
+            (json.dumps(value, indent=2, allow_nan=False) + "\n").encode(),
+        )
+    for file, text in report.items():
+        model_files.atomic_write_bytes(os.path.join(output_dir, file), text.encode())
+    print()
+    print(*report.values())
+    names = [*results, *report, *pictures]
+    print(f"Wrote {', '.join(names[:-1])} and {names[-1]} to {output_dir}")
+    print(f"Total time: {time.perf_counter() - started:.1f} s")
+
+
 def _check(fv):
     if not fv.content:
         raise UsageError("--content is required: the held-out photos to measure on")
@@ -1151,18 +1181,13 @@ def run(fv):
             os.path.basename(photos[fv.sweep_photo]),
         ),
     )
-    os.makedirs(output_dir, exist_ok=True)
-    images.save_image(figure, os.path.join(output_dir, "figure7.png"))
-    images.save_image(picture, os.path.join(output_dir, "sweep.png"))
-    model_files.atomic_write_bytes(
-        os.path.join(output_dir, "results.json"),
-        (json.dumps(results, indent=2, allow_nan=False) + "\n").encode(),
+    write_outputs(
+        output_dir,
+        {"results.json": results},
+        {"results.md": report},
+        {"figure7.png": figure, "sweep.png": picture},
+        started,
     )
-    model_files.atomic_write_bytes(os.path.join(output_dir, "results.md"), report.encode())
-    print()
-    print(report)
-    print(f"Wrote results.json, results.md, figure7.png and sweep.png to {output_dir}")
-    print(f"Total time: {time.perf_counter() - started:.1f} s")
     return results
 
 

@@ -60,7 +60,6 @@ each) and diversity_figure8.jpg ((c) against (d)). Nothing is written until
 everything has been computed.
 """
 
-import json
 import math
 import os
 import sys
@@ -687,8 +686,7 @@ def _check(fv):
         raise UsageError(
             f"--calibration_tolerance must be between 0 and 1, got {fv.calibration_tolerance}"
         )
-    if fv.vgg_weights not in ("imagenet", "random") and not os.path.isfile(fv.vgg_weights):
-        raise UsageError(f"--vgg_weights: {fv.vgg_weights}: no such file")
+    adj.check_vgg_weights(fv)
 
 
 def main(argv, flag_values=None):
@@ -832,19 +830,10 @@ def run(fv):
         ),
     }
 
-    # Everything is computed: now write, each file atomically.
-    os.makedirs(output_dir, exist_ok=True)
-    for file, picture in pictures.items():
-        images.save_image(picture, os.path.join(output_dir, file))
-    model_files.atomic_write_bytes(
-        os.path.join(output_dir, "diversity.json"),
-        (json.dumps(results, indent=2, allow_nan=False) + "\n").encode(),
+    # Everything is computed: now write.
+    adj.write_outputs(
+        output_dir, {"diversity.json": results}, {"diversity.md": report}, pictures, started
     )
-    model_files.atomic_write_bytes(os.path.join(output_dir, "diversity.md"), report.encode())
-    print()
-    print(report)
-    print(f"Wrote {', '.join(FILES)} to {output_dir}")
-    print(f"Total time: {time.perf_counter() - started:.1f} s")
     return results
 
 

@@ -47,7 +47,6 @@ per w on top, adjustable(alpha = w) below, under the content and style).
 Nothing is written until everything has been computed.
 """
 
-import json
 import os
 import sys
 import time
@@ -536,8 +535,7 @@ def _check(fv):
     ):
         if fv[name].value < minimum:
             raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
-    if fv.vgg_weights not in ("imagenet", "random") and not os.path.isfile(fv.vgg_weights):
-        raise UsageError(f"--vgg_weights: {fv.vgg_weights}: no such file")
+    adj.check_vgg_weights(fv)
 
 
 def main(argv, flag_values=None):
@@ -724,18 +722,14 @@ def run(fv):
         results["checks"],
     )
 
-    # Everything is computed: now write, each file atomically.
-    os.makedirs(output_dir, exist_ok=True)
-    images.save_image(picture, os.path.join(output_dir, "figure6.jpg"))
-    model_files.atomic_write_bytes(
-        os.path.join(output_dir, "figure6.json"),
-        (json.dumps(results, indent=2, allow_nan=False) + "\n").encode(),
+    # Everything is computed: now write.
+    adj.write_outputs(
+        output_dir,
+        {"figure6.json": results},
+        {"figure6.md": report},
+        {"figure6.jpg": picture},
+        started,
     )
-    model_files.atomic_write_bytes(os.path.join(output_dir, "figure6.md"), report.encode())
-    print()
-    print(report)
-    print(f"Wrote {', '.join(FILES)} to {output_dir}")
-    print(f"Total time: {time.perf_counter() - started:.1f} s")
     return results
 
 
