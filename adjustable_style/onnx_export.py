@@ -110,8 +110,13 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
     return model.SerializeToString()
 
 
-def onnx_runner(model_bytes, threads=None):
-    """A function `(content, alpha=None) -> stylized` over an ONNX model (onnxruntime)."""
+def onnx_runner(model_bytes, threads=None, spinning=True):
+    """A function `(content, alpha=None) -> stylized` over an ONNX model (onnxruntime).
+
+    `spinning=False` stops onnxruntime's threads from busy-waiting for the
+    next run after each one: side by side with other runtimes (a
+    benchmark), the spinning threads would take the cores from them.
+    """
     _require("onnxruntime")
     import onnxruntime
 
@@ -119,6 +124,8 @@ def onnx_runner(model_bytes, threads=None):
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     names = {i.name for i in session.get_inputs()}
 

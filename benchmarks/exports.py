@@ -15,8 +15,10 @@ at batch 1, alpha fixed, against the plain PyTorch network
   `--tflite_size` only;
 - `fast`: `inference.FastStylizer`, what `stylize.py` runs.
 
-Every repetition runs each variant once, the order rotating between
-repetitions; ratios are medians of per-repetition ratios (with their range).
+Every repetition runs each variant once, in a new random order, with a
+short pause before each call (so that one runtime's idle threads, which
+spin for a while after a call, do not slow the next); ratios are medians
+of per-repetition ratios (with their range).
 """
 
 import os
@@ -31,6 +33,9 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+# Before each timed call: OpenMP's and onnxruntime's threads spin for up to
+# tens of milliseconds after a call before they sleep.
+PAUSE_SECONDS = 0.1
 flags.DEFINE_list("sizes", ["256", "512"], "Square image sizes in pixels.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per variant and size.")
 flags.DEFINE_integer("warmup", 1, "Untimed calls per variant before timing.")
@@ -73,8 +78,10 @@ def main(argv):
     try:
         from adjustable_style import onnx_export
 
+        # Not spinning: its idle threads would otherwise busy-wait through
+        # the next variant's run.
         runners["onnxruntime"] = onnx_export.onnx_runner(
-            onnx_export.convert_onnx(model), threads=FLAGS.threads
+            onnx_export.convert_onnx(model), threads=FLAGS.threads, spinning=False
         )
     except export.ExportError as error:
         print(f"no onnxruntime row: {error}")
@@ -117,7 +124,11 @@ def main(argv):
         times = {name: [] for name in variants}
         names = list(variants)
         for rep in range(FLAGS.repeats):
-            for name in names[rep % len(names) :] + names[: rep % len(names)]:
+            # A new order each repetition: in a rotated fixed order each
+            # variant always follows the same one, and inherits its idle
+            # threads' spinning. The pause lets those threads go to sleep.
+            for name in rng.permutation(names):
+                time.sleep(PAUSE_SECONDS)
                 start = time.perf_counter()
                 variants[name]()
                 times[name].append(time.perf_counter() - start)

@@ -110,8 +110,10 @@ def _load_exports(stylizer):
     try:
         from adjustable_style import onnx_export
 
+        # Not spinning: its idle threads would otherwise busy-wait through
+        # the next variant's run.
         result["onnx"] = onnx_export.onnx_runner(
-            onnx_export.convert_onnx(stylizer), threads=FLAGS.threads
+            onnx_export.convert_onnx(stylizer), threads=FLAGS.threads, spinning=False
         )
     except export.ExportError as error:
         print(f"no onnxruntime row: {error}")
