@@ -188,6 +188,16 @@ class TrainConfig:
             raise UsageError("--alpha_edge_probability must be in [0, 1]")
         if self.model_type not in MODEL_TYPES:
             raise UsageError(f"--model_type must be one of {MODEL_TYPES}")
+        if self.model_type == "base" and self.alpha_edge_probability:
+            # The base model draws no alpha; the value would only be recorded.
+            raise UsageError(
+                "--alpha_edge_probability is for --model_type=adjustable (the base model "
+                "draws no alpha)"
+            )
+        if self.loss_normalization not in LOSS_NORMALIZATIONS:
+            raise UsageError(
+                f"--loss_normalization must be one of {', '.join(LOSS_NORMALIZATIONS)}"
+            )
         if self.strategy not in STRATEGIES:
             raise UsageError(f"--strategy must be one of {STRATEGIES}")
         if self.loss_network not in LOSS_NETWORKS:

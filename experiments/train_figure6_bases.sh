@@ -27,7 +27,7 @@
 #   --content_weight=0.15, to 1300 at 0.1, EMAs frozen.
 # 7400 steps in all, as the adjustable model. --alpha_edge_probability is
 # left out: it snaps sampled alphas to 0 or 1, and a base model samples no
-# alpha (train.py would ignore it for --model_type=base, but record it).
+# alpha (train.py refuses it for --model_type=base).
 # The base's Eq. 8 weights come from its own EMAs (its losses at w), the
 # adjustable model's from its losses over random alpha: the same
 # normalization rule, not the same numbers.

@@ -63,6 +63,11 @@ def _config(**changes):
         (dict(ema_decay=float("nan")), "--ema_decay must be a finite number"),
         (dict(ema_decay="0.5"), "--ema_decay must be a finite number"),
         (dict(content_weight=-1.0), "--content_weight must be a non-negative number"),
+        (
+            dict(model_type="base", style_weights=["1", "0", "0"], alpha_edge_probability=0.5),
+            "--alpha_edge_probability is for --model_type=adjustable",
+        ),
+        (dict(loss_normalization="raw"), "--loss_normalization must be one of eq8, none"),
         (dict(content_weight=None), "--content_weight must be a finite number"),
         (
             dict(model_type="base", style_weights=["1", "2"]),
