@@ -944,6 +944,17 @@ def _command(fv):
     )
 
 
+def list_photos(fv, picked):
+    """The photos of --content (at most --max_images), checking that the
+    photo flag `picked` (the one a figure shows) names one of them."""
+    photos = images.list_image_files(fv.content)
+    if fv.max_images:
+        photos = photos[: fv.max_images]
+    if fv[picked].value >= len(photos):
+        raise UsageError(f"--{picked}={fv[picked].value} but there are only {len(photos)} photos")
+    return photos
+
+
 def check_vgg_weights(fv):
     """--vgg_weights names a file that exists (or a named set of weights)."""
     if fv.vgg_weights not in ("imagenet", "random") and not os.path.isfile(fv.vgg_weights):
@@ -1018,11 +1029,7 @@ def run(fv):
 
     # Fail on paths before TensorFlow starts.
     model_path = model_files.resolve_model_path(fv.model or None)
-    photos = images.list_image_files(fv.content)
-    if fv.max_images:
-        photos = photos[: fv.max_images]
-    if fv.sweep_photo >= len(photos):
-        raise UsageError(f"--sweep_photo={fv.sweep_photo} but there are only {len(photos)} photos")
+    photos = list_photos(fv, "sweep_photo")
     name = model_name(fv.model, model_path)
     output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
 

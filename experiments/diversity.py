@@ -702,13 +702,7 @@ def run(fv):
 
     # Fail on paths before TensorFlow starts.
     model_path = model_files.resolve_model_path(fv.model or None)
-    photos = images.list_image_files(fv.content)
-    if fv.max_images:
-        photos = photos[: fv.max_images]
-    if fv.figure_photo >= len(photos):
-        raise UsageError(
-            f"--figure_photo={fv.figure_photo} but there are only {len(photos)} photos"
-        )
+    photos = adj.list_photos(fv, "figure_photo")
     name = adj.model_name(fv.model, model_path)
     output_dir = fv.output_dir or os.path.join(adj.RESULTS_DIR, name)
 

@@ -557,13 +557,7 @@ def run(fv):
             f"--model={fv.model or model_files.DEFAULT_MODEL} is a base (non-adjustable) "
             "model; pass the adjustable model as --model and the base models in --bases"
         )
-    photos = images.list_image_files(fv.content)
-    if fv.max_images:
-        photos = photos[: fv.max_images]
-    if fv.figure_photo >= len(photos):
-        raise UsageError(
-            f"--figure_photo={fv.figure_photo} but there are only {len(photos)} photos"
-        )
+    photos = adj.list_photos(fv, "figure_photo")
     name = adj.model_name(fv.model, model_path)
     bases_dir = fv.bases or os.path.join(BASES_DIR, name)
     bases = find_bases(bases_dir, record)
