@@ -37,7 +37,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import layers, networks
+from adjustable_style import alpha_maps, layers, networks
 from adjustable_style.layers import EPSILON
 
 # Images with more pixels than this go through `stylize_streaming` (its
@@ -57,6 +57,9 @@ MAP_CELL = 32
 # Alphas of a map's cells that agree to 1/MAP_LEVELS share a region (the
 # levels of an 8-bit map image).
 MAP_LEVELS = 255
+# Exact map statistics take one whole-image pass per distinct alpha of the
+# map's cells: at most this many.
+MAP_EXACT_MAX_ALPHAS = 8
 # Under a map, instance-norm statistics are gathered at a lattice of this
 # many alphas per style layer (0, 1/4, ..., 1): parts of a map whose
 # alphas differ by more than a step never share statistics.
@@ -213,6 +216,30 @@ def _region_norm(x, gamma, beta, cell_ids, anchors, cell):
     return x * tf.image.resize(scale, size, "bilinear") + tf.image.resize(shift, size, "bilinear")
 
 
+def _given_norm(x, gamma, beta, cell_ids, mean, variance):
+    """Instance norm under an alpha map with each region's statistics given.
+
+    `mean` and `variance` are (K, C): what the whole image has at each
+    region's alpha, from a uniform pass (`StylizerGraph.statistics`). Each
+    cell takes its region's; a 3x3-cell average blends them where regions
+    meet, as in `_region_norm`, and leaves a region's inside exact.
+    """
+    # Around the regions' average mean: E[x^2] - E[x]^2 then cancels only
+    # the spread between the regions' means, not the means' own size.
+    centre = tf.reduce_mean(mean, axis=0)
+    offset = mean - centre
+    cell_mean = _cell_blur(tf.gather(offset, cell_ids))
+    cell_square = _cell_blur(tf.gather(variance + tf.square(offset), cell_ids))
+    scale, shift = _scale_shift(
+        cell_mean + centre,
+        tf.maximum(cell_square - tf.square(cell_mean), 0.0),
+        tf.gather(gamma, cell_ids),
+        tf.gather(beta, cell_ids),
+    )
+    size = tf.shape(x)[1:3]
+    return x * tf.image.resize(scale, size, "bilinear") + tf.image.resize(shift, size, "bilinear")
+
+
 def _cell_blur(x):
     """3x3 mean over cells, the grid's edges averaging only the cells there."""
     return tf.nn.avg_pool2d(x, 3, 1, "SAME")
@@ -344,28 +371,46 @@ class StylizerGraph(tf.Module):
         params, regions = self.map_regions(alpha_map, shape[0], shape[1], shape[2])
         return self.forward(content, params, regions)
 
-    def forward(self, content, params, regions=None):
+    def statistics(self, content, params):
+        """Each norm layer's instance-norm (mean, variance), (B, C) each, at `params`.
+
+        A whole uniform pass: what `forward` with an alpha map takes as
+        `statistics` (one row per region, stacked) for exact regions.
+        """
+        record = []
+        self.forward(content, params, record=record)
+        return tuple((mean[:, 0, 0], variance[:, 0, 0]) for mean, variance in record)
+
+    def forward(self, content, params, regions=None, statistics=None, record=None):
         """The whole-image network for gammas and betas `params`.
 
         `params` is (B or 1, 4230): one set per image. With an alpha map,
         `params` is (K, 4230), one set per region, and `regions` is what
         `map_regions` returns (each pixel's region, on a coarse grid): see
-        `_region_norm`.
+        `_region_norm`. With `statistics` too (per norm layer, (K, C) means
+        and variances: `statistics` at each region's alpha), each region is
+        normalized as the whole image is at its alpha (`_given_norm`).
+        Without a map, `record` (a list) receives each norm's moments.
         """
         gammas, betas = self.split_parameters(params)
         params = iter(zip(gammas, betas))
         # Each norm layer's resolution, as a fraction of the content's: its
         # map cells are MAP_CELL // reduction pixels.
         reductions = iter(networks.NORM_REDUCTIONS)
+        given = iter(statistics or ())
 
         def norm(x, relu=True):
             gamma, beta = next(params)
             reduction = next(reductions)
-            if regions is not None:
+            if regions is not None and statistics is not None:
+                x = _given_norm(x, gamma, beta, regions[0], *next(given))
+            elif regions is not None:
                 cell_ids, _, anchors = regions
                 x = _region_norm(x, gamma, beta, cell_ids, anchors, MAP_CELL // reduction)
             else:
                 mean, variance = _moments(x)
+                if record is not None:
+                    record.append((mean, variance))
                 scale, shift = _scale_shift(
                     mean, variance, gamma[:, None, None], beta[:, None, None]
                 )
@@ -437,6 +482,27 @@ class FastStylizer:
         if self.adjustable:
             alpha_map = tf.TensorSpec([None, None, None, len(self.style_layers)], tf.float32)
             self._with_map = tf.function(graph.stylize_map, input_signature=[content, alpha_map])
+            self._map_regions = tf.function(
+                lambda content, alpha_map: graph.map_regions(
+                    alpha_map, *tf.unstack(tf.shape(content)[:3])
+                ),
+                input_signature=[content, alpha_map],
+            )
+            self._statistics = tf.function(graph.statistics, input_signature=[content, params])
+            stats = tuple(
+                (tf.TensorSpec([None, c], tf.float32),) * 2 for c in networks.NORMALIZED_CHANNELS
+            )
+            regions = (
+                tf.TensorSpec([None, None, None], tf.int32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([None, None, None, None], tf.float32),
+            )
+            self._with_statistics = tf.function(
+                lambda content, params, regions, stats: graph.forward(
+                    content, params, regions, statistics=stats
+                ),
+                input_signature=[content, params, regions, stats],
+            )
 
     # -- Normalization parameters -------------------------------------------
 
@@ -485,12 +551,19 @@ class FastStylizer:
             [self.stylize_streaming(image, a[None]) for image, a in zip(content, alpha)]
         )
 
-    def stylize_map(self, content, alpha_map):
+    def stylize_map(self, content, alpha_map, exact=False):
         """Stylized (B, H, W, 3) with one alpha per pixel.
 
         `alpha_map` is (B or 1, H', W', L) float32 in [0, 1], any size: it is
-        resized to the content (see `StylizerGraph.map_parameters`). A
+        resized to the content (see `StylizerGraph.map_regions`). A
         constant map gives the uniform-alpha result.
+
+        `exact=True` gives each region of the map the instance-norm
+        statistics that the whole image has at the region's alpha, from one
+        uniform pass per distinct alpha of the map's cells (at most
+        `MAP_EXACT_MAX_ALPHAS`; more raise `alpha_maps.AlphaMapError`): inside a region the
+        output is then the uniform-alpha output. The default gathers
+        statistics from the map's own regions in the one pass.
         """
         if not self.adjustable:
             raise ValueError("a base model has no alpha, so no alpha map")
@@ -507,7 +580,30 @@ class FastStylizer:
                 f"alpha maps work on images of up to {STREAMING_PIXELS} pixels "
                 f"(2048 x 2048); this one is {content.shape[2]} x {content.shape[1]}"
             )
-        return self._with_map(content, alpha_map).numpy()
+        if not exact:
+            return self._with_map(content, alpha_map).numpy()
+        maps = np.broadcast_to(alpha_map, (len(content),) + alpha_map.shape[1:])
+        return np.concatenate(
+            [self._exact_map(image[None], m[None]) for image, m in zip(content, maps)]
+        )
+
+    def _exact_map(self, content, alpha_map):
+        params, regions = self._map_regions(content, alpha_map)
+        count = int(regions[1])
+        if count > MAP_EXACT_MAX_ALPHAS:
+            raise alpha_maps.AlphaMapError(
+                f"exact alpha-map statistics take one pass per distinct alpha; this map "
+                f"has {count} over its {MAP_CELL} px cells (soft edges or gradients), "
+                f"and at most {MAP_EXACT_MAX_ALPHAS} are allowed: use a map of a few flat "
+                "regions, or the default statistics"
+            )
+        # One pass per region, not a batch of all: memory stays one image's.
+        per_region = [self._statistics(content, params[k : k + 1]) for k in range(count)]
+        stats = tuple(
+            tuple(tf.concat([region[layer][part] for region in per_region], 0) for part in (0, 1))
+            for layer in range(len(networks.NORMALIZED_CHANNELS))
+        )
+        return self._with_statistics(content, params, regions, stats).numpy()
 
     # -- Streaming, one layer at a time over strips ---------------------------
 

@@ -84,19 +84,19 @@ class PrecisionStylizer:
     def __call__(self, content, alpha=None):
         return self._run("__call__", content, alpha)
 
-    def stylize_map(self, content, alpha_map):
+    def stylize_map(self, content, alpha_map, exact=False):
         """`FastStylizer.stylize_map` in the chosen precision."""
-        return self._run("stylize_map", content, alpha_map)
+        return self._run("stylize_map", content, alpha_map, exact=exact)
 
-    def _run(self, method, content, alpha):
+    def _run(self, method, content, alpha, **options):
         content = np.asarray(content, np.float32)
         size = content.shape[1:3]
         chosen = self.precision_for(*size)
         if chosen == "float32":
-            return getattr(self.exact, method)(content, alpha)
+            return getattr(self.exact, method)(content, alpha, **options)
         if chosen == "bfloat16":
-            return getattr(self.fast, method)(content, alpha)
-        exact = getattr(self.exact, method)(content, alpha)
-        fast = getattr(self.fast, method)(content, alpha)
+            return getattr(self.fast, method)(content, alpha, **options)
+        exact = getattr(self.exact, method)(content, alpha, **options)
+        fast = getattr(self.fast, method)(content, alpha, **options)
         self.verdicts[size] = min(psnr(f, e) for f, e in zip(fast, exact))
         return exact

@@ -370,10 +370,20 @@ class Model:
     """
 
     def __init__(
-        self, forward, style_layers, adjustable, record, source, owner=None, forward_map=None
+        self,
+        forward,
+        style_layers,
+        adjustable,
+        record,
+        source,
+        owner=None,
+        forward_map=None,
+        exact_maps=False,
     ):
         self._forward = forward
         self._forward_map = forward_map
+        # Whether forward_map takes exact=True (a Keras model's does).
+        self._exact_maps = exact_maps
         # What `forward` needs alive: a loaded SavedModel's functions hold
         # only weak references to its variables.
         self._owner = owner
@@ -408,11 +418,13 @@ class Model:
             outputs.append(np.asarray(result, np.float32))
         return np.concatenate(outputs, axis=0)
 
-    def stylize_map(self, content, alpha_map, batch_size=DEFAULT_BATCH_SIZE):
+    def stylize_map(self, content, alpha_map, batch_size=DEFAULT_BATCH_SIZE, exact=False):
         """Stylized [B, H, W, 3] with one alpha per pixel.
 
         `alpha_map` is [H', W', L] or [1 or B, H', W', L] in [0, 1], any size
-        (stretched to the content; see `alpha_maps`).
+        (stretched to the content; see `alpha_maps`). `exact`: each region
+        normalized with the whole image's statistics at its alpha (see
+        `inference.FastStylizer.stylize_map`); Keras models only.
         """
         if not self.adjustable:
             raise ModelFileError(
@@ -424,6 +436,11 @@ class Model:
                 f"{self.source}: this SavedModel was exported without an alpha map "
                 "signature; export the model again with export/saved_model.py"
             )
+        if exact and not self._exact_maps:
+            raise ModelFileError(
+                f"{self.source}: a SavedModel has the default alpha-map statistics only; "
+                "exact statistics need the Keras model (.keras file or shipped name)"
+            )
         content = np.asarray(content, np.float32)
         if content.ndim == 3:
             content = content[None]
@@ -434,7 +451,12 @@ class Model:
         for start in range(0, len(content), batch_size):
             chunk = np.ascontiguousarray(content[start : start + batch_size])
             maps = alpha_map if len(alpha_map) == 1 else alpha_map[start : start + batch_size]
-            outputs.append(np.asarray(self._forward_map(chunk, maps), np.float32))
+            result = (
+                self._forward_map(chunk, maps, exact=True)
+                if exact
+                else self._forward_map(chunk, maps)
+            )
+            outputs.append(np.asarray(result, np.float32))
         return np.concatenate(outputs, axis=0)
 
 
@@ -470,7 +492,9 @@ def load_model(spec, precision="float32"):
     else:
         forward = inference_precision.PrecisionStylizer(stylizer, precision)
     with_map = forward.stylize_map if adjustable else None
-    return Model(forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer, with_map)
+    return Model(
+        forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer, with_map, adjustable
+    )
 
 
 def record_summary(record):

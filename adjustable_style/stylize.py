@@ -470,7 +470,12 @@ def _color_flag(options):
 
 def _make_mapped_images(model, options, image, path, finals, alpha_map, seed, staging):
     contents = np.stack([_noisy(image, options, seed, k) for k in range(len(finals))])
-    stylized = model.stylize_map(contents, alpha_map, options.batch_size)
+    try:
+        stylized = model.stylize_map(
+            contents, alpha_map, options.batch_size, exact=options.alpha_map_statistics == "exact"
+        )
+    except alpha_maps.AlphaMapError as error:  # Too many alphas for exact statistics.
+        raise alpha_maps.AlphaMapError(f"{options.alpha_map}: {error}") from None
     stylized = _colors_kept(options, image, stylized)
     results = []
     for k, final in enumerate(finals):

@@ -24,8 +24,9 @@ DEFAULT_CONTENT = os.path.join(
 DEFAULT_OUTPUT = "stylized"
 
 
-def _setting(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
+def _setting(default, help, **metadata):
+    """A field with its flag's help (and `choices`, for an enum flag)."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
 @dataclasses.dataclass
@@ -72,6 +73,15 @@ class Options:
         None,
         "With --alpha_map: make the map a mask, white taking --alpha (default 1) and "
         "black this alpha, grey blending the two (--alpha's forms).",
+    )
+    alpha_map_statistics: str = _setting(
+        "fast",
+        "With --alpha_map, where each region's instance-norm statistics come from: "
+        "fast, the map's own regions in one pass (each region looks like its alpha "
+        "on its own content); exact, one extra whole-image pass per distinct alpha "
+        "(a region's inside is then the uniform-alpha output; a map of at most 8 "
+        "alphas over its 32 px cells, so flat regions with hard edges).",
+        choices=("fast", "exact"),
     )
     preserve_color: bool = _setting(
         False,
@@ -245,6 +255,12 @@ class Options:
     def _check_alpha_map(self, sweeping):
         if self.alpha_outside is not None and not self.alpha_map:
             raise UsageError("--alpha_outside needs --alpha_map (the mask it applies outside)")
+        if self.alpha_map_statistics not in ("fast", "exact"):
+            raise UsageError(
+                f"--alpha_map_statistics must be fast or exact, got {self.alpha_map_statistics!r}"
+            )
+        if self.alpha_map_statistics != "fast" and not self.alpha_map:
+            raise UsageError("--alpha_map_statistics needs --alpha_map")
         if not self.alpha_map:
             return
         for name, used in (

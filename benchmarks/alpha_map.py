@@ -12,7 +12,9 @@ all alike, each on the same photo and float32 (`FastStylizer`):
 - `strokes`: five soft brush strokes of different alphas on a 0.2 ground
   (a few dozen regions where strokes blend into the ground);
 - `gradient`: alpha rising smoothly left to right, each layer at its own
-  rate (every cell its own region: the worst case).
+  rate (every cell its own region: the worst case);
+- `halves exact`: the halves with `--alpha_map_statistics=exact` (two
+  extra whole-image passes for the statistics).
 
 Printed: the median seconds per image and each map's time over uniform's,
 as the median of per-round ratios (with their range).
@@ -78,6 +80,8 @@ def main(argv):
     variants = {"uniform": lambda: fast(photo, uniform)}
     for name, alpha_map in maps(height, width, layers).items():
         variants[name] = lambda m=alpha_map: fast.stylize_map(photo, m)
+    halves = maps(height, width, layers)["halves"]
+    variants["halves exact"] = lambda: fast.stylize_map(photo, halves, exact=True)
     for fn in variants.values():  # Trace and warm up.
         fn()
     times = {name: [] for name in variants}

@@ -137,6 +137,62 @@ def test_each_half_of_a_half_and_half_map_looks_like_its_alpha(shipped, photo):
         assert near < 0.4 * far, (own, near, far)
 
 
+def test_exact_statistics_give_each_half_its_uniform_output(shipped, photo):
+    """With exact statistics the inside of each half (more than the 70 px the
+    network sees to a side, plus the cells' 3x3 blend) is the uniform output."""
+    photo = np.concatenate([photo, photo], axis=2)  # 320 px wide: halves of 160.
+    height, width = photo.shape[1:3]
+    ends = np.array([[0.2, 0.2, 0.2]], np.float32), np.array([[1, 0, 1]], np.float32)
+    alpha_map = np.empty((1, height, width, 3), np.float32)
+    alpha_map[:, :, : width // 2], alpha_map[:, :, width // 2 :] = ends
+    mapped = shipped.stylize_map(photo, alpha_map, exact=True)
+    default = shipped.stylize_map(photo, alpha_map)
+    halves = (slice(None, width // 2 - 112), slice(width // 2 + 112, None))
+    for half, alpha in zip(halves, ends):
+        uniform = shipped(photo, alpha)[:, :, half]
+        assert np.abs(mapped[:, :, half] - uniform).mean() * 255 <= 0.5
+        assert (
+            np.abs(mapped[:, :, half] - uniform).mean()
+            < np.abs(default[:, :, half] - uniform).mean()
+        )
+    # A constant map: one region, plain instance norm.
+    constant = shipped.stylize_map(photo, np.full((1, 4, 4, 3), 0.6, np.float32), exact=True)
+    assert np.abs(constant - shipped(photo, np.full((1, 3), 0.6, np.float32))).max() <= 1e-4
+
+
+def test_exact_statistics_refuse_a_map_of_many_alphas(shipped, photo, tmp_path):
+    # Alpha rising across (red) and down (green): every cell its own alpha.
+    rows, cols = np.mgrid[0 : photo.shape[1], 0 : photo.shape[2]].astype(np.float32)
+    gradient = np.stack([cols / cols.max(), rows / rows.max(), np.zeros_like(rows)], -1)[None]
+    with pytest.raises(alpha_maps.AlphaMapError, match="at most 8 are allowed"):
+        shipped.stylize_map(photo, gradient, exact=True)
+    # From the command: the map's name and the reason, in one line.
+    path = save((np.asarray(gradient[0]) * 255).astype(np.uint8), tmp_path / "gradient.png")
+    options = Options(
+        content=os.path.join(REPO, "adjustable_style", "examples", "chelsea.png"),
+        output=str(tmp_path / "out.png"),
+        max_size=192,  # 6 x 4 cells, each of its own alpha.
+        alpha_map=path,
+        alpha_map_statistics="exact",
+    )
+    with pytest.raises(alpha_maps.AlphaMapError, match=r"gradient.png: exact alpha-map") as error:
+        stylize_lib.run(options, out=lambda line: None)
+    assert "\n" not in str(error.value)
+    assert not os.path.exists(tmp_path / "out.png")
+    with pytest.raises(cli.user_errors(), match="--alpha_map_statistics needs --alpha_map"):
+        Options(output=str(tmp_path / "o.png"), alpha_map_statistics="exact").validate()
+
+
+def test_a_saved_model_has_the_default_map_statistics_only():
+    model = model_files.Model(
+        lambda c, a: c, STYLE_LAYERS, True, {}, "exported/", forward_map=lambda c, m: c
+    )
+    content, alpha_map = np.zeros((1, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32)
+    assert model.stylize_map(content, alpha_map).shape == (1, 8, 8, 3)
+    with pytest.raises(model_files.ModelFileError, match="default alpha-map statistics only"):
+        model.stylize_map(content, alpha_map, exact=True)
+
+
 def test_lambda_runs_once_per_region_not_per_cell(shipped, photo):
     import tensorflow as tf
 
