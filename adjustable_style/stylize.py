@@ -446,6 +446,8 @@ def _alpha_map(model, options):
 
 def _map_flags(model, options):
     flags = f"--alpha_map={options.alpha_map}"
+    if options.alpha_map_statistics != "fast":
+        flags += f" --alpha_map_statistics={options.alpha_map_statistics}"
     if options.alpha_outside is not None:
         names = model.style_layers
         inside = options.alpha if options.alpha is not None else "1"

@@ -179,6 +179,13 @@ def test_exact_statistics_refuse_a_map_of_many_alphas(shipped, photo, tmp_path):
         stylize_lib.run(options, out=lambda line: None)
     assert "\n" not in str(error.value)
     assert not os.path.exists(tmp_path / "out.png")
+    # A map of two flat halves: the printed flags reproduce the run.
+    halves = np.zeros((8, 8), np.uint8)
+    halves[:, 4:] = 255
+    options.alpha_map = save(halves, tmp_path / "halves.png")
+    lines = []
+    stylize_lib.run(options, out=lines.append)
+    assert lines[0].endswith("--alpha_map_statistics=exact"), lines
     with pytest.raises(cli.user_errors(), match="--alpha_map_statistics needs --alpha_map"):
         Options(output=str(tmp_path / "o.png"), alpha_map_statistics="exact").validate()
 
