@@ -151,6 +151,24 @@ def _tiny_model(model_dir, style_path):
     os.replace(style_path, os.path.join(model_dir, model_files.STYLE_THUMBNAIL))
 
 
+def _tiny_inputs(tmp_path):
+    """Two photos, a style image, a tiny model trained on it, random VGG
+    weights, and where the outputs go: (photos, style, model, vgg, out)."""
+    import keras
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "wide.png", 32, 44, 1)
+    _photo(photos / "tall.jpg", 48, 32, 2)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    model_dir = tmp_path / "model"
+    _tiny_model(str(model_dir), str(style))
+    vgg = tmp_path / "vgg.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
+    return photos, style, model_dir, vgg, tmp_path / "out"
+
+
 def _numbers(value, where="results"):
     """Yields (path, leaf) for every leaf of a JSON value."""
     if isinstance(value, dict):
@@ -164,19 +182,7 @@ def _numbers(value, where="results"):
 
 
 def test_main_writes_every_measurement(experiment, tmp_path):
-    import keras
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    _photo(photos / "wide.png", 32, 44, 1)
-    _photo(photos / "tall.jpg", 48, 32, 2)
-    style = tmp_path / "style.jpg"
-    _photo(style, 40, 40, 3)
-    model_dir = tmp_path / "model"
-    _tiny_model(str(model_dir), str(style))
-    vgg = tmp_path / "vgg.weights.h5"
-    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
-    out = tmp_path / "out"
+    photos, style, model_dir, vgg, out = _tiny_inputs(tmp_path)
 
     fv = flags.FlagValues()
     experiment.define_flags(fv)
@@ -355,19 +361,7 @@ def _diversity_flags(diversity, *args):
 
 
 def test_diversity_end_to_end(diversity, tmp_path):
-    import keras
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    _photo(photos / "wide.png", 32, 44, 1)
-    _photo(photos / "tall.jpg", 48, 32, 2)
-    style = tmp_path / "style.jpg"
-    _photo(style, 40, 40, 3)
-    model_dir = tmp_path / "model"
-    _tiny_model(str(model_dir), str(style))
-    vgg = tmp_path / "vgg.weights.h5"
-    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
-    out = tmp_path / "out"
+    photos, style, model_dir, vgg, out = _tiny_inputs(tmp_path)
     fv = _diversity_flags(
         diversity,
         f"--model={model_dir}",
@@ -533,21 +527,9 @@ def test_figure6_claim_by_hand(figure6):
 
 
 def test_figure6_end_to_end(figure6, tmp_path):
-    import keras
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    _photo(photos / "wide.png", 32, 44, 1)
-    _photo(photos / "tall.jpg", 48, 32, 2)
-    style = tmp_path / "style.jpg"
-    _photo(style, 40, 40, 3)
-    model_dir = tmp_path / "model"
-    _tiny_model(str(model_dir), str(style))
+    photos, style, model_dir, vgg, out = _tiny_inputs(tmp_path)
     bases = tmp_path / "bases"
     _tiny_bases(str(bases), [(0, 1, 0), (1, 0, 0)])
-    vgg = tmp_path / "vgg.weights.h5"
-    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(vgg))
-    out = tmp_path / "out"
     fv = _figure6_flags(
         figure6,
         f"--model={model_dir}",
