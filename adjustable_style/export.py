@@ -108,8 +108,8 @@ def build_module(stylizer, record=None):
         def __init__(self):
             super().__init__(name="adjustable_stylizer" if adjustable else "base_stylizer")
             # What `inference.FastStylizer` runs (sub-pixel upsampling,
-            # row-split output convolution, one-pass moments), not the
-            # Keras graph: the same function, faster.
+            # row-split output convolution, one-pass moments, fused norms
+            # for one image), not the Keras graph: the same function, faster.
             self._graph = inference.StylizerGraph(stylizer)
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
@@ -371,7 +371,7 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     from adjustable_style import inference
 
     # The fast arithmetic (as in the SavedModel), not the Keras graph.
-    call = inference.StylizerGraph(stylizer).stylize
+    call = inference.StylizerGraph(stylizer, fused_norms=False).stylize
 
     # Keras 3 variables reach the converter as resource variables that it
     # keeps (VAR_HANDLE / READ_VARIABLE with no initializer), and the

@@ -74,7 +74,7 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
     from adjustable_style import inference
 
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
-    graph = inference.StylizerGraph(stylizer)
+    graph = inference.StylizerGraph(stylizer, fused_norms=False)
     specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=export.CONTENT)]
     if adjustable:
         specs.append(tf.TensorSpec([None, len(style_layers)], tf.float32, name=export.ALPHA))

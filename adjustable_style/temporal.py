@@ -89,9 +89,7 @@ class SmoothedNormStylizer:
             y = norm(tf.nn.conv2d(inference._reflect_pad(y, 1), conv2, 1, "VALID"), relu=False)
             x = x + y
         for kernel in fast._up:
-            x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-            x = tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), 2)
-            x = norm(x)
+            x = norm(inference.upsample_conv(inference._edge_pad(x), kernel))
         x = fast.graph._output_conv(inference._reflect_pad(x, fast._output_kernel_size // 2))
         x = tf.sigmoid(norm(x, relu=False))
         return x[:, :height, :width, :], tf.concat(means, -1), tf.concat(variances, -1)

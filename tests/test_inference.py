@@ -52,6 +52,36 @@ def test_fast_path_matches_keras_base(base):
     np.testing.assert_allclose(fast(content), model(content).numpy(), atol=1e-4)
 
 
+def _graph_ops(function, *specs):
+    """Op types of a traced function, its cond branches included."""
+    graph_def = function.get_concrete_function(*specs).graph.as_graph_def()
+    ops = {node.op for node in graph_def.node}
+    for library_function in graph_def.library.function:
+        ops |= {node.op for node in library_function.node_def}
+    return ops
+
+
+def test_fused_norms_serve_one_image_and_plain_ops_the_rest(adjustable):
+    model, _ = adjustable
+    fused = inference.StylizerGraph(model)
+    plain = inference.StylizerGraph(model, fused_norms=False)
+    specs = [tf.TensorSpec([None, None, None, 3]), tf.TensorSpec([None, 3])]
+    fused_call = tf.function(fused.stylize, input_signature=specs)
+    plain_call = tf.function(plain.stylize, input_signature=specs)
+    assert "FusedBatchNormV3" in _graph_ops(fused_call)
+    # What the TFLite and ONNX converters get: no batch-norm kernel, no cond.
+    assert not {"FusedBatchNormV3", "If", "StatelessIf"} & _graph_ops(plain_call)
+    rng = np.random.default_rng(5)
+    # One image; a batch; one image under two alphas (the norm's batch is 2).
+    for images, alphas in ((1, 1), (3, 3), (1, 2)):
+        content = rng.random((images, 40, 28, 3), np.float32)
+        alpha = rng.random((alphas, 3), np.float32)
+        got = fused_call(content, alpha).numpy()
+        assert got.shape[0] == max(images, alphas)
+        np.testing.assert_allclose(got, plain_call(content, alpha).numpy(), atol=1e-5)
+        np.testing.assert_allclose(got, model([content, alpha]).numpy(), atol=1e-4)
+
+
 @pytest.mark.parametrize("rows", [4, 9, 256])
 def test_streaming_equals_the_whole_image(adjustable, rows):
     model, fast = adjustable
@@ -97,7 +127,8 @@ def test_subpixel_kernel_is_upsample_then_convolve():
     padded = np.pad(upsampled, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
     expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
     low = np.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
-    got = tf.nn.depth_to_space(tf.nn.conv2d(low, inference.subpixel_kernel(kernel), 1, "VALID"), 2)
+    got = inference.upsample_conv(low, inference.subpixel_kernel(kernel))
+    assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
