@@ -477,23 +477,26 @@ class StylizerGraph(tf.Module):
                 x = x * scale + shift
             return tf.nn.relu(x) if relu else x
 
-        def conv(padded, kernel, stride=1, upsample=False):
-            # Casts to the dtype a tensor already has add no op.
-            z = tf.cast(padded, self.compute_dtype)
-            z = upsample_conv(z, kernel) if upsample else tf.nn.conv2d(z, kernel, stride, "VALID")
-            return tf.cast(z, tf.float32)
+        def low(x):
+            # Padding moves half the bytes after the cast to bfloat16; casts
+            # to the dtype a tensor already has add no op.
+            return tf.cast(x, self.compute_dtype)
+
+        def conv(x, kernel, stride=1):
+            padded = _reflect_pad(low(x), kernel.shape[0] // 2)
+            return tf.cast(tf.nn.conv2d(padded, kernel, stride, "VALID"), tf.float32)
 
         height, width = tf.shape(content)[1], tf.shape(content)[2]
         x = _pad_to_multiple(content)
         for kernel, layer in zip(self.down, networks.DOWNSAMPLING):
-            x = norm(conv(_reflect_pad(x, layer.kernel_size // 2), kernel, layer.stride))
+            x = norm(conv(x, kernel, layer.stride))
         for conv1, conv2 in self.residual:
-            y = norm(conv(_reflect_pad(x, 1), conv1))
-            y = norm(conv(_reflect_pad(y, 1), conv2), relu=False)
+            y = norm(conv(x, conv1))
+            y = norm(conv(y, conv2), relu=False)
             x = x + y
         for kernel in self.up:
-            x = norm(conv(_edge_pad(x), kernel, upsample=True))
-        x = self._output_conv(_reflect_pad(x, self.output_kernel_size // 2))
+            x = norm(tf.cast(upsample_conv(_edge_pad(low(x)), kernel), tf.float32))
+        x = self._output_conv(_reflect_pad(low(x), self.output_kernel_size // 2))
         x = tf.sigmoid(norm(x, relu=False))
         return x[:, :height, :width, :]
 

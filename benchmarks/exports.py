@@ -13,7 +13,10 @@ at batch 1, alpha fixed, against the plain PyTorch network
 - `onnxruntime`: the `export/onnx.py` file in onnxruntime's CPU provider;
 - `tflite`: the `export/tflite.py` file in the TFLite interpreter, at
   `--tflite_size` only;
-- `fast`: `inference.FastStylizer`, what `stylize.py` runs.
+- `fast`: `inference.FastStylizer`, what `stylize.py` runs;
+- `fast_bfloat16`: the same with its convolutions in bfloat16 (what
+  `stylize.py --precision=auto` picks), only on a CPU with native
+  bfloat16 (AMX or AVX512_BF16), against PyTorch in float32.
 
 Every repetition runs each variant once, in a new random order, with a
 short pause before each call (so that one runtime's idle threads, which
@@ -91,6 +94,9 @@ def main(argv):
             export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
         )
     fast = inference.FastStylizer(model)
+    fast_bfloat16 = None
+    if precision.native_bfloat16_flags():
+        fast_bfloat16 = inference.FastStylizer(model, "bfloat16")
     net = torch_reference.StylizingNetwork().eval()
 
     print(
@@ -114,6 +120,8 @@ def main(argv):
             "saved_model": lambda: saved(tf.constant(content), tf.constant(alpha)).numpy(),
             "fast": lambda: fast(content, alpha),
         }
+        if fast_bfloat16:
+            variants["fast_bfloat16"] = lambda: fast_bfloat16(content, alpha)
         for name, run in runners.items():
             variants[name] = lambda run=run: run(content, alpha)
         if tflite and size == FLAGS.tflite_size:
@@ -141,7 +149,7 @@ def main(argv):
         for name, values in times.items():
             ratio = [p / t for p, t in zip(times["pytorch"], values)]
             cell = _cell(ratio) if name != "pytorch" else "1"
-            print(f"  {name:>12} {1000 * statistics.median(values):>9.1f} ms   x{cell}")
+            print(f"  {name:>13} {1000 * statistics.median(values):>9.1f} ms   x{cell}")
     print(
         f"\nReproduce: python benchmarks/exports.py --sizes={','.join(FLAGS.sizes)} "
         f"--repeats={FLAGS.repeats} --warmup={FLAGS.warmup} --threads={FLAGS.threads} "
