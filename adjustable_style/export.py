@@ -52,6 +52,7 @@ import warnings
 import numpy as np
 
 from adjustable_style import cli, model_files
+from adjustable_style import precision as machine
 from adjustable_style.errors import first_line
 
 SERVING_DEFAULT = "serving_default"
@@ -91,10 +92,12 @@ def _tf_to_uint8(image):
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
 
 
-def build_module(stylizer, record=None):
+def build_module(stylizer, record=None, convolutions=None):
     """The `tf.Module` that `save_saved_model` writes (see the module doc).
 
     Calling it in process gives the same results as the SavedModel.
+    `convolutions` ("direct" or "matmul", see `inference.StylizerGraph`) is
+    fixed in the graph; by default what pays on the exporting CPU.
     """
     import tensorflow as tf
 
@@ -110,7 +113,9 @@ def build_module(stylizer, record=None):
             # What `inference.FastStylizer` runs (sub-pixel upsampling,
             # row-split output convolution, one-pass moments, fused norms
             # for one image), not the Keras graph: the same function, faster.
-            self._graph = inference.StylizerGraph(stylizer)
+            self._graph = inference.StylizerGraph(
+                stylizer, convolutions=convolutions or machine.convolution_kernels()
+            )
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
                 trainable=False,
@@ -275,17 +280,17 @@ def _replace_dir(tmp, path):
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def save_saved_model(stylizer, output_dir, record=None, overwrite=False):
+def save_saved_model(stylizer, output_dir, record=None, overwrite=False, convolutions=None):
     """Writes the SavedModel to `output_dir` through a temporary folder.
 
     The folder appears complete or not at all: it is written beside its
     final place under a hidden name and renamed when `tf.saved_model.save`
-    has finished.
+    has finished. `convolutions`: see `build_module`.
     """
     import tensorflow as tf
 
     path = check_output_path(output_dir, overwrite, is_dir=True)
-    module = build_module(stylizer, record)
+    module = build_module(stylizer, record, convolutions)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=os.path.dirname(path))
     try:
         adjustable = model_files.describe_stylizer(stylizer)[1]

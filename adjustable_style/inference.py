@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from adjustable_style import alpha_maps, layers, networks
+from adjustable_style import precision as machine
 from adjustable_style.layers import EPSILON
 
 # Images with more pixels than this go through `stylize_streaming` (its
@@ -123,22 +124,51 @@ def subpixel_kernel(kernel):
     return np.concatenate(phases, axis=-1).astype(np.float32)
 
 
-def upsample_conv(padded, kernel):
+def upsample_conv(padded, kernel, matrix=None):
     """Nearest x2 upsampling and a 3x3 convolution, from the edge-padded map.
 
     `padded` is the low-resolution map with one edge pixel repeated on
     every side ((H + 2, W + 2)), `kernel` a `subpixel_kernel`; the result
     is (2 H, 2 W), what reflection padding and convolving the upsampled
-    map gives.
+    map gives. With `matrix` (`matmul_kernel(kernel)`), by `matmul_conv`.
     """
-    z = tf.nn.depth_to_space(tf.nn.conv2d(padded, kernel, 1, "VALID"), 2)
+    if matrix is None:
+        z = tf.nn.conv2d(padded, kernel, 1, "VALID")
+    else:
+        z = matmul_conv(padded, matrix, 2, 2)
+    z = tf.nn.depth_to_space(z, 2)
     return z[:, 1:-1, 1:-1]
 
 
 def row_split_kernel(kernel):
-    """(K, K, Cin, Cout) -> (1, K, Cin, K * Cout): one 1xK kernel per row."""
-    k, _, cin, cout = kernel.shape
-    return np.ascontiguousarray(np.transpose(kernel, (1, 2, 0, 3)).reshape(1, k, cin, k * cout))
+    """(KH, KW, Cin, Cout) -> (1, KW, Cin, KH * Cout): one 1xKW kernel per row."""
+    kh, kw, cin, cout = kernel.shape
+    return np.ascontiguousarray(np.transpose(kernel, (1, 2, 0, 3)).reshape(1, kw, cin, kh * cout))
+
+
+def matmul_kernel(kernel):
+    """(KH, KW, Cin, Cout) -> the (KW * Cin, KH * Cout) matrix of `matmul_conv`."""
+    kh, kw, cin, cout = kernel.shape
+    return row_split_kernel(kernel).reshape(kw * cin, kh * cout)
+
+
+def matmul_conv(padded, matrix, kernel_rows, kernel_cols):
+    """A stride-1 VALID convolution as one matrix product, row-split.
+
+    The KW column-shifted copies of the input side by side make each row's
+    1xKW convolution one product with `matrix` (a `matmul_kernel`), to all
+    KH rows' output channels at once; the KH row-shifted slices then add
+    up. Where oneDNN has no direct NHWC convolution for the CPU (AVX2
+    without AVX-512, see `precision.convolution_kernels`) it falls back to
+    an im2col GEMM, and this runs at nearly twice its speed.
+    """
+    shape = tf.shape(padded)
+    width = shape[2] - kernel_cols + 1
+    cols = tf.concat([padded[:, :, j : j + width] for j in range(kernel_cols)], axis=-1)
+    z = tf.matmul(tf.reshape(cols, [-1, matrix.shape[0]]), matrix)
+    z = tf.reshape(z, [shape[0], shape[1], width, matrix.shape[1]])
+    cout = matrix.shape[1] // kernel_rows
+    return _sum_row_shifts(z, kernel_rows, cout, shape[1] - kernel_rows + 1)
 
 
 def _sum_row_shifts(z, kernel_rows, cout, height):
@@ -332,12 +362,23 @@ class StylizerGraph(tf.Module):
     (`_single_image_norm`), chosen at run time by `tf.cond`; the general
     ops serve larger batches. For a SavedModel and in-process use; the
     TFLite and ONNX converters take `fused_norms=False`, one plain graph.
+
+    `convolutions="matmul"` computes the residual and upsampling
+    convolutions as matrix products (`matmul_conv`), which pays on x86 CPUs
+    without AVX-512 (`precision.convolution_kernels` chooses); "direct" is
+    `tf.nn.conv2d`. The numbers agree to float32 rounding.
     """
 
-    def __init__(self, stylizer, compute_dtype="float32", fused_norms=True):
+    def __init__(self, stylizer, compute_dtype="float32", fused_norms=True, convolutions="direct"):
         super().__init__(name="stylizer_graph")
+        if convolutions not in machine.CONVOLUTION_KERNELS:
+            raise ValueError(
+                f"convolutions must be one of {', '.join(machine.CONVOLUTION_KERNELS)}, "
+                f"got {convolutions!r}"
+            )
         self.compute_dtype = tf.dtypes.as_dtype(compute_dtype)
         self.fused_norms = fused_norms
+        self.convolutions = convolutions
         self.adjustable = networks.is_adjustable(stylizer)
         self.style_layers = networks.style_layer_names(stylizer) if self.adjustable else []
         kernel = lambda layer: np.asarray(stylizer.get_layer(layer.conv).kernel, np.float32)
@@ -348,6 +389,20 @@ class StylizerGraph(tf.Module):
             for first, second in networks.RESIDUAL_BLOCKS
         ]
         self.up = [constant(subpixel_kernel(kernel(layer))) for layer in networks.UPSAMPLING]
+        # The residual and upsampling convolutions (nearly all of the
+        # arithmetic) as matrices, for `matmul_conv`.
+        if convolutions == "matmul":
+            self.residual_matrices = [
+                tuple(constant(matmul_kernel(kernel(layer))) for layer in block)
+                for block in networks.RESIDUAL_BLOCKS
+            ]
+            self.up_matrices = [
+                constant(matmul_kernel(subpixel_kernel(kernel(layer))))
+                for layer in networks.UPSAMPLING
+            ]
+        else:
+            self.residual_matrices = [(None, None)] * len(self.residual)
+            self.up_matrices = [None] * len(self.up)
         output = kernel(networks.OUTPUT)
         self.output_kernel_size = output.shape[0]
         self.output_channels = output.shape[-1]
@@ -482,20 +537,24 @@ class StylizerGraph(tf.Module):
             # to the dtype a tensor already has add no op.
             return tf.cast(x, self.compute_dtype)
 
-        def conv(x, kernel, stride=1):
+        def conv(x, kernel, stride=1, matrix=None):
             padded = _reflect_pad(low(x), kernel.shape[0] // 2)
-            return tf.cast(tf.nn.conv2d(padded, kernel, stride, "VALID"), tf.float32)
+            if matrix is None:
+                z = tf.nn.conv2d(padded, kernel, stride, "VALID")
+            else:
+                z = matmul_conv(padded, matrix, kernel.shape[0], kernel.shape[1])
+            return tf.cast(z, tf.float32)
 
         height, width = tf.shape(content)[1], tf.shape(content)[2]
         x = _pad_to_multiple(content)
         for kernel, layer in zip(self.down, networks.DOWNSAMPLING):
             x = norm(conv(x, kernel, layer.stride))
-        for conv1, conv2 in self.residual:
-            y = norm(conv(x, conv1))
-            y = norm(conv(y, conv2), relu=False)
+        for (conv1, conv2), (matrix1, matrix2) in zip(self.residual, self.residual_matrices):
+            y = norm(conv(x, conv1, matrix=matrix1))
+            y = norm(conv(y, conv2, matrix=matrix2), relu=False)
             x = x + y
-        for kernel in self.up:
-            x = norm(tf.cast(upsample_conv(_edge_pad(low(x)), kernel), tf.float32))
+        for kernel, matrix in zip(self.up, self.up_matrices):
+            x = norm(tf.cast(upsample_conv(_edge_pad(low(x)), kernel, matrix), tf.float32))
         x = self._output_conv(_reflect_pad(low(x), self.output_kernel_size // 2))
         x = tf.sigmoid(norm(x, relu=False))
         return x[:, :height, :width, :]
@@ -517,12 +576,14 @@ class FastStylizer:
     Around `StylizerGraph` it adds the per-alpha cache of Lambda's output
     and the streaming path for very large images. `precision="bfloat16"`
     computes the whole-image path's convolutions in bfloat16 (the
-    streaming path stays float32).
+    streaming path stays float32). `convolutions` is `StylizerGraph`'s
+    (default: what pays on this CPU, `precision.convolution_kernels`).
     """
 
-    def __init__(self, stylizer, precision="float32"):
+    def __init__(self, stylizer, precision="float32", convolutions=None):
         self.precision = precision
-        self.graph = graph = StylizerGraph(stylizer, precision)
+        self.convolutions = convolutions or machine.convolution_kernels()
+        self.graph = graph = StylizerGraph(stylizer, precision, convolutions=self.convolutions)
         self.adjustable = graph.adjustable
         self.style_layers = graph.style_layers
         # The streaming path computes in float32 whatever the precision.

@@ -9,9 +9,13 @@ only used where it is native, and otherwise falls back to float32 with
 one warning line rather than running slowly in silence.
 """
 
+import os
 import platform
 import sys
 
+# How inference computes its residual and upsampling convolutions:
+# `tf.nn.conv2d`, or matrix products (`inference.matmul_conv`).
+CONVOLUTION_KERNELS = ("direct", "matmul")
 # /proc/cpuinfo flags of native bfloat16 arithmetic.
 NATIVE_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -74,3 +78,22 @@ def training_policy(mixed_precision, accelerator=None, flags=None, warn=None):
     )
     (warn or (lambda line: print(line, file=sys.stderr, flush=True)))(message)
     return "float32", "float32 (no native bfloat16 on this CPU)"
+
+
+def convolution_kernels(flags=None, environ=None):
+    """ "direct" or "matmul": how inference computes its 3x3 convolutions here.
+
+    TensorFlow's convolutions take NHWC only, and oneDNN has a direct NHWC
+    float32 convolution only with AVX-512; on an x86 CPU with AVX2 alone it
+    falls back to an im2col GEMM, which reached 61 GFLOP/s on 2 Zen 4 cores
+    held to AVX2, where the same sums as matrix products
+    (`inference.matmul_conv`) reached 86-129. With AVX-512 the direct
+    convolution is the faster (about 200 GFLOP/s against 150-165).
+    `ONEDNN_MAX_CPU_ISA` (in `environ`, default: this process's), which
+    holds oneDNN below the CPU's own instructions, counts as the CPU.
+    """
+    flags = cpu_flags() if flags is None else set(flags)
+    environ = os.environ if environ is None else environ
+    isa = environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    avx512 = "avx512f" in flags and (not isa or isa == "ALL" or "AVX512" in isa or "AVX10" in isa)
+    return "matmul" if "avx2" in flags and not avx512 else "direct"

@@ -47,6 +47,12 @@ flags.DEFINE_integer(
     "tflite_size", 256, "The one size the TFLite row is measured at (if among --sizes)."
 )
 flags.DEFINE_integer("seed", 0, "Seed of the weights and inputs.")
+flags.DEFINE_bool(
+    "bfloat16",
+    True,
+    "Include the bfloat16 FastStylizer row (only on a CPU with native bfloat16; "
+    "--nobfloat16 where ONEDNN_MAX_CPU_ISA hides it from oneDNN).",
+)
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
 
@@ -95,7 +101,7 @@ def main(argv):
         )
     fast = inference.FastStylizer(model)
     fast_bfloat16 = None
-    if precision.native_bfloat16_flags():
+    if FLAGS.bfloat16 and precision.native_bfloat16_flags():
         fast_bfloat16 = inference.FastStylizer(model, "bfloat16")
     net = torch_reference.StylizingNetwork().eval()
 
@@ -154,6 +160,7 @@ def main(argv):
         f"\nReproduce: python benchmarks/exports.py --sizes={','.join(FLAGS.sizes)} "
         f"--repeats={FLAGS.repeats} --warmup={FLAGS.warmup} --threads={FLAGS.threads} "
         f"--tflite_size={FLAGS.tflite_size} --seed={FLAGS.seed}"
+        + ("" if FLAGS.bfloat16 else " --nobfloat16")
     )
 
 

@@ -66,6 +66,9 @@ def saved_model_dir(keras_models):
             os.path.join(REPO, "export", "saved_model.py"),
             f"--model={model_dir}",
             f"--output={output}",
+            # Not what this CPU would pick where it has AVX-512 (the tests
+            # of the fast path cover that): both kinds are checked.
+            "--convolutions=matmul",
         ],
         capture_output=True,
         text=True,
@@ -74,6 +77,7 @@ def saved_model_dir(keras_models):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{output}: SavedModel, __call__(content, alpha)")
+    assert result.stdout.rstrip().endswith("; matmul convolutions")
     assert result.stderr == ""
     return output
 
@@ -380,6 +384,11 @@ def _export_command(script, *args):
             "training record is damaged",
         ),
         ("saved_model.py", ["--model={cut}", "--output={tmp}/out"], "not a zip archive"),
+        (
+            "saved_model.py",
+            ["--model={model}", "--output={tmp}/out", "--convolutions=winograd"],
+            "--convolutions must be auto, direct or matmul, got 'winograd'",
+        ),
         (
             "saved_model.py",
             ["--model={model}", "--output={mine}/deep/notes.txt/x"],

@@ -52,6 +52,37 @@ def test_fast_path_matches_keras_base(base):
     np.testing.assert_allclose(fast(content), model(content).numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "kernel_shape, batch", [((3, 3, 5, 4), 1), ((2, 2, 3, 8), 2), ((2, 3, 4, 6), 1)]
+)
+def test_matmul_conv_is_the_convolution(kernel_shape, batch):
+    rng = np.random.default_rng(sum(kernel_shape))
+    padded = rng.normal(size=(batch, 9, 11, kernel_shape[2])).astype(np.float32)
+    kernel = rng.normal(size=kernel_shape).astype(np.float32)
+    expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
+    got = inference.matmul_conv(
+        padded, inference.matmul_kernel(kernel), kernel_shape[0], kernel_shape[1]
+    )
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("convolutions", ["direct", "matmul"])
+def test_both_convolution_kernels_compute_the_stylizer(adjustable, convolutions):
+    model, _ = adjustable
+    graph = inference.StylizerGraph(model, convolutions=convolutions)
+    specs = [tf.TensorSpec([None, None, None, 3]), tf.TensorSpec([None, 3])]
+    call = tf.function(graph.stylize, input_signature=specs)
+    rng = np.random.default_rng(7)
+    for shape in ((1, 36, 52), (2, 20, 24)):
+        content = rng.random(shape + (3,), np.float32)
+        alpha = rng.random((shape[0], 3), np.float32)
+        expected = model([content, alpha]).numpy()
+        np.testing.assert_allclose(call(content, alpha).numpy(), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="convolutions must be one of direct, matmul"):
+        inference.StylizerGraph(model, convolutions="winograd")
+
+
 def _graph_ops(function, *specs):
     """Op types of a traced function, its cond branches included."""
     graph_def = function.get_concrete_function(*specs).graph.as_graph_def()

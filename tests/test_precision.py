@@ -36,3 +36,15 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert precision.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
     assert precision.native_bfloat16_flags({"fpu", "avx512_bf16"}) == ["avx512_bf16"]
     assert precision.cpu_flags(str(tmp_path / "missing")) == set()
+
+
+def test_convolutions_are_matrix_products_only_on_x86_without_avx512():
+    avx2, avx512 = {"avx2", "fma"}, {"avx2", "fma", "avx512f"}
+    assert precision.convolution_kernels(avx2, environ={}) == "matmul"
+    assert precision.convolution_kernels(avx512, environ={}) == "direct"
+    # oneDNN held to AVX2 on an AVX-512 CPU behaves as an AVX2 CPU.
+    for isa, kernels in (("AVX2", "matmul"), ("avx512_core", "direct"), ("ALL", "direct")):
+        assert precision.convolution_kernels(avx512, {"ONEDNN_MAX_CPU_ISA": isa}) == kernels
+    # Not x86 (or flags unreadable): TensorFlow's own convolutions.
+    assert precision.convolution_kernels(set(), environ={}) == "direct"
+    assert precision.convolution_kernels({"asimd", "sve"}, environ={}) == "direct"
