@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import graph_ops
 import numpy as np
 import pytest
 
@@ -123,22 +124,13 @@ def test_keras_saved_model_and_tflite_agree(keras_models, inputs, saved_model_di
         assert np.abs(lite - reference[k : k + 1]).max() <= FAST_TOLERANCE
 
 
-def _graph_ops(concrete_function):
-    """Op types of a concrete function's graph and every function it calls."""
-    graph_def = concrete_function.graph.as_graph_def()
-    ops = {node.op for node in graph_def.node}
-    for function in graph_def.library.function:
-        ops |= {node.op for node in function.node_def}
-    return ops
-
-
 def test_saved_model_runs_the_fast_path(saved_model_dir):
     """Sub-pixel upsampling and no nearest-neighbour resize or mirror pad."""
     import tensorflow as tf
 
     loaded = tf.saved_model.load(saved_model_dir)
     for name in ("serving_default", "serving_uint8"):
-        ops = _graph_ops(loaded.signatures[name])
+        ops = graph_ops.op_types(loaded.signatures[name])
         assert "DepthToSpace" in ops and "Conv2D" in ops
         assert not ops & {"ResizeNearestNeighbor", "MirrorPad", "Tile"}, name
     # Only Lambda's weights (and the metadata) are variables; the Keras

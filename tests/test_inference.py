@@ -1,5 +1,6 @@
 """The fast inference path computes what the Keras stylizer computes."""
 
+import graph_ops
 import keras
 import numpy as np
 import pytest
@@ -83,15 +84,6 @@ def test_both_convolution_kernels_compute_the_stylizer(adjustable, convolutions)
         inference.StylizerGraph(model, convolutions="winograd")
 
 
-def _graph_ops(function, *specs):
-    """Op types of a traced function, its cond branches included."""
-    graph_def = function.get_concrete_function(*specs).graph.as_graph_def()
-    ops = {node.op for node in graph_def.node}
-    for library_function in graph_def.library.function:
-        ops |= {node.op for node in library_function.node_def}
-    return ops
-
-
 def test_fused_norms_serve_one_image_and_plain_ops_the_rest(adjustable):
     model, _ = adjustable
     fused = inference.StylizerGraph(model)
@@ -99,9 +91,11 @@ def test_fused_norms_serve_one_image_and_plain_ops_the_rest(adjustable):
     specs = [tf.TensorSpec([None, None, None, 3]), tf.TensorSpec([None, 3])]
     fused_call = tf.function(fused.stylize, input_signature=specs)
     plain_call = tf.function(plain.stylize, input_signature=specs)
-    assert "FusedBatchNormV3" in _graph_ops(fused_call)
+    assert "FusedBatchNormV3" in graph_ops.op_types(fused_call.get_concrete_function())
     # What the TFLite and ONNX converters get: no batch-norm kernel, no cond.
-    assert not {"FusedBatchNormV3", "If", "StatelessIf"} & _graph_ops(plain_call)
+    assert not {"FusedBatchNormV3", "If", "StatelessIf"} & graph_ops.op_types(
+        plain_call.get_concrete_function()
+    )
     rng = np.random.default_rng(5)
     # One image; a batch; one image under two alphas (the norm's batch is 2).
     for images, alphas in ((1, 1), (3, 3), (1, 2)):
