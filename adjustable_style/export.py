@@ -52,7 +52,6 @@ import warnings
 import numpy as np
 
 from adjustable_style import cli, model_files
-from adjustable_style import precision as machine
 from adjustable_style.errors import first_line
 
 SERVING_DEFAULT = "serving_default"
@@ -113,9 +112,7 @@ def build_module(stylizer, record=None, convolutions=None):
             # What `inference.FastStylizer` runs (sub-pixel upsampling,
             # row-split output convolution, one-pass moments, fused norms
             # for one image), not the Keras graph: the same function, faster.
-            self._graph = inference.StylizerGraph(
-                stylizer, convolutions=convolutions or machine.convolution_kernels()
-            )
+            self._graph = inference.StylizerGraph(stylizer, convolutions=convolutions)
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
                 trainable=False,
@@ -376,7 +373,8 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     from adjustable_style import inference
 
     # The fast arithmetic (as in the SavedModel), not the Keras graph.
-    call = inference.StylizerGraph(stylizer, fused_norms=False).stylize
+    # XNNPACK has its own convolutions: TensorFlow's direct form converts.
+    call = inference.StylizerGraph(stylizer, fused_norms=False, convolutions="direct").stylize
 
     # Keras 3 variables reach the converter as resource variables that it
     # keeps (VAR_HANDLE / READ_VARIABLE with no initializer), and the

@@ -365,12 +365,14 @@ class StylizerGraph(tf.Module):
 
     `convolutions="matmul"` computes the residual and upsampling
     convolutions as matrix products (`matmul_conv`), which pays on x86 CPUs
-    without AVX-512 (`precision.convolution_kernels` chooses); "direct" is
-    `tf.nn.conv2d`. The numbers agree to float32 rounding.
+    without AVX-512; "direct" is `tf.nn.conv2d`; the default (None) is what
+    pays on this CPU (`precision.convolution_kernels`). The numbers agree
+    to float32 rounding.
     """
 
-    def __init__(self, stylizer, compute_dtype="float32", fused_norms=True, convolutions="direct"):
+    def __init__(self, stylizer, compute_dtype="float32", fused_norms=True, convolutions=None):
         super().__init__(name="stylizer_graph")
+        convolutions = convolutions or machine.convolution_kernels()
         if convolutions not in machine.CONVOLUTION_KERNELS:
             raise ValueError(
                 f"convolutions must be one of {', '.join(machine.CONVOLUTION_KERNELS)}, "
@@ -577,17 +579,21 @@ class FastStylizer:
     and the streaming path for very large images. `precision="bfloat16"`
     computes the whole-image path's convolutions in bfloat16 (the
     streaming path stays float32). `convolutions` is `StylizerGraph`'s
-    (default: what pays on this CPU, `precision.convolution_kernels`).
+    (default: what pays on this CPU).
     """
 
     def __init__(self, stylizer, precision="float32", convolutions=None):
         self.precision = precision
-        self.convolutions = convolutions or machine.convolution_kernels()
-        self.graph = graph = StylizerGraph(stylizer, precision, convolutions=self.convolutions)
+        self.graph = graph = StylizerGraph(stylizer, precision, convolutions=convolutions)
+        self.convolutions = graph.convolutions
         self.adjustable = graph.adjustable
         self.style_layers = graph.style_layers
         # The streaming path computes in float32 whatever the precision.
-        exact = graph if graph.compute_dtype == tf.float32 else StylizerGraph(stylizer)
+        exact = (
+            graph
+            if graph.compute_dtype == tf.float32
+            else StylizerGraph(stylizer, convolutions="direct")
+        )
         self._down, self._residual, self._up = exact.down, exact.residual, exact.up
         self._output = exact.output
         self._output_kernel_size = graph.output_kernel_size

@@ -74,7 +74,8 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
     from adjustable_style import inference
 
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
-    graph = inference.StylizerGraph(stylizer, fused_norms=False)
+    # onnxruntime has its own convolutions: TensorFlow's direct form converts.
+    graph = inference.StylizerGraph(stylizer, fused_norms=False, convolutions="direct")
     specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=export.CONTENT)]
     if adjustable:
         specs.append(tf.TensorSpec([None, len(style_layers)], tf.float32, name=export.ALPHA))

@@ -81,7 +81,8 @@ def training_policy(mixed_precision, accelerator=None, flags=None, warn=None):
 
 
 def convolution_kernels(flags=None, environ=None):
-    """ "direct" or "matmul": how inference computes its 3x3 convolutions here.
+    """ "direct" or "matmul": how inference computes its residual and upsampling
+    convolutions on this CPU.
 
     TensorFlow's convolutions take NHWC only, and oneDNN has a direct NHWC
     float32 convolution only with AVX-512; on an x86 CPU with AVX2 alone it
