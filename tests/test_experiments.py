@@ -97,16 +97,28 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
     layers = list(STYLE_LAYERS)
     ratios = (0.1, 0.3, 0.5)  # block3 misses its 0.25
     style = {l: {"ratio": {"median": r}} for l, r in zip(layers, ratios)}
-    content = {"psnr_db_alpha0": {"median": 18.0}}
+    content = {"psnr_db_alpha0": {"median": 18.0}, "chroma_shift_alpha0": {"median": 4.5}}
     curve = lambda end, rho: {"end_ratio": {"median": end}, "spearman_per_photo_median": rho}
     figure7 = {
         "others_0": {l: curve(0.5, -0.95) for l in layers},
         "others_1": {l: curve(0.9, -0.85) for l in layers},
     }
-    figure3 = {"differences": {"a vs b": {"median": 15.0}, "a vs c": {"median": 14.9}}}
-    rows = experiment.check_targets(layers, style, content, figure7, figure3)
+    figure3 = {
+        "differences": {"a vs b": {"median": 15.0}, "a vs c": {"median": 14.9}},
+        "element_growth": {"b / a": 1.25, "c / b": 1.1},
+    }
+    switch = (  # (levels, own loss off / on) per slider, others at 1
+        (12.0, 1.4),
+        (9.9, 1.3),
+        (15.0, 0.98),
+    )
+    others_at_1 = {
+        l: {"levels": {"median": lv}, "own_loss_ratio": {"median": r}}
+        for l, (lv, r) in zip(layers, switch)
+    }
+    rows = experiment.check_targets(layers, style, content, figure7, figure3, others_at_1)
     met = {r["what"]: r["met"] for r in rows}
-    assert len(rows) == 3 + 3 + 6 + 1 + 2
+    assert len(rows) == 3 + 3 + 6 + 1 + 1 + 2 + 2 + 6
     assert met["style ratio at alpha = 1, block2_conv2"]
     assert not met["style ratio at alpha = 1, block3_conv4"]
     assert met["style ratio at alpha = 1, block4_conv4"]  # at the bound
@@ -115,6 +127,40 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
     assert not any(met[f"Figure 7 Spearman (median per photo), others at 1, {l}"] for l in layers)
     assert met["Figure 3 single-layer outputs differ, a vs b (levels of 255)"]
     assert not met["Figure 3 single-layer outputs differ, a vs c (levels of 255)"]
+    assert not met["colour shift at alpha = 0, mean (Cb, Cr) vs photo (levels)"]
+    assert met["element size grows with depth, b / a (ratio)"]  # at the bound
+    assert not met["element size grows with depth, c / b (ratio)"]
+    changes = "slider 1 -> 0 with the others at 1 changes the output"
+    raises = "slider 1 -> 0 with the others at 1 raises its own loss"
+    assert met[f"{changes}, block2_conv2 (levels)"]
+    assert not met[f"{changes}, block3_conv4 (levels)"]
+    assert met[f"{raises}, block3_conv4 (ratio)"]
+    assert not met[f"{raises}, block4_conv4 (ratio)"]
+
+
+def test_chroma_shift_sees_a_tint_not_strokes(experiment):
+    rng = np.random.default_rng(0)
+    photo = rng.uniform(0.2, 0.8, (16, 16, 3))
+    # Strokes that move the colour both ways leave the mean where it was.
+    strokes = photo + np.where(rng.random((16, 16, 1)) < 0.5, 0.1, -0.1) * [1, -1, 0]
+    strokes = photo + (strokes - photo) - (strokes - photo).mean(axis=(0, 1))
+    assert experiment.chroma_shift(strokes, photo) < 0.01
+    # A tint of +10 levels of red: Cr rises by 5, Cb falls by 1.7.
+    tinted = photo + [10 / 255, 0, 0]
+    assert experiment.chroma_shift(tinted, photo) == pytest.approx(np.hypot(5.0, 1.687), rel=1e-3)
+
+
+def test_style_scale_sets_the_style_images_shorter_side(experiment, tmp_path):
+    path = str(tmp_path / "wide.png")
+    Image.fromarray(np.zeros((100, 300, 3), np.uint8)).save(path)
+    shorter = experiment.style_shorter_side
+    assert shorter(path, "training", 192) == 192
+    assert shorter(path, "training", None) == 256
+    assert shorter(path, "short:128", 192) == 128
+    assert shorter(path, "long:512", 192) == 171  # 512 * 100 / 300
+    for bad in ("long", "long:x", "wide:512", "short:4"):
+        with pytest.raises(experiment.UsageError, match="--style_scale"):
+            shorter(path, bad, 192)
 
 
 # ---------------------------------------------------------------------------
@@ -246,7 +292,18 @@ def test_main_writes_every_measurement(experiment, tmp_path):
         assert len(pair["per_photo"]) == 2 and pair["median"] >= 0
     assert sorted(figure3["element_size_px"]) == sorted(STYLE_LAYERS)
     assert isinstance(figure3["deeper_layers_larger_elements"], bool)
-    assert len(results["targets"]) == 16
+    # 16, the colour shift, 2 element growths, 2 per slider with the others at 1.
+    assert len(results["targets"]) == 16 + 1 + 2 + 6
+    for layer in STYLE_LAYERS:
+        switch = results["others_at_1"][layer]
+        assert len(switch["levels"]["per_photo"]) == 2 and switch["levels"]["min"] >= 0
+        assert switch["own_loss_ratio"]["min"] > 0
+    assert content["chroma_shift_alpha0"]["min"] >= 0
+    assert results["model"]["style_scale"] == "training"
+    # Paths of this machine stay out of what is committed.
+    assert not os.path.isabs(results["settings"]["content"])
+    assert not os.path.isabs(results["model"]["path"])
+    assert str(tmp_path) not in results["command"]
     assert results["all_targets_met"] == all(t["met"] for t in results["targets"])
     # The stylized outputs differ from the photo: finite PSNR, positive losses.
     for where, value in _numbers(results):
