@@ -77,12 +77,16 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
             f"but this run trains {article(config.model_type)} "
             f"{config.model_type} one (--model_type)"
         )
+    source_layers = list(spec.style_layers)
     if kind == "adjustable":
-        layers = networks.style_layer_names(source)
-        if list(layers) != list(spec.style_layers):
+        source_layers = list(networks.style_layer_names(source))
+        # As many layers, other ones: T and Lambda keep their shapes, and the
+        # run re-learns what each slider means (a layer-set change); another
+        # count changes Lambda's input, which no warm start can bridge.
+        if len(source_layers) != len(spec.style_layers):
             raise TrainingError(
                 f"--init_from={config.init_from} weights the style layers "
-                f"{','.join(layers)}, but this run's are "
+                f"{','.join(source_layers)}, but this run's are "
                 f"{','.join(spec.style_layers)}"
             )
     theirs = [tuple(w.shape) for w in source.weights]
@@ -93,6 +97,7 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
             f"({len(theirs)} weight tensors, not {len(ours)} of the same "
             "shapes)"
         )
+    # Values only: the slider names stay this run's.
     stylizer.set_weights(source.get_weights())
 
     same_losses = (
@@ -100,6 +105,7 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
         and record.get("loss_network") == config.loss_network
         and record.get("content_layer") == spec.content_layer
         and len(record.get("ema") or []) == normalizer.num_losses
+        and source_layers == list(spec.style_layers)
     )
     if same_losses:
         normalizer.ema.assign(np.asarray(record["ema"], np.float32))
@@ -109,6 +115,8 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
         "sha256": model_files.file_sha256(path),
         "emas": "taken over" if same_losses else "fresh",
     }
+    if source_layers != list(spec.style_layers):
+        origin["style_layers"] = source_layers
     # The source's own record, so model.json keeps every stage back to the
     # first run (a chain of warm starts nests).
     for key in (

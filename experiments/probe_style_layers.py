@@ -73,6 +73,12 @@ flags.DEFINE_list(
     ],
     "Layer sets to compare: NAME=layer+layer+...",
 )
+flags.DEFINE_bool(
+    "mixed_precision",
+    False,
+    "Run VGG in bfloat16 (about twice as fast on CPUs with AVX512_BF16 or AMX); "
+    "losses and pixels stay float32.",
+)
 flags.DEFINE_string("output_dir", None, "Where results go (required).")
 
 CONTENT_LAYER = "block3_conv4"
@@ -165,8 +171,10 @@ def optimize(loss_net, photo, style_grams, configs, layers, fv):
         image.assign(tf.clip_by_value(image, 0.0, 1.0))
         return total
 
-    for _ in range(fv.iterations):
-        step()
+    for iteration in range(1, fv.iterations + 1):
+        total = step()
+        if iteration % 20 == 0:
+            print(f"  step {iteration}: objective {float(total):.3f}", flush=True)
     feats = loss_net(image, training=False)
     ratios = style_losses(feats).numpy() / photo_style[None, :]
     return image.numpy(), ratios
@@ -194,8 +202,12 @@ def main(argv):
     for name in ("content", "style_image", "vgg_weights", "output_dir"):
         if not getattr(FLAGS, name):
             raise app.UsageError(f"--{name} is required")
+    import keras
+
     from adjustable_style import loss_network, losses
 
+    if FLAGS.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     sets = parse_sets(FLAGS.sets)
     layers = sorted({layer for members in sets.values() for layer in members})
     spec = loss_network.LossNetworkSpec("vgg19", CONTENT_LAYER, tuple(layers))

@@ -650,6 +650,40 @@ def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change, mess
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
+def test_init_from_another_layer_set_of_the_same_size(folders, tmp_path):
+    """A warm start may move the sliders to other layers: the weights travel,
+    the loss EMAs start afresh, and the model and its record name the new
+    layers (the old ones stay in the origin)."""
+    import keras
+
+    content, style = folders
+    source = tmp_path / "source"
+    training.train(_config(content, style, source, train_steps=2))
+    new_layers = ("block1_conv2", "block3_conv4", "block5_conv2")
+    run = tmp_path / "run"
+    training.train(
+        _config(
+            content,
+            style,
+            run,
+            train_steps=1,
+            init_from=str(source),
+            style_layers=new_layers,
+        )
+    )
+    stylizer, record = model_files.load_stylizer(str(run))
+    assert networks.style_layer_names(stylizer) == list(new_layers)
+    assert record["style_layers"] == list(new_layers)
+    assert record["init_from"]["emas"] == "fresh"
+    assert record["init_from"]["style_layers"] == [
+        "block2_conv2",
+        "block3_conv4",
+        "block4_conv4",
+    ]
+    original = keras.saving.load_model(str(source / "model.keras"))
+    assert len(original.weights) == len(stylizer.weights)
+
+
 def test_resume_refuses_another_loss_normalization():
     from types import SimpleNamespace
 
