@@ -700,3 +700,34 @@ def test_figure6_bad_bases(figure6, tmp_path):
     # A base model passed as --model.
     with pytest.raises(UsageError, match="is a base .non-adjustable. model"):
         run(bases, model=base_dir)
+
+
+def test_targets_table_puts_runs_side_by_side_and_marks_misses(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "targets_table", os.path.join(REPO, "experiments", "targets_table.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(scale, value, met):
+        return {
+            "model": {"name": "m", "style_scale": scale},
+            "settings": {"image_size": 256},
+            "targets": [
+                {"what": "style ratio", "value": value, "target": "<= 0.15", "met": met},
+                {"what": "PSNR", "value": 19.0, "target": ">= 18", "met": True},
+            ],
+        }
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(run("training", 0.1, True)))
+    other = tmp_path / "b.json"
+    other.write_text(json.dumps(run("long:512", 0.2, False)))
+    text = module.table([module.load(str(folder)), module.load(str(other))])
+    lines = text.splitlines()
+    assert "m, style training, 256 px" in lines[0] and "m, style long:512, 256 px" in lines[0]
+    assert lines[2] == "| style ratio | <= 0.15 | 0.1 | **0.2** |"
+    assert lines[-1] == "| targets met | | 2 of 2 | 1 of 2 |"
+    with pytest.raises(Exception, match="not a readable results.json"):
+        module.load(str(tmp_path / "missing"))
