@@ -294,6 +294,8 @@ def main(argv):
             "learning_rate": FLAGS.learning_rate,
             "content_weight": FLAGS.content_weight,
             "sets": FLAGS.sets,
+            "max_images": FLAGS.max_images,
+            "mixed_precision": FLAGS.mixed_precision,
         },
         "photos": [record["photo"] for record in per_photo],
         "seconds": round(time.time() - started, 1),
@@ -307,12 +309,36 @@ def main(argv):
     print(report(results, layers, sets))
 
 
+def command_line(command):
+    """The probe's reproducing command, with placeholders for this machine's paths."""
+    parts = [
+        "python experiments/probe_style_layers.py",
+        f"--content={command['content']}",
+        f"--style_image={command['style_image']}",
+        "--vgg_weights=vgg19.weights.h5",
+        f"--style_scale={command['style_scale']}",
+        f"--image_size={command['image_size']}",
+        f"--max_images={command.get('max_images', 3)}",
+        f"--iterations={command['iterations']}",
+        f"--learning_rate={command['learning_rate']:g}",
+        f"--content_weight={command['content_weight']:g}",
+        f"--sets={','.join(command['sets'])}",
+    ]
+    if command.get("mixed_precision"):
+        parts.append("--mixed_precision")
+    return " ".join(parts) + " --output_dir=OUTPUT_DIR"
+
+
 def report(results, layers, sets):
     short = {layer: layer.replace("block", "b").replace("_conv", "_") for layer in layers}
     lines = [
         f"# Style-layer probe: {results['command']['style_image']}, style at "
         f"{results['command']['style_scale']}, {len(results['photos'])} photos at "
         f"{results['command']['image_size']} px",
+        "",
+        "Produced by:",
+        "",
+        "    " + command_line(results["command"]),
         "",
         "Medians over photos. Cross-reduction: L_m / L_m(photo) after optimizing the row's "
         "layer alone.",
