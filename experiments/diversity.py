@@ -50,6 +50,11 @@ Per source and photo (medians over photos in the tables):
   in its proportions), median over samples. The Gram ratio is blind to a
   re-tint that keeps textures (Figure 8's (d) turns the picture purple or
   green and its style ratio barely moves); the palette sees it.
+- Palette spread: the mean palette distance between the pairs of a
+  photo's samples: how much the samples' colours differ from each other
+  (a re-tint per sample shows here even when each tint is as far from the
+  painting as the others). Added after the first palette run, and part of
+  no criterion.
 
 The same is measured for the reference T(c; alpha = 1) without noise.
 The paper's claim, as `claim_holds` (the thresholds are CLAIM):
@@ -392,7 +397,8 @@ def measure_photo(model, content, ones, random_params, masks, unit_noise, sigma,
     params = np.concatenate([ones] + [rows[s][1] for s in SOURCES]).astype(np.float32)
     stylized, style, content_loss, feats = model.measure(contents, params, content_features)
     ratios = style.astype(np.float64) / photo_style.astype(np.float64)
-    palette = np.array([common.palette_distance(image, style_palette) for image in stylized])
+    quantiles = [common.palette_quantiles(image) for image in stylized]
+    palette = np.array([common.palette_distance(q, style_palette) for q in quantiles])
     n = len(masks)
     reference = {
         "style_ratio": float(np.mean(ratios[0])),
@@ -414,6 +420,14 @@ def measure_photo(model, content, ones, random_params, masks, unit_noise, sigma,
             "style_ratio_per_layer": np.median(ratios[rows_k], axis=0).tolist(),
             "content_loss": float(np.median(content_loss[rows_k])),
             "palette": float(np.median(palette[rows_k])),
+            "palette_spread": float(
+                np.mean(
+                    [
+                        common.palette_distance(quantiles[1 + k * n + i], quantiles[1 + k * n + j])
+                        for i, j in _pairs(n)
+                    ]
+                )
+            ),
         }
     result["reference_image"] = stylized[0]
     return result
@@ -440,7 +454,14 @@ def calibrate(model, contents, ones, random_params, masks, unit_noise, tolerance
 
 def over_photos(per_photo, style_layers):
     """{source: {"per_photo": {...}, "medians": {measure: summary}}}, the reference too."""
-    measures = ("pixel_l1", "feature_distance", "style_ratio", "content_loss", "palette")
+    measures = (
+        "pixel_l1",
+        "feature_distance",
+        "style_ratio",
+        "content_loss",
+        "palette",
+        "palette_spread",
+    )
     sources = {}
     for source in SOURCES:
         values = {m: [p["sources"][source][m] for p in per_photo] for m in measures}
@@ -693,22 +714,25 @@ def markdown(results):
         "Palette: sliced Wasserstein distance of the sample's CIELAB colours to the style "
         "image's, median over samples (lower: nearer the painting's colours; the unstylized "
         f"photo's: {g(results['reference_alpha_1']['medians']['photo_palette']['median'])}). "
-        "Medians [min, max] over photos.",
+        "Palette spread: the mean palette distance between pairs of samples (how much their "
+        "colours differ; in no criterion). Medians [min, max] over photos.",
         "",
-        "| source | pixel L1 | feature distance | style ratio | palette | content loss |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| source | pixel L1 | feature distance | style ratio | palette | palette spread "
+        "| content loss |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     span = lambda s: f"{g(s['median'])} [{g(s['min'])}, {g(s['max'])}]"
     for source in SOURCES:
         m = results["sources"][source]["medians"]
         lines.append(
             f"| {LABELS[source]} | {span(m['pixel_l1'])} | {span(m['feature_distance'])} | "
-            f"{span(m['style_ratio'])} | {span(m['palette'])} | {span(m['content_loss'])} |"
+            f"{span(m['style_ratio'])} | {span(m['palette'])} | {span(m['palette_spread'])} | "
+            f"{span(m['content_loss'])} |"
         )
     r = results["reference_alpha_1"]["medians"]
     lines.append(
         f"| alpha = 1, no noise (reference) | 0 | 0 | {span(r['style_ratio'])} | "
-        f"{span(r['palette'])} | {span(r['content_loss'])} |"
+        f"{span(r['palette'])} | 0 | {span(r['content_loss'])} |"
     )
     lines += [
         "",
@@ -943,6 +967,8 @@ def run(fv):
                 f"sample and of the style image ({common.PALETTE_DIRECTIONS} fixed directions, "
                 f"{common.PALETTE_QUANTILES} quantiles), CIELAB units; per photo the median "
                 "over samples",
+                "palette_spread": "mean over pairs of samples of their palette distance to "
+                "each other, CIELAB units (in no criterion)",
                 "gamma_beta_noise": "alpha = 1, every gamma and beta of Lambda(1) plus "
                 "N(0, sigma^2), sigma from calibration",
             },

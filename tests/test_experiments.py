@@ -461,12 +461,20 @@ def test_diversity_end_to_end(diversity, tmp_path):
     assert reference["palette"]["median"] > 0 and reference["photo_palette"]["median"] > 0
     for source in diversity.SOURCES:
         medians = results["sources"][source]["medians"]
-        for measure in ("pixel_l1", "feature_distance", "style_ratio", "content_loss", "palette"):
+        for measure in (
+            "pixel_l1",
+            "feature_distance",
+            "style_ratio",
+            "content_loss",
+            "palette",
+            "palette_spread",
+        ):
             assert len(results["sources"][source]["per_photo"][measure]) == 2
             assert math.isfinite(medians[measure]["median"]), (source, measure)
         assert sorted(medians["style_ratio_per_layer"]) == sorted(STYLE_LAYERS)
     # Randomness makes the samples differ; the calibration matched (c).
     assert results["sources"]["both"]["medians"]["pixel_l1"]["median"] > 0
+    assert results["sources"]["alpha"]["medians"]["palette_spread"]["median"] > 0
     calibration = results["calibration"]
     assert calibration["reached"] and calibration["sigma"] > 0
     assert calibration["pixel_l1"] == pytest.approx(calibration["target"], rel=0.05)
