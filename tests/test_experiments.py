@@ -956,6 +956,7 @@ def test_train_figure6_dry_run_and_bad_input(tmp_path):
     assert "--model_type=base" not in adjustable
     # Bad input: one line on stderr, exit 1.
     for args, env, needle in (
+        ((tmp_path / "none", "random", style), {}, "none: no such file or folder"),
         ((photos, "random", tmp_path / "no.jpg"), {}, "no.jpg: no such file"),
         ((photos, tmp_path / "no.h5", style), {}, "no.h5: no such file"),
         ((photos, "random", style), {"STEPS": "many"}, "STEPS must be a positive integer"),
