@@ -6,13 +6,18 @@
   the "palette distance" of experiments/diversity.py and
   experiments/noise_strength.py;
 - :func:`normalized_objective`: the training objective L_w of the paper's
-  Eq. 8 with given loss EMAs, for experiments/figure6.py's loss parity.
+  Eq. 8 with given loss EMAs, for experiments/figure6.py's loss parity;
+- :func:`recorded_path`: a path as results files name it.
 
 Kept apart from adjustability.py so that the experiments built on it do
 not grow it.
 """
 
+import os
+
 import numpy as np
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # D65 white of sRGB, and sRGB's linear RGB -> XYZ matrix (IEC 61966-2-1).
 _WHITE = np.array([0.95047, 1.0, 1.08883])
@@ -99,3 +104,15 @@ def normalized_objective(raw_losses, weights, content_weight, ema, normalization
     factors = eq8_factors(ema) if normalization == "eq8" else np.ones(raw.shape[-1])
     coefficients = np.concatenate([[float(content_weight)], np.asarray(weights, np.float64)])
     return np.sum(raw * factors * coefficients, axis=-1)
+
+
+def recorded_path(path):
+    """`path` relative to the repository when inside it, else its file name.
+
+    Results files are committed: they name no folder of the machine that
+    made them.
+    """
+    absolute = os.path.abspath(path)
+    if os.path.commonpath([absolute, _REPO]) == _REPO:
+        return os.path.relpath(absolute, _REPO)
+    return os.path.basename(absolute)

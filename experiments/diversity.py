@@ -931,7 +931,7 @@ def run(fv):
             "palette_claim_thresholds": PALETTE_CLAIM,
             "model": {
                 "name": name,
-                "path": os.path.abspath(model_path),
+                "path": common.recorded_path(model_path),
                 "style_layers": style_layers,
                 "content_layer": loaded.spec.content_layer,
                 "style_image": os.path.basename(loaded.style_path),

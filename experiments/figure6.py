@@ -866,7 +866,7 @@ def run(fv):
             "checks": checks,
             "model": {
                 "name": name,
-                "path": os.path.abspath(model_path),
+                "path": common.recorded_path(model_path),
                 "style_layers": style_layers,
                 "content_layer": loaded.spec.content_layer,
                 "style_image": os.path.basename(loaded.style_path),
@@ -877,7 +877,7 @@ def run(fv):
             "bases": [
                 {
                     "folder": entry,
-                    "path": os.path.abspath(path),
+                    "path": common.recorded_path(path),
                     "w": weights_label(w),
                     "style_weights": w,
                     "training_steps": r.get("steps"),

@@ -1023,3 +1023,13 @@ def test_train_figure6_smoke_end_to_end(figure6, tmp_path):
     results = figure6.run(fv)
     assert results["objective"]["same_for_all"]
     assert len(results["loss_parity"]) == 2
+
+
+def test_recorded_paths_name_no_folder_of_this_machine(tmp_path):
+    from experiments import common
+
+    inside = os.path.join(REPO, "adjustable_style", "models", "starry_night", "model.keras")
+    assert common.recorded_path(inside) == os.path.join(
+        "adjustable_style", "models", "starry_night", "model.keras"
+    )
+    assert common.recorded_path(tmp_path / "bases" / "model.keras") == "model.keras"
