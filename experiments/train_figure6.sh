@@ -50,9 +50,11 @@
 # model's, and 0.25 puts content against style at alpha = 1 near the
 # 1 : 3.5 of the shipped starry_night (content weight 0.1 there).
 #
-# Cost: about 1.7 s a step at 192 px, batch 4, bfloat16 on two Zen 4
-# cores (AVX512_BF16): 2,000 steps about an hour per model, 5 hours for
-# the calibration and five models. A stage whose model.json already has its
+# Cost, estimated from 1.5 s a step at 256 px, batch 2 on two idle Zen 4
+# cores (bfloat16 with AVX512_BF16): about 1.7 s a step at 192 px, batch 4,
+# so 2,000 steps about an hour per model, 5 hours for the calibration and
+# five models. (On the same cores shared with other work, 20 calibration
+# steps took 74 s, the first step's tracing included.) A stage whose model.json already has its
 # steps is skipped, and an interrupted one resumes from its checkpoints:
 # rerunning the script continues where it stopped.
 #
