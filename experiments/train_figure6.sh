@@ -64,7 +64,8 @@
 #   STORE/calibration/     model.json and train_commands.sh (its EMAs; no model)
 # then:
 #   python experiments/figure6.py --model=STORE/adjustable --bases=STORE/bases \
-#     --style_image=STYLE_IMAGE --content=HELD_OUT_PHOTOS/ --vgg_weights=VGG19_WEIGHTS
+#     --style_image=STYLE_IMAGE --content=HELD_OUT_PHOTOS/ --vgg_weights=VGG19_WEIGHTS \
+#     --output_dir=experiments/results/figure6_matched
 #
 # DRY_RUN=1 prints the commands and runs nothing. SMOKE=1 runs the whole
 # chain on tiny settings (3 steps, 2 for the calibration, 32 px, batch 2;
@@ -200,4 +201,5 @@ for w in "${vectors[@]}"; do
   store "$out/$name" "$store/bases/$name"
 done
 echo "Now: python experiments/figure6.py --model=$store/adjustable --bases=$store/bases" \
-  "--style_image=$style --content=HELD_OUT_PHOTOS/ --vgg_weights=$vgg"
+  "--style_image=$style --content=HELD_OUT_PHOTOS/ --vgg_weights=$vgg" \
+  "--output_dir=experiments/results/figure6_matched"
