@@ -2,7 +2,7 @@ r"""Diversity that stays in style? The paper's Figures 5 and 8, measured with th
 
     python experiments/diversity.py --model=starry_night --content=photos/ \
         --vgg_weights=vgg19.weights.h5 [--samples=8] [--image_size=256] \
-        [--noise_depth=0.3]
+        [--noise_depth=1]
 
 On every held-out content photo c (resized so the shorter side is
 --image_size, then centre-cropped square, as in adjustability.py), the
