@@ -1,9 +1,16 @@
 """The content-noise mask: spatial diversity at inference (the paper's section 5.3).
 
 The content image is multiplied by an all-ones image in which a few (< 10)
-random pixels were zeroed and which was then Gaussian-blurred (an "inverse
+random pixels were lowered and which was then Gaussian-blurred (an "inverse
 Gaussian filter"): a few small soft regions darken, and the stylizer paints
 them differently, so one photo gives varied pictures.
+
+How deep the dips go is the mask's `depth` (its strength): a dip's centre
+is multiplied by ``1 - depth``. The paper speaks of noise "with small
+magnitude"; ``depth=1`` (dips down to black, this module's first mask)
+makes the stylizer paint near-black blotches over the photo, so the
+default is shallower (``DEFAULT_DEPTH``, chosen by
+`experiments/noise_strength.py` on held-out photos; see docs/diversity.md).
 
 * :func:`noise_mask` / :func:`apply_noise_mask` -- the random mask from a
   seed, and multiplying content by it;
@@ -37,6 +44,8 @@ __all__ = [
     "apply_noise_mask",
     "MAX_NOISE_POINTS",
     "DEFAULT_SIGMA_FRACTION",
+    "DEFAULT_DEPTH",
+    "ORIGINAL_DEPTH",
 ]
 
 # The paper uses "a handful (< 10)" of zeros; more would darken most of a small
@@ -47,6 +56,15 @@ MAX_NOISE_POINTS = 9
 # spots the same *relative* size whatever the resolution (about 6% of the
 # shorter side falls below half brightness around each point).
 DEFAULT_SIGMA_FRACTION = 0.05
+
+# How deep a dip goes: its centre is multiplied by 1 - depth. ORIGINAL_DEPTH
+# is the first mask's (dips to black). DEFAULT_DEPTH is the deepest depth on
+# experiments/noise_strength.py's grid (0.1 .. 1) whose stylized dips are at
+# most 10 levels of 255 darker than the noise-free output, its rule fixed
+# before measuring; starry_night on held-out photos: 0.2 darkens them by 10
+# levels, 0.3 by 15, 1 by 47 (docs/diversity.md has the table and pictures).
+ORIGINAL_DEPTH = 1.0
+DEFAULT_DEPTH = 0.2
 
 
 class NoiseError(UserError, ValueError):
@@ -151,6 +169,17 @@ def gaussian_blur(image, sigma, padding="reflect", truncate=4.0):
 # ---------------------------------------------------------------------------
 
 
+def _check_depth(depth):
+    if depth is None:
+        return DEFAULT_DEPTH
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Real):
+        raise NoiseError(f"depth must be a number in (0, 1], got {depth!r}")
+    depth = float(depth)
+    if not (math.isfinite(depth) and 0.0 < depth <= 1.0):
+        raise NoiseError(f"depth must be in (0, 1] (1: dips down to black), got {depth!r}")
+    return depth
+
+
 def _check_image_size(height, width):
     return _check_int("height", height, minimum=1), _check_int("width", width, minimum=1)
 
@@ -183,15 +212,18 @@ def noise_points(height, width, seed, num_points=None):
     return np.stack([flat // width, flat % width], axis=1).astype(np.int64)
 
 
-def noise_mask_from_points(height, width, points, sigma=None, *, padding="reflect", truncate=4.0):
+def noise_mask_from_points(
+    height, width, points, sigma=None, *, depth=None, padding="reflect", truncate=4.0
+):
     """Builds the multiplicative noise mask with dips at the given pixels.
 
     Each point contributes its blurred impulse scaled so that its own peak is
-    1; contributions are summed and clipped at 1, and the mask is one minus
-    that.  Scaling per point (rather than normalizing the summed image) makes
-    every dip reach exactly 0 at its centre even near a border, where padding
-    changes the peak height.  Finally the mask is divided by its maximum so
-    that it is exactly 1 somewhere, even when the dips cover the whole image.
+    1; contributions are summed and clipped at 1 (the darkness), and the
+    mask is one minus depth times that.  Scaling per point (rather than
+    normalizing the summed image) makes every dip reach exactly
+    ``1 - depth`` at its centre even near a border, where padding changes the
+    peak height.  Finally the mask is divided by its maximum so that it is
+    exactly 1 somewhere, even when the dips cover the whole image.
 
     Because the blur is separable and so is an impulse, each blurred impulse
     is the outer product of two blurred 1-D impulses; computing it that way
@@ -204,15 +236,19 @@ def noise_mask_from_points(height, width, points, sigma=None, *, padding="reflec
         (no points gives an all-ones mask; e.g. positions clicked in a UI).
       sigma: Gaussian standard deviation in pixels; defaults to
         ``DEFAULT_SIGMA_FRACTION * min(height, width)``.
+      depth: How deep each dip goes, in (0, 1]: its centre is ``1 - depth``
+        (before the division by the maximum). Default ``DEFAULT_DEPTH``;
+        ``ORIGINAL_DEPTH`` (1) gives the first mask, black at every point.
       padding: ``"reflect"`` or ``"constant"``, see :func:`gaussian_blur`.
       truncate: Kernel radius in standard deviations.
 
     Returns:
-      float32 array of shape ``(height, width, 1)`` in [0, 1], exactly 0 at
-      every point and with maximum exactly 1 (unless the dips darken every
-      pixel fully, e.g. a 1x1 image, where it is all zeros).
+      float32 array of shape ``(height, width, 1)`` in [1 - depth, 1] with
+      maximum exactly 1; at depth 1, exactly 0 at every point (unless the
+      dips darken every pixel fully, e.g. a 1x1 image, where it is all zeros).
     """
     height, width = _check_image_size(height, width)
+    depth = _check_depth(depth)
     if sigma is None:
         sigma = DEFAULT_SIGMA_FRACTION * min(height, width)
     kernel = gaussian_kernel1d(sigma, truncate)
@@ -244,7 +280,7 @@ def noise_mask_from_points(height, width, points, sigma=None, *, padding="reflec
     row_profiles /= row_profiles[np.arange(n), rows][:, None]
     col_profiles /= col_profiles[np.arange(n), cols][:, None]
     darkness = np.minimum(np.einsum("nh,nw->hw", row_profiles, col_profiles), 1.0)
-    mask = 1.0 - darkness
+    mask = 1.0 - depth * darkness
     peak = mask.max()
     if peak > 0:
         mask /= peak
@@ -258,15 +294,18 @@ def noise_mask(
     num_points=None,
     sigma=None,
     *,
+    depth=None,
     padding="reflect",
     truncate=4.0,
 ):
     """Random "inverse Gaussian" mask for spatial diversity (paper section 5.3).
 
-    An all-ones image with ``num_points`` random pixels set to zero, blurred,
-    and renormalized so that it is exactly 1 at its maximum and exactly 0 at
-    each chosen pixel.  Multiply the content image by it
-    (:func:`apply_noise_mask`) before stylizing.
+    An all-ones image with ``num_points`` random pixels lowered to
+    ``1 - depth``, blurred, and renormalized so that it is exactly 1 at its
+    maximum and ``1 - depth`` at each chosen pixel.  Multiply the content
+    image by it (:func:`apply_noise_mask`) before stylizing.  The dips'
+    positions and count depend on the seed only, not on ``depth``: the same
+    seed at another depth gives the same dips, shallower or deeper.
 
     Args:
       height, width: Image size.
@@ -276,17 +315,22 @@ def noise_mask(
         fewer than 10); random in that range when ``None``.
       sigma: Blur standard deviation in pixels (> 0); defaults to
         ``DEFAULT_SIGMA_FRACTION * min(height, width)``.
+      depth: How deep the dips go, in (0, 1]; default ``DEFAULT_DEPTH``,
+        and ``ORIGINAL_DEPTH`` (1) for the first mask (dips to black).
       padding, truncate: See :func:`gaussian_blur`.
 
     Returns:
-      float32 array of shape ``(height, width, 1)`` in [0, 1].
+      float32 array of shape ``(height, width, 1)`` in [1 - depth, 1].
     """
-    # Validate sigma before drawing so a bad call fails the same way
-    # regardless of the seed.
+    # Validate sigma and depth before drawing so a bad call fails the same
+    # way regardless of the seed.
     if sigma is not None:
         sigma = _check_positive_float("sigma", sigma)
+    depth = _check_depth(depth)
     points = noise_points(height, width, seed, num_points)
-    return noise_mask_from_points(height, width, points, sigma, padding=padding, truncate=truncate)
+    return noise_mask_from_points(
+        height, width, points, sigma, depth=depth, padding=padding, truncate=truncate
+    )
 
 
 def apply_noise_mask(content, mask):

@@ -256,6 +256,8 @@ def _noise_flags(options, seed):
         flags += f" --noise_points={options.noise_points}"
     if options.noise_sigma is not None:
         flags += f" --noise_sigma={options.noise_sigma:g}"
+    if options.noise_depth is not None:
+        flags += f" --noise_depth={options.noise_depth:g}"
     return flags
 
 
@@ -264,7 +266,12 @@ def _noisy(image, options, seed, sample):
         return image
     h, w = image.shape[:2]
     mask = noise.noise_mask(
-        h, w, _stream(seed, sample, 1), options.noise_points, options.noise_sigma
+        h,
+        w,
+        _stream(seed, sample, 1),
+        options.noise_points,
+        options.noise_sigma,
+        depth=options.noise_depth,
     )
     return noise.apply_noise_mask(image, mask)
 

@@ -110,6 +110,12 @@ class Options:
         "Blur radius (Gaussian sigma) of the spots, in pixels. Default: 5% of the "
         "shorter image side.",
     )
+    noise_depth: Optional[float] = _setting(
+        None,
+        "How deep the spots of --content_noise go, in (0, 1]: their centres are "
+        f"multiplied by 1 - depth. Default: {noise.DEFAULT_DEPTH:g}, which moves style "
+        "elements without painting dark blotches; 1 gives the first, black-centred mask.",
+    )
     max_size: int = _setting(
         DEFAULT_MAX_SIZE,
         "Shrink images so that their long side is at most this many pixels "
@@ -231,6 +237,10 @@ class Options:
             if not self.content_noise:
                 raise UsageError("--noise_sigma needs --content_noise")
             _check_positive("noise_sigma", self.noise_sigma)
+        if self.noise_depth is not None:
+            if not self.content_noise:
+                raise UsageError("--noise_depth needs --content_noise")
+            _check_positive("noise_depth", self.noise_depth, maximum=1)
         if self.precision not in ("auto", "float32", "bfloat16"):
             raise UsageError(
                 f"--precision must be auto, float32 or bfloat16, got {self.precision!r}"

@@ -238,6 +238,8 @@ def _noise_flags(options, seed):
         flags += f" --noise_points={options.noise_points}"
     if options.noise_sigma is not None:
         flags += f" --noise_sigma={options.noise_sigma:g}"
+    if options.noise_depth is not None:
+        flags += f" --noise_depth={options.noise_depth:g}"
     return flags
 
 
@@ -284,7 +286,14 @@ def run(options, out=print, model=None):
     height, width = target or (info.height, info.width)
     mask = None
     if options.content_noise:
-        mask = noise.noise_mask(height, width, [seed, 1], options.noise_points, options.noise_sigma)
+        mask = noise.noise_mask(
+            height,
+            width,
+            [seed, 1],
+            options.noise_points,
+            options.noise_sigma,
+            depth=options.noise_depth,
+        )
         flags += " " + _noise_flags(options, seed)
     from adjustable_style import temporal
 

@@ -122,6 +122,16 @@ class TrainConfig:
         "Decay of the loss EMAs of the paper's Eq. 8. 1 freezes them at their "
         "first values, or, on resume, at the checkpoint's.",
     )
+    loss_ema_from: Optional[str] = _setting(
+        None,
+        "Start Eq. 8's loss EMAs at a trained model's (the `ema` of its model.json: "
+        "a shipped name, a .keras file or a run folder trained on the same style "
+        "image, loss network and layers) instead of at the first batch's losses. "
+        "With --ema_decay=1 they stay there, so runs share one objective: a base "
+        "model with --style_weights=w then trains exactly the adjustable model's "
+        "objective at alpha = w (experiments/train_figure6.sh). Wins over the EMAs "
+        "--init_from takes over; a resumed run keeps its checkpoint's.",
+    )
     alpha_edge_probability: float = _setting(
         0.0,
         "Chance that each sampled alpha_l is snapped to 0 or 1 (the paper: 0, "
@@ -207,6 +217,8 @@ class TrainConfig:
         self._validate_style_weights()
         if self.init_from:
             model_files.resolve_model_path(self.init_from)
+        if self.loss_ema_from:
+            model_files.resolve_model_path(self.loss_ema_from)
         if not os.path.isfile(self.style_image):
             raise images.ImageError(f"{self.style_image}: style image does not exist")
         self._validate_loss_network()

@@ -142,6 +142,51 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
     return origin
 
 
+def take_loss_emas(normalizer, config, spec, style_sha256):
+    """Sets Eq. 8's EMAs to those recorded by `config.loss_ema_from`.
+
+    The source must have measured the same losses: the same style image,
+    loss network, content and style layers; EMAs of other losses would
+    weigh this run's by scales that are not theirs. The count is set past
+    the first update, so the first batch does not overwrite them. Returns
+    the origin for `model.json`.
+    """
+    name = f"--loss_ema_from={config.loss_ema_from}"
+    path = model_files.resolve_model_path(config.loss_ema_from)
+    record = model_files.read_record(path)
+    ema = record.get("ema") or []
+    if len(ema) != normalizer.num_losses:
+        raise TrainingError(
+            f"{name}: its record has {len(ema)} loss EMAs, this run needs "
+            f"{normalizer.num_losses} (the content loss and each style layer's)"
+        )
+    for key, what, ours in (
+        ("style_image_sha256", "style image", style_sha256),
+        ("loss_network", "loss network", config.loss_network),
+        ("content_layer", "content layer", spec.content_layer),
+        ("style_layers", "style layers", list(spec.style_layers)),
+    ):
+        if record.get(key) != ours:
+            theirs = record.get(key)
+            if key == "style_image_sha256":
+                theirs, ours = record.get("style_image"), os.path.basename(config.style_image)
+            raise TrainingError(
+                f"{name} was trained with another {what} ({theirs}; this run: {ours}), "
+                "so its loss EMAs are not this run's losses' scales"
+            )
+    values = np.asarray(ema, np.float32)
+    if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+        raise TrainingError(f"{name}: its loss EMAs are not all positive numbers: {ema}")
+    normalizer.ema.assign(values)
+    normalizer.count.assign(1)
+    print(f"Loss EMAs (Eq. 8) from {path}: {', '.join(f'{v:.6g}' for v in values)}", flush=True)
+    return {
+        "model": config.loss_ema_from,
+        "sha256": model_files.file_sha256(path),
+        "ema": [float(v) for v in values],
+    }
+
+
 def run_guarded(config, body):
     """`body(config, held)`, a run's steps, with the clean-up every run needs.
 
@@ -296,6 +341,10 @@ def resume_or_warm_start(run):
         run.origin = warm_start(
             run.stylizer, trainer.normalizer, config, run.spec, run.identity["style_image_sha256"]
         )
+    if config.loss_ema_from and not run.latest:
+        run.loss_emas = take_loss_emas(
+            trainer.normalizer, config, run.spec, run.identity["style_image_sha256"]
+        )
     run.start_step = step_of(trainer)
 
 
@@ -325,6 +374,7 @@ class Run:
     manager: object = None
     latest: str = None  # The checkpoint this run resumed from.
     origin: dict = None  # --init_from's record, or the resumed run's.
+    loss_emas: dict = None  # Where --loss_ema_from's EMAs came from.
     start_step: int = 0
     callback: object = None
     written: tuple = None  # (step, path) of the last model.keras written.
@@ -483,6 +533,9 @@ def record(run, step):
         "seconds_this_run": seconds,
         "history": history,
     }
+    loss_emas = run.loss_emas or run.previous.get("loss_ema_from")
+    if loss_emas:
+        record["loss_ema_from"] = loss_emas
     if run.origin:
         record["init_from"] = run.origin
         # Steps since the first run from scratch, through every warm start.

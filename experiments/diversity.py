@@ -1,7 +1,8 @@
 r"""Diversity that stays in style? The paper's Figures 5 and 8, measured with the real VGG-19.
 
     python experiments/diversity.py --model=starry_night --content=photos/ \
-        --vgg_weights=vgg19.weights.h5 [--samples=8] [--image_size=256]
+        --vgg_weights=vgg19.weights.h5 [--samples=8] [--image_size=256] \
+        [--noise_depth=1]
 
 On every held-out content photo c (resized so the shorter side is
 --image_size, then centre-cropped square, as in adjustability.py), the
@@ -10,7 +11,8 @@ stylizer makes --samples outputs from each of four sources of randomness:
 (a) `alpha`: alpha ~ U(0, 1) per style layer (`alpha.sample_alpha`), the
     photo as it is;
 (b) `noise`: the content-noise mask (`noise.noise_mask`: a few soft dark
-    spots multiplied into the photo), alpha = 1 on every layer;
+    spots multiplied into the photo, as deep as --noise_depth: the mask's
+    default, 1 for the first mask's dips to black), alpha = 1 on every layer;
 (c) `both`: (a) and (b) together, the paper's recipe for diversity;
 (d) `gamma_beta_noise`: the baseline of Figure 8, alpha = 1 and Gaussian
     noise N(0, sigma^2) added to every CIN gamma and beta at run time (all
@@ -42,6 +44,17 @@ Per source and photo (medians over photos in the tables):
   over its samples; per-layer medians are reported too.
 - Content loss: L_c(sample, c) at the model's content layer against the
   photo without the mask, median over samples.
+- Palette distance: the sliced Wasserstein distance between the colour
+  distributions of the sample and of the style image in CIELAB
+  (`common.palette_distance`, in CIELAB units: 0 is the painting's colours
+  in its proportions), median over samples. The Gram ratio is blind to a
+  re-tint that keeps textures (Figure 8's (d) turns the picture purple or
+  green and its style ratio barely moves); the palette sees it.
+- Palette spread: the mean palette distance between the pairs of a
+  photo's samples: how much the samples' colours differ from each other
+  (a re-tint per sample shows here even when each tint is as far from the
+  painting as the others). Added after the first palette run, and part of
+  no criterion.
 
 The same is measured for the reference T(c; alpha = 1) without noise.
 The paper's claim, as `claim_holds` (the thresholds are CLAIM):
@@ -51,6 +64,12 @@ ratio is at most 1.25 x the reference's; the comparison is at matched
 diversity: (d)'s median pixel diversity over all photos is within 20% of
 (c)'s; and (d) leaves the style: its median style ratio is at least
 1.25 x (c)'s.
+
+Beside it, with the same thresholds and fixed before any run measured a
+palette, `claim_holds_palette` (PALETTE_CLAIM): the same diversity and
+matching checks, with the palette distance in place of the style ratio:
+(c) keeps the palette (median palette distance of (c) at most 1.25 x the
+alpha = 1 output's) and (d) leaves it (at least 1.25 x (c)'s).
 
 Outputs in --output_dir (default experiments/results/<model name>, beside
 adjustability.py's results): diversity.json (every number, per photo too,
@@ -78,6 +97,7 @@ from absl import flags  # noqa: E402
 from adjustable_style import cli, images, model_files  # noqa: E402
 from adjustable_style.cli import UsageError  # noqa: E402
 from experiments import adjustability as adj  # noqa: E402
+from experiments import common  # noqa: E402
 
 PROGRAM = "experiments/diversity.py"
 SOURCES = ("alpha", "noise", "both", "gamma_beta_noise")
@@ -102,6 +122,14 @@ CLAIM = {
     # (d)'s style ratio at least this times (c)'s.
     "leaves_style_min_ratio_to_both": 1.25,
 }
+# The palette claim's thresholds, fixed before any palette was measured: the
+# style ratio's, so that the two criteria differ in the measure only.
+PALETTE_CLAIM = {
+    # (c)'s palette distance at most this times the alpha = 1 output's.
+    "in_palette_max_ratio_to_alpha_1": 1.25,
+    # (d)'s palette distance at least this times (c)'s.
+    "leaves_palette_min_ratio_to_both": 1.25,
+}
 FILES = ("diversity.json", "diversity.md", "diversity_figure5.jpg", "diversity_figure8.jpg")
 
 
@@ -114,6 +142,13 @@ def define_flags(flag_values=None):
         "seed", 0, "Sample k uses seeds [seed + k, purpose] (see the docstring).", flag_values=fv
     )
     flags.DEFINE_integer("max_images", 0, "Use at most this many photos (0 = all).", flag_values=fv)
+    flags.DEFINE_float(
+        "noise_depth",
+        None,
+        "How deep the noise mask's dips go, in (0, 1] (1: to black, the first mask). "
+        "Default: the mask's default, noise.DEFAULT_DEPTH.",
+        flag_values=fv,
+    )
     flags.DEFINE_integer(
         "calibration_images",
         2,
@@ -240,8 +275,11 @@ def calibrate_sigma(diversity_at, target, tolerance, start=0.1, max_evaluations=
 # ---------------------------------------------------------------------------
 
 
-def draws(num_samples, num_layers, num_parameters, height, width, seed):
-    """(alphas (N, L), masks (N, H, W, 1), unit parameter noise (N, P))."""
+def draws(num_samples, num_layers, num_parameters, height, width, seed, depth=None):
+    """(alphas (N, L), masks (N, H, W, 1), unit parameter noise (N, P)).
+
+    `depth`: the masks' (None: the mask's default).
+    """
     from adjustable_style import alpha as alpha_lib
     from adjustable_style import noise
 
@@ -252,7 +290,10 @@ def draws(num_samples, num_layers, num_parameters, height, width, seed):
         ]
     )
     masks = np.stack(
-        [noise.noise_mask(height, width, [seed + k, MASK_STREAM]) for k in range(num_samples)]
+        [
+            noise.noise_mask(height, width, [seed + k, MASK_STREAM], depth=depth)
+            for k in range(num_samples)
+        ]
     )
     unit_noise = np.stack(
         [
@@ -345,21 +386,30 @@ def source_rows(content, ones, random_params, masks, unit_noise, sigma):
     }
 
 
-def measure_photo(model, content, ones, random_params, masks, unit_noise, sigma):
-    """Every number of one photo, and its samples (for the figures)."""
+def measure_photo(model, content, ones, random_params, masks, unit_noise, sigma, style_palette):
+    """Every number of one photo, and its samples (for the figures).
+
+    `style_palette`: the style image's `common.palette_quantiles`.
+    """
     photo_style, content_features = model.evaluator.photo(content)
     rows = source_rows(content, ones, random_params, masks, unit_noise, sigma)
     contents = np.concatenate([content[None]] + [rows[s][0] for s in SOURCES]).astype(np.float32)
     params = np.concatenate([ones] + [rows[s][1] for s in SOURCES]).astype(np.float32)
     stylized, style, content_loss, feats = model.measure(contents, params, content_features)
     ratios = style.astype(np.float64) / photo_style.astype(np.float64)
+    quantiles = [common.palette_quantiles(image) for image in stylized]
+    palette = np.array([common.palette_distance(q, style_palette) for q in quantiles])
     n = len(masks)
     reference = {
         "style_ratio": float(np.mean(ratios[0])),
         "style_ratio_per_layer": ratios[0].tolist(),
         "content_loss": float(content_loss[0]),
+        "palette": float(palette[0]),
     }
     result = {"reference_alpha_1": reference, "sources": {}, "samples": {}}
+    # The photo's own distance to the painting's colours: the scale a
+    # palette distance is read against.
+    result["photo_palette"] = common.palette_distance(content, style_palette)
     for k, source in enumerate(SOURCES):
         rows_k = slice(1 + k * n, 1 + (k + 1) * n)
         result["samples"][source] = stylized[rows_k]
@@ -369,6 +419,15 @@ def measure_photo(model, content, ones, random_params, masks, unit_noise, sigma)
             "style_ratio": float(np.median(np.mean(ratios[rows_k], axis=1))),
             "style_ratio_per_layer": np.median(ratios[rows_k], axis=0).tolist(),
             "content_loss": float(np.median(content_loss[rows_k])),
+            "palette": float(np.median(palette[rows_k])),
+            "palette_spread": float(
+                np.mean(
+                    [
+                        common.palette_distance(quantiles[1 + k * n + i], quantiles[1 + k * n + j])
+                        for i, j in _pairs(n)
+                    ]
+                )
+            ),
         }
     result["reference_image"] = stylized[0]
     return result
@@ -395,7 +454,14 @@ def calibrate(model, contents, ones, random_params, masks, unit_noise, tolerance
 
 def over_photos(per_photo, style_layers):
     """{source: {"per_photo": {...}, "medians": {measure: summary}}}, the reference too."""
-    measures = ("pixel_l1", "feature_distance", "style_ratio", "content_loss")
+    measures = (
+        "pixel_l1",
+        "feature_distance",
+        "style_ratio",
+        "content_loss",
+        "palette",
+        "palette_spread",
+    )
     sources = {}
     for source in SOURCES:
         values = {m: [p["sources"][source][m] for p in per_photo] for m in measures}
@@ -414,10 +480,14 @@ def over_photos(per_photo, style_layers):
         "per_photo": {
             "style_ratio": [r["style_ratio"] for r in ref],
             "content_loss": [r["content_loss"] for r in ref],
+            "palette": [r["palette"] for r in ref],
+            "photo_palette": [p["photo_palette"] for p in per_photo],
         },
         "medians": {
             "style_ratio": adj.summary([r["style_ratio"] for r in ref]),
             "content_loss": adj.summary([r["content_loss"] for r in ref]),
+            "palette": adj.summary([r["palette"] for r in ref]),
+            "photo_palette": adj.summary([p["photo_palette"] for p in per_photo]),
             "style_ratio_per_layer": {
                 layer: adj.summary(layers[:, k]) for k, layer in enumerate(style_layers)
             },
@@ -426,22 +496,25 @@ def over_photos(per_photo, style_layers):
     return sources, reference
 
 
+def _claim_row(rows, key, what, value, bound, at_most):
+    met = math.isfinite(value) and (value <= bound if at_most else value >= bound)
+    sign = "<=" if at_most else ">="
+    rows.append(
+        {"key": key, "what": what, "value": value, "bound": f"{sign} {bound:.4g}", "met": bool(met)}
+    )
+
+
 def check_claim(sources, reference):
     """The claim's checks (see the docstring and CLAIM): a list of rows."""
     med = lambda source, measure: sources[source]["medians"][measure]["median"]
     rows = []
-
-    def row(what, value, bound, at_most):
-        met = math.isfinite(value) and (value <= bound if at_most else value >= bound)
-        sign = "<=" if at_most else ">="
-        rows.append(
-            {"what": what, "value": value, "bound": f"{sign} {bound:.4g}", "met": bool(met)}
-        )
+    row = lambda *args: _claim_row(rows, *args)
 
     fraction = CLAIM["diverse_fraction_of_best_single"]
     for measure, name in (("pixel_l1", "pixel L1"), ("feature_distance", "feature distance")):
         best = max(med("alpha", measure), med("noise", measure))
         row(
+            f"diverse_{measure}",
             f"(c) diverse: {name} vs {fraction:g} x max((a), (b))",
             med("both", measure),
             fraction * best,
@@ -450,6 +523,7 @@ def check_claim(sources, reference):
     style_c = med("both", "style_ratio")
     in_style = CLAIM["in_style_max_ratio_to_alpha_1"]
     row(
+        "in_style",
         f"(c) in style: style ratio vs {in_style:g} x alpha = 1's",
         style_c,
         in_style * reference["medians"]["style_ratio"]["median"],
@@ -457,12 +531,42 @@ def check_claim(sources, reference):
     )
     tolerance = CLAIM["matched_pixel_diversity_tolerance"]
     matched = med("gamma_beta_noise", "pixel_l1") / med("both", "pixel_l1") - 1.0
-    row("(d) matched: abs(pixel L1 (d) / (c) - 1)", abs(matched), tolerance, True)
+    row("matched", "(d) matched: abs(pixel L1 (d) / (c) - 1)", abs(matched), tolerance, True)
     leaves = CLAIM["leaves_style_min_ratio_to_both"]
     row(
+        "leaves_style",
         f"(d) leaves the style: style ratio vs {leaves:g} x (c)'s",
         med("gamma_beta_noise", "style_ratio"),
         leaves * style_c,
+        False,
+    )
+    return rows
+
+
+def check_palette_claim(sources, reference):
+    """The palette claim's checks (PALETTE_CLAIM): the claim's diversity and
+    matching rows, and the palette distance in place of the style ratio."""
+    med = lambda source, measure: sources[source]["medians"][measure]["median"]
+    rows = [
+        r for r in check_claim(sources, reference) if r["key"] not in ("in_style", "leaves_style")
+    ]
+    palette_c = med("both", "palette")
+    in_palette = PALETTE_CLAIM["in_palette_max_ratio_to_alpha_1"]
+    _claim_row(
+        rows,
+        "in_palette",
+        f"(c) keeps the palette: palette distance vs {in_palette:g} x alpha = 1's",
+        palette_c,
+        in_palette * reference["medians"]["palette"]["median"],
+        True,
+    )
+    leaves = PALETTE_CLAIM["leaves_palette_min_ratio_to_both"]
+    _claim_row(
+        rows,
+        "leaves_palette",
+        f"(d) leaves the palette: palette distance vs {leaves:g} x (c)'s",
+        med("gamma_beta_noise", "palette"),
+        leaves * palette_c,
         False,
     )
     return rows
@@ -478,6 +582,20 @@ def criterion_text():
         "that of the deterministic alpha = 1 output] AND (d) is at matched diversity [its median "
         f"pixel L1 within {c['matched_pixel_diversity_tolerance']:.0%} of (c)'s] AND (d) leaves "
         f"the style [median style ratio of (d) >= {c['leaves_style_min_ratio_to_both']:g} x (c)'s]"
+    )
+
+
+def palette_criterion_text():
+    """The palette claim's criterion, in words."""
+    c, p = CLAIM, PALETTE_CLAIM
+    return (
+        "claim_holds_palette = (c) is diverse and (d) is at matched diversity, as above, AND "
+        "(c) keeps the palette [median palette distance (CIELAB sliced Wasserstein to the "
+        f"style image) of (c) <= {p['in_palette_max_ratio_to_alpha_1']:g} x that of the "
+        "deterministic alpha = 1 output] AND (d) leaves the palette [median palette distance "
+        f"of (d) >= {p['leaves_palette_min_ratio_to_both']:g} x (c)'s]; the diversity "
+        f"thresholds are the claim's ({c['diverse_fraction_of_best_single']:g}, "
+        f"{c['matched_pixel_diversity_tolerance']:.0%})"
     )
 
 
@@ -514,7 +632,8 @@ def figure8(result, content, style, name, photo, seed, sigma):
     cells = np.stack([result["samples"][s] for s in sources])
     label = lambda s: (
         f"{LABELS[s]}: {result['sources'][s]['pixel_l1']:.1f}, "
-        f"style {result['sources'][s]['style_ratio']:.2f}"
+        f"style {result['sources'][s]['style_ratio']:.2f}, "
+        f"palette {result['sources'][s]['palette']:.1f}"
     )
     grid = figures.compose_grid(
         cells,
@@ -524,7 +643,8 @@ def figure8(result, content, style, name, photo, seed, sigma):
     )
     title = (
         f"{name}: Figure 8, alpha + noise mask against gamma/beta noise (sigma {sigma:.3g})",
-        f"{photo}; per row: mean pairwise pixel L1 (levels), median style ratio (lower: more style)",
+        f"{photo}; per row: mean pairwise pixel L1 (levels), median style ratio and palette "
+        "distance (lower: nearer the style)",
     )
     thumbnails = [(content, "content"), (style, "style"), (result["reference_image"], "alpha = 1")]
     return adj.picture_with_header(grid, thumbnails, title)
@@ -547,7 +667,8 @@ def markdown(results):
         f"Model `{model['name']}` (style `{model['style_image']}`), {settings['num_photos']} "
         f"photos from `{settings['content']}` at {settings['image_size']}x{settings['image_size']}, "
         f"{settings['samples']} samples per photo and source (seeds {settings['seed']}.."
-        f"{settings['seed'] + settings['samples'] - 1}), loss network {settings['loss_network']} "
+        f"{settings['seed'] + settings['samples'] - 1}), noise mask depth "
+        f"{settings['noise_depth']:g}, loss network {settings['loss_network']} "
         f"(`{settings['vgg_weights']}`). {results['seconds']:.0f} s on {settings['device']}. "
         "Produced by:",
         "",
@@ -568,6 +689,21 @@ def markdown(results):
         "",
         f"**claim_holds: {'yes' if results['claim_holds'] else 'no'}**",
         "",
+        "### The claim with the palette in place of the style ratio",
+        "",
+        results["palette_criterion"] + ".",
+        "",
+        "| check | value | bound | met |",
+        "|---|---:|---:|:---:|",
+    ]
+    for c in results["palette_checks"]:
+        lines.append(
+            f"| {c['what']} | {g(c['value'])} | {c['bound']} | {'yes' if c['met'] else 'no'} |"
+        )
+    lines += [
+        "",
+        f"**claim_holds_palette: {'yes' if results['claim_holds_palette'] else 'no'}**",
+        "",
         "### Medians over photos",
         "",
         "Pixel L1: mean pairwise absolute difference of a photo's samples (levels of 255). "
@@ -575,22 +711,28 @@ def markdown(results):
         "feature of the alpha = 1 output. Style ratio: L_l(sample) / L_l(photo), mean over the "
         "style layers, median over samples (lower: closer to the style). Content loss: "
         f"L_c(sample, photo) at `{model['content_layer']}`, median over samples. "
-        "Medians [min, max] over photos.",
+        "Palette: sliced Wasserstein distance of the sample's CIELAB colours to the style "
+        "image's, median over samples (lower: nearer the painting's colours; the unstylized "
+        f"photo's: {g(results['reference_alpha_1']['medians']['photo_palette']['median'])}). "
+        "Palette spread: the mean palette distance between pairs of samples (how much their "
+        "colours differ; in no criterion). Medians [min, max] over photos.",
         "",
-        "| source | pixel L1 | feature distance | style ratio | content loss |",
-        "|---|---:|---:|---:|---:|",
+        "| source | pixel L1 | feature distance | style ratio | palette | palette spread "
+        "| content loss |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     span = lambda s: f"{g(s['median'])} [{g(s['min'])}, {g(s['max'])}]"
     for source in SOURCES:
         m = results["sources"][source]["medians"]
         lines.append(
             f"| {LABELS[source]} | {span(m['pixel_l1'])} | {span(m['feature_distance'])} | "
-            f"{span(m['style_ratio'])} | {span(m['content_loss'])} |"
+            f"{span(m['style_ratio'])} | {span(m['palette'])} | {span(m['palette_spread'])} | "
+            f"{span(m['content_loss'])} |"
         )
     r = results["reference_alpha_1"]["medians"]
     lines.append(
         f"| alpha = 1, no noise (reference) | 0 | 0 | {span(r['style_ratio'])} | "
-        f"{span(r['content_loss'])} |"
+        f"{span(r['palette'])} | 0 | {span(r['content_loss'])} |"
     )
     lines += [
         "",
@@ -622,8 +764,9 @@ def markdown(results):
         "",
         "| photo | "
         + " | ".join(f"{LABELS[s][:3]} pixel L1" for s in SOURCES)
-        + " | (c) style | (d) style | alpha = 1 style |",
-        "|---|" + "---:|" * (len(SOURCES) + 3),
+        + " | (c) style | (d) style | alpha = 1 style | (c) palette | (d) palette "
+        "| alpha = 1 palette |",
+        "|---|" + "---:|" * (len(SOURCES) + 6),
     ]
     for i, photo in enumerate(settings["photos"]):
         cell = lambda s, m: g(results["sources"][s]["per_photo"][m][i])
@@ -631,7 +774,9 @@ def markdown(results):
             f"| {photo} | "
             + " | ".join(cell(s, "pixel_l1") for s in SOURCES)
             + f" | {cell('both', 'style_ratio')} | {cell('gamma_beta_noise', 'style_ratio')} | "
-            f"{g(results['reference_alpha_1']['per_photo']['style_ratio'][i])} |"
+            f"{g(results['reference_alpha_1']['per_photo']['style_ratio'][i])} | "
+            f"{cell('both', 'palette')} | {cell('gamma_beta_noise', 'palette')} | "
+            f"{g(results['reference_alpha_1']['per_photo']['palette'][i])} |"
         )
     lines += [
         "",
@@ -659,6 +804,7 @@ def _command(fv):
             "samples",
             "seed",
             "max_images",
+            "noise_depth",
             "calibration_images",
             "calibration_tolerance",
             "figure_photo",
@@ -682,6 +828,8 @@ def _check(fv):
     ):
         if fv[name].value < minimum:
             raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
+    if fv.noise_depth is not None and not 0 < fv.noise_depth <= 1:
+        raise UsageError(f"--noise_depth must be in (0, 1], got {fv.noise_depth}")
     if not 0 < fv.calibration_tolerance < 1:
         raise UsageError(
             f"--calibration_tolerance must be between 0 and 1, got {fv.calibration_tolerance}"
@@ -707,6 +855,9 @@ def run(fv):
     output_dir = fv.output_dir or os.path.join(adj.RESULTS_DIR, name)
 
     cli.quiet_tensorflow_import()
+    from adjustable_style import noise
+
+    depth = noise.DEFAULT_DEPTH if fv.noise_depth is None else fv.noise_depth
     loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
     style_layers = loaded.style_layers
     feature_layer = FEATURE_LAYER if FEATURE_LAYER in loaded.spec.layers else style_layers[-1]
@@ -723,8 +874,9 @@ def run(fv):
     height, width = contents[0].shape[:2]
     ones = model.parameters(np.ones((1, len(style_layers)), np.float32))
     alphas, masks, unit_noise = draws(
-        fv.samples, len(style_layers), ones.shape[1], height, width, fv.seed
+        fv.samples, len(style_layers), ones.shape[1], height, width, fv.seed, depth
     )
+    style_palette = common.palette_quantiles(loaded.style)
     random_params = model.parameters(alphas)
     print(
         f"Model {name} ({model_path}): alpha over {', '.join(style_layers)}; "
@@ -750,10 +902,12 @@ def run(fv):
     per_photo, figure_result = [], None
     for i, (path, content) in enumerate(zip(photos, contents)):
         tick = time.perf_counter()
-        result = measure_photo(model, content, ones, random_params, masks, unit_noise, sigma)
+        result = measure_photo(
+            model, content, ones, random_params, masks, unit_noise, sigma, style_palette
+        )
         if i == fv.figure_photo:
             figure_result = result
-        per_photo.append({k: result[k] for k in ("sources", "reference_alpha_1")})
+        per_photo.append({k: result[k] for k in ("sources", "reference_alpha_1", "photo_palette")})
         print(
             f"[{i + 1}/{len(photos)}] {os.path.basename(path)}: pixel L1 "
             + ", ".join(f"{s} {result['sources'][s]['pixel_l1']:.1f}" for s in SOURCES)
@@ -763,6 +917,7 @@ def run(fv):
 
     sources, reference = over_photos(per_photo, style_layers)
     checks = check_claim(sources, reference)
+    palette_checks = check_palette_claim(sources, reference)
     results = adj._finite_or_none(
         {
             "command": _command(fv),
@@ -770,9 +925,13 @@ def run(fv):
             "criterion": criterion_text(),
             "checks": checks,
             "claim_thresholds": CLAIM,
+            "claim_holds_palette": all(c["met"] for c in palette_checks),
+            "palette_criterion": palette_criterion_text(),
+            "palette_checks": palette_checks,
+            "palette_claim_thresholds": PALETTE_CLAIM,
             "model": {
                 "name": name,
-                "path": os.path.abspath(model_path),
+                "path": common.recorded_path(model_path),
                 "style_layers": style_layers,
                 "content_layer": loaded.spec.content_layer,
                 "style_image": os.path.basename(loaded.style_path),
@@ -786,6 +945,7 @@ def run(fv):
                 "image_size": fv.image_size,
                 "samples": fv.samples,
                 "seed": fv.seed,
+                "noise_depth": depth,
                 "alphas": alphas.tolist(),
                 "feature_layer": feature_layer,
                 "figure_photo": os.path.basename(photos[fv.figure_photo]),
@@ -803,6 +963,12 @@ def run(fv):
                 "L_l(photo); per photo the median over samples",
                 "content_loss": "L_c(sample, photo without mask); per photo the median over "
                 "samples",
+                "palette": "sliced Wasserstein-1 distance between the CIELAB colours of the "
+                f"sample and of the style image ({common.PALETTE_DIRECTIONS} fixed directions, "
+                f"{common.PALETTE_QUANTILES} quantiles), CIELAB units; per photo the median "
+                "over samples",
+                "palette_spread": "mean over pairs of samples of their palette distance to "
+                "each other, CIELAB units (in no criterion)",
                 "gamma_beta_noise": "alpha = 1, every gamma and beta of Lambda(1) plus "
                 "N(0, sigma^2), sigma from calibration",
             },

@@ -9,8 +9,17 @@ Lambda) trained with fixed style weights w. Base models come from --bases
 (default experiments/figure6/<model name>/): each sub-folder a model folder
 that train.py wrote (model.keras + model.json) with --model_type=base and
 --style_weights=w; w is read from its model.json. Train them with
-experiments/train_figure6_bases.sh, which repeats the adjustable model's
-recipe, Eq. 8 normalization and step budget for each w. They must share
+experiments/train_figure6_bases.sh, which repeats the shipped adjustable
+model's recipe, Eq. 8 normalization and step budget for each w, or train
+an adjustable model and its bases together with experiments/train_figure6.sh
+(one recipe, a budget this CPU pays, and one set of frozen Eq. 8 constants
+for all, so base(w)'s objective is the adjustable model's at alpha = w):
+
+    python experiments/figure6.py --model=experiments/figure6/matched/adjustable \
+        --bases=experiments/figure6/matched/bases --style_image=van_gogh_starry_night.jpg \
+        --content=photos/ --vgg_weights=vgg19.weights.h5
+
+They must share
 the adjustable model's style image (sha256 in model.json), style layers,
 loss network and loss normalization, and have different w, each in [0, 1] (an alpha).
 
@@ -37,8 +46,27 @@ photo and as medians over photos. The claim for w and a distance, on
 medians: median over photos of D_adj(w) < min over w' != w of the median
 over photos of D_base(w, w'); per photo: D_adj(w) < min over w' of
 D_base(w, w') on that photo (the fraction of photos is reported).
-`claim_holds` is true when the claim holds on medians for every w and both
-claim distances (CLAIM_DISTANCES: pixel RMSE and Gram).
+
+Loss parity (the measure of "You Only Train Once", Dosovitskiy & Djolonga,
+ICLR 2020): the training objective at w,
+
+    L_w(x) = alpha_c * f_c * L_c(x, c) + sum_l w_l * f_l * L_l(x),
+
+with Eq. 8's factors f_k = sum_i EMA_i / EMA_k from the adjustable model's
+recorded loss EMAs and alpha_c its content weight (`common.
+normalized_objective`; raw losses when it was trained with
+--loss_normalization=none), averaged over the photos, for every output.
+Reported per w: L_w(adjustable(alpha = w)) / L_w(base(w)), and for every
+other base L_w(base(w')) / L_w(base(w)). Whether each base was trained
+with the same constants (EMAs, content weight, normalization), so that
+L_w is exactly the objective it minimized, is reported too
+(experiments/train_figure6.sh trains them so).
+
+`claim_holds` is true when, for every w, (1) the distance claim holds on
+medians for both claim distances (CLAIM_DISTANCES: pixel RMSE and Gram),
+(2) L_w(adjustable(w)) / L_w(base(w)) <= PARITY_BOUND (1.1), and (3) every
+other base is worse than base(w) under L_w (ratio > 1).
+`claim_holds_distances` and `claim_holds_loss_parity` give the parts.
 
 Outputs in --output_dir (default experiments/results/<model name>, beside
 adjustability.py's results): figure6.json (every number, per photo too),
@@ -64,9 +92,11 @@ from absl import flags  # noqa: E402
 from adjustable_style import cli, images, model_files  # noqa: E402
 from adjustable_style.cli import UsageError  # noqa: E402
 from experiments import adjustability as adj  # noqa: E402
+from experiments import common  # noqa: E402
 
 PROGRAM = "experiments/figure6.py"
 TRAIN_SCRIPT = "experiments/train_figure6_bases.sh"
+MATCHED_SCRIPT = "experiments/train_figure6.sh"
 BASES_DIR = os.path.join(_HERE, "figure6")
 DISTANCES = ("pixel_rmse", "gram", "dssim")
 CLAIM_DISTANCES = ("pixel_rmse", "gram")
@@ -76,6 +106,9 @@ DISTANCE_NAMES = {
     "dssim": "1 - SSIM",
 }
 FILES = ("figure6.json", "figure6.md", "figure6.jpg")
+# Loss parity: the adjustable model at alpha = w may reach at most this
+# times base(w)'s objective L_w (YOTO's comparison, with a 10% margin).
+PARITY_BOUND = 1.1
 
 
 def define_flags(flag_values=None):
@@ -123,6 +156,56 @@ def total_steps(record):
     return int(record["steps"]) + (before or 0)
 
 
+def objective_constants(record, bases):
+    """The constants of L_w (the adjustable model's), and whether each base shares them.
+
+    Returns {"content_weight", "ema", "normalization", "same_for_all",
+    "bases": {folder: {"same": bool, "differs": [what]}}, "note"}. A UsageError
+    when the adjustable model's record has no EMAs and Eq. 8 needs them.
+    """
+    normalization = record.get("loss_normalization", "eq8")
+    ema = record.get("ema")
+    if normalization == "eq8" and not ema:
+        raise UsageError(
+            "the adjustable model's model.json has no loss EMAs (ema), so its training "
+            "objective L_w is unknown; loss parity needs them"
+        )
+    content_weight = float(record.get("content_weight", 1.0))
+    shared = {}
+    for entry, _, theirs, _ in bases:
+        differs = []
+        their_ema = theirs.get("ema") or []
+        if normalization == "eq8" and (
+            len(their_ema) != len(ema) or not np.allclose(their_ema, ema, rtol=1e-6, atol=0)
+        ):
+            differs.append("loss EMAs")
+        if float(theirs.get("content_weight", 1.0)) != content_weight:
+            differs.append(f"content weight {theirs.get('content_weight', 1.0):g}")
+        shared[entry] = {"same": not differs, "differs": differs}
+    same = all(b["same"] for b in shared.values())
+    if same:
+        note = (
+            "Every base was trained with these constants: L_w is exactly the objective "
+            "base(w) minimized."
+        )
+    else:
+        note = (
+            "Not every base was trained with these constants ("
+            + "; ".join(
+                f"{entry}: {', '.join(b['differs'])}" for entry, b in shared.items() if b["differs"]
+            )
+            + "): L_w is the adjustable model's objective at alpha = w, not exactly theirs."
+        )
+    return {
+        "content_weight": content_weight,
+        "ema": [float(v) for v in ema] if ema else None,
+        "normalization": normalization,
+        "same_for_all": same,
+        "bases": shared,
+        "note": note,
+    }
+
+
 def weights_label(weights):
     """'1,0,0' for w = (1, 0, 0)."""
     return ",".join(f"{w:g}" for w in weights)
@@ -137,7 +220,10 @@ def find_bases(folder, record):
     style layers or another loss network than the adjustable model, w out
     of [0, 1] or of the wrong length, two bases with the same w.
     """
-    hint = f"train them with {TRAIN_SCRIPT} (see the README, Figure 6), or pass --bases"
+    hint = (
+        f"train them with {TRAIN_SCRIPT} or, with their own adjustable model, "
+        f"{MATCHED_SCRIPT} (see docs/figure6.md), or pass --bases"
+    )
     if not os.path.isdir(folder):
         raise UsageError(f"no base models: {folder} is not a folder; {hint}")
     found = []
@@ -295,14 +381,61 @@ def claim_checks(per_photo, labels):
     return rows
 
 
+def objective_matrix(raw_losses, weights, content_weight, ema, normalization):
+    """(R, n): L_{w_j} of each of R outputs, from their (R, 1 + L) raw losses."""
+    return np.stack(
+        [
+            common.normalized_objective(raw_losses, w, content_weight, ema, normalization)
+            for w in weights
+        ],
+        axis=1,
+    )
+
+
+def parity_checks(objectives, labels):
+    """Loss parity for every w, from per-photo (P, 2n, n) objective matrices.
+
+    Rows of a matrix: base(w_0..), then adjustable(alpha = w_0..); columns:
+    the objective L_{w_j}. The ratios are of the means over photos (the
+    objective is an expectation over photos); the per-photo ratios' medians
+    are reported beside them.
+    """
+    objectives = np.asarray(objectives, np.float64)
+    n = objectives.shape[2]
+    mean = objectives.mean(axis=0)
+    rows = []
+    for i, label in enumerate(labels):
+        others = {labels[j]: float(mean[j, i] / mean[i, i]) for j in range(n) if j != i}
+        ratio = float(mean[n + i, i] / mean[i, i])
+        per_photo = objectives[:, n + i, i] / objectives[:, i, i]
+        rows.append(
+            {
+                "w": label,
+                "objective_base": float(mean[i, i]),
+                "objective_adjustable": float(mean[n + i, i]),
+                "ratio_adjustable": ratio,
+                "ratio_adjustable_per_photo_median": float(np.median(per_photo)),
+                "ratio_adjustable_per_photo": per_photo.tolist(),
+                "met_parity": bool(ratio <= PARITY_BOUND),
+                "ratio_other_bases": others,
+                "others_worse": bool(all(r > 1.0 for r in others.values())),
+            }
+        )
+    return rows
+
+
 def criterion_text():
     """The claim's rule, in words (for the JSON and the markdown)."""
     return (
-        "claim_holds = for every base w and each of the distances "
-        f"{' and '.join(CLAIM_DISTANCES)}: the median over photos of D_adj(w) = "
+        "claim_holds = for every base w: (1) for each of the distances "
+        f"{' and '.join(CLAIM_DISTANCES)}, the median over photos of D_adj(w) = "
         "d(adjustable(alpha = w), base(w)) is below the smallest, over the other bases w', "
-        "of the median over photos of D_base(w, w') = d(base(w), base(w')). Per photo the "
-        "same comparison is made on that photo's values and reported as a fraction of "
+        "of the median over photos of D_base(w, w') = d(base(w), base(w')); (2) loss "
+        "parity: L_w(adjustable(alpha = w)) / L_w(base(w)) <= "
+        f"{PARITY_BOUND:g}, L_w the training objective at w with the adjustable model's "
+        "Eq. 8 constants, averaged over the photos; and (3) every other base w' is worse "
+        "than base(w) under L_w (L_w(base(w')) / L_w(base(w)) > 1). Per photo the distance "
+        "comparison is also made on that photo's values and reported as a fraction of "
         "photos; dssim is reported but not part of claim_holds"
     )
 
@@ -344,7 +477,23 @@ class PairEvaluator:
         def ssim(x, y):
             return tf.image.ssim(x, y, max_val=1.0)
 
-        self._grams, self._ssim = grams, ssim
+        @tf.function(input_signature=[image_spec, tf.TensorSpec(None, tf.float32)])
+        def raw_losses(batch, content_features):
+            feats = evaluator.features(batch)
+            content = losses.content_loss(feats[evaluator.content_layer], content_features)
+            return tf.concat([content[:, None], evaluator.style_losses(feats)], axis=1)
+
+        self._grams, self._ssim, self._raw_losses = grams, ssim, raw_losses
+
+    def raw_losses(self, batch, content_features):
+        """(N, 1 + L): the content loss against the photo, then each style loss."""
+        size = self.evaluator.batch_size
+        return np.concatenate(
+            [
+                self._raw_losses(batch[s : s + size], content_features).numpy()
+                for s in range(0, len(batch), size)
+            ]
+        ).astype(np.float64)
 
     def outputs(self, content, weights):
         """(2n, H, W, 3): base(w_i)(c) for each i, then adjustable(c; alpha = w_i)."""
@@ -365,11 +514,15 @@ class PairEvaluator:
         return float(self._ssim(x[None], y[None]).numpy()[0])
 
 
-def measure_photo(model, content, weights):
-    """One photo's outputs and its (2n, n) matrices per distance (and per layer)."""
+def measure_photo(model, content, weights, objective):
+    """One photo's outputs, its (2n, n) matrices per distance (and per layer)
+    and its (2n, n) objectives (`objective`: content_weight, ema and
+    normalization for `objective_matrix`)."""
     n = len(weights)
-    photo_style, _ = model.evaluator.photo(content)
+    photo_style, content_features = model.evaluator.photo(content)
     outputs = model.outputs(content, weights)
+    raw = model.raw_losses(outputs, content_features)
+    objectives = objective_matrix(raw, weights, *objective)
     grams = model.grams(outputs)
     matrices = {d: np.zeros((2 * n, n)) for d in DISTANCES}
     per_layer = np.zeros((len(grams), 2 * n, n))
@@ -382,7 +535,13 @@ def measure_photo(model, content, weights):
             matrices["gram"][r, c] = mean
             per_layer[:, r, c] = layers
             matrices["dssim"][r, c] = 1.0 - model.ssim(outputs[r], outputs[c])
-    return {"outputs": outputs, "matrices": matrices, "gram_per_layer": per_layer}
+    return {
+        "outputs": outputs,
+        "matrices": matrices,
+        "gram_per_layer": per_layer,
+        "raw_losses": raw,
+        "objectives": objectives,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +549,7 @@ def measure_photo(model, content, weights):
 # ---------------------------------------------------------------------------
 
 
-def figure(outputs, labels, content, style, name, photo, checks):
+def figure(outputs, labels, content, style, name, photo, checks, parity):
     """Figure 6 for one photo: base(w) on top, adjustable(alpha = w) below."""
     from adjustable_style import figures
 
@@ -399,13 +558,16 @@ def figure(outputs, labels, content, style, name, photo, checks):
     grid = figures.compose_grid(
         cells,
         row_labels=["base(w)", "alpha = w"],
-        col_labels=[f"w = {label}" for label in labels],
+        col_labels=[
+            f"w = {p['w']}, L ratio {p['ratio_adjustable']:.2f}"
+            for p in sorted(parity, key=lambda p: labels.index(p["w"]))
+        ],
         corner_label="",
     )
     rmse = {c["w"]: c for c in checks if c["distance"] == "pixel_rmse"}
     title = (
         f"{name}: Figure 6, base models trained with w (top), the adjustable model at "
-        "alpha = w (bottom)",
+        "alpha = w (bottom); L ratio: L_w(alpha = w) / L_w(base(w)) over the photos",
         f"{photo}; pixel RMSE to base(w) on this photo, alpha = w / nearest other base: "
         + "; ".join(
             f"{label}: {rmse[label]['this_photo'][0]:.1f} / {rmse[label]['this_photo'][1]:.1f}"
@@ -455,7 +617,35 @@ def markdown(results):
             f"{c['nearest_other_base']} | {'yes' if c['met_on_medians'] else 'no'} | "
             f"{c['photos_holding']} of {c['num_photos']} |"
         )
-    lines += ["", f"**claim_holds: {'yes' if results['claim_holds'] else 'no'}**", ""]
+    lines += [
+        "",
+        f"Distances: **{'hold' if results['claim_holds_distances'] else 'do not hold'}**.",
+        "",
+        "### Loss parity",
+        "",
+        results["definitions"]["loss_parity"] + ". " + results["objective"]["note"],
+        "",
+        "| w | L_w(alpha = w) / L_w(base(w)) | <= "
+        f"{PARITY_BOUND:g} | per photo (median) | "
+        + " | ".join(f"L_w(base({label})) / L_w(base(w))" for label in labels)
+        + " | others worse |",
+        "|---|---:|:---:|---:|" + "---:|" * len(labels) + ":---:|",
+    ]
+    for p in results["loss_parity"]:
+        others = ["-" if label == p["w"] else g(p["ratio_other_bases"][label]) for label in labels]
+        lines.append(
+            f"| {p['w']} | {g(p['ratio_adjustable'])} | {'yes' if p['met_parity'] else 'no'} | "
+            f"{g(p['ratio_adjustable_per_photo_median'])} | "
+            + " | ".join(others)
+            + f" | {'yes' if p['others_worse'] else 'no'} |"
+        )
+    lines += [
+        "",
+        f"Loss parity: **{'holds' if results['claim_holds_loss_parity'] else 'does not hold'}**.",
+        "",
+        f"**claim_holds: {'yes' if results['claim_holds'] else 'no'}**",
+        "",
+    ]
     for distance in DISTANCES:
         matrix = results["distances"][distance]["median"]
         lines += [
@@ -561,6 +751,7 @@ def run(fv):
     name = adj.model_name(fv.model, model_path)
     bases_dir = fv.bases or os.path.join(BASES_DIR, name)
     bases = find_bases(bases_dir, record)
+    objective = objective_constants(record, bases)
     output_dir = fv.output_dir or os.path.join(adj.RESULTS_DIR, name)
 
     cli.quiet_tensorflow_import()
@@ -601,12 +792,18 @@ def run(fv):
     )
 
     per_photo = {d: [] for d in DISTANCES}
-    per_layer = []
+    per_layer, objectives = [], []
     figure_outputs = figure_content = None
     for i, path in enumerate(photos):
         tick = time.perf_counter()
         content = images.load_center_square(path, fv.image_size)
-        result = measure_photo(model, content, weights)
+        result = measure_photo(
+            model,
+            content,
+            weights,
+            (objective["content_weight"], objective["ema"], objective["normalization"]),
+        )
+        objectives.append(result["objectives"])
         for d in DISTANCES:
             per_photo[d].append(result["matrices"][d])
         per_layer.append(result["gram_per_layer"])
@@ -622,6 +819,9 @@ def run(fv):
         )
 
     checks = claim_checks({d: per_photo[d] for d in DISTANCES}, labels)
+    parity = parity_checks(objectives, labels)
+    holds_distances = all(c["met_on_medians"] for c in checks if c["in_claim"])
+    holds_parity = all(p["met_parity"] and p["others_worse"] for p in parity)
     # The figure's photo: its own D_adj and nearest other base, per w.
     f = fv.figure_photo
     for c in checks:
@@ -649,13 +849,24 @@ def run(fv):
     results = adj._finite_or_none(
         {
             "command": _command(fv),
-            "claim_holds": all(c["met_on_medians"] for c in checks if c["in_claim"]),
+            "claim_holds": holds_distances and holds_parity,
+            "claim_holds_distances": holds_distances,
+            "claim_holds_loss_parity": holds_parity,
             "criterion": criterion_text(),
+            "loss_parity": parity,
+            "objective": objective,
+            "objectives": {
+                "rows": [f"base({label})" for label in labels]
+                + [f"alpha = {label}" for label in labels],
+                "columns": [f"L_w, w = {label}" for label in labels],
+                "mean": np.mean(np.stack(objectives), axis=0).tolist(),
+                "per_photo": [o.tolist() for o in objectives],
+            },
             "claim_distances": list(CLAIM_DISTANCES),
             "checks": checks,
             "model": {
                 "name": name,
-                "path": os.path.abspath(model_path),
+                "path": common.recorded_path(model_path),
                 "style_layers": style_layers,
                 "content_layer": loaded.spec.content_layer,
                 "style_image": os.path.basename(loaded.style_path),
@@ -666,7 +877,7 @@ def run(fv):
             "bases": [
                 {
                     "folder": entry,
-                    "path": os.path.abspath(path),
+                    "path": common.recorded_path(path),
                     "w": weights_label(w),
                     "style_weights": w,
                     "training_steps": r.get("steps"),
@@ -698,6 +909,11 @@ def run(fv):
                 "not part of claim_holds",
                 "D_adj": "d(adjustable(alpha = w), base(w)): the lower half's diagonal",
                 "D_base": "d(base(w), base(w')) for w' != w: the upper half off its diagonal",
+                "loss_parity": "L_w(x) = content_weight * f_c * L_c(x, photo) + sum_l w_l * "
+                "f_l * L_l(x), f_k = sum_i EMA_i / EMA_k (Eq. 8) from the adjustable model's "
+                "recorded EMAs, averaged over the photos; the ratios divide by base(w)'s "
+                f"L_w; parity holds for w when the adjustable model's ratio is <= "
+                f"{PARITY_BOUND:g} and every other base's is > 1",
                 "rows": "base(w) for each w, then the adjustable model at alpha = w",
                 "columns": "base(w') for each w'",
             },
@@ -714,6 +930,7 @@ def run(fv):
         name,
         os.path.basename(photos[fv.figure_photo]),
         results["checks"],
+        results["loss_parity"],
     )
 
     # Everything is computed: now write.

@@ -18,6 +18,7 @@ from PIL import Image
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "experiments", "adjustability.py")
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
+TINY_EMA = (2.0, 0.5, 1.0, 4.0)
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +193,9 @@ def _tiny_model(model_dir, style_path):
         "steps": 0,
         "model_type": "adjustable",
         "style_layers": list(STYLE_LAYERS),
+        # Eq. 8's constants, as figure6.py's loss parity reads them.
+        "ema": list(TINY_EMA),
+        "content_weight": 0.5,
     }
     model_files.save_model(model_dir, stylizer, record)
     os.replace(style_path, os.path.join(model_dir, model_files.STYLE_THUMBNAIL))
@@ -389,25 +393,93 @@ def test_diversity_draws_come_from_the_seed(diversity):
 
 
 def test_diversity_claim_checks(diversity):
-    def sources(pixel, feature, style):
+    def sources(pixel, feature, style, palette=(20, 20, 20, 20)):
         return {
             s: {
                 "medians": {
                     "pixel_l1": {"median": p},
                     "feature_distance": {"median": f},
                     "style_ratio": {"median": r},
+                    "palette": {"median": c},
                 }
             }
-            for s, p, f, r in zip(diversity.SOURCES, pixel, feature, style)
+            for s, p, f, r, c in zip(diversity.SOURCES, pixel, feature, style, palette)
         }
 
-    reference = {"medians": {"style_ratio": {"median": 0.3}}}
+    reference = {"medians": {"style_ratio": {"median": 0.3}, "palette": {"median": 16.0}}}
     good = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.36, 0.9))
     assert all(c["met"] for c in diversity.check_claim(good, reference))
     # (c) out of style (0.4 > 1.25 x 0.3), and (d) not far enough from it.
     bad = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.4, 0.45))
     met = [c["met"] for c in diversity.check_claim(bad, reference)]
     assert met == [True, True, False, True, False]
+    # The palette claim: the same diversity rows, the palette in place of the
+    # style ratio. (c)'s 20 <= 1.25 x 16; (d)'s 20 < 1.25 x 20: it stays.
+    rows = diversity.check_palette_claim(bad, reference)
+    assert [r["key"] for r in rows] == [
+        "diverse_pixel_l1",
+        "diverse_feature_distance",
+        "matched",
+        "in_palette",
+        "leaves_palette",
+    ]
+    assert [r["met"] for r in rows] == [True, True, True, True, False]
+    # A re-tint by (d) that the style ratio misses: the palette claim sees it.
+    retint = sources(
+        (10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.36, 0.36), (20, 20, 18, 30)
+    )
+    assert not all(c["met"] for c in diversity.check_claim(retint, reference))
+    assert all(c["met"] for c in diversity.check_palette_claim(retint, reference))
+
+
+def test_palette_distance():
+    from experiments import common
+
+    # Lab of sRGB white, black and pure red (the standard values).
+    lab = common.srgb_to_lab(np.array([[1.0, 1, 1], [0, 0, 0], [1, 0, 0]]))
+    np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.01)
+    np.testing.assert_allclose(lab[1], [0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.02)
+    rng = np.random.default_rng(0)
+    image = rng.random((64, 64, 3))
+    # Where colours sit does not matter; which colours, and how many of each, does.
+    shuffled = rng.permutation(image.reshape(-1, 3)).reshape(image.shape)
+    assert common.palette_distance(image, shuffled) == pytest.approx(0.0, abs=1e-9)
+    # A quarter of the pixels is near (sampling error of 1,024 random colours
+    # spread over ~150 CIELAB units), far nearer than a re-tint (below).
+    assert common.palette_distance(image, image[::2, ::2]) < 3.0
+    # Two flat colours: the distance is the mean over directions of their
+    # projected difference, at most their CIELAB distance.
+    grey, purple = np.full((8, 8, 3), 0.5), np.full((4, 4, 3), [0.5, 0.2, 0.6])
+    gap = np.linalg.norm(common.srgb_to_lab(grey[0, 0]) - common.srgb_to_lab(purple[0, 0]))
+    distance = common.palette_distance(grey, purple)
+    assert 0.3 * gap < distance <= gap + 1e-9
+    # Precomputed quantiles give the same number; a re-tint moves it more than noise.
+    quantiles = common.palette_quantiles(purple)
+    assert common.palette_distance(grey, quantiles) == pytest.approx(distance)
+    tinted = np.clip(image * [1.0, 0.7, 1.0], 0, 1)
+    jittered = np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1)
+    assert common.palette_distance(image, tinted) > 5 * common.palette_distance(image, jittered)
+
+
+def test_normalized_objective_is_the_trainers():
+    from adjustable_style import losses
+    from experiments import common
+
+    ema = np.array([2.0, 0.5, 4.0, 1.5])
+    raw = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, 0.1, 0.2, 0.3]])
+    normalizer = losses.LossNormalizer(4, decay=1.0)
+    normalizer.ema.assign(ema.astype(np.float32))
+    trainer_like = np.sum(
+        np.asarray(normalizer(raw.astype(np.float32))) * [0.3, 1.0, 0.0, 0.5], axis=-1
+    )
+    ours = common.normalized_objective(raw, [1.0, 0.0, 0.5], 0.3, ema)
+    np.testing.assert_allclose(ours, trainer_like, rtol=1e-6)
+    # Raw weights ("none"): the EMAs play no part.
+    np.testing.assert_allclose(
+        common.normalized_objective(raw, [1, 0, 0.5], 0.3, ema, "none"),
+        raw @ [0.3, 1.0, 0.0, 0.5],
+    )
 
 
 def _diversity_flags(diversity, *args):
@@ -428,6 +500,7 @@ def test_diversity_end_to_end(diversity, tmp_path):
         "--samples=3",
         "--calibration_images=1",
         "--calibration_tolerance=0.05",
+        "--noise_depth=0.4",
         f"--output_dir={out}",
     )
     assert diversity.main(["diversity"], fv) is None
@@ -437,22 +510,35 @@ def test_diversity_end_to_end(diversity, tmp_path):
     assert isinstance(results["claim_holds"], bool)
     assert results["claim_holds"] == all(c["met"] for c in results["checks"])
     assert "claim_holds" in results["criterion"]
+    assert results["claim_holds_palette"] == all(c["met"] for c in results["palette_checks"])
+    assert "claim_holds_palette" in results["palette_criterion"]
+    assert results["settings"]["noise_depth"] == 0.4 and "--noise_depth=0.4" in results["command"]
     assert sorted(results["sources"]) == sorted(diversity.SOURCES)
+    reference = results["reference_alpha_1"]["medians"]
+    assert reference["palette"]["median"] > 0 and reference["photo_palette"]["median"] > 0
     for source in diversity.SOURCES:
         medians = results["sources"][source]["medians"]
-        for measure in ("pixel_l1", "feature_distance", "style_ratio", "content_loss"):
+        for measure in (
+            "pixel_l1",
+            "feature_distance",
+            "style_ratio",
+            "content_loss",
+            "palette",
+            "palette_spread",
+        ):
             assert len(results["sources"][source]["per_photo"][measure]) == 2
             assert math.isfinite(medians[measure]["median"]), (source, measure)
         assert sorted(medians["style_ratio_per_layer"]) == sorted(STYLE_LAYERS)
     # Randomness makes the samples differ; the calibration matched (c).
     assert results["sources"]["both"]["medians"]["pixel_l1"]["median"] > 0
+    assert results["sources"]["alpha"]["medians"]["palette_spread"]["median"] > 0
     calibration = results["calibration"]
     assert calibration["reached"] and calibration["sigma"] > 0
     assert calibration["pixel_l1"] == pytest.approx(calibration["target"], rel=0.05)
     assert calibration["photos"] == ["tall.jpg"]
     assert results["settings"]["feature_layer"] == "block4_conv4"
     report = (out / "diversity.md").read_text()
-    assert results["command"] in report and "claim_holds" in report
+    assert results["command"] in report and "claim_holds_palette" in report
     with Image.open(out / "diversity_figure5.jpg") as figure:
         assert figure.width >= 3 * 32 and figure.height >= 3 * 32 + 32
     with Image.open(out / "diversity_figure8.jpg") as figure:
@@ -480,6 +566,8 @@ def test_diversity_bad_input(diversity, tmp_path):
         )
     with pytest.raises(UsageError, match="--samples"):
         diversity.run(_diversity_flags(diversity, f"--content={empty}", "--samples=1"))
+    with pytest.raises(UsageError, match=r"--noise_depth must be in \(0, 1\]"):
+        diversity.run(_diversity_flags(diversity, f"--content={empty}", "--noise_depth=1.5"))
 
 
 def test_diversity_refuses_a_base_model(diversity, tmp_path):
@@ -528,6 +616,8 @@ def _base_record(weights, **changes):
         "style_image_sha256": None,
         "loss_network": "vgg19",
         "steps": 1,
+        "ema": list(TINY_EMA),
+        "content_weight": 0.5,
     }
     record.update(changes)
     return record
@@ -583,6 +673,49 @@ def test_figure6_claim_by_hand(figure6):
     assert per_layer == [pytest.approx(1.0), pytest.approx(0.5)] and mean == pytest.approx(0.75)
 
 
+def test_figure6_loss_parity_by_hand(figure6):
+    # Raw losses (content, 3 style layers) of 4 outputs: base(w0), base(w1),
+    # alpha = w0, alpha = w1; w0 = (1, 0, 0), w1 = (0, 0, 1).
+    weights = [(1, 0, 0), (0, 0, 1)]
+    raw = np.array([[1.0, 1, 9, 9], [1, 9, 9, 1], [1, 1.5, 9, 9], [2, 9, 9, 1]])
+    ema = [1.0, 1.0, 1.0, 1.0]  # Eq. 8 factors all 4.
+    objectives = figure6.objective_matrix(raw, weights, 0.5, ema, "eq8")
+    np.testing.assert_allclose(objectives[:, 0], 4 * (0.5 * raw[:, 0] + raw[:, 1]))
+    np.testing.assert_allclose(objectives[:, 1], 4 * (0.5 * raw[:, 0] + raw[:, 3]))
+    rows = figure6.parity_checks([objectives, objectives], ["1,0,0", "0,0,1"])
+    # w0: adjustable 8 / base 6; base(w1) 38 / 6.  w1: adjustable 8 / base 6.
+    assert rows[0]["ratio_adjustable"] == pytest.approx(8 / 6)
+    assert rows[0]["ratio_other_bases"] == {"0,0,1": pytest.approx(38 / 6)}
+    assert rows[1]["ratio_adjustable"] == pytest.approx(8 / 6)
+    assert [r["met_parity"] for r in rows] == [False, False]
+    assert all(r["others_worse"] for r in rows)
+    # Near enough (<= 1.1) for w0, and a base that beats base(w0) at its own w.
+    raw[2, 1] = 1.1
+    raw[1, 1] = 0.5
+    rows = figure6.parity_checks(
+        [figure6.objective_matrix(raw, weights, 0.5, ema, "eq8")], ["a", "b"]
+    )
+    assert rows[0]["met_parity"] and rows[0]["ratio_adjustable"] == pytest.approx(6.4 / 6)
+    assert not rows[0]["others_worse"]
+    # The constants: every base's, or which differ.
+    record = {"ema": list(TINY_EMA), "content_weight": 0.5}
+    bases = [("w_a", None, dict(record), (1, 0, 0)), ("w_b", None, dict(record), (0, 1, 0))]
+    constants = figure6.objective_constants(record, bases)
+    assert constants["same_for_all"] and constants["ema"] == list(TINY_EMA)
+    bases[1][2]["ema"] = [1.0, 1.0, 1.0, 1.0]
+    bases[1][2]["content_weight"] = 0.1
+    constants = figure6.objective_constants(record, bases)
+    assert not constants["same_for_all"]
+    assert constants["bases"]["w_b"]["differs"] == ["loss EMAs", "content weight 0.1"]
+    assert "w_b: loss EMAs, content weight 0.1" in constants["note"]
+    from adjustable_style.cli import UsageError
+
+    with pytest.raises(UsageError, match="no loss EMAs"):
+        figure6.objective_constants({"content_weight": 1.0}, bases)
+    raw_only = figure6.objective_constants({"loss_normalization": "none"}, bases)
+    assert raw_only["ema"] is None and raw_only["normalization"] == "none"
+
+
 def test_figure6_end_to_end(figure6, tmp_path):
     photos, style, model_dir, vgg, out = _tiny_inputs(tmp_path)
     bases = tmp_path / "bases"
@@ -630,13 +763,32 @@ def test_figure6_end_to_end(figure6, tmp_path):
         assert check["per_photo"] == [bool(x) for x in d_adj < d_base]
         assert check["photos_holding"] == sum(check["per_photo"])
         assert check["this_photo"] == pytest.approx([d_adj[1], d_base[1]])
-    assert results["claim_holds"] == all(
+    assert results["claim_holds_distances"] == all(
         c["met_on_medians"] for c in results["checks"] if c["distance"] in ("pixel_rmse", "gram")
+    )
+    # Loss parity, recomputed from the written objectives.
+    assert results["objective"]["same_for_all"] and results["objective"]["ema"] == list(TINY_EMA)
+    objectives = np.array(results["objectives"]["per_photo"])
+    assert objectives.shape == (2, 4, 2) and np.all(objectives > 0)
+    mean = objectives.mean(axis=0)
+    np.testing.assert_allclose(mean, results["objectives"]["mean"])
+    for i, row in enumerate(results["loss_parity"]):
+        assert row["w"] == ["1,0,0", "0,1,0"][i]
+        assert row["ratio_adjustable"] == pytest.approx(mean[2 + i, i] / mean[i, i])
+        other = ["1,0,0", "0,1,0"][1 - i]
+        assert row["ratio_other_bases"][other] == pytest.approx(mean[1 - i, i] / mean[i, i])
+        assert row["met_parity"] == (row["ratio_adjustable"] <= figure6.PARITY_BOUND)
+        assert row["others_worse"] == (row["ratio_other_bases"][other] > 1)
+    assert results["claim_holds_loss_parity"] == all(
+        r["met_parity"] and r["others_worse"] for r in results["loss_parity"]
+    )
+    assert results["claim_holds"] == (
+        results["claim_holds_distances"] and results["claim_holds_loss_parity"]
     )
     assert "claim_holds" in results["criterion"]
     report = (out / "figure6.md").read_text()
     assert results["command"] in report and "claim_holds" in report
-    assert "| alpha = 1,0,0 |" in report
+    assert "| alpha = 1,0,0 |" in report and "### Loss parity" in report
     with Image.open(out / "figure6.jpg") as picture:
         # Two rows of two 32 px cells under a header with the content and style.
         assert picture.width >= 2 * 32 and picture.height >= 2 * 32 + 32 + 32
@@ -731,3 +883,241 @@ def test_targets_table_puts_runs_side_by_side_and_marks_misses(tmp_path):
     assert lines[-1] == "| targets met | | 2 of 2 | 1 of 2 |"
     with pytest.raises(Exception, match="not a readable results.json"):
         module.load(str(tmp_path / "missing"))
+
+
+# ---------------------------------------------------------------------------
+# experiments/noise_strength.py (the noise mask's depth).
+# ---------------------------------------------------------------------------
+
+NOISE_STRENGTH = os.path.join(REPO, "experiments", "noise_strength.py")
+
+
+@pytest.fixture(scope="module")
+def noise_strength():
+    spec = importlib.util.spec_from_file_location("noise_strength", NOISE_STRENGTH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_noise_strength_measures_by_hand(noise_strength):
+    clean = np.full((4, 4, 3), 0.5)
+    darkness = np.zeros((4, 4))
+    darkness[0, 0], darkness[0, 1], darkness[3, 3] = 1.0, 0.6, 0.3
+    noisy = clean.copy()
+    noisy[0, 0] = 0.1  # A blotch at the core...
+    noisy[0, 1] = 0.3
+    noisy[2, 2] = 0.6  # ...and a change away from it.
+    # Core: (0, 0) and (0, 1), darker by 0.4 and 0.2 in luminance.
+    assert noise_strength.core_darkening(noisy, clean, darkness) == pytest.approx(0.3 * 255)
+    # Clear of dips: 13 pixels, one of them 0.1 brighter in each channel.
+    assert noise_strength.away_change(noisy, clean, darkness) == pytest.approx(0.1 * 255 / 13)
+    assert math.isnan(noise_strength.core_darkening(noisy, clean, np.zeros((4, 4))))
+
+
+def test_noise_strength_rule(noise_strength):
+    reference = {"style_ratio": 0.2, "palette": 10.0}
+
+    def medians(core, style, palette):
+        return {"core_darkening": core, "style_ratio": style, "palette": palette}
+
+    table = {
+        0.1: medians(1.0, 0.2, 10.0),
+        0.3: medians(8.0, 0.21, 10.5),
+        0.5: medians(15.0, 0.21, 10.5),  # A blotch.
+        1.0: medians(60.0, 0.3, 14.0),
+    }
+    chosen, failures = noise_strength.choose_depth(sorted(table), table, reference)
+    assert chosen == 0.3 and not failures[0.3] and failures[0.5] and len(failures[1.0]) == 3
+    # Off style at 0.3 as well: the deepest that passes is 0.1.
+    table[0.3] = medians(8.0, 0.25, 10.5)
+    assert noise_strength.choose_depth(sorted(table), table, reference)[0] == 0.1
+    # None passes: the smallest.
+    table[0.1] = medians(11.0, 0.2, 10.0)
+    assert noise_strength.choose_depth(sorted(table), table, reference)[0] == 0.1
+
+
+def test_noise_strength_end_to_end(noise_strength, tmp_path):
+    photos, style, model_dir, vgg, out = _tiny_inputs(tmp_path)
+    fv = flags.FlagValues()
+    noise_strength.define_flags(fv)
+    fv(
+        [
+            "noise_strength",
+            f"--model={model_dir}",
+            f"--content={photos}",
+            f"--vgg_weights={vgg}",
+            "--image_size=32",
+            "--depths=1,0.25",
+            "--samples=2",
+            "--num_points=3",
+            f"--output_dir={out}",
+        ]
+    )
+    assert noise_strength.main(["noise_strength"], fv) is None
+    assert sorted(os.listdir(out)) == sorted(noise_strength.FILES)
+    results = json.loads((out / "noise_strength.json").read_text())
+    assert results["settings"]["depths"] == [0.25, 1.0]
+    assert results["command"].endswith(" --depths=1,0.25")
+    assert results["chosen_depth"] in (0.25, 1.0)
+    for depth in ("0.25", "1.0"):
+        for measure in noise_strength.MEASURES:
+            assert len(results["per_photo"][depth][measure]) == 2
+            assert math.isfinite(results["medians"][depth][measure]), (depth, measure)
+    # Deeper dips change the picture more (a random network passes the dark on).
+    assert results["medians"]["1.0"]["pixel_l1"] > results["medians"]["0.25"]["pixel_l1"]
+    report = (out / "noise_strength.md").read_text()
+    assert results["command"] in report and "chosen depth" in report
+    with Image.open(out / "noise_strength.jpg") as picture:
+        assert picture.width >= 3 * 32 and picture.height >= 2 * 32 + 32
+    # Bad input: one line.
+    from adjustable_style.cli import UsageError
+
+    fv["depths"].value = ["0.5", "2"]
+    with pytest.raises(UsageError, match=r"--depths must each be in \(0, 1\]"):
+        noise_strength.run(fv)
+
+
+# ---------------------------------------------------------------------------
+# experiments/train_figure6.sh (the matched-budget models), on tiny settings.
+# ---------------------------------------------------------------------------
+
+TRAIN_FIGURE6 = os.path.join(REPO, "experiments", "train_figure6.sh")
+
+
+def _train_figure6(*args, **env):
+    import subprocess
+    import sys
+
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "CUDA_VISIBLE_DEVICES": "",
+        **env,
+    }
+    return subprocess.run(
+        ["bash", TRAIN_FIGURE6, *map(str, args)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_train_figure6_dry_run_and_bad_input(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "a.png", 40, 40, 1)
+    style = tmp_path / "style.jpg"
+    _photo(style, 40, 40, 3)
+    out = tmp_path / "runs"
+    result = _train_figure6(photos, "random", style, out, DRY_RUN="1", WEIGHTS="1,0,0 1,1,1")
+    assert result.returncode == 0, result.stderr
+    import shlex
+
+    commands = [
+        shlex.split(line)
+        for line in result.stdout.splitlines()
+        if line.startswith("python train.py")
+    ]
+    assert len(commands) == 4  # Calibration, adjustable, two bases.
+    assert not out.exists()  # Nothing ran.
+    # One recipe: every run has the same shared flags.
+    shared = (
+        "--image_size=192",
+        "--batch_size=4",
+        "--learning_rate=0.001",
+        "--content_weight=0.25",
+        "--seed=0",
+        "--mixed_precision",
+    )
+    for command in commands:
+        assert all(flag in command for flag in shared), command
+    calibration, adjustable, *bases = commands
+    assert "--train_steps=300" in calibration and "--loss_ema_from" not in calibration
+    for command in (adjustable, *bases):
+        assert "--train_steps=2000" in command and "--ema_decay=1" in command
+        assert f"--loss_ema_from={out}/calibration" in command
+    assert "--model_type=base" in bases[0] and "--style_weights=1,0,0" in bases[0]
+    assert "--model_type=base" in bases[1] and "--style_weights=1,1,1" in bases[1]
+    assert "--model_type=base" not in adjustable
+    # Bad input: one line on stderr, exit 1.
+    for args, env, needle in (
+        ((tmp_path / "none", "random", style), {}, "none: no such file or folder"),
+        ((photos, "random", tmp_path / "no.jpg"), {}, "no.jpg: no such file"),
+        ((photos, tmp_path / "no.h5", style), {}, "no.h5: no such file"),
+        ((photos, "random", style), {"STEPS": "many"}, "STEPS must be a positive integer"),
+        ((photos, "random", style), {"WEIGHTS": "1,0,0"}, "at least two w vectors"),
+    ):
+        result = _train_figure6(*args, DRY_RUN="1", **env)
+        assert result.returncode == 1 and needle in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_figure6_smoke_end_to_end(figure6, tmp_path):
+    from adjustable_style import model_files
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(3):
+        _photo(photos / f"p{k}.png", 48, 40, k)
+    style = tmp_path / "style.jpg"
+    _photo(style, 48, 48, 9)
+    out = tmp_path / "runs"
+    result = _train_figure6(
+        photos, "random", style, out, SMOKE="1", WEIGHTS="1,0,0 0,0,1", MIXED_PRECISION="0"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    store = out / "store"
+    assert sorted(os.listdir(store)) == ["adjustable", "bases", "calibration"]
+    assert sorted(os.listdir(store / "bases")) == ["w_0_0_1", "w_1_0_0"]
+    assert sorted(os.listdir(store / "calibration")) == ["model.json", "train_commands.sh"]
+    calibration = json.loads((store / "calibration" / "model.json").read_text())
+    assert calibration["steps"] == 2 and calibration["model_type"] == "adjustable"
+    records = {}
+    for name in ("adjustable", "bases/w_1_0_0", "bases/w_0_0_1"):
+        folder = store / name
+        assert sorted(os.listdir(folder)) == ["model.json", "model.keras", "train_commands.sh"]
+        record = model_files.read_record(str(folder / "model.keras"))
+        records[name] = record
+        # Same steps and recipe, and the calibration's EMAs, frozen.
+        assert record["steps"] == 3 and record["image_size"] == 32
+        assert record["content_weight"] == 0.25 and record["ema_decay"] == 1.0
+        assert record["ema"] == pytest.approx(calibration["ema"], rel=1e-6)
+        assert record["loss_ema_from"]["ema"] == pytest.approx(calibration["ema"], rel=1e-6)
+        assert "train.py" in (folder / "train_commands.sh").read_text()
+        # Float16-stored weights, loading as float32.
+        stylizer, _ = model_files.load_stylizer(str(folder / "model.keras"))
+        assert stylizer.dtype_policy.name == "float32"
+    assert records["bases/w_1_0_0"]["style_weights"] == [1.0, 0.0, 0.0]
+    assert records["adjustable"]["model_type"] == "adjustable"
+    assert "Now: python experiments/figure6.py" in result.stdout
+
+    # figure6.py takes them as they are: the objective is the same for all.
+    photos_held_out = tmp_path / "held_out"
+    photos_held_out.mkdir()
+    _photo(photos_held_out / "h.png", 40, 40, 7)
+    fv = _figure6_flags(
+        figure6,
+        f"--model={store / 'adjustable'}",
+        f"--bases={store / 'bases'}",
+        f"--style_image={style}",
+        f"--content={photos_held_out}",
+        "--vgg_weights=random",
+        "--image_size=32",
+        f"--output_dir={tmp_path / 'out'}",
+    )
+    results = figure6.run(fv)
+    assert results["objective"]["same_for_all"]
+    assert len(results["loss_parity"]) == 2
+
+
+def test_recorded_paths_name_no_folder_of_this_machine(tmp_path):
+    from experiments import common
+
+    inside = os.path.join(REPO, "adjustable_style", "models", "starry_night", "model.keras")
+    assert common.recorded_path(inside) == os.path.join(
+        "adjustable_style", "models", "starry_night", "model.keras"
+    )
+    assert common.recorded_path(tmp_path / "bases" / "model.keras") == "model.keras"

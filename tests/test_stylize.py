@@ -198,13 +198,45 @@ def test_content_noise_multiplies_the_content_before_the_network(files, adjustab
     )
     plain = expected(adjustable, content, [1, 1, 1])
     assert np.abs(picture - plain).max() > 0.05
+    # The default mask is the shallow one, never black.
+    assert mask.min() == pytest.approx(1 - noise.DEFAULT_DEPTH, abs=1e-6)
+
+
+def test_content_noise_depth_is_used(files, adjustable, tmp_path):
+    content = images.load_image(files["content"])
+    pictures = {}
+    for depth in (None, 1.0, 0.1):
+        out = tmp_path / f"noisy_{depth}.png"
+        _, lines = run(
+            Options(
+                content=files["content"],
+                output=str(out),
+                content_noise=True,
+                noise_points=3,
+                seed=9,
+                noise_depth=depth,
+            ),
+            adjustable,
+        )
+        flag = "" if depth is None else f" --noise_depth={depth:g}"
+        assert lines == [
+            f"{out}: --alpha={ALL_ONES} --content_noise --seed=9 --noise_points=3{flag}"
+        ]
+        mask = noise.noise_mask(H, W, [9, 1], num_points=3, depth=depth)
+        pictures[depth] = read(out)
+        np.testing.assert_allclose(
+            pictures[depth], expected(adjustable, content * mask, [1, 1, 1]), atol=1.01 / 255
+        )
+    # The old mask (depth 1) is reachable and differs from the default and a shallow one.
+    assert np.abs(pictures[1.0] - pictures[None]).max() > 0.05
+    assert np.abs(pictures[0.1] - pictures[None]).max() > 1.5 / 255
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_noise_mask_range_shape_and_dips(seed):
-    mask = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    again = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0)
-    other = noise.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0)
+    mask = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0, depth=1.0)
+    again = noise.noise_mask(48, 64, seed, num_points=4, sigma=2.0, depth=1.0)
+    other = noise.noise_mask(48, 64, seed + 100, num_points=4, sigma=2.0, depth=1.0)
     assert mask.shape == (48, 64, 1) and mask.dtype == np.float32
     assert mask.min() == 0.0 and mask.max() == 1.0
     np.testing.assert_array_equal(mask, again)
@@ -497,6 +529,16 @@ def _bad_inputs(tmp):
             "adjustable",
             "--content_noise",
         ),
+        "noise depth without noise": (
+            dict(content=good, output=out, noise_depth=0.5),
+            "adjustable",
+            "--noise_depth needs --content_noise",
+        ),
+        "noise depth out of range": (
+            dict(content=good, output=out, content_noise=True, noise_depth=1.5),
+            "adjustable",
+            "--noise_depth must be in (0, 1]",
+        ),
         "sweep layers unknown": (
             dict(content=good, output=out, sweep_layers=["block2_conv2", "x"]),
             "adjustable",
@@ -543,6 +585,8 @@ BAD_INPUTS = [
     "many outputs into one file",
     "noise points out of range",
     "noise sigma without noise",
+    "noise depth without noise",
+    "noise depth out of range",
     "sweep layers unknown",
     "sweep layers one",
     "sweep and animate",

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from adjustable_style import model_files, networks, train_config, training
+from adjustable_style import model_files, networks, train_config, training, training_run
 from adjustable_style.errors import UsageError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,6 +142,45 @@ def test_resuming_with_ema_decay_one_freezes_the_restored_emas(folders, tmp_path
     np.testing.assert_array_equal(after["ema"], before["ema"])
     last = model_files.read_record(str(run / "model.keras"))["history"][-1]
     assert (last["ema_decay"], last["content_weight"]) == (1.0, 0.5)
+
+
+def test_loss_ema_from_gives_runs_one_objective(folders, tmp_path):
+    content, style = folders
+    source = tmp_path / "adjustable"
+    training.train(_config(content, style, source, train_steps=3))
+    emas = model_files.read_record(str(source / "model.keras"))["ema"]
+    # A base model from scratch, its EMAs set from the adjustable run and frozen.
+    base = tmp_path / "base"
+    config = dict(model_type="base", style_weights=[1.0, 0.0, 0.0], ema_decay=1.0, train_steps=2)
+    training.train(_config(content, style, base, loss_ema_from=str(source), **config))
+    np.testing.assert_array_equal(_checkpoint_state(base)["ema"], np.float32(emas))
+    record = model_files.read_record(str(base / "model.keras"))
+    assert record["loss_ema_from"]["ema"] == pytest.approx(emas)
+    assert record["loss_ema_from"]["model"] == str(source)
+    np.testing.assert_array_equal(np.float32(record["ema"]), np.float32(emas))
+    # Resumed, it keeps them and says where they came from.
+    training.train(
+        _config(content, style, base, loss_ema_from=str(source), **{**config, "train_steps": 3})
+    )
+    again = model_files.read_record(str(base / "model.keras"))
+    assert again["steps"] == 3 and again["loss_ema_from"] == record["loss_ema_from"]
+    np.testing.assert_array_equal(np.float32(again["ema"]), np.float32(emas))
+    # Without the flag the first batch sets them: other numbers.
+    fresh = tmp_path / "fresh"
+    training.train(_config(content, style, fresh, **config))
+    assert not np.allclose(_checkpoint_state(fresh)["ema"], emas)
+    assert "loss_ema_from" not in model_files.read_record(str(fresh / "model.keras"))
+    # EMAs of another style's losses are refused, in one line.
+    other = tmp_path / "other_style.png"
+    _photo(other, 7, size=(64, 64))
+    with pytest.raises(training_run.TrainingError, match="another style image") as error:
+        training.train(
+            _config(content, other, tmp_path / "other", loss_ema_from=str(source), **config)
+        )
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(model_files.ModelFileError):
+        _config(content, style, tmp_path / "x", loss_ema_from=str(tmp_path / "none")).validate()
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):

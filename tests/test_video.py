@@ -191,6 +191,21 @@ def test_alpha_walk_moves_and_is_reproducible(model):
     np.testing.assert_array_equal(path[60], path[59])  # held past the counted frames
 
 
+def test_content_noise_depth_on_a_video(clip, model, folder):
+    outputs = {}
+    for depth in (0.2, 1.0):
+        out = folder / f"noise_{depth}.mp4"
+        _, lines = run(clip, out, model, content_noise=True, seed=4, noise_depth=depth)
+        assert f"--content_noise --seed=4 --noise_depth={depth:g}" in lines[0]
+        outputs[depth] = decode(out)[1]
+    # One mask for the clip, as deep as asked: the first mask's black dips
+    # change the frames more than the shallow one's.
+    plain = decode(clip)[1]
+    shallow = np.abs(outputs[0.2][0] - model.stylize(plain[:1], [[1, 1, 1]])[0]).max()
+    deep = np.abs(outputs[1.0][0] - model.stylize(plain[:1], [[1, 1, 1]])[0]).max()
+    assert deep > shallow
+
+
 def test_progress_line():
     progress = stylize_video.Progress(12)
     assert progress.line(6, progress.start + 3.0) == "frame 6/12 (50%)  2.0 fps  0:03 left"
