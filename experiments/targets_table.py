@@ -5,7 +5,8 @@ r"""One targets table from several adjustability.py runs, a column per run.
 
 Each argument is a folder holding a results.json of experiments/adjustability.py
 (or the file itself). Rows are the targets, in the order the first run lists
-them; a cell is the measured median, in bold where the target is missed. The
+them, with each style layer named by its position (L1 the shallowest), so
+models with other layer sets line up; a cell is the measured median, in bold where the target is missed. The
 column heading names the model, the style scale and the image size, so runs
 of one model at both style scales and both sizes sit side by side.
 """
@@ -44,12 +45,31 @@ def cell(target):
     return text if target["met"] else f"**{text}**"
 
 
+def by_position(results):
+    """{target with each style layer's name as its position (L1, L2, ...): target}.
+
+    Runs of models with other layer sets then line up: the first style
+    layer's row beside the first's.
+    """
+    layers = results["model"]["style_layers"]
+    keyed = {}
+    for target in results["targets"]:
+        what = target["what"]
+        for index, layer in enumerate(layers):
+            what = what.replace(layer, f"L{index + 1}")
+        keyed[what] = target
+    return keyed
+
+
 def table(runs):
-    rows = [t["what"] for t in runs[0]["targets"]]
-    by_run = [{t["what"]: t for t in results["targets"]} for results in runs]
+    by_run = [by_position(results) for results in runs]
+    rows = list(by_run[0])
     lines = [
         "| target | goal | " + " | ".join(heading(r) for r in runs) + " |",
         "|---|---:|" + "---:|" * len(runs),
+        "| style layers L1, L2, L3 | | "
+        + " | ".join(", ".join(r["model"]["style_layers"]) for r in runs)
+        + " |",
     ]
     for what in rows:
         goal = by_run[0][what]["target"]

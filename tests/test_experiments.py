@@ -861,12 +861,12 @@ def test_targets_table_puts_runs_side_by_side_and_marks_misses(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
-    def run(scale, value, met):
+    def run(scale, value, met, layer="block2_conv2"):
         return {
-            "model": {"name": "m", "style_scale": scale},
+            "model": {"name": "m", "style_scale": scale, "style_layers": [layer]},
             "settings": {"image_size": 256},
             "targets": [
-                {"what": "style ratio", "value": value, "target": "<= 0.15", "met": met},
+                {"what": f"ratio, {layer}", "value": value, "target": "<= 0.15", "met": met},
                 {"what": "PSNR", "value": 19.0, "target": ">= 18", "met": True},
             ],
         }
@@ -875,11 +875,13 @@ def test_targets_table_puts_runs_side_by_side_and_marks_misses(tmp_path):
     folder.mkdir()
     (folder / "results.json").write_text(json.dumps(run("training", 0.1, True)))
     other = tmp_path / "b.json"
-    other.write_text(json.dumps(run("long:512", 0.2, False)))
+    # Another layer set: its first layer's row lines up with the first's.
+    other.write_text(json.dumps(run("long:512", 0.2, False, layer="block1_conv2")))
     text = module.table([module.load(str(folder)), module.load(str(other))])
     lines = text.splitlines()
     assert "m, style training, 256 px" in lines[0] and "m, style long:512, 256 px" in lines[0]
-    assert lines[2] == "| style ratio | <= 0.15 | 0.1 | **0.2** |"
+    assert lines[2] == "| style layers L1, L2, L3 | | block2_conv2 | block1_conv2 |"
+    assert lines[3] == "| ratio, L1 | <= 0.15 | 0.1 | **0.2** |"
     assert lines[-1] == "| targets met | | 2 of 2 | 1 of 2 |"
     with pytest.raises(Exception, match="not a readable results.json"):
         module.load(str(tmp_path / "missing"))
