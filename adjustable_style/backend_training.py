@@ -30,7 +30,7 @@ import sys
 
 import keras
 
-from adjustable_style import checkpoints, content_files, model_files, precision, training_run
+from adjustable_style import checkpoints, content_files, hardware, model_files, training_run
 from adjustable_style.errors import UsageError
 from adjustable_style.training_run import TrainingError
 
@@ -174,7 +174,7 @@ def _check_checkpoints(config, checkpoint_dir, identity):
 
 
 def _accelerator(backend):
-    """What `precision.training_policy` calls this machine's first device."""
+    """What `hardware.training_policy` calls this machine's first device."""
     if backend == "jax":
         import jax
 
@@ -255,7 +255,7 @@ def _train(config, held):
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     _check_checkpoints(config, checkpoint_dir, identity)
     policy = training_run.set_policy(
-        *precision.training_policy(config.mixed_precision, _accelerator(backend))
+        *hardware.training_policy(config.mixed_precision, _accelerator(backend))
     )
     replicas = _data_parallel(config, backend)
     _set_random_seed(config.seed)

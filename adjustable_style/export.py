@@ -100,7 +100,8 @@ def build_module(stylizer, record=None, convolutions=None):
     """
     import tensorflow as tf
 
-    from adjustable_style import color, inference
+    from adjustable_style import color
+    from adjustable_style.inference.graph import StylizerGraph
 
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
     content_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name=CONTENT)
@@ -112,7 +113,7 @@ def build_module(stylizer, record=None, convolutions=None):
             # What `inference.FastStylizer` runs (sub-pixel upsampling,
             # row-split output convolution, one-pass moments, fused norms
             # for one image), not the Keras graph: the same function, faster.
-            self._graph = inference.StylizerGraph(stylizer, convolutions=convolutions)
+            self._graph = StylizerGraph(stylizer, convolutions=convolutions)
             self.style_layers = tf.Variable(
                 tf.constant(style_layers, tf.string, shape=[len(style_layers)]),
                 trainable=False,
@@ -370,11 +371,11 @@ def convert_tflite(stylizer, height=DEFAULT_TFLITE_SIZE, width=DEFAULT_TFLITE_SI
     if adjustable:
         specs.append(tf.TensorSpec([1, len(style_layers)], tf.float32, name=ALPHA))
 
-    from adjustable_style import inference
+    from adjustable_style.inference.graph import StylizerGraph
 
     # The fast arithmetic (as in the SavedModel), not the Keras graph.
     # XNNPACK has its own convolutions: TensorFlow's direct form converts.
-    call = inference.StylizerGraph(stylizer, fused_norms=False, convolutions="direct").stylize
+    call = StylizerGraph(stylizer, fused_norms=False, convolutions="direct").stylize
 
     # Keras 3 variables reach the converter as resource variables that it
     # keeps (VAR_HANDLE / READ_VARIABLE with no initializer), and the

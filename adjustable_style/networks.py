@@ -13,7 +13,9 @@ The adjustable stylizer normalizes with conditional instance normalization
 whose gamma and beta come from Lambda(alpha) (Table 1); the base model of
 Johnson et al. uses learned instance normalization instead. Both are built by
 the same `_stylizing_trunk`, so they differ only in where gamma and beta
-come from.
+come from. `run_stylizing_network` is T's one statement of order: the Keras
+builders and every inference variant (`inference.graph`, the streaming and
+temporal paths) walk it with their own convolutions and normalization.
 
 Initialization: every convolution of T starts from N(0, 0.01) by default,
 the paper's choice, set in one place (`conv_initializer`). Each convolution
@@ -46,11 +48,18 @@ class ConvLayer(typing.NamedTuple):
     filters: int
     kernel_size: int
     stride: int = 1
+    # Nearest-neighbour upsampling factor applied before the convolution.
+    upsample: int = 1
+
+    @property
+    def block(self):
+        """The name shared by the layers of this convolution's block ("res3", "up1")."""
+        return self.conv.split("_conv")[0]
 
 
-def _conv_layer(prefix, filters, kernel_size, stride=1, suffix=""):
+def _conv_layer(prefix, filters, kernel_size, stride=1, suffix="", upsample=1):
     return ConvLayer(
-        f"{prefix}_conv{suffix}", f"{prefix}_norm{suffix}", filters, kernel_size, stride
+        f"{prefix}_conv{suffix}", f"{prefix}_norm{suffix}", filters, kernel_size, stride, upsample
     )
 
 
@@ -72,7 +81,7 @@ RESIDUAL_BLOCKS = tuple(
     for i in range(1, NUM_RESIDUAL_BLOCKS + 1)
 )
 # Each preceded by a nearest-neighbour x2 upsampling.
-UPSAMPLING = (_conv_layer("up1", 64, 3), _conv_layer("up2", 32, 3))
+UPSAMPLING = (_conv_layer("up1", 64, 3, upsample=2), _conv_layer("up2", 32, 3, upsample=2))
 OUTPUT = _conv_layer("output", 3, 9)
 
 # Every convolution, in the order the network applies them; the
@@ -82,20 +91,18 @@ CONV_LAYERS = (
     DOWNSAMPLING + tuple(c for block in RESIDUAL_BLOCKS for c in block) + UPSAMPLING + (OUTPUT,)
 )
 NORM_LAYERS = tuple(c.norm for c in CONV_LAYERS)
+# Each convolution's position in that order: its gamma and beta's index.
+NORM_INDEX = {c.conv: i for i, c in enumerate(CONV_LAYERS)}
 NORMALIZED_CHANNELS = tuple(c.filters for c in CONV_LAYERS)
 assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
 
 
 def _norm_reductions():
     reduction, out = 1, []
-    for layer in DOWNSAMPLING:
-        reduction *= layer.stride
+    for layer in CONV_LAYERS:
+        reduction = reduction * layer.stride // layer.upsample
         out.append(reduction)
-    out += [reduction] * (2 * len(RESIDUAL_BLOCKS))
-    for _ in UPSAMPLING:
-        reduction //= 2
-        out.append(reduction)
-    return tuple(out + [reduction])
+    return tuple(out)
 
 
 # How much smaller than the content each normalization layer's map is.
@@ -139,34 +146,50 @@ def _conv(x, layer, initializer):
     )(x)
 
 
+def run_stylizing_network(x, conv_norm):
+    """T's layers in order, from the tables above: the one statement of the pass.
+
+    `conv_norm(x, layer, relu, residual)` applies one `ConvLayer` (with the
+    nearest-neighbour upsampling of `layer.upsample` before it), its
+    normalization, then the ReLU if `relu`, then adds `residual` if given.
+    The Keras builders and the inference paths each pass their own; the
+    input padding, the sigmoid and the crop stay with the caller.
+    """
+    for layer in DOWNSAMPLING:
+        x = conv_norm(x, layer, relu=True)
+    for first, second in RESIDUAL_BLOCKS:
+        y = conv_norm(x, first, relu=True)
+        x = conv_norm(y, second, relu=False, residual=x)
+        # The streaming path holds maps in host memory: free the branch.
+        del y
+    for layer in UPSAMPLING:
+        x = conv_norm(x, layer, relu=True)
+    return conv_norm(x, OUTPUT, relu=False)
+
+
 def _stylizing_trunk(content, normalize, conv_init):
     """Builds T on `content`; `normalize(x, index, name)` is each norm layer.
 
     `index` counts normalization layers in `NORM_LAYERS` order; `conv_init`
     names the convolutions' initializer (`CONV_INITIALIZERS`).
     """
-    index = {name: i for i, name in enumerate(NORM_LAYERS)}
     used = []
 
-    def conv_norm(x, layer, relu_name=None):
+    def conv_norm(x, layer, relu, residual=None):
         used.append(layer.norm)
-        x = normalize(_conv(x, layer, conv_init), index[layer.norm], layer.norm)
-        return keras.layers.ReLU(name=relu_name)(x) if relu_name else x
+        if layer.upsample > 1:
+            x = keras.layers.UpSampling2D(
+                layer.upsample, interpolation="nearest", name=f"{layer.block}_upsample"
+            )(x)
+        x = normalize(_conv(x, layer, conv_init), NORM_INDEX[layer.conv], layer.norm)
+        if relu:
+            x = keras.layers.ReLU(name=f"{layer.block}_relu")(x)
+        if residual is not None:
+            x = keras.layers.Add(name=f"{layer.block}_add")([residual, x])
+        return x
 
     x = layers.PadToMultiple(SIZE_MULTIPLE, name="pad_to_multiple")(content)
-    for i, layer in enumerate(DOWNSAMPLING, start=1):
-        x = conv_norm(x, layer, f"down{i}_relu")
-
-    for i, (first, second) in enumerate(RESIDUAL_BLOCKS, start=1):
-        y = conv_norm(x, first, f"res{i}_relu")
-        y = conv_norm(y, second)
-        x = keras.layers.Add(name=f"res{i}_add")([x, y])
-
-    for i, layer in enumerate(UPSAMPLING, start=1):
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_upsample")(x)
-        x = conv_norm(x, layer, f"up{i}_relu")
-
-    x = conv_norm(x, OUTPUT)
+    x = run_stylizing_network(x, conv_norm)
     # Float32 output whatever the compute policy: it is an image in [0, 1].
     x = keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(x)
     assert tuple(used) == NORM_LAYERS, "every norm layer is used once, in order"

@@ -71,11 +71,11 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
     import tensorflow as tf
     from tensorflow.python.framework import convert_to_constants
 
-    from adjustable_style import inference
+    from adjustable_style.inference.graph import StylizerGraph
 
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
     # onnxruntime has its own convolutions: TensorFlow's direct form converts.
-    graph = inference.StylizerGraph(stylizer, fused_norms=False, convolutions="direct")
+    graph = StylizerGraph(stylizer, fused_norms=False, convolutions="direct")
     specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=export.CONTENT)]
     if adjustable:
         specs.append(tf.TensorSpec([None, len(style_layers)], tf.float32, name=export.ALPHA))

@@ -42,12 +42,13 @@ from adjustable_style import (
     color,
     figures,
     images,
-    inference_precision,
     model_files,
     noise,
     stylize_video,
 )
 from adjustable_style.errors import UsageError
+from adjustable_style.inference import runtime
+from adjustable_style.inference.precision import resolve as resolve_precision
 
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
 ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
@@ -378,8 +379,8 @@ def run(options, out=print, model=None):
     if model is None:
         precision = "float32"
         if not (options.model and model_files.is_saved_model_dir(options.model)):
-            precision = inference_precision.resolve(options.precision)
-        model = model_files.load_model(options.model, precision)
+            precision = resolve_precision(options.precision)
+        model = runtime.load_model(options.model, precision)
     _check_alpha_flags(model, options)
     names = model.style_layers
     base_alpha = None

@@ -15,6 +15,7 @@ import numpy as np
 
 from adjustable_style import alpha_maps, images, model_files, noise, stylize_video
 from adjustable_style.errors import UsageError, check_int
+from adjustable_style.inference import runtime
 
 DEFAULT_MAX_SIZE = 1024
 # A bundled photo, so that `python stylize.py` works out of the box.
@@ -121,7 +122,7 @@ class Options:
         images.DEFAULT_MAX_PIXELS, "Refuse content images with more pixels (0 = no limit)."
     )
     batch_size: int = _setting(
-        model_files.DEFAULT_BATCH_SIZE, "Images per forward pass (samples, sweep cells, frames)."
+        runtime.DEFAULT_BATCH_SIZE, "Images per forward pass (samples, sweep cells, frames)."
     )
     sweep: bool = _setting(
         False,

@@ -261,6 +261,7 @@ def run(options, out=print, model=None):
     Returns (the path written, the description printed after it).
     """
     from adjustable_style import model_files
+    from adjustable_style.inference import runtime
 
     check_options(options)
     video.ffmpeg_exe()
@@ -274,7 +275,7 @@ def run(options, out=print, model=None):
         )
     if model is None:
         model_files.check_model_spec(options.model)
-        model = model_files.load_model(options.model)
+        model = runtime.load_model(options.model)
     _check_model(model, options)
     seed = options.seed
     if seed is None and (options.random_alpha or options.content_noise or options.alpha_walk):

@@ -21,9 +21,9 @@ each off by default (`benchmarks/flicker.py` measures both):
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import inference, networks, noise
+from adjustable_style import networks, noise
 from adjustable_style.errors import UsageError
-from adjustable_style.layers import EPSILON
+from adjustable_style.inference import graph, norms
 
 # Blur of the change map of --hold_still, in pixels: one noisy pixel should
 # not punch a hole in a held region.
@@ -58,44 +58,24 @@ class SmoothedNormStylizer:
         self._stats = None
 
     def _forward(self, content, params, prev_mean, prev_var, momentum):
-        # The same layers as `FastStylizer._forward`; only `norm` differs.
-        fast = self.fast
-        gammas, betas = inference.StylizerGraph.split_parameters(params)
+        # The float32 graph's one forward pass; only the normalization is ours.
         prev_means = tf.split(prev_mean, networks.NORMALIZED_CHANNELS, axis=-1)
         prev_vars = tf.split(prev_var, networks.NORMALIZED_CHANNELS, axis=-1)
-        layer = iter(range(len(networks.NORMALIZED_CHANNELS)))
         means, variances = [], []
 
-        def norm(x, relu=True):
-            i = next(layer)
-            mean, variance = inference._moments(x)
-            mean = momentum * prev_means[i][:, None, None] + (1 - momentum) * mean
-            variance = momentum * prev_vars[i][:, None, None] + (1 - momentum) * variance
+        def norm(x, index, gamma, beta):
+            mean, variance = norms.moments(x)
+            mean = momentum * prev_means[index][:, None, None] + (1 - momentum) * mean
+            variance = momentum * prev_vars[index][:, None, None] + (1 - momentum) * variance
             means.append(mean[:, 0, 0])
             variances.append(variance[:, 0, 0])
-            scale = gammas[i][:, None, None] * tf.math.rsqrt(variance + EPSILON)
-            x = x * scale + (betas[i][:, None, None] - mean * scale)
-            return tf.nn.relu(x) if relu else x
+            return norms.instance_norm(x, gamma, beta, mean, variance)
 
-        height, width = tf.shape(content)[1], tf.shape(content)[2]
-        x = inference._pad_to_multiple(content)
-        for kernel, spec in zip(fast._down, networks.DOWNSAMPLING):
-            x = tf.nn.conv2d(
-                inference._reflect_pad(x, spec.kernel_size // 2), kernel, spec.stride, "VALID"
-            )
-            x = norm(x)
-        for conv1, conv2 in fast._residual:
-            y = norm(tf.nn.conv2d(inference._reflect_pad(x, 1), conv1, 1, "VALID"))
-            y = norm(tf.nn.conv2d(inference._reflect_pad(y, 1), conv2, 1, "VALID"), relu=False)
-            x = x + y
-        for kernel in fast._up:
-            x = norm(inference.upsample_conv(inference._edge_pad(x), kernel))
-        x = fast.graph._output_conv(inference._reflect_pad(x, fast._output_kernel_size // 2))
-        x = tf.sigmoid(norm(x, relu=False))
-        return x[:, :height, :width, :], tf.concat(means, -1), tf.concat(variances, -1)
+        x = self.fast.float32_graph.network(content, params, graph.with_relu(norm))
+        return x, tf.concat(means, -1), tf.concat(variances, -1)
 
     def step(self, frame, alpha=None):
-        params = self.fast.norm_parameters(self.fast._alpha_array(alpha, 1))
+        params = self.fast.norm_parameters(self.fast.alpha_array(alpha, 1))
         total = sum(networks.NORMALIZED_CHANNELS)
         if self._stats is None:
             zeros = np.zeros((1, total), np.float32)
@@ -140,12 +120,11 @@ class FrameSmoother:
         self.model = model
         self.norm = None
         if temporal_norm:
-            fast = getattr(model, "_forward", None)
-            if not isinstance(fast, inference.FastStylizer):
+            if model.fast_stylizer is None:
                 raise UsageError(
                     "--temporal_norm needs a .keras model or a model folder, not a SavedModel"
                 )
-            self.norm = SmoothedNormStylizer(fast, temporal_norm)
+            self.norm = SmoothedNormStylizer(model.fast_stylizer, temporal_norm)
         self.hold = StillHold(hold_still) if hold_still else None
 
     def reset(self):

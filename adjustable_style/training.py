@@ -33,8 +33,8 @@ from adjustable_style import (
     backend_training,
     checkpoints,
     cli,
+    hardware,
     images,
-    precision,
     training_run,
 )
 from adjustable_style import data as data_lib
@@ -121,7 +121,7 @@ def _dtype_policy(config):
         if tf.config.list_physical_devices("GPU")
         else None
     )
-    return precision.training_policy(config.mixed_precision, accelerator)
+    return hardware.training_policy(config.mixed_precision, accelerator)
 
 
 def train(config):

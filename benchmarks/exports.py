@@ -62,7 +62,7 @@ def _cell(values):
 
 def main(argv):
     del argv
-    from adjustable_style import cli, precision
+    from adjustable_style import cli, hardware
 
     cli.quiet_tensorflow_import()
     import keras
@@ -77,7 +77,8 @@ def main(argv):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch_reference
 
-    from adjustable_style import export, inference, networks
+    from adjustable_style import export, networks
+    from adjustable_style.inference.stylizer import FastStylizer
 
     keras.utils.set_random_seed(FLAGS.seed)
     model = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -99,14 +100,14 @@ def main(argv):
         tflite = export.tflite_runner(
             export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
         )
-    fast = inference.FastStylizer(model)
+    fast = FastStylizer(model)
     fast_bfloat16 = None
-    if FLAGS.bfloat16 and precision.native_bfloat16_flags():
-        fast_bfloat16 = inference.FastStylizer(model, "bfloat16")
+    if FLAGS.bfloat16 and hardware.native_bfloat16_flags():
+        fast_bfloat16 = FastStylizer(model, "bfloat16")
     net = torch_reference.StylizingNetwork().eval()
 
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}, PyTorch {torch.__version__}; batch 1, "
         f"{FLAGS.repeats} repetitions"
     )

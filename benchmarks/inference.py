@@ -170,7 +170,8 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from adjustable_style import inference, networks, precision
+    from adjustable_style import hardware, networks
+    from adjustable_style.inference.stylizer import FastStylizer
 
     torch = reference = None
     torch_note = ""
@@ -190,8 +191,8 @@ def main(argv):
     keras.utils.set_random_seed(FLAGS.seed)
     adjustable_model = networks.build_adjustable_stylizer(STYLE_LAYERS)
     base_model = networks.build_base_stylizer()
-    fast_adjustable = inference.FastStylizer(adjustable_model)
-    fast_base = inference.FastStylizer(base_model)
+    fast_adjustable = FastStylizer(adjustable_model)
+    fast_base = FastStylizer(base_model)
     keras_forward = tf.function(lambda c, a: adjustable_model([c, a], training=False))
     alpha_network = tf.function(adjustable_model.get_layer("alpha_network"))
     torch_net = reference.StylizingNetwork().eval() if torch else None
@@ -203,7 +204,7 @@ def main(argv):
     matmul = tf.function(lambda: tf.matmul(a_mat, b_mat))
 
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}"
         + (f", PyTorch {torch.__version__}" if torch else "")
         + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "

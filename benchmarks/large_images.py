@@ -55,10 +55,12 @@ def _measure(size):
     import numpy as np
     from PIL import Image
 
-    from adjustable_style import inference, model_files
+    from adjustable_style import model_files
+    from adjustable_style.inference.streaming import STREAMING_ROWS
+    from adjustable_style.inference.stylizer import STREAMING_PIXELS, FastStylizer
 
     model, _ = model_files.load_stylizer(FLAGS.model)
-    fast = inference.FastStylizer(model)
+    fast = FastStylizer(model)
     photo = Image.open(stylize_options.DEFAULT_CONTENT).convert("RGB")
     content = np.asarray(photo.resize((size, size), Image.BICUBIC), np.float32)[None] / 255.0
     alpha = np.ones((1, len(fast.style_layers)), np.float32)
@@ -67,9 +69,9 @@ def _measure(size):
     start = time.perf_counter()
     out = fast(content, alpha)[0]
     seconds = time.perf_counter() - start
-    streaming = size * size > inference.STREAMING_PIXELS
+    streaming = size * size > STREAMING_PIXELS
     steps = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))
-    boundaries = np.arange(inference.STREAMING_ROWS - 1, size - 1, inference.STREAMING_ROWS)
+    boundaries = np.arange(STREAMING_ROWS - 1, size - 1, STREAMING_ROWS)
     result = {
         "size": size,
         "path": "streaming" if streaming else "whole",

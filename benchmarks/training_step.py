@@ -117,7 +117,7 @@ class Torch:
 
 def main(argv):
     del argv
-    from adjustable_style import precision
+    from adjustable_style import hardware
 
     try:
         import torch
@@ -141,7 +141,7 @@ def main(argv):
     policies = ["float32"] + (["mixed_bfloat16"] if FLAGS.mixed_precision else [])
 
     print(
-        f"CPU: {precision.cpu_name()}, {os.cpu_count()} cores; {threads} threads each. "
+        f"CPU: {hardware.cpu_name()}, {os.cpu_count()} cores; {threads} threads each. "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"PyTorch {torch.__version__}. "
         f"Load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",

@@ -280,7 +280,8 @@ class SampleEvaluator:
     def __init__(self, stylizer, evaluator, feature_layer, batch_size):
         import tensorflow as tf
 
-        from adjustable_style import inference, losses
+        from adjustable_style import losses
+        from adjustable_style.inference import graph as inference
 
         graph = inference.StylizerGraph(stylizer)
         content_layer = evaluator.content_layer

@@ -18,6 +18,7 @@ import test_training
 from test_training import _flags
 
 from adjustable_style import checkpoints, content_files, model_files, train_config, training
+from adjustable_style.inference import runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TF = os.path.join(REPO, "tests", "without_tensorflow.py")
@@ -103,7 +104,7 @@ def test_a_jax_run_writes_a_model_that_tensorflow_loads_and_exports(jax_run, tmp
         content, alpha = arrays["content"], arrays["alpha"]
     np.testing.assert_allclose(np.asarray(stylizer([content, alpha])), jax_output, atol=1e-4)
     # The fast inference path and the export read it too.
-    fast = model_files.load_model(str(model_dir)).stylize(content, alpha)
+    fast = runtime.load_model(str(model_dir)).stylize(content, alpha)
     np.testing.assert_allclose(fast, jax_output, atol=1e-4)
     assert os.path.isdir(export.save_saved_model(stylizer, str(tmp_path / "saved"), record))
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from adjustable_style import export, model_files
+from adjustable_style.inference import runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -245,7 +246,7 @@ def test_saved_model_loads_in_a_fresh_process_without_the_package(
 def test_stylize_reads_the_saved_model_with_named_alphas(keras_models, inputs, saved_model_dir):
     adjustable, _, _ = keras_models
     content, _ = inputs
-    model = model_files.load_model(saved_model_dir)
+    model = runtime.load_model(saved_model_dir)
     assert model.adjustable and model.style_layers == list(STYLE_LAYERS)
     assert model.record["train_steps"] == 7
     alpha = np.array([[0.25, 1.0, 0.75]], np.float32)
@@ -270,7 +271,7 @@ def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
         <= TOLERANCE
     )
     assert sorted(loaded.signatures["serving_uint8"].structured_input_signature[1]) == ["image"]
-    model = model_files.load_model(path)
+    model = runtime.load_model(path)
     assert not model.adjustable and model.style_layers == []
     assert sorted(os.listdir(tmp_path)) == ["base"]  # No temporary folder left.
 
@@ -334,7 +335,7 @@ def test_not_a_stylizer_is_refused(tmp_path):
         model_files.describe_stylizer(other)
     (tmp_path / "empty").mkdir()
     with pytest.raises(model_files.ModelFileError):
-        model_files.load_model(str(tmp_path / "empty"))
+        runtime.load_model(str(tmp_path / "empty"))
 
 
 def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
@@ -347,7 +348,7 @@ def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
 
     tf.saved_model.save(Other(), str(tmp_path / "other"))
     with pytest.raises(model_files.ModelFileError, match="not a stylizer exported"):
-        model_files.load_model(str(tmp_path / "other"))
+        runtime.load_model(str(tmp_path / "other"))
 
 
 def _export_command(script, *args):
@@ -436,14 +437,15 @@ def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, input
     and `model_files` uses the map signature of a loaded export."""
     import tensorflow as tf
 
-    from adjustable_style import color, inference
+    from adjustable_style import color
+    from adjustable_style.inference.stylizer import FastStylizer
 
     adjustable, _, _ = keras_models
     content, alpha = inputs
     loaded = tf.saved_model.load(saved_model_dir)
     alpha_map = np.zeros((1, 5, 7, 3), np.float32)
     alpha_map[:, :, :3] = [1.0, 0.2, 0.6]
-    fast = inference.FastStylizer(adjustable)
+    fast = FastStylizer(adjustable)
     expected = fast.stylize_map(content, alpha_map)
     signature = loaded.signatures["serving_alpha_map"]
     assert sorted(signature.structured_input_signature[1]) == ["alpha_map", "content"]
@@ -452,7 +454,7 @@ def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, input
     assert np.abs(loaded.stylize_with_map(content, alpha_map).numpy() - expected).max() <= (
         FAST_TOLERANCE
     )
-    model = model_files.load_model(saved_model_dir)
+    model = runtime.load_model(saved_model_dir)
     assert np.abs(model.stylize_map(content, alpha_map) - expected).max() <= FAST_TOLERANCE
 
     kept = loaded.signatures["serving_preserve_color"](

@@ -18,6 +18,7 @@ from PIL import Image
 from adjustable_style import alpha as alpha_lib
 from adjustable_style import cli, figures, images, model_files, noise, stylize_options
 from adjustable_style import stylize as stylize_lib
+from adjustable_style.inference import runtime
 from adjustable_style.stylize_options import Options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,12 +67,12 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def adjustable(files):
-    return model_files.load_model(files["adjustable"])
+    return runtime.load_model(files["adjustable"])
 
 
 @pytest.fixture(scope="module")
 def base(files):
-    return model_files.load_model(files["base"])
+    return runtime.load_model(files["base"])
 
 
 def read(path):
@@ -588,7 +589,6 @@ def test_mp4_without_imageio_is_a_clear_error(files, adjustable, tmp_path):
 
 
 def test_list_models_without_shipped_models(monkeypatch):
-    from adjustable_style import model_files
 
     monkeypatch.setattr(model_files, "shipped_models", lambda: [])
     lines = []
@@ -597,7 +597,6 @@ def test_list_models_without_shipped_models(monkeypatch):
 
 
 def test_list_models_summarizes_records(tmp_path, monkeypatch):
-    from adjustable_style import model_files
 
     model_dir = tmp_path / "starry_night"
     model_dir.mkdir()

@@ -27,6 +27,7 @@ from adjustable_style import (  # noqa: E402
 from adjustable_style import stylize as stylize_lib  # noqa: E402
 from adjustable_style.alpha import AlphaError  # noqa: E402
 from adjustable_style.errors import UsageError  # noqa: E402
+from adjustable_style.inference import runtime  # noqa: E402
 from adjustable_style.stylize_options import Options  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(folder):
     adjustable, _ = make_models(str(folder))
-    return model_files.load_model(adjustable)
+    return runtime.load_model(adjustable)
 
 
 @pytest.fixture(scope="module")

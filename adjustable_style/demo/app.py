@@ -28,6 +28,7 @@ from adjustable_style import alpha as alpha_lib
 from adjustable_style import alpha_maps, color, images, model_files, stylize_options
 from adjustable_style import noise as noise_lib
 from adjustable_style.errors import UserError
+from adjustable_style.inference import runtime
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -194,8 +195,8 @@ class DemoApp:
 
     def __init__(self, config, loader=None):
         self.config = config
-        self._loader = loader or model_files.load_model
-        self._models = {}  # key -> loaded model_files.Model
+        self._loader = loader or runtime.load_model
+        self._models = {}  # key -> loaded runtime.Model
         self._model_lock = threading.Lock()
         self._tf_lock = threading.Lock()
         self._sessions = collections.OrderedDict()

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from adjustable_style import precision as cpu_precision
+from adjustable_style import hardware
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # 40 dB PSNR: a mean squared error of 1e-4, about 2.5 of 255 levels RMS, at
@@ -42,14 +42,14 @@ def resolve(requested, flags=None, warn=None):
     """
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
-    native = cpu_precision.native_bfloat16_flags(flags)
+    native = hardware.native_bfloat16_flags(flags)
     if requested == "float32":
         return "float32"
     if requested == "bfloat16":
         if not native:
             (warn or (lambda line: print(line, file=sys.stderr, flush=True)))(
                 "warning: --precision=bfloat16: this CPU has no native bfloat16 "
-                f"({' or '.join(cpu_precision.NATIVE_BFLOAT16_FLAGS)}); it is emulated "
+                f"({' or '.join(hardware.NATIVE_BFLOAT16_FLAGS)}); it is emulated "
                 "and runs several times slower than float32"
             )
         return "bfloat16"
@@ -64,13 +64,14 @@ class PrecisionStylizer:
     """
 
     def __init__(self, stylizer, mode):
-        from adjustable_style import inference
+        # Imported here: `resolve` runs before TensorFlow is imported.
+        from adjustable_style.inference.stylizer import FastStylizer
 
         if mode not in ("float32", "bfloat16", "auto"):
             raise ValueError(f"unknown precision mode {mode!r}")
         self.mode = mode
-        self.exact = inference.FastStylizer(stylizer) if mode != "bfloat16" else None
-        self.fast = inference.FastStylizer(stylizer, "bfloat16") if mode != "float32" else None
+        self.exact = FastStylizer(stylizer) if mode != "bfloat16" else None
+        self.fast = FastStylizer(stylizer, "bfloat16") if mode != "float32" else None
         self.verdicts = {}
 
     def precision_for(self, height, width):
