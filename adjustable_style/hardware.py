@@ -14,7 +14,7 @@ import platform
 import sys
 
 # How inference computes its residual and upsampling convolutions:
-# `tf.nn.conv2d`, or matrix products (`inference.matmul_conv`).
+# `tf.nn.conv2d`, or matrix products (`inference.kernels.matmul_conv`).
 CONVOLUTION_KERNELS = ("direct", "matmul")
 # /proc/cpuinfo flags of native bfloat16 arithmetic.
 NATIVE_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -88,7 +88,7 @@ def convolution_kernels(flags=None, environ=None):
     float32 convolution only with AVX-512; on an x86 CPU with AVX2 alone it
     falls back to an im2col GEMM, which reached 61 GFLOP/s on 2 Zen 4 cores
     held to AVX2, where the same sums as matrix products
-    (`inference.matmul_conv`) reached 86-129. With AVX-512 the direct
+    (`inference.kernels.matmul_conv`) reached 86-129. With AVX-512 the direct
     convolution is the faster (about 200 GFLOP/s against 150-165).
     `ONEDNN_MAX_CPU_ISA` (in `environ`, default: this process's), which
     holds oneDNN below the CPU's own instructions, counts as the CPU.

@@ -10,7 +10,7 @@ A model directory holds
 and the package ships such directories under `adjustable_style/models/<name>/`
 (with a `style.jpg` thumbnail of the style). `--model` anywhere accepts a
 `.keras` file, a model directory, the name of a shipped model or (to
-stylize) a SavedModel folder written by `export.save_saved_model`:
+stylize) a SavedModel folder written by `export.saved_model.save_saved_model`:
 `inference.runtime.load_model` turns any of them into one `Model`
 interface; this module only finds, reads, checks and writes the files.
 
@@ -169,7 +169,11 @@ def load_stylizer(spec=None):
     import keras
 
     # Registers the custom layers before loading.
-    from adjustable_style import layers, losses, networks  # noqa: F401
+    from adjustable_style.model import (
+        layers,  # noqa: F401
+        losses,  # noqa: F401
+        networks,  # noqa: F401
+    )
 
     path = resolve_model_path(spec)
     record = read_record(path)
@@ -298,7 +302,7 @@ def describe_stylizer(stylizer):
     `networks.build_base_stylizer` make; anything else (another Keras model
     saved as `.keras`) is refused with a one-line message.
     """
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     shapes = [tuple(t.shape) for t in stylizer.inputs]
     takes_images = bool(shapes) and len(shapes[0]) == 4 and shapes[0][-1] == 3
@@ -332,7 +336,7 @@ def is_saved_model_dir(path):
 def load_saved_model(path):
     """(loaded module, style layer names, training record) of an export.
 
-    Only SavedModels written by `export.save_saved_model` qualify: they carry
+    Only SavedModels written by `export.saved_model.save_saved_model` qualify: they carry
     the style layer names that `--alpha=name=value` needs.
     """
     import tensorflow as tf

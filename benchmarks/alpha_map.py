@@ -60,7 +60,7 @@ def main(argv):
     del argv
     from adjustable_style import cli, hardware, images, model_files
     from adjustable_style.inference.stylizer import FastStylizer
-    from adjustable_style.stylize_options import DEFAULT_CONTENT
+    from adjustable_style.stylize.options import DEFAULT_CONTENT
 
     cli.quiet_tensorflow_import()
     import numpy as np

@@ -13,7 +13,7 @@ at batch 1, alpha fixed, against the plain PyTorch network
 - `onnxruntime`: the `export/onnx.py` file in onnxruntime's CPU provider;
 - `tflite`: the `export/tflite.py` file in the TFLite interpreter, at
   `--tflite_size` only;
-- `fast`: `inference.FastStylizer`, what `stylize.py` runs;
+- `fast`: `inference.stylizer.FastStylizer`, what `stylize.py` runs;
 - `fast_bfloat16`: the same with its convolutions in bfloat16 (what
   `stylize.py --precision=auto` picks), only on a CPU with native
   bfloat16 (AMX or AVX512_BF16), against PyTorch in float32.
@@ -77,8 +77,11 @@ def main(argv):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch_reference
 
-    from adjustable_style import export, networks
+    from adjustable_style.export import output_files
+    from adjustable_style.export import saved_model as export
+    from adjustable_style.export import tflite as tflite_export
     from adjustable_style.inference.stylizer import FastStylizer
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(FLAGS.seed)
     model = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -86,19 +89,19 @@ def main(argv):
     saved = tf.saved_model.load(export.save_saved_model(model, f"{folder}/saved_model"))
     runners = {}
     try:
-        from adjustable_style import onnx_export
+        from adjustable_style.export import onnx as onnx_export
 
         # Not spinning: its idle threads would otherwise busy-wait through
         # the next variant's run.
         runners["onnxruntime"] = onnx_export.onnx_runner(
             onnx_export.convert_onnx(model), threads=FLAGS.threads, spinning=False
         )
-    except export.ExportError as error:
+    except output_files.ExportError as error:
         print(f"no onnxruntime row: {error}")
     tflite = None
     if FLAGS.tflite_size in (int(s) for s in FLAGS.sizes):
-        tflite = export.tflite_runner(
-            export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
+        tflite = tflite_export.tflite_runner(
+            tflite_export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
         )
     fast = FastStylizer(model)
     fast_bfloat16 = None

@@ -102,7 +102,7 @@ def flicker(outputs, inputs, still=None):
 
 def smoothers(model):
     """{setting: FrameSmoother}, made once (each traces its own graph)."""
-    from adjustable_style import temporal
+    from adjustable_style.stylize import temporal
 
     return {
         label: temporal.FrameSmoother(model, temporal_norm, hold_still)

@@ -7,7 +7,7 @@ with PyTorch, and how close do we get to the machine's matrix-multiply peak?
 Variants, all batch `--batch_size`, float32, random weights (speed does not
 depend on them), on `--threads` CPU threads:
 
-- `adjustable`: what `stylize.py` runs, `inference.FastStylizer` on the
+- `adjustable`: what `stylize.py` runs, `inference.stylizer.FastStylizer` on the
   adjustable model at one alpha (Lambda ran once for it, then its gammas
   and betas come from the cache, as when stylizing many images or frames
   at one setting);
@@ -73,7 +73,7 @@ STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
 def stylizer_flops(height, width):
     """Floating-point operations of T's convolutions on one image (Table 2)."""
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE for n in (height, width))
     macs, cin, scale = 0, 3, 1
@@ -104,23 +104,24 @@ def _load_exports(stylizer):
 
     import tensorflow as tf
 
-    from adjustable_style import export
+    from adjustable_style.export import output_files, tflite
+    from adjustable_style.export import saved_model as export
 
     folder = tempfile.mkdtemp(prefix="inference-bench-")
     loaded = tf.saved_model.load(export.save_saved_model(stylizer, f"{folder}/saved_model"))
     result = {"saved_model": loaded}
     try:
-        from adjustable_style import onnx_export
+        from adjustable_style.export import onnx as onnx_export
 
         # Not spinning: its idle threads would otherwise busy-wait through
         # the next variant's run.
         result["onnx"] = onnx_export.onnx_runner(
             onnx_export.convert_onnx(stylizer), threads=FLAGS.threads, spinning=False
         )
-    except export.ExportError as error:
+    except output_files.ExportError as error:
         print(f"no onnxruntime row: {error}")
-    result["tflite"] = export.tflite_runner(
-        export.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
+    result["tflite"] = tflite.tflite_runner(
+        tflite.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
     )
     return result
 
@@ -170,8 +171,9 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from adjustable_style import hardware, networks
+    from adjustable_style import hardware
     from adjustable_style.inference.stylizer import FastStylizer
+    from adjustable_style.model import networks
 
     torch = reference = None
     torch_note = ""

@@ -6,7 +6,7 @@ r"""Large images: time, peak memory and seams at 2048 and 4096 px.
 Each size runs in its own process, so its peak resident memory (`ru_maxrss`:
 TensorFlow, the model and the image included) is its own. The content is a
 bundled photo resized to size x size; the model is the default shipped one
-at alpha = 1. `inference.FastStylizer` stylizes images over
+at alpha = 1. `inference.stylizer.FastStylizer` stylizes images over
 `inference.STREAMING_PIXELS` (2048 x 2048) layer by layer in strips, with
 whole-map instance-norm statistics; smaller ones in one graph.
 
@@ -49,7 +49,8 @@ def _rss_bytes():
 
 
 def _measure(size):
-    from adjustable_style import cli, stylize_options
+    from adjustable_style import cli
+    from adjustable_style.stylize import options as stylize_options
 
     cli.quiet_tensorflow_import()
     import numpy as np

@@ -74,7 +74,8 @@ class Ours:
         import keras
         import numpy as np
 
-        from adjustable_style import loss_network, networks, trainer
+        from adjustable_style.model import loss_network, networks
+        from adjustable_style.training import trainer
 
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)

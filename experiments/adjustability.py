@@ -287,7 +287,8 @@ def load_models(model_spec, model_path, style_image, vgg_weights):
     """
     import types
 
-    from adjustable_style import data, loss_network, networks
+    from adjustable_style.model import loss_network, networks
+    from adjustable_style.training import data
 
     stylizer, record = model_files.load_stylizer(model_spec or None)
     if not networks.is_adjustable(stylizer):
@@ -338,7 +339,7 @@ def load_models(model_spec, model_path, style_image, vgg_weights):
 
 def curve_alphas(num_layers, steps):
     """{(others, layer index): (steps, L) alphas} for the Figure 7 curves."""
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     return {
         (others, index): alpha_lib.sweep_alphas(num_layers, index, steps, fixed=float(others))
@@ -358,7 +359,7 @@ class Evaluator:
     def __init__(self, stylizer, loss_net, content_layer, style_layers, style_image, batch_size):
         import tensorflow as tf
 
-        from adjustable_style import losses
+        from adjustable_style.model import losses
 
         self.batch_size = batch_size
         self.style_layers = list(style_layers)
@@ -706,7 +707,7 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
 
 def sweep_picture(content, style, cells, layer_names, alphas, title):
     """Figure 3: content and style in a header, then the sweep grid."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     grid = figures.compose_grid(
         cells,
@@ -1109,7 +1110,7 @@ def run(fv):
     targets = check_targets(style_layers, style_at_1, content_at_0, figure7, figure3)
 
     # 5. The Figure 3 sweep on one photo.
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     sweep_values = np.linspace(0.0, 1.0, fv.sweep_steps)
     sweep = np.concatenate(

@@ -23,8 +23,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from adjustable_style import alpha_maps, figures, images  # noqa: E402
+from adjustable_style import alpha_maps, images  # noqa: E402
 from adjustable_style.inference import runtime
+from adjustable_style.stylize import figures  # noqa: E402
 
 PHOTO = os.path.join(REPO, "adjustable_style", "examples", "rocket.jpg")
 SKY = "0.2,0.2,1"
@@ -50,7 +51,7 @@ def main():
     args = parser.parse_args()
     from PIL import Image
 
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     photo = images.load_image(PHOTO, None, args.size)
     Image.fromarray(sky_mask(photo)).save(args.mask)

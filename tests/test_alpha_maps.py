@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from adjustable_style import alpha_maps, cli, images, model_files
-from adjustable_style import stylize as stylize_lib
 from adjustable_style.inference import runtime
 from adjustable_style.inference.stylizer import FastStylizer
-from adjustable_style.stylize_options import Options
+from adjustable_style.stylize import pictures as stylize_lib
+from adjustable_style.stylize.options import Options
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from adjustable_style import color, images, model_files
-from adjustable_style import stylize as stylize_lib
 from adjustable_style.inference import runtime
-from adjustable_style.stylize_options import Options
+from adjustable_style.stylize import pictures as stylize_lib
+from adjustable_style.stylize.options import Options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "adjustable_style", "examples")

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adjustable_style import model_files, networks
+from adjustable_style import model_files
 from adjustable_style.inference import kernels
 from adjustable_style.inference import stylizer as stylizer_module
 from adjustable_style.inference.graph import StylizerGraph
 from adjustable_style.inference.stylizer import FastStylizer
+from adjustable_style.model import networks
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from adjustable_style import stylize_options
 from adjustable_style.errors import UsageError
 from adjustable_style.inference import precision as inference_precision
+from adjustable_style.stylize import options as stylize_options
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 NATIVE = {"avx2", "amx_bf16"}
@@ -33,7 +33,7 @@ def test_psnr():
 def adjustable():
     import keras
 
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(11)
     return networks.build_adjustable_stylizer(STYLE_LAYERS)

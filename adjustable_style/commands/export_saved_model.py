@@ -35,7 +35,8 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style import export
+    from adjustable_style.export import output_files
+    from adjustable_style.export import saved_model as export
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
@@ -45,7 +46,7 @@ def _main(argv):
             f"--convolutions must be auto, {' or '.join(hardware.CONVOLUTION_KERNELS)}, "
             f"got {FLAGS.convolutions!r}"
         )
-    export.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=True)
+    output_files.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=True)
     model_files.resolve_model_path(FLAGS.model)
     cli.quiet_tensorflow_import()
     stylizer, record = model_files.load_stylizer(FLAGS.model)

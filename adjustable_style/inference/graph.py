@@ -17,8 +17,9 @@ norm (`stylize.temporal`) are each just a `norm`.
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import hardware, networks
+from adjustable_style import hardware
 from adjustable_style.inference import kernels, map_statistics, norms
+from adjustable_style.model import networks
 
 
 class StylizerGraph(tf.Module):

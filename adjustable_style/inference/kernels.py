@@ -27,7 +27,7 @@ computes, with cheaper operations:
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import layers, networks
+from adjustable_style.model import layers, networks
 
 
 def reflect_pad(x, pad):

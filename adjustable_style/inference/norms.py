@@ -11,7 +11,7 @@ ends in these.
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style.layers import EPSILON
+from adjustable_style.model.layers import EPSILON
 
 
 def moments(x):

@@ -14,9 +14,9 @@ are no seams, and peak memory is about two full-resolution feature maps of
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import networks
 from adjustable_style.inference import kernels
 from adjustable_style.inference.norms import normalize_in_place
+from adjustable_style.model import networks
 
 # Output rows per strip, at full resolution.
 STREAMING_ROWS = 256

@@ -13,10 +13,11 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import alpha_maps, networks
+from adjustable_style import alpha_maps
 from adjustable_style.inference import streaming
 from adjustable_style.inference.graph import StylizerGraph
 from adjustable_style.inference.map_statistics import MAP_CELL, MAP_EXACT_MAX_ALPHAS
+from adjustable_style.model import networks
 
 # Images with more pixels than this go through `stylize_streaming` (its
 # peak memory is about 300 bytes per pixel against the whole-image graph's

@@ -21,9 +21,10 @@ each off by default (`benchmarks/flicker.py` measures both):
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import networks, noise
+from adjustable_style import noise
 from adjustable_style.errors import UsageError
 from adjustable_style.inference import graph, norms
+from adjustable_style.model import networks
 
 # Blur of the change map of --hold_still, in pixels: one noisy pixel should
 # not punch a hole in a held region.

@@ -1,6 +1,6 @@
 """Export a stylizer to ONNX, checked in onnxruntime against Keras.
 
-The ONNX graph is `inference.StylizerGraph.stylize` (what the SavedModel and
+The ONNX graph is `inference.graph.StylizerGraph.stylize` (what the SavedModel and
 `FastStylizer` compute), frozen and converted with tf2onnx:
 
     inputs   content  float32 [B, H, W, 3] in [0, 1]  (batch, height and
@@ -20,8 +20,10 @@ import os
 
 import numpy as np
 
-from adjustable_style import export, model_files
+from adjustable_style import model_files
 from adjustable_style.errors import first_line
+from adjustable_style.export import output_files
+from adjustable_style.export import saved_model as export
 
 # Opset 17 is what onnxruntime releases of the last years all run; the graph
 # needs nothing newer.
@@ -36,7 +38,7 @@ def _require(module):
     try:
         return __import__(module)
     except ImportError:
-        raise export.ExportError(
+        raise output_files.ExportError(
             f"ONNX export needs {module}: pip install tf2onnx onnxruntime "
             "(or pip install -e '.[onnx]')"
         ) from None
@@ -49,7 +51,7 @@ def _quiet_tf2onnx():
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with export._quiet():
+        with output_files.quiet():
             yield
     finally:
         logger.setLevel(level)
@@ -85,7 +87,7 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
 
     # Frozen first: tf2onnx would otherwise turn the captured kernels into
     # extra graph inputs (and Lambda's variables need freezing anyway).
-    with export._quiet():
+    with output_files.quiet():
         frozen = convert_to_constants.convert_variables_to_constants_v2(
             tf.function(stylize).get_concrete_function(*specs)
         )
@@ -107,7 +109,7 @@ def convert_onnx(stylizer, opset=DEFAULT_OPSET):
                 tensors_to_rename=rename,
             )
     except Exception as error:
-        raise export.ExportError(f"ONNX conversion failed: {first_line(error)}") from None
+        raise output_files.ExportError(f"ONNX conversion failed: {first_line(error)}") from None
     return model.SerializeToString()
 
 
@@ -143,12 +145,12 @@ def compare_onnx(stylizer, model_bytes, content, alphas=None):
     """Max |onnxruntime - Keras| over `content` and each alpha [L] (None: base model)."""
     run = onnx_runner(model_bytes)
     if alphas is None:
-        return export.max_difference(run(content), stylizer(content, training=False))
+        return output_files.max_difference(run(content), stylizer(content, training=False))
     worst = 0.0
     for alpha in alphas:
         alpha = np.asarray(alpha, np.float32)[None]
         expected = stylizer([content, alpha], training=False)
-        worst = max(worst, export.max_difference(run(content, alpha), expected))
+        worst = max(worst, output_files.max_difference(run(content, alpha), expected))
     return worst
 
 
@@ -157,17 +159,17 @@ def export_onnx(
 ):
     """Converts, checks in onnxruntime against Keras, and writes `output` (`.onnx`).
 
-    The check runs both on `export.check_image` (61x83) at two alphas (all
+    The check runs both on `output_files.check_image` (61x83) at two alphas (all
     0.25 and a random one; the base model at its one setting) and refuses
     to write a file whose outputs differ by more than `tolerance`. Returns
     the largest difference.
     """
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors
 
-    export.check_tolerance(tolerance)
+    output_files.check_tolerance(tolerance)
     if os.path.splitext(output or "")[1].lower() != ".onnx":
-        raise export.ExportError(f"{output}: the output must end in .onnx")
-    path = export.check_output_path(
+        raise output_files.ExportError(f"{output}: the output must end in .onnx")
+    path = output_files.check_output_path(
         output, overwrite, is_dir=False, file_kind=("an ONNX model", is_onnx_file)
     )
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
@@ -175,11 +177,11 @@ def export_onnx(
     alphas = None
     if adjustable:
         num = len(style_layers)
-        alphas = [np.full(num, 0.25, np.float32), alpha_lib.sample_alpha(1, num, seed + 1)[0]]
-    content = export.check_image(CHECK_HEIGHT, CHECK_WIDTH, seed)
+        alphas = [np.full(num, 0.25, np.float32), alpha_vectors.sample_alpha(1, num, seed + 1)[0]]
+    content = output_files.check_image(CHECK_HEIGHT, CHECK_WIDTH, seed)
     difference = compare_onnx(stylizer, model_bytes, content, alphas)
     if not difference <= tolerance:
-        raise export.ExportError(
+        raise output_files.ExportError(
             f"the ONNX model differs from Keras by {difference:.3g} "
             f"(> --tolerance={tolerance:g}); not writing {output}"
         )

@@ -24,7 +24,7 @@ from absl import logging
 
 from adjustable_style import model_files
 from adjustable_style.errors import UserError, one_line
-from adjustable_style.train_config import NAMED_VGG_WEIGHTS
+from adjustable_style.training.config import NAMED_VGG_WEIGHTS
 
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"

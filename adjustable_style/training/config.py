@@ -3,7 +3,7 @@
 `TrainConfig` is the one place where a training setting is named, given its
 default and explained: `adjustable-style-train` (and `train.py`) make one
 absl flag per field from the field's type, default and `help` metadata (see
-`commands.dataclass_flags`), and `training.train` takes the config. Its
+`commands.dataclass_flags`), and `training.run_tf.train` takes the config. Its
 `validate` refuses every setting that cannot work, with a one-line message,
 before any model is built.
 
@@ -79,7 +79,7 @@ class TrainConfig:
         "imagenet",
         "'imagenet' (Keras download, needs internet), the path of a Keras "
         "weights file (make one offline with "
-        "`python -m adjustable_style.vgg_weights`), or 'random' (tests only: "
+        "`python -m adjustable_style.vgg.weights`), or 'random' (tests only: "
         "the losses then mean nothing).",
     )
     content_layer: Optional[str] = _setting(
@@ -150,7 +150,7 @@ class TrainConfig:
 
     def loss_spec(self):
         """The loss network's layers this run uses (`loss_network.LossNetworkSpec`)."""
-        from adjustable_style import loss_network
+        from adjustable_style.model import loss_network
 
         return loss_network.default_spec(self.loss_network, self.content_layer, self.style_layers)
 
@@ -231,7 +231,7 @@ class TrainConfig:
         self.style_weights = weights
 
     def _validate_loss_network(self):
-        from adjustable_style import loss_network
+        from adjustable_style.model import loss_network
 
         layers = self.loss_spec().style_layers
         if self.style_weights and len(self.style_weights) != len(layers):

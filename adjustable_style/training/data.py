@@ -21,9 +21,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from adjustable_style import content_files, images
-from adjustable_style.content_files import MAX_SCALE, DecodeStats
+from adjustable_style import images
 from adjustable_style.errors import UserError
+from adjustable_style.training import content_files
+from adjustable_style.training.content_files import MAX_SCALE, DecodeStats
 
 __all__ = [
     "DatasetError",

@@ -18,8 +18,8 @@
 - writes `<model_dir>/model.keras` and `model.json` (how it was trained,
   every segment of steps in `history`) at each checkpoint and at the end.
 
-This is the TensorFlow run; `backend_training` is the run on JAX and
-PyTorch. What they share is in `training_run`.
+This is the TensorFlow run; `run_backends` is the run on JAX and
+PyTorch. What they share is in `run_common`.
 """
 
 import json
@@ -29,17 +29,13 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from adjustable_style import (
-    backend_training,
-    checkpoints,
-    cli,
-    hardware,
-    images,
-    training_run,
-)
-from adjustable_style import data as data_lib
-from adjustable_style.train_config import TrainConfig
-from adjustable_style.training_run import CHECKPOINT_DIR, TrainingError
+from adjustable_style import cli, hardware, images
+from adjustable_style.training import checkpoints
+from adjustable_style.training import data as data_lib
+from adjustable_style.training import run_backends as backend_training
+from adjustable_style.training import run_common as training_run
+from adjustable_style.training.config import TrainConfig
+from adjustable_style.training.run_common import CHECKPOINT_DIR, TrainingError
 
 __all__ = ["train", "make_strategy", "TrainConfig", "TrainingError", "CHECKPOINT_DIR", "LOG_DIR"]
 
@@ -113,7 +109,7 @@ def _preview_content(config):
 
 
 def _dtype_policy(config):
-    """The Keras dtype policy for the run, and why (see `precision`)."""
+    """The Keras dtype policy for the run, and why (see `hardware`)."""
     accelerator = (
         "tpu"
         if config.strategy == "tpu"

@@ -13,16 +13,22 @@ from typing import List, Optional
 
 import numpy as np
 
-from adjustable_style import alpha_maps, images, model_files, noise, stylize_video
+from adjustable_style import alpha_maps, images, model_files, noise
 from adjustable_style.errors import UsageError, check_int
 from adjustable_style.inference import runtime
+from adjustable_style.stylize import keyframes, video_files
 
 DEFAULT_MAX_SIZE = 1024
 # A bundled photo, so that `python stylize.py` works out of the box.
 DEFAULT_CONTENT = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "examples", "chelsea.png"
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "chelsea.png"
 )
 DEFAULT_OUTPUT = "stylized"
+
+
+# The flags that reproduce a content-noise mask, in the order a
+# "reproduce this" line gives them.
+NOISE_FLAGS = ("content_noise", "seed", "noise_points", "noise_sigma")
 
 
 def _setting(default, help, **metadata):
@@ -251,7 +257,7 @@ class Options:
         _check_int("frames", self.frames, 1)
         # GIF stores frame times in hundredths of a second.
         _check_positive("fps", self.fps, maximum=100)
-        stylize_video.check_options(self)
+        check_video_options(self)
 
     def _check_alpha_map(self, sweeping):
         if self.alpha_outside is not None and not self.alpha_map:
@@ -278,7 +284,7 @@ class Options:
                 "--alpha_map sets alpha per pixel; --alpha applies with it only as the "
                 "inside of a mask (add --alpha_outside)"
             )
-        if stylize_video.is_video_content(self.content, self.output):
+        if is_video_content(self.content, self.output):
             raise UsageError("--alpha_map applies to images, not to a video")
         images.check_file(self.alpha_map, alpha_maps.AlphaMapError, "an alpha map image")
 
@@ -294,3 +300,75 @@ def _check_positive(name, value, maximum=None):
         bound = f"in (0, {maximum:g}]" if maximum else "> 0"
         raise UsageError(f"--{name} must be {bound}, got {value!r}")
     return float(value)
+
+
+def _single_path(content):
+    return isinstance(content, str) and "," not in content and not any(c in content for c in "*?[")
+
+
+def is_video_content(content, output):
+    """Whether `content` is one video file (a .gif only when `output` is a video)."""
+    if not _single_path(content):
+        return False
+    ext = os.path.splitext(content)[1].lower()
+    if ext == ".gif":
+        return os.path.splitext(output or "")[1].lower() in video_files.OUTPUT_EXTENSIONS
+    return ext in video_files.INPUT_EXTENSIONS + video_files.SOUND_EXTENSIONS
+
+
+def check_video_options(options):
+    """Refuses video-only flags without a video, and flags a video cannot use."""
+    is_video = is_video_content(options.content, options.output)
+    video_flags = [
+        name
+        for name, used in (
+            ("alpha_keyframes", options.alpha_keyframes is not None),
+            ("alpha_walk", options.alpha_walk),
+            ("temporal_norm", bool(options.temporal_norm)),
+            ("hold_still", bool(options.hold_still)),
+        )
+        if used
+    ]
+    if not is_video:
+        if video_flags:
+            raise UsageError(
+                f"--{video_flags[0]} needs a video --content ({', '.join(video_files.INPUT_EXTENSIONS)})"
+            )
+        return
+    for name, used in (
+        ("sweep", options.sweep or bool(options.sweep_layers)),
+        ("animate", options.animate),
+    ):
+        if used:
+            raise UsageError(f"--{name} makes a picture of one image; it does not apply to a video")
+    if options.num_samples != 1:
+        raise UsageError("--num_samples does not apply to a video (one output per video)")
+    chosen = [
+        name
+        for name, used in (
+            ("alpha_keyframes", options.alpha_keyframes is not None),
+            ("alpha_walk", options.alpha_walk),
+            ("random_alpha", options.random_alpha),
+        )
+        if used
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"--{chosen[0]} and --{chosen[1]} both set alpha over time; choose one")
+    if options.alpha_keyframes is not None:
+        if options.alpha is not None:
+            raise UsageError("--alpha_keyframes sets alpha itself; drop --alpha")
+        keyframes.parse_keyframes(options.alpha_keyframes)
+    check_smoothing(options.temporal_norm, options.hold_still)
+
+
+def check_smoothing(temporal_norm, hold_still):
+    """Refuses values of --temporal_norm and --hold_still that cannot work."""
+    for name, value in (("temporal_norm", temporal_norm), ("hold_still", hold_still)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise UsageError(f"--{name} must be a number, got {value!r}")
+        if not np.isfinite(value):
+            raise UsageError(f"--{name} must be finite, got {value!r}")
+    if not 0 <= temporal_norm < 1:
+        raise UsageError(f"--temporal_norm must be in [0, 1), got {temporal_norm!r}")
+    if not 0 <= hold_still <= 1:
+        raise UsageError(f"--hold_still must be in [0, 1], got {hold_still!r}")

@@ -18,7 +18,7 @@ One call makes one of three kinds of output per content image:
 Reproducibility: every random choice derives from `--seed` (a fresh one
 when not given). Sample k of a run with `--seed=S` is exactly what
 `--seed=S+k --num_samples=1` gives, and every output line prints the flags
-that reproduce it (`--alpha=...` in `alpha.format_alpha` form, plus
+that reproduce it (`--alpha=...` in `alpha_vectors.format_alpha` form, plus
 `--content_noise --seed=...` when a noise mask was used).
 
 All or nothing: outputs are written to a hidden staging folder beside their
@@ -26,32 +26,29 @@ final place and moved there only when every image has been made, so a bad
 input anywhere leaves no output file behind.
 """
 
-import collections
 import dataclasses
 import os
 import secrets
-import shutil
-import tempfile
 from typing import Optional
 
 import numpy as np
 
-from adjustable_style import alpha as alpha_lib
 from adjustable_style import (
     alpha_maps,
+    alpha_vectors,
     color,
-    figures,
+    dataclass_flags,
     images,
     model_files,
     noise,
-    stylize_video,
 )
 from adjustable_style.errors import UsageError
 from adjustable_style.inference import runtime
 from adjustable_style.inference.precision import resolve as resolve_precision
+from adjustable_style.stylize import figures, output_plan
+from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import video as stylize_video
 
-IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
-ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
 # Seconds between the keyframes of an animation's alpha walk.
 ANIMATION_KEYFRAME_SECONDS = 1.5
 
@@ -93,155 +90,6 @@ def list_models(out=print):
 
 
 # ---------------------------------------------------------------------------
-# Checking options and planning outputs (all before TensorFlow starts).
-# ---------------------------------------------------------------------------
-
-
-def _missing_folder(folder):
-    """Why `folder` cannot hold outputs: missing, or not a folder at all."""
-    if os.path.exists(folder):
-        return f"{folder} is not a folder"
-    return f"folder {folder} does not exist"
-
-
-def _output_is_folder(output):
-    return (
-        output.endswith(("/", os.sep)) or os.path.isdir(output) or not os.path.splitext(output)[1]
-    )
-
-
-def _suffix_for(kind):
-    return {"images": "", "sweep": "_sweep", "animation": ""}[kind]
-
-
-def _unique_stems(files):
-    """Output names for content files: `photo` for photo.jpg, made unique.
-
-    a.jpg and a.png become a_jpg and a_png; the same name in two folders
-    becomes x and x_2.
-    """
-    split = [os.path.splitext(os.path.basename(f)) for f in files]
-    extensions = collections.defaultdict(set)
-    for stem, ext in split:
-        extensions[stem].add(ext.lower())
-    unique, used = [], set()
-    for stem, ext in split:
-        if len(extensions[stem]) > 1:
-            stem += "_" + ext.lstrip(".").lower()
-        candidate, n = stem, 1
-        while candidate in used:
-            n += 1
-            candidate = f"{stem}_{n}"
-        used.add(candidate)
-        unique.append(candidate)
-    return unique
-
-
-def plan_outputs(files, kind, num_samples, output, grid=False):
-    """Final output paths: `plan[i]` lists those of `files[i]`.
-
-    `output` is a file when it has an image extension (one output in all),
-    otherwise a folder (made if missing; its parent must exist), where each
-    output is named after its content file.
-    """
-    allowed = ANIMATION_EXTENSIONS if kind == "animation" else IMAGE_EXTENSIONS
-    per_file = num_samples if kind == "images" else 1
-    total = len(files) * per_file
-    if not output:
-        raise UsageError("no output given; pass --output=FILE or FOLDER")
-    if _output_is_folder(output):
-        folder = output
-        if os.path.exists(folder) and not os.path.isdir(folder):
-            raise images.ImageError(
-                f"{output}: exists and is not a folder; give a file name with "
-                f"an extension ({', '.join(allowed)}) or a folder"
-            )
-        if not os.path.isdir(folder):
-            parent = os.path.dirname(os.path.abspath(folder))
-            if not os.path.isdir(parent):
-                raise images.ImageError(
-                    f"{output}: cannot make this output folder, {_missing_folder(parent)}"
-                )
-        ext = ".gif" if kind == "animation" else ".png"
-        plan = []
-        for path, stem in zip(files, _unique_stems(files)):
-            stem += "_grid" if grid else _suffix_for(kind)
-            if per_file == 1:
-                names = [stem + ext]
-            else:
-                names = [f"{stem}_{k}{ext}" for k in range(per_file)]
-            plan.append([os.path.join(folder, n) for n in names])
-    else:
-        ext = os.path.splitext(output)[1].lower()
-        if ext not in allowed:
-            what = "an animation" if kind == "animation" else "an image"
-            raise images.ImageError(
-                f"{output}: cannot save {what} with extension {ext!r}; use one of "
-                f"{', '.join(allowed)} (or a folder name without an extension)"
-            )
-        folder = os.path.dirname(os.path.abspath(output))
-        if not os.path.isdir(folder):
-            raise images.ImageError(f"{output}: {_missing_folder(folder)}")
-        if os.path.exists(output) and not os.path.isfile(output):
-            raise images.ImageError(f"{output}: exists and is not a regular file")
-        if ext == ".mp4":
-            figures.check_mp4_support()
-        if total > 1:
-            raise UsageError(
-                f"--output={output} is one file but this run makes {total} outputs; "
-                "give a folder (a name without an extension)"
-            )
-        plan = [[output]]
-    inputs = {os.path.realpath(f) for f in files}
-    for paths in plan:
-        for path in paths:
-            if os.path.realpath(path) in inputs:
-                raise UsageError(
-                    f"{path}: would overwrite a content image; choose another --output"
-                )
-            if os.path.isdir(path):
-                raise images.ImageError(f"{path}: is a folder, not a file name")
-    return plan
-
-
-class _Staging:
-    """Collects outputs in a hidden folder; moves them into place on commit."""
-
-    def __init__(self, folder):
-        self.folder = os.path.abspath(folder)
-        near = self.folder if os.path.isdir(self.folder) else os.path.dirname(self.folder)
-        try:
-            self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
-        except OSError as error:
-            # mkdtemp's message names the hidden staging folder, which the
-            # user never asked for.
-            raise images.ImageError(
-                f"{near}: cannot write outputs there ({error.strerror or error})"
-            ) from None
-        self.moves = []
-
-    def path_for(self, final):
-        staged = os.path.join(self.dir, f"{len(self.moves)}-{os.path.basename(final)}")
-        self.moves.append((staged, final))
-        return staged
-
-    def commit(self):
-        try:
-            os.makedirs(self.folder, exist_ok=True)
-            for staged, final in self.moves:
-                os.replace(staged, final)
-        except OSError as error:
-            raise images.ImageError(
-                f"{error.filename or self.folder}: cannot write the output "
-                f"({error.strerror or error})"
-            ) from None
-        self.discard()
-
-    def discard(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
 # Building the outputs.
 # ---------------------------------------------------------------------------
 
@@ -251,13 +99,16 @@ def _stream(seed, sample, purpose):
     return [seed + sample, purpose]
 
 
+def _alpha_flag(options, alpha, model):
+    return dataclass_flags.to_flags(
+        options, ("alpha",), alpha=alpha_vectors.format_alpha(alpha, model.style_layers)
+    )
+
+
 def _noise_flags(options, seed):
-    flags = "--content_noise" if seed is None else f"--content_noise --seed={seed}"
-    if options.noise_points is not None:
-        flags += f" --noise_points={options.noise_points}"
-    if options.noise_sigma is not None:
-        flags += f" --noise_sigma={options.noise_sigma:g}"
-    return flags
+    return dataclass_flags.to_flags(
+        options, stylize_options.NOISE_FLAGS, content_noise=True, seed=seed
+    )
 
 
 def _noisy(image, options, seed, sample):
@@ -278,9 +129,9 @@ def sweep_alphas(model, options):
     """(alphas [R*C, L], R, C, row labels, column labels, corner, description)."""
     names = model.style_layers
     try:
-        fixed = alpha_lib.parse_alpha(options.sweep_fixed or "0", names, default=0.0)
-    except alpha_lib.AlphaError as error:
-        raise alpha_lib.AlphaError(f"--sweep_fixed={options.sweep_fixed}: {error}") from None
+        fixed = alpha_vectors.parse_alpha(options.sweep_fixed or "0", names, default=0.0)
+    except alpha_vectors.AlphaError as error:
+        raise alpha_vectors.AlphaError(f"--sweep_fixed={options.sweep_fixed}: {error}") from None
     steps = options.sweep_steps
     values = np.linspace(0.0, 1.0, steps)
     if options.sweep_layers:
@@ -296,12 +147,12 @@ def sweep_alphas(model, options):
             )
         for layer in layers:
             if layer not in names:
-                raise alpha_lib.AlphaError(
+                raise alpha_vectors.AlphaError(
                     f"unknown style layer {layer!r} in --sweep_layers; valid "
                     f"layers: {', '.join(names)}"
                 )
         i, j = names.index(layers[0]), names.index(layers[1])
-        alphas = alpha_lib.grid_alphas(len(names), i, j, steps, fixed)
+        alphas = alpha_vectors.grid_alphas(len(names), i, j, steps, fixed)
         row_labels = [f"{layers[0]} = {_label(v)}" for v in values]
         col_labels = [_label(v) for v in values]
         corner = f"{layers[1]} ="
@@ -309,16 +160,16 @@ def sweep_alphas(model, options):
         description = (
             f"grid: {layers[0]} 0->1 down, {layers[1]} 0->1 right, "
             f"{steps}x{steps}; others "
-            f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}"
+            f"--sweep_fixed={alpha_vectors.format_alpha(fixed, names)}"
         )
         return alphas, steps, steps, row_labels, col_labels, corner, description
     alphas = np.concatenate(
-        [alpha_lib.sweep_alphas(len(names), i, steps, fixed) for i in range(len(names))]
+        [alpha_vectors.sweep_alphas(len(names), i, steps, fixed) for i in range(len(names))]
     )
     description = (
         f"sweep: a row per layer ({', '.join(names)}), its alpha 0->1 "
         f"in {steps} steps; others "
-        f"--sweep_fixed={alpha_lib.format_alpha(fixed, names)}"
+        f"--sweep_fixed={alpha_vectors.format_alpha(fixed, names)}"
     )
     return (
         alphas,
@@ -365,14 +216,14 @@ def run(options, out=print, model=None):
         list_models(out)
         return []
     options.validate()
-    if stylize_video.is_video_content(options.content, options.output):
+    if stylize_options.is_video_content(options.content, options.output):
         path, description = stylize_video.run(options, out, model)
         return [Output(path, options.content, description)]
     if model is None:
         model_files.check_model_spec(options.model)
     files = images.list_image_files(options.content)
     kind = options.kind()
-    plan = plan_outputs(
+    plan = output_plan.plan_outputs(
         files, kind, options.num_samples, options.output, grid=bool(options.sweep_layers)
     )
 
@@ -388,7 +239,7 @@ def run(options, out=print, model=None):
         if options.alpha is None:
             base_alpha = np.ones(len(names), np.float32)
         else:
-            base_alpha = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+            base_alpha = alpha_vectors.parse_alpha(options.alpha, names, default=1.0)
     alpha_map = _alpha_map(model, options) if options.alpha_map else None
     sweep = sweep_alphas(model, options) if kind == "sweep" else None
     needs_seed = options.random_alpha or options.content_noise or kind == "animation"
@@ -397,7 +248,7 @@ def run(options, out=print, model=None):
         seed = secrets.randbelow(2**31)
 
     folder = os.path.dirname(os.path.abspath(plan[0][0]))
-    staging = _Staging(folder)
+    staging = output_plan.Staging(folder)
     results = []
     try:
         for path, finals in zip(files, plan):
@@ -436,28 +287,31 @@ def _alpha_map(model, options):
     if options.alpha_outside is None:
         return alpha_map
     try:
-        outside = alpha_lib.parse_alpha(options.alpha_outside, names, default=1.0)
-    except alpha_lib.AlphaError as error:
-        raise alpha_lib.AlphaError(f"--alpha_outside={options.alpha_outside}: {error}") from None
+        outside = alpha_vectors.parse_alpha(options.alpha_outside, names, default=1.0)
+    except alpha_vectors.AlphaError as error:
+        raise alpha_vectors.AlphaError(
+            f"--alpha_outside={options.alpha_outside}: {error}"
+        ) from None
     inside = np.ones(len(names), np.float32)
     if options.alpha is not None:
-        inside = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+        inside = alpha_vectors.parse_alpha(options.alpha, names, default=1.0)
     return alpha_maps.blend_mask(alpha_map, inside, outside, options.alpha_map)
 
 
 def _map_flags(model, options):
-    flags = f"--alpha_map={options.alpha_map}"
-    if options.alpha_map_statistics != "fast":
-        flags += f" --alpha_map_statistics={options.alpha_map_statistics}"
-    if options.alpha_outside is not None:
-        names = model.style_layers
-        inside = options.alpha if options.alpha is not None else "1"
-        flags += (
-            f" --alpha={alpha_lib.format_alpha(alpha_lib.parse_alpha(inside, names), names)}"
-            f" --alpha_outside="
-            f"{alpha_lib.format_alpha(alpha_lib.parse_alpha(options.alpha_outside, names), names)}"
-        )
-    return flags
+    names = model.style_layers
+    spelled = lambda text: alpha_vectors.format_alpha(alpha_vectors.parse_alpha(text, names), names)
+    outside = options.alpha_outside
+    return dataclass_flags.to_flags(
+        options,
+        ("alpha_map", "alpha_map_statistics", "alpha", "alpha_outside"),
+        alpha_map_statistics=None
+        if options.alpha_map_statistics == "fast"
+        else options.alpha_map_statistics,
+        # Under a mask, the alpha inside it and outside, both spelled out.
+        alpha=None if outside is None else spelled("1" if options.alpha is None else options.alpha),
+        alpha_outside=None if outside is None else spelled(outside),
+    )
 
 
 def _colors_kept(options, content, stylized):
@@ -467,8 +321,18 @@ def _colors_kept(options, content, stylized):
     return np.asarray(color.preserve_color(content, stylized))
 
 
-def _color_flag(options):
-    return " --preserve_color" if options.preserve_color else ""
+def _flags(options, *groups, **values):
+    """One reproduce line: `to_flags` groups, then the noise and colour flags.
+
+    `values["noise_seed"]` is the noise mask's seed (None: the command's).
+    """
+    noise_seed = values.pop("noise_seed", None)
+    words = [word for group in groups for word in group]
+    if options.content_noise:
+        words += _noise_flags(options, noise_seed)
+    if options.preserve_color:
+        words += dataclass_flags.to_flags(options, ("preserve_color",))
+    return dataclass_flags.command_line(words)
 
 
 def _make_mapped_images(model, options, image, path, finals, alpha_map, seed, staging):
@@ -482,11 +346,11 @@ def _make_mapped_images(model, options, image, path, finals, alpha_map, seed, st
     stylized = _colors_kept(options, image, stylized)
     results = []
     for k, final in enumerate(finals):
-        flags = _map_flags(model, options)
-        if options.content_noise:
-            flags += " " + _noise_flags(options, seed + k)
+        flags = _flags(
+            options, _map_flags(model, options), noise_seed=None if seed is None else seed + k
+        )
         images.save_image(stylized[k], staging.path_for(final))
-        results.append(Output(final, path, flags + _color_flag(options)))
+        results.append(Output(final, path, flags))
     return results
 
 
@@ -494,17 +358,17 @@ def _make_images(model, options, image, path, finals, base_alpha, seed, staging)
     contents, alphas, descriptions = [], [], []
     for k, final in enumerate(finals):
         contents.append(_noisy(image, options, seed, k))
-        flags = []
+        alpha_flag = []
         if model.adjustable:
             if options.random_alpha:
-                a = alpha_lib.sample_alpha(1, model.num_layers, _stream(seed, k, 0))[0]
+                a = alpha_vectors.sample_alpha(1, model.num_layers, _stream(seed, k, 0))[0]
             else:
                 a = base_alpha
             alphas.append(a)
-            flags.append(f"--alpha={alpha_lib.format_alpha(a, model.style_layers)}")
-        if options.content_noise:
-            flags.append(_noise_flags(options, seed + k))
-        descriptions.append(" ".join(flags))
+            alpha_flag = _alpha_flag(options, a, model)
+        descriptions.append(
+            _flags(options, alpha_flag, noise_seed=None if seed is None else seed + k)
+        )
     stylized = model.stylize(
         np.stack(contents), np.stack(alphas) if alphas else None, options.batch_size
     )
@@ -512,8 +376,7 @@ def _make_images(model, options, image, path, finals, base_alpha, seed, staging)
     results = []
     for k, final in enumerate(finals):
         images.save_image(stylized[k], staging.path_for(final))
-        description = (descriptions[k] + _color_flag(options)).strip()
-        results.append(Output(final, path, description, alphas[k] if alphas else None))
+        results.append(Output(final, path, descriptions[k], alphas[k] if alphas else None))
     return results
 
 
@@ -529,9 +392,9 @@ def _make_sweep(model, options, image, path, final, sweep, seed, staging):
     else:
         picture = figures.compose_grid(cells)
     images.save_image(picture, staging.path_for(final))
-    if options.content_noise:
-        description += " " + _noise_flags(options, seed)
-    return Output(final, path, description + _color_flag(options))
+    return Output(
+        final, path, " ".join(filter(None, [description, _flags(options, noise_seed=seed)]))
+    )
 
 
 def _make_animation(model, options, image, path, final, base_alpha, seed, staging):
@@ -540,7 +403,7 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
     # (there and back along one path), which repeats frames.
     period = max(1, min(int(round(ANIMATION_KEYFRAME_SECONDS * options.fps)), options.frames // 3))
     start = base_alpha if options.alpha is not None else None
-    walk = alpha_lib.alpha_walk(
+    walk = alpha_vectors.alpha_walk(
         options.frames, model.num_layers, _stream(seed, 0, 2), period=period, start=start, loop=True
     )
     frames = []
@@ -557,9 +420,8 @@ def _make_animation(model, options, image, path, final, base_alpha, seed, stagin
         raise images.ImageError(
             f"{final}: could not write the animation ({' '.join(str(error).split())})"
         ) from None
-    flags = f"--animate --frames={options.frames} --fps={options.fps:g} --seed={seed}"
-    if options.alpha is not None:
-        flags += f" --alpha={alpha_lib.format_alpha(base_alpha, model.style_layers)}"
-    if options.content_noise:
-        flags += " " + _noise_flags(options, None)
-    return Output(final, path, f"alpha walk {flags}{_color_flag(options)}")
+    walk_flags = dataclass_flags.to_flags(
+        options, ("animate", "frames", "fps", "seed"), animate=True, seed=seed
+    )
+    alpha_flag = _alpha_flag(options, base_alpha, model) if options.alpha is not None else []
+    return Output(final, path, "alpha walk " + _flags(options, walk_flags, alpha_flag))

@@ -2,7 +2,7 @@
 
 `--alpha_keyframes="0:1,0,0;4:0,0,1;f240:1,1,1"` sets alpha at times in
 seconds (`4:`) or at frame numbers (`f240:`), each value in any form of
-`--alpha` (`alpha.parse_alpha`). Between keyframes each layer's alpha
+`--alpha` (`alpha_vectors.parse_alpha`). Between keyframes each layer's alpha
 follows a monotone cubic (Fritsch and Carlson's piecewise cubic Hermite):
 smooth (continuous slope), and never outside the range of the two
 keyframes it joins, so it stays in [0, 1] and does not overshoot a target.
@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style.alpha import AlphaError
+from adjustable_style import alpha_vectors
+from adjustable_style.alpha_vectors import AlphaError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _check_numbers(alpha_text, entry):
     for item in alpha_text.split(","):
         value = item.partition("=")[2] if "=" in item else item
         try:
-            alpha_lib._parse_number(value.strip(), item.strip())
+            alpha_vectors._parse_number(value.strip(), item.strip())
         except AlphaError as error:
             raise AlphaError(f"keyframe {entry!r}: {error}") from None
 
@@ -154,7 +154,7 @@ class KeyframeSchedule:
         values = []
         for keyframe in self.keyframes:
             try:
-                values.append(alpha_lib.parse_alpha(keyframe.alpha_text, layer_names))
+                values.append(alpha_vectors.parse_alpha(keyframe.alpha_text, layer_names))
             except AlphaError as error:
                 raise AlphaError(f"keyframe {keyframe.text!r}: {error}") from None
         positions = [k.frame(fps) for k in self.keyframes]

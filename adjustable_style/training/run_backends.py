@@ -1,8 +1,8 @@
 """A training run on JAX or PyTorch, on a machine without TensorFlow.
 
 `train(config)` is what `train.py` calls when `KERAS_BACKEND` is `jax` or
-`torch`. It does what `training.train` does on TensorFlow (the steps they
-share are in `training_run`), with what needs no TensorFlow:
+`torch`. It does what `training.run_tf.train` does on TensorFlow (the steps they
+share are in `run_common`), with what needs no TensorFlow:
 
 - content crops from a `keras.utils.PyDataset` read with Pillow and numpy
   (`content_files.content_crops`), batch k a function of (seed, step) only;
@@ -30,9 +30,11 @@ import sys
 
 import keras
 
-from adjustable_style import checkpoints, content_files, hardware, model_files, training_run
+from adjustable_style import hardware, model_files
 from adjustable_style.errors import UsageError
-from adjustable_style.training_run import TrainingError
+from adjustable_style.training import checkpoints, content_files
+from adjustable_style.training import run_common as training_run
+from adjustable_style.training.run_common import TrainingError
 
 PREFIX = "state"
 KEEP = 3

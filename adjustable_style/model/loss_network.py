@@ -88,7 +88,7 @@ def _vgg(network, weights):
             raise LossNetworkError(
                 f"could not download the ImageNet {network} weights ({error}); "
                 "without internet, make a weights file with "
-                f"`python -m adjustable_style.vgg_weights --network={network}` "
+                f"`python -m adjustable_style.vgg.weights --network={network}` "
                 "and pass its path"
             ) from None
     model = application(include_top=False, weights=None)

@@ -1,7 +1,7 @@
 """What every training run shares, whatever its Keras backend.
 
 `training` (TensorFlow: tf.data, `tf.distribute`, `tf.train.Checkpoint`,
-TensorBoard) and `backend_training` (JAX and PyTorch: a Python data
+TensorBoard) and `run_backends` (JAX and PyTorch: a Python data
 pipeline and `.weights.h5` checkpoints) build a `Run` their own way and
 share the rest: the model folder and its clean-up (`run_guarded`,
 `prepare_model_dir`), the warm start from `--init_from` (`warm_start`),
@@ -21,18 +21,13 @@ import time
 import keras
 import numpy as np
 
-from adjustable_style import (
-    checkpoints,
-    content_files,
-    loss_network,
-    model_files,
-    networks,
-    run_lock,
-    training_callbacks,
-)
-from adjustable_style import trainer as trainer_lib
+from adjustable_style import model_files
 from adjustable_style.errors import UserError
-from adjustable_style.train_config import NAMED_VGG_WEIGHTS, TrainConfig
+from adjustable_style.model import loss_network, networks
+from adjustable_style.training import callbacks as training_callbacks
+from adjustable_style.training import checkpoints, content_files, run_lock
+from adjustable_style.training import trainer as trainer_lib
+from adjustable_style.training.config import NAMED_VGG_WEIGHTS, TrainConfig
 
 CHECKPOINT_DIR = "checkpoints"
 

@@ -1,12 +1,18 @@
-"""absl flags made from a dataclass: its fields' names, types, defaults and help.
+"""The command-line vocabulary: absl flags made from a dataclass, and back.
 
 A field becomes `--name` with the field's default and its `help` metadata;
 `choices` metadata makes an enum flag. Types map as str -> string, int ->
 integer, float -> float, bool -> bool and a sequence -> a comma-separated
 list (converted to the field's element type by the dataclass's own checks).
+
+`from_flags` reads parsed flags into an instance; `to_flags` is its
+inverse, the flags that set chosen fields, which every "the flags that
+reproduce this" line is written with (stylizing pictures and videos, the
+demo's command line).
 """
 
 import dataclasses
+import shlex
 import typing
 
 from absl import flags
@@ -51,3 +57,38 @@ def define_flags(cls, module_name, flag_values=flags.FLAGS):
 def from_flags(cls, flag_values=flags.FLAGS):
     """An instance of `cls` with every field set from its parsed flag."""
     return cls(**{field.name: flag_values[field.name].value for field in dataclasses.fields(cls)})
+
+
+def to_flags(options, names, **values):
+    """The flags that set fields `names` of `options`, as a list of `--name=value`.
+
+    `values` overrides fields (a value worked out from the options, such as
+    a sampled alpha in `alpha_vectors.format_alpha` form); a None value
+    leaves its flag out. A bool is `--name` or `--noname`, a float is
+    written in its shortest form, a sequence comma-joined.
+    """
+    fields = {field.name for field in dataclasses.fields(options)}
+    flags = []
+    for name in names:
+        if name not in fields:
+            raise ValueError(f"{type(options).__name__} has no field {name!r}")
+        value = values[name] if name in values else getattr(options, name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{name}" if value else f"--no{name}")
+        elif isinstance(value, float):
+            flags.append(f"--{name}={value:g}")
+        elif isinstance(value, (list, tuple)):
+            flags.append(f"--{name}={','.join(map(str, value))}")
+        else:
+            flags.append(f"--{name}={value}")
+    return flags
+
+
+def command_line(*parts):
+    """Words (and lists of words, such as `to_flags`') as one shell-quoted line."""
+    words = []
+    for part in parts:
+        words += [part] if isinstance(part, str) else list(part)
+    return " ".join(shlex.quote(word) for word in words)

@@ -3,7 +3,7 @@
 What both training pipelines share: the list of content files, the count
 of undecodable ones (`DecodeStats`), the up-front check that one decodes,
 and the style image at its training size. `ContentCrops` is the pipeline of
-the runs on JAX and PyTorch (`backend_training`): a `keras.utils.PyDataset`
+the runs on JAX and PyTorch (`run_backends`): a `keras.utils.PyDataset`
 of the same augmentation as `data.py`'s tf.data one (a random rescale, a
 square crop, a horizontal flip), since tf.data needs TensorFlow.
 

@@ -45,10 +45,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from adjustable_style import loss_network as loss_network_lib
-from adjustable_style import losses as losses_lib
-from adjustable_style import networks
-from adjustable_style.train_config import LOSS_NORMALIZATIONS
+from adjustable_style.model import loss_network as loss_network_lib
+from adjustable_style.model import losses as losses_lib
+from adjustable_style.model import networks
+from adjustable_style.training.config import LOSS_NORMALIZATIONS
 
 _BACKEND = keras.backend.backend()
 

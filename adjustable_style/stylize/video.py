@@ -1,4 +1,4 @@
-"""Stylizing a video: `stylize.run` hands a video `--content` to `run` here.
+"""Stylizing a video: `stylize.pictures.run` hands a video `--content` to `run` here.
 
 Frames stream from the decoder through the model into the encoder a batch
 at a time (`--batch_size` frames), so memory stays flat however long the
@@ -12,7 +12,7 @@ Alpha over time, one of:
 - `--random_alpha`: one draw from `--seed`, on every frame;
 - `--alpha_walk`: the random walk of `--animate` (keyframes
   `WALK_KEYFRAME_SECONDS` apart), spread over the clip, not looped;
-- `--alpha_keyframes`: see `alpha_keyframes`.
+- `--alpha_keyframes`: see `stylize.keyframes`.
 Lambda runs once per distinct alpha (the fast path caches its output per
 alpha row), never per pixel.
 
@@ -29,95 +29,25 @@ import time
 
 import numpy as np
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style import alpha_keyframes, color, images, noise, video
+from adjustable_style import alpha_vectors, color, dataclass_flags, images, noise
 from adjustable_style.errors import UsageError
+from adjustable_style.stylize import keyframes as alpha_keyframes
+from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import video_files as video
 
 DEFAULT_EXTENSION = ".mp4"
 # Seconds between the keyframes of --alpha_walk, as --animate's walk.
 WALK_KEYFRAME_SECONDS = 1.5
 
 
-def _single_path(content):
-    return isinstance(content, str) and "," not in content and not any(c in content for c in "*?[")
-
-
-def is_video_content(content, output):
-    """Whether `content` is one video file (a .gif only when `output` is a video)."""
-    if not _single_path(content):
-        return False
-    ext = os.path.splitext(content)[1].lower()
-    if ext == ".gif":
-        return os.path.splitext(output or "")[1].lower() in video.OUTPUT_EXTENSIONS
-    return ext in video.INPUT_EXTENSIONS + video.SOUND_EXTENSIONS
-
-
-def check_options(options):
-    """Refuses video-only flags without a video, and flags a video cannot use."""
-    is_video = is_video_content(options.content, options.output)
-    video_flags = [
-        name
-        for name, used in (
-            ("alpha_keyframes", options.alpha_keyframes is not None),
-            ("alpha_walk", options.alpha_walk),
-            ("temporal_norm", bool(options.temporal_norm)),
-            ("hold_still", bool(options.hold_still)),
-        )
-        if used
-    ]
-    if not is_video:
-        if video_flags:
-            raise UsageError(
-                f"--{video_flags[0]} needs a video --content ({', '.join(video.INPUT_EXTENSIONS)})"
-            )
-        return
-    for name, used in (
-        ("sweep", options.sweep or bool(options.sweep_layers)),
-        ("animate", options.animate),
-    ):
-        if used:
-            raise UsageError(f"--{name} makes a picture of one image; it does not apply to a video")
-    if options.num_samples != 1:
-        raise UsageError("--num_samples does not apply to a video (one output per video)")
-    chosen = [
-        name
-        for name, used in (
-            ("alpha_keyframes", options.alpha_keyframes is not None),
-            ("alpha_walk", options.alpha_walk),
-            ("random_alpha", options.random_alpha),
-        )
-        if used
-    ]
-    if len(chosen) > 1:
-        raise UsageError(f"--{chosen[0]} and --{chosen[1]} both set alpha over time; choose one")
-    if options.alpha_keyframes is not None:
-        if options.alpha is not None:
-            raise UsageError("--alpha_keyframes sets alpha itself; drop --alpha")
-        alpha_keyframes.parse_keyframes(options.alpha_keyframes)
-    check_smoothing(options.temporal_norm, options.hold_still)
-
-
-def check_smoothing(temporal_norm, hold_still):
-    """Refuses values of --temporal_norm and --hold_still that cannot work."""
-    for name, value in (("temporal_norm", temporal_norm), ("hold_still", hold_still)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise UsageError(f"--{name} must be a number, got {value!r}")
-        if not np.isfinite(value):
-            raise UsageError(f"--{name} must be finite, got {value!r}")
-    if not 0 <= temporal_norm < 1:
-        raise UsageError(f"--temporal_norm must be in [0, 1), got {temporal_norm!r}")
-    if not 0 <= hold_still <= 1:
-        raise UsageError(f"--hold_still must be in [0, 1], got {hold_still!r}")
-
-
-def describe_smoothing(temporal_norm, hold_still):
-    """The flags of the smoothing in use ('' for none)."""
-    flags = []
-    if temporal_norm:
-        flags.append(f"--temporal_norm={temporal_norm:g}")
-    if hold_still:
-        flags.append(f"--hold_still={hold_still:g}")
-    return " ".join(flags)
+def smoothing_flags(options):
+    """The flags of the smoothing in use (none for none)."""
+    return dataclass_flags.to_flags(
+        options,
+        ("temporal_norm", "hold_still"),
+        temporal_norm=options.temporal_norm or None,
+        hold_still=options.hold_still or None,
+    )
 
 
 def plan_output(content, output):
@@ -189,30 +119,35 @@ def alpha_schedule(model, options, info, seed):
     """(frames -> (N, L) alphas, the flags that reproduce it); None for a base model."""
     names = model.style_layers
     if not model.adjustable:
-        return None, ""
+        return None, []
     if options.alpha_keyframes is not None:
         keyframes = alpha_keyframes.parse_keyframes(options.alpha_keyframes)
         schedule = alpha_keyframes.KeyframeSchedule(keyframes, names, info.fps)
-        return schedule, f'--alpha_keyframes="{options.alpha_keyframes}"'
+        return schedule, dataclass_flags.to_flags(options, ("alpha_keyframes",))
     start = None
     if options.alpha is not None:
-        start = alpha_lib.parse_alpha(options.alpha, names, default=1.0)
+        start = alpha_vectors.parse_alpha(options.alpha, names, default=1.0)
     if options.alpha_walk:
         period = max(1, int(round(WALK_KEYFRAME_SECONDS * info.fps)))
-        walk = alpha_lib.alpha_walk(
+        walk = alpha_vectors.alpha_walk(
             info.num_frames, len(names), [seed, 2], period=period, start=start
         )
-        flags = f"--alpha_walk --seed={seed}"
-        if start is not None:
-            flags += f" --alpha={alpha_lib.format_alpha(start, names)}"
+        flags = dataclass_flags.to_flags(
+            options,
+            ("alpha_walk", "seed", "alpha"),
+            seed=seed,
+            alpha=None if start is None else alpha_vectors.format_alpha(start, names),
+        )
         # A container's frame count can be short by a frame or two; frames
         # past it hold the walk's last alpha.
         return lambda frames: walk[np.minimum(frames, len(walk) - 1)], flags
     if options.random_alpha:
-        constant = alpha_lib.sample_alpha(1, len(names), [seed, 0])[0]
+        constant = alpha_vectors.sample_alpha(1, len(names), [seed, 0])[0]
     else:
         constant = start if start is not None else np.ones(len(names), np.float32)
-    flags = f"--alpha={alpha_lib.format_alpha(constant, names)}"
+    flags = dataclass_flags.to_flags(
+        options, ("alpha",), alpha=alpha_vectors.format_alpha(constant, names)
+    )
     return lambda frames: np.repeat(constant[None], len(frames), axis=0), flags
 
 
@@ -230,15 +165,6 @@ def _check_model(model, options):
                 f"--{name}: this model has no alpha (it is a base model with fixed "
                 "style weights, not an adjustable one)"
             )
-
-
-def _noise_flags(options, seed):
-    flags = f"--content_noise --seed={seed}"
-    if options.noise_points is not None:
-        flags += f" --noise_points={options.noise_points}"
-    if options.noise_sigma is not None:
-        flags += f" --noise_sigma={options.noise_sigma:g}"
-    return flags
 
 
 def _temporary_beside(final):
@@ -263,7 +189,7 @@ def run(options, out=print, model=None):
     from adjustable_style import model_files
     from adjustable_style.inference import runtime
 
-    check_options(options)
+    stylize_options.check_video_options(options)
     video.ffmpeg_exe()
     info = video.probe(options.content)
     final = plan_output(options.content, options.output)
@@ -286,13 +212,15 @@ def run(options, out=print, model=None):
     mask = None
     if options.content_noise:
         mask = noise.noise_mask(height, width, [seed, 1], options.noise_points, options.noise_sigma)
-        flags += " " + _noise_flags(options, seed)
-    from adjustable_style import temporal
+        flags += dataclass_flags.to_flags(
+            options, stylize_options.NOISE_FLAGS, content_noise=True, seed=seed
+        )
+    from adjustable_style.stylize import temporal
 
     smoother = temporal.FrameSmoother(model, options.temporal_norm, options.hold_still)
     keep_color = options.preserve_color
     if keep_color:
-        flags += " --preserve_color"
+        flags += dataclass_flags.to_flags(options, ("preserve_color",))
 
     folder = os.path.dirname(os.path.abspath(final))
     made_folder = not os.path.isdir(folder)
@@ -337,10 +265,9 @@ def run(options, out=print, model=None):
         raise
     audio = writer.audio_action or "no audio in the source"
     size = "x".join(map(str, video.output_size(width, height, ext)))
-    description = f"{done} frames, {info.fps:g} fps, {size}, {audio}; {flags.strip()}"
-    smoothing = describe_smoothing(options.temporal_norm, options.hold_still)
-    if smoothing:
-        description += " " + smoothing
+    flags += smoothing_flags(options)
+    description = f"{done} frames, {info.fps:g} fps, {size}, {audio}; "
+    description += dataclass_flags.command_line(flags)
     out(f"{final}: {description}")
     return final, description
 

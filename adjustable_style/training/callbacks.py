@@ -1,7 +1,7 @@
 """The Keras callbacks of a training run: progress, checkpoints, TensorBoard.
 
 `RunCallback` saves a checkpoint every `save_every` steps (and has
-`training_run` write the model files with it), writes the TensorBoard
+`run_common` write the model files with it), writes the TensorBoard
 scalars and preview images of each window of `log_every` steps, stops on a
 NaN loss and at `train_steps`. `CompactProgbar` is Keras' progress bar for
 those windows. Both work on every backend; TensorFlow is imported only to
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from absl import logging
 
-from adjustable_style import networks
+from adjustable_style.model import networks
 
 # Alphas of the TensorBoard preview images: none, each layer alone, all.
 PREVIEW_ALPHAS = (
