@@ -7,7 +7,7 @@ Each size runs in its own process, so its peak resident memory (`ru_maxrss`:
 TensorFlow, the model and the image included) is its own. The content is a
 bundled photo resized to size x size; the model is the default shipped one
 at alpha = 1. `inference.stylizer.FastStylizer` stylizes images over
-`inference.STREAMING_PIXELS` (2048 x 2048) layer by layer in strips, with
+`inference.stylizer.STREAMING_PIXELS` (2048 x 2048) layer by layer in strips, with
 whole-map instance-norm statistics; smaller ones in one graph.
 
 Columns:
