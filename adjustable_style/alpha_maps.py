@@ -5,7 +5,7 @@ layers in the model's order (for the default layers R = block2_conv2,
 G = block3_conv4, B = block4_conv4); a grayscale map gives every layer the
 same alpha. 0 (black) is alpha 0 and full white (255, or 65535 in a 16-bit
 PNG) is alpha 1. The map is stretched to the content's size; what it does
-inside the network is in `inference.StylizerGraph.map_regions`.
+inside the network is in `inference.map_statistics.map_regions`.
 
 With `--alpha_outside`, the map is a mask instead: white takes `--alpha`
 (the inside), black takes `--alpha_outside`, and grey blends the two.

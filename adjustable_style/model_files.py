@@ -10,8 +10,9 @@ A model directory holds
 and the package ships such directories under `adjustable_style/models/<name>/`
 (with a `style.jpg` thumbnail of the style). `--model` anywhere accepts a
 `.keras` file, a model directory, the name of a shipped model or (to
-stylize) a SavedModel folder written by `export.save_saved_model`:
-`load_model` turns any of them into one `Model` interface.
+stylize) a SavedModel folder written by `export.saved_model.save_saved_model`:
+`inference.runtime.load_model` turns any of them into one `Model`
+interface; this module only finds, reads, checks and writes the files.
 
 Nothing here imports TensorFlow until a model is actually loaded, so that
 the commands can refuse a bad `--model` before TensorFlow starts.
@@ -24,7 +25,6 @@ import tempfile
 
 import numpy as np
 
-from adjustable_style import cli
 from adjustable_style.errors import UserError, first_line
 
 MODEL_FILE = "model.keras"
@@ -169,7 +169,11 @@ def load_stylizer(spec=None):
     import keras
 
     # Registers the custom layers before loading.
-    from adjustable_style import layers, losses, networks  # noqa: F401
+    from adjustable_style.model import (
+        layers,  # noqa: F401
+        losses,  # noqa: F401
+        networks,  # noqa: F401
+    )
 
     path = resolve_model_path(spec)
     record = read_record(path)
@@ -287,11 +291,8 @@ def ship_model(model_dir, name, style_image, destination=SHIPPED_DIR, thumbnail_
 
 
 # ---------------------------------------------------------------------------
-# Any model behind one interface.
+# What a loaded file is: a stylizer, or a stylizer's SavedModel.
 # ---------------------------------------------------------------------------
-
-# Images per forward pass when the caller does not say.
-DEFAULT_BATCH_SIZE = 4
 
 
 def describe_stylizer(stylizer):
@@ -301,7 +302,7 @@ def describe_stylizer(stylizer):
     `networks.build_base_stylizer` make; anything else (another Keras model
     saved as `.keras`) is refused with a one-line message.
     """
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     shapes = [tuple(t.shape) for t in stylizer.inputs]
     takes_images = bool(shapes) and len(shapes[0]) == 4 and shapes[0][-1] == 3
@@ -335,7 +336,7 @@ def is_saved_model_dir(path):
 def load_saved_model(path):
     """(loaded module, style layer names, training record) of an export.
 
-    Only SavedModels written by `export.save_saved_model` qualify: they carry
+    Only SavedModels written by `export.saved_model.save_saved_model` qualify: they carry
     the style layer names that `--alpha=name=value` needs.
     """
     import tensorflow as tf
@@ -361,140 +362,11 @@ def load_saved_model(path):
     return loaded, names, record
 
 
-class Model:
-    """A stylizer behind one interface, whatever file it came from.
-
-    `stylize(content, alpha)` takes float32 content [B, H, W, 3] in [0, 1]
-    and alpha [B, L] (None for a base model) and returns the stylized
-    [B, H, W, 3], in chunks of `batch_size`.
-    """
-
-    def __init__(
-        self,
-        forward,
-        style_layers,
-        adjustable,
-        record,
-        source,
-        owner=None,
-        forward_map=None,
-        exact_maps=False,
-    ):
-        self._forward = forward
-        self._forward_map = forward_map
-        # Whether forward_map takes exact=True (a Keras model's does).
-        self._exact_maps = exact_maps
-        # What `forward` needs alive: a loaded SavedModel's functions hold
-        # only weak references to its variables.
-        self._owner = owner
-        self.style_layers = list(style_layers)
-        self.adjustable = adjustable
-        self.record = record or {}
-        self.source = source
-
-    @property
-    def num_layers(self):
-        return len(self.style_layers)
-
-    def stylize(self, content, alpha=None, batch_size=DEFAULT_BATCH_SIZE):
-        content = np.asarray(content, np.float32)
-        if content.ndim == 3:
-            content = content[None]
-        if self.adjustable:
-            if alpha is None:
-                raise ValueError("an adjustable model needs alpha")
-            alpha = np.asarray(alpha, np.float32).reshape(-1, self.num_layers)
-            if len(content) == 1 and len(alpha) > 1:
-                content = np.broadcast_to(content, (len(alpha),) + content.shape[1:])
-            if len(alpha) != len(content):
-                raise ValueError(f"{len(content)} images but {len(alpha)} alphas")
-        outputs = []
-        for start in range(0, len(content), batch_size):
-            chunk = np.ascontiguousarray(content[start : start + batch_size])
-            if self.adjustable:
-                result = self._forward(chunk, alpha[start : start + batch_size])
-            else:
-                result = self._forward(chunk)
-            outputs.append(np.asarray(result, np.float32))
-        return np.concatenate(outputs, axis=0)
-
-    def stylize_map(self, content, alpha_map, batch_size=DEFAULT_BATCH_SIZE, exact=False):
-        """Stylized [B, H, W, 3] with one alpha per pixel.
-
-        `alpha_map` is [H', W', L] or [1 or B, H', W', L] in [0, 1], any size
-        (stretched to the content; see `alpha_maps`). `exact`: each region
-        normalized with the whole image's statistics at its alpha (see
-        `inference.FastStylizer.stylize_map`); Keras models only.
-        """
-        if not self.adjustable:
-            raise ModelFileError(
-                "this model has no alpha (a base model with fixed style weights), "
-                "so an alpha map cannot apply"
-            )
-        if self._forward_map is None:
-            raise ModelFileError(
-                f"{self.source}: this SavedModel was exported without an alpha map "
-                "signature; export the model again with export/saved_model.py"
-            )
-        if exact and not self._exact_maps:
-            raise ModelFileError(
-                f"{self.source}: a SavedModel has the default alpha-map statistics only; "
-                "exact statistics need the Keras model (.keras file or shipped name)"
-            )
-        content = np.asarray(content, np.float32)
-        if content.ndim == 3:
-            content = content[None]
-        alpha_map = np.asarray(alpha_map, np.float32)
-        if alpha_map.ndim == 3:
-            alpha_map = alpha_map[None]
-        outputs = []
-        for start in range(0, len(content), batch_size):
-            chunk = np.ascontiguousarray(content[start : start + batch_size])
-            maps = alpha_map if len(alpha_map) == 1 else alpha_map[start : start + batch_size]
-            result = (
-                self._forward_map(chunk, maps, exact=True)
-                if exact
-                else self._forward_map(chunk, maps)
-            )
-            outputs.append(np.asarray(result, np.float32))
-        return np.concatenate(outputs, axis=0)
-
-
 def check_model_spec(spec):
     """Fails fast (before TensorFlow starts) on a `--model` that is missing."""
     if spec and is_saved_model_dir(spec):
         return
     resolve_model_path(spec or None)
-
-
-def load_model(spec, precision="float32"):
-    """A `Model` for a `--model` value.
-
-    `spec` is a `.keras` file, a training model folder (model.keras +
-    model.json), a SavedModel folder written by export/saved_model.py, or the
-    name of a shipped model; None means the default shipped model.
-    `precision` is a mode of `inference_precision.PrecisionStylizer`
-    ("float32", "bfloat16", "auto"); a SavedModel runs as exported (float32).
-    """
-    cli.quiet_tensorflow_import()
-    if spec and is_saved_model_dir(spec):
-        loaded, names, record = load_saved_model(spec)
-        with_map = getattr(loaded, "stylize_with_map", None)
-        return Model(loaded.__call__, names, bool(names), record, spec, loaded, with_map)
-    from adjustable_style import inference, inference_precision
-
-    stylizer, record = load_stylizer(spec or None)
-    names, adjustable = describe_stylizer(stylizer)
-    # The same function as the Keras model, faster, and streaming for
-    # images too large to stylize whole.
-    if precision == "float32":
-        forward = inference.FastStylizer(stylizer)
-    else:
-        forward = inference_precision.PrecisionStylizer(stylizer, precision)
-    with_map = forward.stylize_map if adjustable else None
-    return Model(
-        forward, names, adjustable, record, spec or DEFAULT_MODEL, stylizer, with_map, adjustable
-    )
 
 
 def record_summary(record):

@@ -58,8 +58,9 @@ def maps(height, width, layers):
 
 def main(argv):
     del argv
-    from adjustable_style import cli, images, inference, model_files, precision
-    from adjustable_style.stylize_options import DEFAULT_CONTENT
+    from adjustable_style import cli, hardware, images, model_files
+    from adjustable_style.inference.stylizer import FastStylizer
+    from adjustable_style.stylize.options import DEFAULT_CONTENT
 
     cli.quiet_tensorflow_import()
     import numpy as np
@@ -68,7 +69,7 @@ def main(argv):
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     stylizer, _ = model_files.load_stylizer(FLAGS.model)
-    fast = inference.FastStylizer(stylizer)
+    fast = FastStylizer(stylizer)
     photo = images.load_image(DEFAULT_CONTENT)
     scale = FLAGS.size / max(photo.shape[:2])
     photo = images.resize_image(
@@ -93,7 +94,7 @@ def main(argv):
             times[name].append(time.perf_counter() - start)
 
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}; {width}x{height}, float32, {FLAGS.rounds} rounds"
     )
     print("\n| variant | s/image | time / uniform (range) |\n| --- | --- | --- |")

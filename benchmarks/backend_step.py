@@ -43,7 +43,8 @@ def _time_this_backend():
     import keras
     import numpy as np
 
-    from adjustable_style import loss_network, networks, trainer
+    from adjustable_style.model import loss_network, networks
+    from adjustable_style.training import trainer
 
     keras.utils.set_random_seed(0)
     spec = loss_network.default_spec("vgg19")

@@ -13,7 +13,7 @@ at batch 1, alpha fixed, against the plain PyTorch network
 - `onnxruntime`: the `export/onnx.py` file in onnxruntime's CPU provider;
 - `tflite`: the `export/tflite.py` file in the TFLite interpreter, at
   `--tflite_size` only;
-- `fast`: `inference.FastStylizer`, what `stylize.py` runs;
+- `fast`: `inference.stylizer.FastStylizer`, what `stylize.py` runs;
 - `fast_bfloat16`: the same with its convolutions in bfloat16 (what
   `stylize.py --precision=auto` picks), only on a CPU with native
   bfloat16 (AMX or AVX512_BF16), against PyTorch in float32.
@@ -62,7 +62,7 @@ def _cell(values):
 
 def main(argv):
     del argv
-    from adjustable_style import cli, precision
+    from adjustable_style import cli, hardware
 
     cli.quiet_tensorflow_import()
     import keras
@@ -77,7 +77,11 @@ def main(argv):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch_reference
 
-    from adjustable_style import export, inference, networks
+    from adjustable_style.export import output_files
+    from adjustable_style.export import saved_model as export
+    from adjustable_style.export import tflite as tflite_export
+    from adjustable_style.inference.stylizer import FastStylizer
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(FLAGS.seed)
     model = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -85,28 +89,28 @@ def main(argv):
     saved = tf.saved_model.load(export.save_saved_model(model, f"{folder}/saved_model"))
     runners = {}
     try:
-        from adjustable_style import onnx_export
+        from adjustable_style.export import onnx as onnx_export
 
         # Not spinning: its idle threads would otherwise busy-wait through
         # the next variant's run.
         runners["onnxruntime"] = onnx_export.onnx_runner(
             onnx_export.convert_onnx(model), threads=FLAGS.threads, spinning=False
         )
-    except export.ExportError as error:
+    except output_files.ExportError as error:
         print(f"no onnxruntime row: {error}")
     tflite = None
     if FLAGS.tflite_size in (int(s) for s in FLAGS.sizes):
-        tflite = export.tflite_runner(
-            export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
+        tflite = tflite_export.tflite_runner(
+            tflite_export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
         )
-    fast = inference.FastStylizer(model)
+    fast = FastStylizer(model)
     fast_bfloat16 = None
-    if FLAGS.bfloat16 and precision.native_bfloat16_flags():
-        fast_bfloat16 = inference.FastStylizer(model, "bfloat16")
+    if FLAGS.bfloat16 and hardware.native_bfloat16_flags():
+        fast_bfloat16 = FastStylizer(model, "bfloat16")
     net = torch_reference.StylizingNetwork().eval()
 
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}, PyTorch {torch.__version__}; batch 1, "
         f"{FLAGS.repeats} repetitions"
     )

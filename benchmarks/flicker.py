@@ -30,7 +30,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from adjustable_style import model_files  # noqa: E402
+from adjustable_style.inference import runtime
 
 PHOTO = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -102,7 +102,7 @@ def flicker(outputs, inputs, still=None):
 
 def smoothers(model):
     """{setting: FrameSmoother}, made once (each traces its own graph)."""
-    from adjustable_style import temporal
+    from adjustable_style.stylize import temporal
 
     return {
         label: temporal.FrameSmoother(model, temporal_norm, hold_still)
@@ -145,7 +145,7 @@ def main():
     parser.add_argument("--speed_only", action="store_true", help="Skip the flicker tables.")
     args = parser.parse_args()
 
-    model = model_files.load_model(args.model)
+    model = runtime.load_model(args.model)
     alpha = np.array([float(a) for a in args.alpha.split(",")], np.float32)
     photo = np.asarray(Image.open(PHOTO).convert("RGB"))
     print(f"model {args.model}, alpha {args.alpha}, {args.frames} frames of {args.size} px wide")

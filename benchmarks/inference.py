@@ -7,7 +7,7 @@ with PyTorch, and how close do we get to the machine's matrix-multiply peak?
 Variants, all batch `--batch_size`, float32, random weights (speed does not
 depend on them), on `--threads` CPU threads:
 
-- `adjustable`: what `stylize.py` runs, `inference.FastStylizer` on the
+- `adjustable`: what `stylize.py` runs, `inference.stylizer.FastStylizer` on the
   adjustable model at one alpha (Lambda ran once for it, then its gammas
   and betas come from the cache, as when stylizing many images or frames
   at one setting);
@@ -73,7 +73,7 @@ STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
 def stylizer_flops(height, width):
     """Floating-point operations of T's convolutions on one image (Table 2)."""
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE for n in (height, width))
     macs, cin, scale = 0, 3, 1
@@ -104,23 +104,24 @@ def _load_exports(stylizer):
 
     import tensorflow as tf
 
-    from adjustable_style import export
+    from adjustable_style.export import output_files, tflite
+    from adjustable_style.export import saved_model as export
 
     folder = tempfile.mkdtemp(prefix="inference-bench-")
     loaded = tf.saved_model.load(export.save_saved_model(stylizer, f"{folder}/saved_model"))
     result = {"saved_model": loaded}
     try:
-        from adjustable_style import onnx_export
+        from adjustable_style.export import onnx as onnx_export
 
         # Not spinning: its idle threads would otherwise busy-wait through
         # the next variant's run.
         result["onnx"] = onnx_export.onnx_runner(
             onnx_export.convert_onnx(stylizer), threads=FLAGS.threads, spinning=False
         )
-    except export.ExportError as error:
+    except output_files.ExportError as error:
         print(f"no onnxruntime row: {error}")
-    result["tflite"] = export.tflite_runner(
-        export.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
+    result["tflite"] = tflite.tflite_runner(
+        tflite.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
     )
     return result
 
@@ -170,7 +171,9 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from adjustable_style import inference, networks, precision
+    from adjustable_style import hardware
+    from adjustable_style.inference.stylizer import FastStylizer
+    from adjustable_style.model import networks
 
     torch = reference = None
     torch_note = ""
@@ -190,8 +193,8 @@ def main(argv):
     keras.utils.set_random_seed(FLAGS.seed)
     adjustable_model = networks.build_adjustable_stylizer(STYLE_LAYERS)
     base_model = networks.build_base_stylizer()
-    fast_adjustable = inference.FastStylizer(adjustable_model)
-    fast_base = inference.FastStylizer(base_model)
+    fast_adjustable = FastStylizer(adjustable_model)
+    fast_base = FastStylizer(base_model)
     keras_forward = tf.function(lambda c, a: adjustable_model([c, a], training=False))
     alpha_network = tf.function(adjustable_model.get_layer("alpha_network"))
     torch_net = reference.StylizingNetwork().eval() if torch else None
@@ -203,7 +206,7 @@ def main(argv):
     matmul = tf.function(lambda: tf.matmul(a_mat, b_mat))
 
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}"
         + (f", PyTorch {torch.__version__}" if torch else "")
         + f"; batch {FLAGS.batch_size}, {FLAGS.repeats} repetitions at 1024 px "

@@ -6,8 +6,8 @@ r"""Large images: time, peak memory and seams at 2048 and 4096 px.
 Each size runs in its own process, so its peak resident memory (`ru_maxrss`:
 TensorFlow, the model and the image included) is its own. The content is a
 bundled photo resized to size x size; the model is the default shipped one
-at alpha = 1. `inference.FastStylizer` stylizes images over
-`inference.STREAMING_PIXELS` (2048 x 2048) layer by layer in strips, with
+at alpha = 1. `inference.stylizer.FastStylizer` stylizes images over
+`inference.stylizer.STREAMING_PIXELS` (2048 x 2048) layer by layer in strips, with
 whole-map instance-norm statistics; smaller ones in one graph.
 
 Columns:
@@ -49,16 +49,19 @@ def _rss_bytes():
 
 
 def _measure(size):
-    from adjustable_style import cli, stylize_options
+    from adjustable_style import cli
+    from adjustable_style.stylize import options as stylize_options
 
     cli.quiet_tensorflow_import()
     import numpy as np
     from PIL import Image
 
-    from adjustable_style import inference, model_files
+    from adjustable_style import model_files
+    from adjustable_style.inference.streaming import STREAMING_ROWS
+    from adjustable_style.inference.stylizer import STREAMING_PIXELS, FastStylizer
 
     model, _ = model_files.load_stylizer(FLAGS.model)
-    fast = inference.FastStylizer(model)
+    fast = FastStylizer(model)
     photo = Image.open(stylize_options.DEFAULT_CONTENT).convert("RGB")
     content = np.asarray(photo.resize((size, size), Image.BICUBIC), np.float32)[None] / 255.0
     alpha = np.ones((1, len(fast.style_layers)), np.float32)
@@ -67,9 +70,9 @@ def _measure(size):
     start = time.perf_counter()
     out = fast(content, alpha)[0]
     seconds = time.perf_counter() - start
-    streaming = size * size > inference.STREAMING_PIXELS
+    streaming = size * size > STREAMING_PIXELS
     steps = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))
-    boundaries = np.arange(inference.STREAMING_ROWS - 1, size - 1, inference.STREAMING_ROWS)
+    boundaries = np.arange(STREAMING_ROWS - 1, size - 1, STREAMING_ROWS)
     result = {
         "size": size,
         "path": "streaming" if streaming else "whole",

@@ -31,16 +31,16 @@ DTYPES = ("float32", "bfloat16")
 
 def main(argv):
     del argv
-    from adjustable_style import cli, precision
+    from adjustable_style import cli, hardware
 
     cli.quiet_tensorflow_import()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    native = precision.native_bfloat16_flags()
+    native = hardware.native_bfloat16_flags()
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}; native bfloat16: "
         + (", ".join(native) if native else "no (no amx_bf16 or avx512_bf16 flag: emulated)")
     )

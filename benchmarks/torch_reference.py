@@ -2,7 +2,7 @@
 
 The comparison point for `benchmarks/inference.py` and
 `benchmarks/training_step.py`: the same Table 2 network as
-`adjustable_style.networks` (reflection padding, convolutions without bias,
+`adjustable_style.model.networks` (reflection padding, convolutions without bias,
 instance normalization after every convolution, nearest upsampling, seven
 residual blocks, sigmoid output), written the way a PyTorch user would, with
 `nn.ReflectionPad2d`, `nn.Conv2d` and `nn.InstanceNorm2d(affine=True)`, in

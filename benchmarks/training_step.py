@@ -74,7 +74,8 @@ class Ours:
         import keras
         import numpy as np
 
-        from adjustable_style import loss_network, networks, trainer
+        from adjustable_style.model import loss_network, networks
+        from adjustable_style.training import trainer
 
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)
@@ -117,7 +118,7 @@ class Torch:
 
 def main(argv):
     del argv
-    from adjustable_style import precision
+    from adjustable_style import hardware
 
     try:
         import torch
@@ -141,7 +142,7 @@ def main(argv):
     policies = ["float32"] + (["mixed_bfloat16"] if FLAGS.mixed_precision else [])
 
     print(
-        f"CPU: {precision.cpu_name()}, {os.cpu_count()} cores; {threads} threads each. "
+        f"CPU: {hardware.cpu_name()}, {os.cpu_count()} cores; {threads} threads each. "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"PyTorch {torch.__version__}. "
         f"Load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",

@@ -57,8 +57,9 @@ def _decode(data):
 
 def main(argv):
     del argv
-    from adjustable_style import cli, images, inference_precision, model_files, precision
-    from adjustable_style.stylize_options import DEFAULT_CONTENT
+    from adjustable_style import cli, hardware, images, model_files
+    from adjustable_style.inference import precision as inference_precision
+    from adjustable_style.stylize.options import DEFAULT_CONTENT
 
     cli.quiet_tensorflow_import()
     import numpy as np
@@ -119,9 +120,9 @@ def main(argv):
             fn()
             times[name].append((time.perf_counter() - start) / count)
 
-    native = precision.native_bfloat16_flags()
+    native = hardware.native_bfloat16_flags()
     print(
-        f"{precision.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
+        f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, {FLAGS.threads} threads; "
         f"TensorFlow {tf.__version__}; {FLAGS.width}x{FLAGS.height}; precision "
         f"{engine.precision} (--precision={FLAGS.precision}; native bfloat16: "
         f"{', '.join(native) or 'no'})"

@@ -612,7 +612,7 @@ def run(fv):
     targets = check_targets(style_layers, style_at_1, content_at_0, figure7, figure3, others_at_1)
 
     # 6. The Figure 3 sweep on one photo.
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     sweep_values = np.linspace(0.0, 1.0, fv.sweep_steps)
     sweep = np.concatenate(

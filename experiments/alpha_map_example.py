@@ -23,7 +23,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from adjustable_style import alpha_maps, figures, images, model_files  # noqa: E402
+from adjustable_style import alpha_maps, images  # noqa: E402
+from adjustable_style.inference import runtime
+from adjustable_style.stylize import figures  # noqa: E402
 
 PHOTO = os.path.join(REPO, "adjustable_style", "examples", "rocket.jpg")
 SKY = "0.2,0.2,1"
@@ -49,11 +51,11 @@ def main():
     args = parser.parse_args()
     from PIL import Image
 
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     photo = images.load_image(PHOTO, None, args.size)
     Image.fromarray(sky_mask(photo)).save(args.mask)
-    model = model_files.load_model(args.model, "float32")
+    model = runtime.load_model(args.model, "float32")
     names = model.style_layers
     sky, ground = (alpha_lib.parse_alpha(a, names) for a in (SKY, GROUND))
     mask = alpha_maps.load_alpha_map(args.mask, names)

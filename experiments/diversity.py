@@ -280,7 +280,7 @@ def draws(num_samples, num_layers, num_parameters, height, width, seed, depth=No
 
     `depth`: the masks' (None: the mask's default).
     """
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
     from adjustable_style import noise
 
     alphas = np.concatenate(
@@ -321,7 +321,8 @@ class SampleEvaluator:
     def __init__(self, stylizer, evaluator, feature_layer, batch_size):
         import tensorflow as tf
 
-        from adjustable_style import inference, losses
+        from adjustable_style.inference import graph as inference
+        from adjustable_style.model import losses
 
         graph = inference.StylizerGraph(stylizer)
         content_layer = evaluator.content_layer
@@ -606,7 +607,7 @@ def palette_criterion_text():
 
 def figure5(result, content, style, name, photo, seed):
     """Rows (a), (b), (c) of one photo's samples, under content, style and alpha = 1."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     sources = ("alpha", "noise", "both")
     cells = np.stack([result["samples"][s] for s in sources])
@@ -626,7 +627,7 @@ def figure5(result, content, style, name, photo, seed):
 
 def figure8(result, content, style, name, photo, seed, sigma):
     """(c) against (d) on one photo, each row labelled with its pixel L1 and style ratio."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     sources = ("both", "gamma_beta_noise")
     cells = np.stack([result["samples"][s] for s in sources])

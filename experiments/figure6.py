@@ -456,7 +456,7 @@ class PairEvaluator:
     def __init__(self, evaluator, bases):
         import tensorflow as tf
 
-        from adjustable_style import losses
+        from adjustable_style.model import losses
 
         self.evaluator = evaluator
         image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
@@ -551,7 +551,7 @@ def measure_photo(model, content, weights, objective):
 
 def figure(outputs, labels, content, style, name, photo, checks, parity):
     """Figure 6 for one photo: base(w) on top, adjustable(alpha = w) below."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     n = len(labels)
     cells = np.stack([outputs[:n], outputs[n:]])
@@ -755,7 +755,7 @@ def run(fv):
     output_dir = fv.output_dir or os.path.join(adj.RESULTS_DIR, name)
 
     cli.quiet_tensorflow_import()
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
     style_layers = loaded.style_layers

@@ -164,7 +164,8 @@ def load_models(model_spec, model_path, style_image, vgg_weights, style_scale="t
     """
     import types
 
-    from adjustable_style import data, loss_network, networks
+    from adjustable_style.model import loss_network, networks
+    from adjustable_style.training import data
 
     stylizer, record = model_files.load_stylizer(model_spec or None)
     if not networks.is_adjustable(stylizer):

@@ -23,7 +23,8 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 
 from absl import flags  # noqa: E402
 
-from adjustable_style import model_files, train_config  # noqa: E402
+from adjustable_style import model_files  # noqa: E402
+from adjustable_style.training import config as train_config  # noqa: E402
 
 PROGRAM = "experiments/initialization.py"
 INITIALIZERS = train_config.CONV_INITIALIZERS
@@ -44,7 +45,7 @@ FLAGS = flags.FLAGS
 
 
 def _train(initializer, model_dir):
-    from adjustable_style import training
+    from adjustable_style.training import run_tf as training
 
     training.train(
         training.TrainConfig(

@@ -90,7 +90,7 @@ def summary(values):
 
 def curve_alphas(num_layers, steps):
     """{(others, layer index): (steps, L) alphas} for the Figure 7 curves."""
-    from adjustable_style import alpha as alpha_lib
+    from adjustable_style import alpha_vectors as alpha_lib
 
     return {
         (others, index): alpha_lib.sweep_alphas(num_layers, index, steps, fixed=float(others))
@@ -105,7 +105,7 @@ class Evaluator:
     def __init__(self, stylizer, loss_net, content_layer, style_layers, style_image, batch_size):
         import tensorflow as tf
 
-        from adjustable_style import losses
+        from adjustable_style.model import losses
 
         self.batch_size = batch_size
         self.style_layers = list(style_layers)

@@ -230,7 +230,7 @@ def measure_photo(model, content, ones, masks, darkness, style_palette):
 
 def figure(result, content, style, name, photo, depths, seed):
     """Per depth: the masked input of sample 0, then the first samples' outputs."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     count = min(FIGURE_SAMPLES, len(result["outputs"][depths[0]]))
     cells = np.stack(

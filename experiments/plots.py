@@ -159,7 +159,7 @@ def plot_figure7(alphas, panels, layer_names, title, subtitle):
 
 def sweep_picture(content, style, cells, layer_names, alphas, title):
     """Figure 3: content and style in a header, then the sweep grid."""
-    from adjustable_style import figures
+    from adjustable_style.stylize import figures
 
     grid = figures.compose_grid(
         cells,

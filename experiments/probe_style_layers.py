@@ -141,7 +141,7 @@ def optimize(loss_net, photo, style_grams, configs, layers, fv):
     """Optimizes one image per config from `photo`; returns images and loss ratios."""
     import tensorflow as tf
 
-    from adjustable_style import losses
+    from adjustable_style.model import losses
 
     weights = np.array(
         [[config.get(layer, 0.0) for layer in layers] for _, config in configs], np.float32
@@ -204,7 +204,7 @@ def main(argv):
             raise app.UsageError(f"--{name} is required")
     import keras
 
-    from adjustable_style import loss_network, losses
+    from adjustable_style.model import loss_network, losses
 
     if FLAGS.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")

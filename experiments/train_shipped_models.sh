@@ -8,7 +8,7 @@
 # CONTENT_DIR: training photos (the shipped models used 49 photos of
 # ../shared/data/content, the monument_[a-c]* ones held out for experiments).
 # VGG19_WEIGHTS: a Keras VGG-19 weights file (python -m
-# adjustable_style.vgg_weights --output=vgg19.weights.h5 makes one).
+# adjustable_style.vgg.weights --output=vgg19.weights.h5 makes one).
 # STYLES_DIR: holds van_gogh_starry_night.jpg, hokusai_great_wave.png and
 # munch_scream.jpg.
 #

@@ -25,8 +25,10 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
 import flicker  # noqa: E402
 
-from adjustable_style import images, stylize, video  # noqa: E402
-from adjustable_style.stylize_options import Options  # noqa: E402
+from adjustable_style import images  # noqa: E402
+from adjustable_style.stylize import pictures as stylize  # noqa: E402
+from adjustable_style.stylize import video_files as video  # noqa: E402
+from adjustable_style.stylize.options import Options  # noqa: E402
 
 KEYFRAMES = "0:1,0,0;2:0,0,1;4:1,1,1"
 

@@ -39,7 +39,7 @@ def _numpy(x):
 def make_trainer(stylizer, vgg, spec, style, **kwargs):
     import keras
 
-    from adjustable_style import trainer
+    from adjustable_style.training import trainer
 
     t = trainer.StyleTransferTrainer(stylizer, vgg, spec, style, seed=0, **kwargs)
     # SGD with momentum, not Adam: Adam's first step is lr * sign(g), which
@@ -58,7 +58,7 @@ def run_training(input_dir, output_dir):
     """The steps both sides take; returns (results, arrays)."""
     import keras
 
-    from adjustable_style import loss_network, networks
+    from adjustable_style.model import loss_network, networks
 
     with np.load(os.path.join(input_dir, "arrays.npz")) as stored:
         data = dict(stored)
@@ -155,14 +155,6 @@ def ContentBatches(content):
 
 def main(input_dir, output_dir):
     import keras
-
-    from adjustable_style import (  # noqa: F401
-        layers,
-        loss_network,
-        losses,
-        networks,
-        trainer,  # noqa: F401
-    )
 
     imported_tf = "tensorflow" in sys.modules
     results, arrays = run_training(input_dir, output_dir)

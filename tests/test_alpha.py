@@ -1,10 +1,10 @@
-"""Tests for adjustable_style.alpha (numpy only, fast)."""
+"""Tests for adjustable_style.alpha_vectors (numpy only, fast)."""
 
 import numpy as np
 import pytest
 
-from adjustable_style import alpha as A
-from adjustable_style.alpha import AlphaError
+from adjustable_style import alpha_vectors as A
+from adjustable_style.alpha_vectors import AlphaError
 
 NAMES = ("block2_conv2", "block3_conv4", "block4_conv4")
 

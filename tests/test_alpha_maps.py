@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adjustable_style import alpha_maps, cli, images, inference, model_files
-from adjustable_style import stylize as stylize_lib
-from adjustable_style.stylize_options import Options
+from adjustable_style import alpha_maps, cli, images, model_files
+from adjustable_style.inference import runtime
+from adjustable_style.inference.stylizer import FastStylizer
+from adjustable_style.stylize import pictures as stylize_lib
+from adjustable_style.stylize.options import Options
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,7 +105,7 @@ def test_mask_blends_inside_and_outside():
 @pytest.fixture(scope="module")
 def shipped():
     stylizer, _ = model_files.load_stylizer(model_files.DEFAULT_MODEL)
-    return inference.FastStylizer(stylizer)
+    return FastStylizer(stylizer)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +193,7 @@ def test_exact_statistics_refuse_a_map_of_many_alphas(shipped, photo, tmp_path):
 
 
 def test_a_saved_model_has_the_default_map_statistics_only():
-    model = model_files.Model(
+    model = runtime.Model(
         lambda c, a: c, STYLE_LAYERS, True, {}, "exported/", forward_map=lambda c, m: c
     )
     content, alpha_map = np.zeros((1, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32)
@@ -222,7 +224,7 @@ def test_lambda_runs_once_per_region_not_per_cell(shipped, photo):
 
 
 def test_stylize_with_a_mask_and_alpha_outside(shipped, photo, tmp_path):
-    model = model_files.load_model(model_files.DEFAULT_MODEL, "float32")
+    model = runtime.load_model(model_files.DEFAULT_MODEL, "float32")
     content = tmp_path / "photo.png"
     images.save_image(photo[0], str(content))
     height, width = photo.shape[1:3]

@@ -14,17 +14,23 @@ import sys
 
 import numpy as np
 import pytest
-import test_training
-from test_training import _flags
+from harness import train_flags as _flags
 
-from adjustable_style import checkpoints, content_files, model_files, train_config, training
+from adjustable_style import model_files
+from adjustable_style.inference import runtime
+from adjustable_style.training import checkpoints, content_files
+from adjustable_style.training import config as train_config
+from adjustable_style.training import run_tf as training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TF = os.path.join(REPO, "tests", "without_tensorflow.py")
 TRAIN = os.path.join(REPO, "train.py")
 
-# The photos and style image of test_training's runs.
-folders = test_training.folders
+
+@pytest.fixture(scope="module")
+def folders(training_folders):
+    return training_folders
+
 
 # Loads a model under the backend and writes its output for fixed inputs.
 STYLIZE = """
@@ -93,7 +99,7 @@ def jax_run(folders, tmp_path_factory):
 
 
 def test_a_jax_run_writes_a_model_that_tensorflow_loads_and_exports(jax_run, tmp_path):
-    from adjustable_style import export
+    from adjustable_style.export import saved_model as export
 
     model_dir, _, inputs, jax_output = jax_run
     stylizer, record = model_files.load_stylizer(str(model_dir))
@@ -103,7 +109,7 @@ def test_a_jax_run_writes_a_model_that_tensorflow_loads_and_exports(jax_run, tmp
         content, alpha = arrays["content"], arrays["alpha"]
     np.testing.assert_allclose(np.asarray(stylizer([content, alpha])), jax_output, atol=1e-4)
     # The fast inference path and the export read it too.
-    fast = model_files.load_model(str(model_dir)).stylize(content, alpha)
+    fast = runtime.load_model(str(model_dir)).stylize(content, alpha)
     np.testing.assert_allclose(fast, jax_output, atol=1e-4)
     assert os.path.isdir(export.save_saved_model(stylizer, str(tmp_path / "saved"), record))
 

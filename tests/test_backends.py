@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from adjustable_style import networks
+from adjustable_style.model import networks
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="compares the other backends with TensorFlow"

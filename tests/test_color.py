@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 
 from adjustable_style import color, images, model_files
-from adjustable_style import stylize as stylize_lib
-from adjustable_style.stylize_options import Options
+from adjustable_style.inference import runtime
+from adjustable_style.stylize import pictures as stylize_lib
+from adjustable_style.stylize.options import Options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "adjustable_style", "examples")
@@ -35,7 +36,7 @@ def test_luminance_comes_from_the_stylized_image_and_chroma_from_the_content():
 
 @pytest.fixture(scope="module")
 def model():
-    return model_files.load_model(model_files.DEFAULT_MODEL, "float32")
+    return runtime.load_model(model_files.DEFAULT_MODEL, "float32")
 
 
 @pytest.mark.parametrize("name", ["rocket.jpg", "grace_hopper.jpg"])

@@ -10,9 +10,10 @@ import sys
 import pytest
 from absl import flags
 
-from adjustable_style import cli, stylize_options, train_config
-from adjustable_style.commands import dataclass_flags
+from adjustable_style import cli, dataclass_flags
 from adjustable_style.errors import UsageError, UserError
+from adjustable_style.stylize import options as stylize_options
+from adjustable_style.training import config as train_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE = os.path.join(REPO, "adjustable_style", "examples", "chelsea.png")
@@ -93,25 +94,19 @@ def test_validate_puts_style_weights_in_float_form():
 
 
 def test_every_error_class_is_a_user_error():
-    from adjustable_style import (
-        alpha,
-        checkpoints,
-        data,
-        export,
-        images,
-        loss_network,
-        model_files,
-        noise,
-        run_lock,
-        training,
-        weight_readers,
-    )
+    from adjustable_style import alpha_vectors as alpha
+    from adjustable_style import images, model_files, noise
+    from adjustable_style.export import output_files
+    from adjustable_style.model import loss_network
+    from adjustable_style.training import checkpoints, data, run_lock
+    from adjustable_style.training import run_tf as training
+    from adjustable_style.vgg import readers as weight_readers
 
     for error in (
         alpha.AlphaError,
         checkpoints.CheckpointError,
         data.DatasetError,
-        export.ExportError,
+        output_files.ExportError,
         images.ImageError,
         loss_network.LossNetworkError,
         model_files.ModelFileError,

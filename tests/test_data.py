@@ -1,4 +1,4 @@
-"""Tests for adjustable_style.data: small, local, no network."""
+"""Tests for adjustable_style.training.data: small, local, no network."""
 
 import io
 
@@ -8,8 +8,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from adjustable_style import data
 from adjustable_style.images import ImageError
+from adjustable_style.training import data
 
 IMAGE_SIZE = 16
 

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style import color, images, model_files, stylize_options
+from adjustable_style import alpha_vectors, color, images, model_files
 from adjustable_style import demo as demo_lib
-from adjustable_style import stylize as stylize_lib
+from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import pictures as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 CHROMIUM = "/usr/bin/chromium"
@@ -47,7 +47,7 @@ def model_path(tmp_path_factory):
     """
     import keras
 
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(5)
     stylizer = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -264,8 +264,8 @@ def test_superseded_requests_do_not_run(app, model_path):
 
 def test_random_alpha_is_what_stylize_py_draws(app, model_path):
     data = call(app, "GET", "/api/random_alpha", model=model_path, seed="42").json
-    expected = alpha_lib.sample_alpha(1, 3, [42, 0])[0]
-    np.testing.assert_array_equal(alpha_lib.parse_alpha(data["alpha"], STYLE_LAYERS), expected)
+    expected = alpha_vectors.sample_alpha(1, 3, [42, 0])[0]
+    np.testing.assert_array_equal(alpha_vectors.parse_alpha(data["alpha"], STYLE_LAYERS), expected)
     assert data["alpha"] == ",".join(f"{n}={v}" for n, v in zip(STYLE_LAYERS, data["values"]))
 
 
@@ -537,8 +537,8 @@ def test_page_in_chromium(server):
             randomized = page.text_content("#alpha-text")
             assert randomized not in (alpha_text, alpha_before)
             seed = page.input_value("#seed")
-            expected = alpha_lib.format_alpha(
-                alpha_lib.sample_alpha(1, 3, [int(seed), 0])[0], STYLE_LAYERS
+            expected = alpha_vectors.format_alpha(
+                alpha_vectors.sample_alpha(1, 3, [int(seed), 0])[0], STYLE_LAYERS
             )
             assert randomized == f"--alpha={expected}"
             assert page.input_value("#command").endswith(f"{randomized} --seed={seed}")

@@ -180,7 +180,8 @@ def _photo(path, height, width, seed):
 def _tiny_model(model_dir, style_path):
     import keras
 
-    from adjustable_style import model_files, networks
+    from adjustable_style import model_files
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(3)
     stylizer = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -379,7 +380,8 @@ def test_diversity_calibration_reaches_its_target(diversity, target):
 
 
 def test_diversity_draws_come_from_the_seed(diversity):
-    from adjustable_style import alpha, noise
+    from adjustable_style import alpha_vectors as alpha
+    from adjustable_style import noise
 
     first = diversity.draws(3, 3, 10, 16, 20, seed=5)
     for a, b in zip(first, diversity.draws(3, 3, 10, 16, 20, seed=5)):
@@ -463,7 +465,7 @@ def test_palette_distance():
 
 
 def test_normalized_objective_is_the_trainers():
-    from adjustable_style import losses
+    from adjustable_style.model import losses
     from experiments import common
 
     ema = np.array([2.0, 0.5, 4.0, 1.5])
@@ -571,8 +573,9 @@ def test_diversity_bad_input(diversity, tmp_path):
 
 
 def test_diversity_refuses_a_base_model(diversity, tmp_path):
-    from adjustable_style import model_files, networks
+    from adjustable_style import model_files
     from adjustable_style.cli import UsageError
+    from adjustable_style.model import networks
 
     _photo(tmp_path / "photo.png", 32, 32, 1)
     model_dir = tmp_path / "base"
@@ -626,7 +629,8 @@ def _base_record(weights, **changes):
 def _tiny_bases(folder, weight_vectors, seed=5):
     import keras
 
-    from adjustable_style import model_files, networks
+    from adjustable_style import model_files
+    from adjustable_style.model import networks
 
     for k, weights in enumerate(weight_vectors):
         keras.utils.set_random_seed(seed + k)
@@ -795,8 +799,9 @@ def test_figure6_end_to_end(figure6, tmp_path):
 
 
 def test_figure6_bad_bases(figure6, tmp_path):
-    from adjustable_style import model_files, networks
+    from adjustable_style import model_files
     from adjustable_style.cli import UsageError
+    from adjustable_style.model import networks
 
     _photo(tmp_path / "photo.png", 32, 32, 1)
     style = tmp_path / "style.jpg"

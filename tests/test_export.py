@@ -17,7 +17,10 @@ import graph_ops
 import numpy as np
 import pytest
 
-from adjustable_style import export, model_files
+from adjustable_style import model_files
+from adjustable_style.export import output_files, tflite
+from adjustable_style.export import saved_model as export
+from adjustable_style.inference import runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -32,7 +35,7 @@ def keras_models(tmp_path_factory):
     """(adjustable Keras model, its model dir, base Keras model)."""
     import keras
 
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(5)
     adjustable = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -50,7 +53,7 @@ def keras_models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def inputs():
     rng = np.random.default_rng(0)
-    content = export.check_image(H, W, seed=1)
+    content = output_files.check_image(H, W, seed=1)
     batch = np.concatenate([content, rng.random((1, H, W, 3), np.float32)])
     alpha = np.array([[0.0, 0.3, 1.0], [0.9, 0.1, 0.5]], np.float32)
     return batch, alpha
@@ -87,7 +90,7 @@ def saved_model_dir(keras_models):
 def tflite_file(keras_models, tmp_path_factory):
     adjustable, _, _ = keras_models
     path = str(tmp_path_factory.mktemp("tflite") / "stylizer.tflite")
-    difference = export.export_tflite(adjustable, path, height=H, width=W)
+    difference = tflite.export_tflite(adjustable, path, height=H, width=W)
     assert difference <= TOLERANCE
     return path
 
@@ -117,7 +120,7 @@ def test_keras_saved_model_and_tflite_agree(keras_models, inputs, saved_model_di
 
     # TFLite runs at its fixed size [1, H, W, 3], one alpha at a time.
     with open(tflite_file, "rb") as f:
-        run = export.tflite_runner(f.read())
+        run = tflite.tflite_runner(f.read())
     for k in range(len(alpha)):
         lite = run(content[k : k + 1], alpha[k : k + 1])
         assert lite.shape == (1, H, W, 3)
@@ -245,7 +248,7 @@ def test_saved_model_loads_in_a_fresh_process_without_the_package(
 def test_stylize_reads_the_saved_model_with_named_alphas(keras_models, inputs, saved_model_dir):
     adjustable, _, _ = keras_models
     content, _ = inputs
-    model = model_files.load_model(saved_model_dir)
+    model = runtime.load_model(saved_model_dir)
     assert model.adjustable and model.style_layers == list(STYLE_LAYERS)
     assert model.record["train_steps"] == 7
     alpha = np.array([[0.25, 1.0, 0.75]], np.float32)
@@ -253,12 +256,19 @@ def test_stylize_reads_the_saved_model_with_named_alphas(keras_models, inputs, s
     assert np.abs(model.stylize(content[:1], alpha) - reference).max() <= TOLERANCE
 
 
-def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
+@pytest.fixture(scope="module")
+def base_export(keras_models, tmp_path_factory):
+    """The base model's SavedModel, written once for the tests that read or replace it."""
+    folder = tmp_path_factory.mktemp("base_export")
+    return folder, export.save_saved_model(keras_models[2], str(folder / "base"))
+
+
+def test_base_model_export_takes_no_alpha(keras_models, inputs, base_export):
     import tensorflow as tf
 
     _, _, base = keras_models
     content, _ = inputs
-    path = export.save_saved_model(base, str(tmp_path / "base"))
+    folder, path = base_export
     loaded = tf.saved_model.load(path)
     assert list(loaded.style_layers.numpy()) == []
     reference = np.asarray(base(content))
@@ -270,9 +280,9 @@ def test_base_model_export_takes_no_alpha(keras_models, inputs, tmp_path):
         <= TOLERANCE
     )
     assert sorted(loaded.signatures["serving_uint8"].structured_input_signature[1]) == ["image"]
-    model = model_files.load_model(path)
+    model = runtime.load_model(path)
     assert not model.adjustable and model.style_layers == []
-    assert sorted(os.listdir(tmp_path)) == ["base"]  # No temporary folder left.
+    assert sorted(os.listdir(folder)) == ["base"]  # No temporary folder left.
 
 
 def test_export_refuses_existing_output_and_missing_folder(keras_models, tmp_path):
@@ -283,25 +293,25 @@ def test_export_refuses_existing_output_and_missing_folder(keras_models, tmp_pat
     with pytest.raises(model_files.ModelFileError, match="does not exist"):
         export.save_saved_model(base, str(tmp_path / "nope" / "out"))
     with pytest.raises(model_files.ModelFileError, match=r"\.tflite"):
-        export.export_tflite(base, str(tmp_path / "model.lite"))
+        tflite.export_tflite(base, str(tmp_path / "model.lite"))
     (tmp_path / "taken.tflite").write_bytes(b"old")
     with pytest.raises(model_files.ModelFileError, match="--overwrite"):
-        export.export_tflite(base, str(tmp_path / "taken.tflite"))
+        tflite.export_tflite(base, str(tmp_path / "taken.tflite"))
     assert sorted(os.listdir(tmp_path)) == ["taken", "taken.tflite"]
 
 
-def test_overwrite_replaces_only_an_export_of_ours(keras_models, tmp_path):
+def test_overwrite_replaces_only_an_export_of_ours(keras_models, base_export, tmp_path):
     _, _, base = keras_models
-    export.save_saved_model(base, str(tmp_path / "out"))
+    shutil.copytree(base_export[1], tmp_path / "out")  # An earlier export of ours.
     (tmp_path / "out" / "stale.txt").write_text("old")
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
     assert "stale.txt" not in os.listdir(tmp_path / "out")
     assert model_files.is_saved_model_dir(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path)) == ["out"]
     # An export from before the marker file is recognised by its variables.
-    os.remove(tmp_path / "out" / export.EXPORT_MARKER)
+    os.remove(tmp_path / "out" / output_files.EXPORT_MARKER)
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
-    assert export.is_our_export(str(tmp_path / "out"))
+    assert output_files.is_our_export(str(tmp_path / "out"))
 
     # Anything else stays as it was, subfolders included.
     (tmp_path / "mine" / "deep").mkdir(parents=True)
@@ -312,17 +322,17 @@ def test_overwrite_replaces_only_an_export_of_ours(keras_models, tmp_path):
     assert (tmp_path / "mine" / "deep" / "notes.txt").read_text() == "keep"
     (tmp_path / "notes.tflite").write_text("not a model")
     with pytest.raises(model_files.ModelFileError, match="not a TFLite model"):
-        export.export_tflite(base, str(tmp_path / "notes.tflite"), overwrite=True)
+        tflite.export_tflite(base, str(tmp_path / "notes.tflite"), overwrite=True)
     assert (tmp_path / "notes.tflite").read_text() == "not a model"
     assert sorted(os.listdir(tmp_path)) == ["mine", "notes.tflite", "out"]
 
 
 def test_tflite_export_refuses_a_model_that_disagrees(keras_models, tmp_path, monkeypatch):
     _, _, base = keras_models
-    monkeypatch.setattr(export, "convert_tflite", lambda *args: b"flatbuffer")
-    monkeypatch.setattr(export, "compare_tflite", lambda *args: float("inf"))
+    monkeypatch.setattr(tflite, "convert_tflite", lambda *args: b"flatbuffer")
+    monkeypatch.setattr(tflite, "compare_tflite", lambda *args: float("inf"))
     with pytest.raises(model_files.ModelFileError, match="differs from Keras"):
-        export.export_tflite(base, str(tmp_path / "x.tflite"), height=8, width=8)
+        tflite.export_tflite(base, str(tmp_path / "x.tflite"), height=8, width=8)
     assert os.listdir(tmp_path) == []
 
 
@@ -334,7 +344,7 @@ def test_not_a_stylizer_is_refused(tmp_path):
         model_files.describe_stylizer(other)
     (tmp_path / "empty").mkdir()
     with pytest.raises(model_files.ModelFileError):
-        model_files.load_model(str(tmp_path / "empty"))
+        runtime.load_model(str(tmp_path / "empty"))
 
 
 def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
@@ -347,7 +357,7 @@ def test_a_saved_model_that_is_not_ours_is_refused(tmp_path):
 
     tf.saved_model.save(Other(), str(tmp_path / "other"))
     with pytest.raises(model_files.ModelFileError, match="not a stylizer exported"):
-        model_files.load_model(str(tmp_path / "other"))
+        runtime.load_model(str(tmp_path / "other"))
 
 
 def _export_command(script, *args):
@@ -436,14 +446,15 @@ def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, input
     and `model_files` uses the map signature of a loaded export."""
     import tensorflow as tf
 
-    from adjustable_style import color, inference
+    from adjustable_style import color
+    from adjustable_style.inference.stylizer import FastStylizer
 
     adjustable, _, _ = keras_models
     content, alpha = inputs
     loaded = tf.saved_model.load(saved_model_dir)
     alpha_map = np.zeros((1, 5, 7, 3), np.float32)
     alpha_map[:, :, :3] = [1.0, 0.2, 0.6]
-    fast = inference.FastStylizer(adjustable)
+    fast = FastStylizer(adjustable)
     expected = fast.stylize_map(content, alpha_map)
     signature = loaded.signatures["serving_alpha_map"]
     assert sorted(signature.structured_input_signature[1]) == ["alpha_map", "content"]
@@ -452,7 +463,7 @@ def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, input
     assert np.abs(loaded.stylize_with_map(content, alpha_map).numpy() - expected).max() <= (
         FAST_TOLERANCE
     )
-    model = model_files.load_model(saved_model_dir)
+    model = runtime.load_model(saved_model_dir)
     assert np.abs(model.stylize_map(content, alpha_map) - expected).max() <= FAST_TOLERANCE
 
     kept = loaded.signatures["serving_preserve_color"](

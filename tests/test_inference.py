@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adjustable_style import inference, model_files, networks
+from adjustable_style import model_files
+from adjustable_style.inference import kernels
+from adjustable_style.inference import stylizer as stylizer_module
+from adjustable_style.inference.graph import StylizerGraph
+from adjustable_style.inference.stylizer import FastStylizer
+from adjustable_style.model import networks
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 
@@ -26,7 +31,7 @@ def adjustable():
     keras.utils.set_random_seed(3)
     model = networks.build_adjustable_stylizer(STYLE_LAYERS)
     _randomize_norms(model, 0)
-    return model, inference.FastStylizer(model)
+    return model, FastStylizer(model)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def base():
     keras.utils.set_random_seed(4)
     model = networks.build_base_stylizer()
     _randomize_norms(model, 1)
-    return model, inference.FastStylizer(model)
+    return model, FastStylizer(model)
 
 
 @pytest.mark.parametrize("shape", [(2, 37, 51), (1, 64, 80), (1, 5, 3)])
@@ -61,8 +66,8 @@ def test_matmul_conv_is_the_convolution(kernel_shape, batch):
     padded = rng.normal(size=(batch, 9, 11, kernel_shape[2])).astype(np.float32)
     kernel = rng.normal(size=kernel_shape).astype(np.float32)
     expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
-    got = inference.matmul_conv(
-        padded, inference.matmul_kernel(kernel), kernel_shape[0], kernel_shape[1]
+    got = kernels.matmul_conv(
+        padded, kernels.matmul_kernel(kernel), kernel_shape[0], kernel_shape[1]
     )
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -71,7 +76,7 @@ def test_matmul_conv_is_the_convolution(kernel_shape, batch):
 @pytest.mark.parametrize("convolutions", ["direct", "matmul"])
 def test_both_convolution_kernels_compute_the_stylizer(adjustable, convolutions):
     model, _ = adjustable
-    graph = inference.StylizerGraph(model, convolutions=convolutions)
+    graph = StylizerGraph(model, convolutions=convolutions)
     specs = [tf.TensorSpec([None, None, None, 3]), tf.TensorSpec([None, 3])]
     call = tf.function(graph.stylize, input_signature=specs)
     rng = np.random.default_rng(7)
@@ -81,13 +86,13 @@ def test_both_convolution_kernels_compute_the_stylizer(adjustable, convolutions)
         expected = model([content, alpha]).numpy()
         np.testing.assert_allclose(call(content, alpha).numpy(), expected, atol=1e-4)
     with pytest.raises(ValueError, match="convolutions must be one of direct, matmul"):
-        inference.StylizerGraph(model, convolutions="winograd")
+        StylizerGraph(model, convolutions="winograd")
 
 
 def test_fused_norms_serve_one_image_and_plain_ops_the_rest(adjustable):
     model, _ = adjustable
-    fused = inference.StylizerGraph(model)
-    plain = inference.StylizerGraph(model, fused_norms=False)
+    fused = StylizerGraph(model)
+    plain = StylizerGraph(model, fused_norms=False)
     specs = [tf.TensorSpec([None, None, None, 3]), tf.TensorSpec([None, 3])]
     fused_call = tf.function(fused.stylize, input_signature=specs)
     plain_call = tf.function(plain.stylize, input_signature=specs)
@@ -138,7 +143,7 @@ def test_large_images_take_the_streaming_path(adjustable, monkeypatch):
     monkeypatch.setattr(
         fast, "stylize_streaming", lambda *a, **k: calls.append(1) or original(*a, **k)
     )
-    monkeypatch.setattr(inference, "STREAMING_PIXELS", 40 * 36 - 1)
+    monkeypatch.setattr(stylizer_module, "STREAMING_PIXELS", 40 * 36 - 1)
     out = fast(content, alpha)
     assert len(calls) == 2
     np.testing.assert_allclose(out, model([content, alpha]).numpy(), atol=1e-4)
@@ -152,14 +157,14 @@ def test_subpixel_kernel_is_upsample_then_convolve():
     padded = np.pad(upsampled, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
     expected = tf.nn.conv2d(padded, kernel, 1, "VALID")
     low = np.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
-    got = inference.upsample_conv(low, inference.subpixel_kernel(kernel))
+    got = kernels.upsample_conv(low, kernels.subpixel_kernel(kernel))
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
 def test_shipped_model_fast_path_matches_keras():
     model, _ = model_files.load_stylizer(None)
-    fast = inference.FastStylizer(model)
+    fast = FastStylizer(model)
     rng = np.random.default_rng(1)
     content = rng.random((1, 48, 64, 3), np.float32)
     for alpha in ([0, 0, 0], [1, 1, 1], [0.2, 0.9, 0.5]):
@@ -181,6 +186,6 @@ def test_lambda_runs_once_per_alpha(adjustable, monkeypatch):
     assert calls == [2]  # every row cached
     np.testing.assert_allclose(again, model([content, alpha[::-1]]).numpy(), atol=1e-4)
     np.testing.assert_allclose(first, model([content, alpha]).numpy(), atol=1e-4)
-    monkeypatch.setattr(inference, "PARAMETER_CACHE_SIZE", 2)
+    monkeypatch.setattr(stylizer_module, "PARAMETER_CACHE_SIZE", 2)
     fast(content[:1], np.array([[0.5, 0.5, 0.5]], np.float32))
     assert calls == [2, 1] and len(fast._cache) == 2

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from adjustable_style import inference_precision, stylize_options
 from adjustable_style.errors import UsageError
+from adjustable_style.inference import precision as inference_precision
+from adjustable_style.stylize import options as stylize_options
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 NATIVE = {"avx2", "amx_bf16"}
@@ -32,17 +33,17 @@ def test_psnr():
 def adjustable():
     import keras
 
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(11)
     return networks.build_adjustable_stylizer(STYLE_LAYERS)
 
 
 def test_auto_checks_each_size_once_and_keeps_float32_below_the_threshold(adjustable, monkeypatch):
-    from adjustable_style import inference
+    from adjustable_style.inference.stylizer import FastStylizer
 
     stylizer = inference_precision.PrecisionStylizer(adjustable, "auto")
-    exact = inference.FastStylizer(adjustable)
+    exact = FastStylizer(adjustable)
     rng = np.random.default_rng(0)
     content = rng.random((1, 24, 32, 3), np.float32)
     alpha = rng.random((1, 3), np.float32)

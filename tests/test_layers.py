@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from adjustable_style import layers
+from adjustable_style.model import layers
 
 
 def numpy_instance_norm(x, gamma, beta, eps=1e-5):

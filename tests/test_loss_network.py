@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from adjustable_style import loss_network
+from adjustable_style.model import loss_network
 
 
 def test_default_layers_are_the_papers():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adjustable_style import losses
+from adjustable_style.model import losses
 
 
 def numpy_gram(f):

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from adjustable_style import model_files, networks
+from adjustable_style import model_files
+from adjustable_style.model import networks
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,23 @@ def test_unknown_model_names_the_shipped_ones(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(model_files.ModelFileError, match="without a model.keras"):
         model_files.resolve_model_path(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("name", model_files.shipped_models())
+def test_shipped_models_load_with_plain_keras(name):
+    """The shipped files name `adjustable_style.layers` and `.networks` and the
+    registered names `adjustable_style>...`: both must keep resolving after the
+    package was cut by stage, with no custom_objects."""
+    import zipfile
+
+    path = os.path.join(model_files.SHIPPED_DIR, name, model_files.MODEL_FILE)
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json").decode()
+    for module in ("adjustable_style.layers", "adjustable_style.networks"):
+        assert f'"module": "{module}"' in config
+        __import__(module)  # What Keras needs importable for these files.
+    stylizer = keras.saving.load_model(path)
+    content = np.full((1, 20, 24, 3), 0.5, np.float32)
+    out = np.asarray(stylizer([content, np.ones((1, 3), np.float32)]))
+    assert out.shape == content.shape and np.isfinite(out).all()
+    assert type(stylizer.get_layer("alpha_network")) is networks.AlphaNetwork

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from adjustable_style import layers, networks
+from adjustable_style.model import layers, networks
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 

@@ -6,7 +6,9 @@ import pytest
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
-from adjustable_style import export, model_files, onnx_export  # noqa: E402
+from adjustable_style import model_files  # noqa: E402
+from adjustable_style.export import onnx as onnx_export  # noqa: E402
+from adjustable_style.export import output_files  # noqa: E402
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 TOLERANCE = 1e-3
@@ -16,7 +18,7 @@ TOLERANCE = 1e-3
 def adjustable():
     import keras
 
-    from adjustable_style import networks
+    from adjustable_style.model import networks
 
     keras.utils.set_random_seed(7)
     model = networks.build_adjustable_stylizer(STYLE_LAYERS)
@@ -76,6 +78,6 @@ def test_onnx_export_refuses_bad_outputs(adjustable, onnx_file, tmp_path):
 def test_onnx_export_refuses_a_model_that_disagrees(adjustable, tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_export, "convert_onnx", lambda *args: b"model")
     monkeypatch.setattr(onnx_export, "compare_onnx", lambda *args: 0.5)
-    with pytest.raises(export.ExportError, match="differs from Keras by 0.5"):
+    with pytest.raises(output_files.ExportError, match="differs from Keras by 0.5"):
         onnx_export.export_onnx(adjustable, str(tmp_path / "x.onnx"))
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""stylize.py and adjustable_style.stylize: outputs, seeds, sweeps, errors.
+"""stylize.py and adjustable_style.stylize.pictures: outputs, seeds, sweeps, errors.
 
 A tiny random-weights model (saved to tmp_path) and images of at most 64
 pixels keep this fast. Most cases call the library in process with one
@@ -13,39 +13,17 @@ import time
 
 import numpy as np
 import pytest
+from harness import REPO, STYLE_LAYERS
 from PIL import Image
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style import cli, figures, images, model_files, noise, stylize_options
-from adjustable_style import stylize as stylize_lib
-from adjustable_style.stylize_options import Options
+from adjustable_style import alpha_vectors, cli, images, model_files, noise
+from adjustable_style.stylize import figures, output_plan
+from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import pictures as stylize_lib
+from adjustable_style.stylize.options import Options
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 ALL_ONES = "block2_conv2=1,block3_conv4=1,block4_conv4=1"
 H, W = 37, 53  # Odd on purpose: the network pads to 4 and must crop back.
-
-
-def make_models(folder):
-    """(adjustable .keras path, base .keras path), random weights.
-
-    Lambda's output layer starts at N(0, 1e-3), which makes alpha almost
-    irrelevant in an untrained model; a larger random kernel makes every
-    alpha visibly different, as in a trained one.
-    """
-    import keras
-
-    from adjustable_style import networks
-
-    keras.utils.set_random_seed(3)
-    adjustable = networks.build_adjustable_stylizer(STYLE_LAYERS)
-    kernel = adjustable.get_layer("alpha_network").gamma_beta.kernel
-    kernel.assign(np.random.default_rng(3).normal(0, 0.05, kernel.shape).astype(np.float32))
-    adjustable_path = os.path.join(folder, "adjustable.keras")
-    adjustable.save(adjustable_path)
-    base_path = os.path.join(folder, "base.keras")
-    networks.build_base_stylizer().save(base_path)
-    return adjustable_path, base_path
 
 
 def gradient_image(path, height=H, width=W):
@@ -58,20 +36,19 @@ def gradient_image(path, height=H, width=W):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stylize_models")
-    adjustable, base = make_models(str(folder))
-    return {"adjustable": adjustable, "base": base, "content": gradient_image(folder / "photo.png")}
+def files(stylizer_files, tmp_path_factory):
+    photo = gradient_image(tmp_path_factory.mktemp("stylize") / "photo.png")
+    return {**stylizer_files, "content": photo}
 
 
 @pytest.fixture(scope="module")
-def adjustable(files):
-    return model_files.load_model(files["adjustable"])
+def adjustable(adjustable_model):
+    return adjustable_model
 
 
 @pytest.fixture(scope="module")
-def base(files):
-    return model_files.load_model(files["base"])
+def base(base_model):
+    return base_model
 
 
 def read(path):
@@ -131,7 +108,7 @@ def test_printed_alpha_reproduces_a_random_pick(files, adjustable, tmp_path):
     alphas = [r.alpha for r in results]
     assert len({tuple(a) for a in alphas}) == 3
     printed = lines[1].split("--alpha=")[1]
-    np.testing.assert_array_equal(alpha_lib.parse_alpha(printed, STYLE_LAYERS), alphas[1])
+    np.testing.assert_array_equal(alpha_vectors.parse_alpha(printed, STYLE_LAYERS), alphas[1])
 
     # The printed flags give the same image; so does --seed=S+k alone (up to
     # a rounding step: a batch of 3 and a batch of 1 add in different orders).
@@ -269,7 +246,7 @@ def test_default_content_is_the_bundled_example(adjustable, tmp_path):
 
 
 def test_output_names_stay_unique():
-    names = stylize_lib._unique_stems(
+    names = output_plan._unique_stems(
         ["a/x.png", "b/x.png", "c/x.jpg", "y.png", "d/y.png", "z.JPG"]
     )
     assert names == ["x_png", "x_png_2", "x_jpg", "y", "y_2", "z"]
@@ -632,7 +609,6 @@ def test_mp4_without_imageio_is_a_clear_error(files, adjustable, tmp_path):
 
 
 def test_list_models_without_shipped_models(monkeypatch):
-    from adjustable_style import model_files
 
     monkeypatch.setattr(model_files, "shipped_models", lambda: [])
     lines = []
@@ -641,7 +617,6 @@ def test_list_models_without_shipped_models(monkeypatch):
 
 
 def test_list_models_summarizes_records(tmp_path, monkeypatch):
-    from adjustable_style import model_files
 
     model_dir = tmp_path / "starry_night"
     model_dir.mkdir()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adjustable_style import networks, trainer
+from adjustable_style.model import networks
+from adjustable_style.training import trainer
 
 SIZE = 32
 TRAINED_STEPS = 60
@@ -254,7 +255,7 @@ def test_xla_compiled_step_matches_the_plain_one(vgg19_spec, random_vgg19, image
 def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19, images):
     # The content images go through VGG only to the content layer; the
     # losses are still those of the full network on both batches.
-    from adjustable_style import losses
+    from adjustable_style.model import losses
 
     content, style = images
     t = make_trainer(vgg19_spec, random_vgg19, style)

@@ -11,55 +11,30 @@ import subprocess
 import sys
 import time
 
+import harness
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from adjustable_style import model_files, networks, train_config, training, training_run
+from adjustable_style import model_files
 from adjustable_style.errors import UsageError
+from adjustable_style.model import networks
+from adjustable_style.training import config as train_config
+from adjustable_style.training import run_common as training_run
+from adjustable_style.training import run_tf as training
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN = os.path.join(REPO, "train.py")
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-
-
-def _photo(path, seed, size=(48, 40), mode="RGB"):
-    r = np.random.default_rng(seed)
-    base = r.random((size[1] // 8, size[0] // 8, 3))
-    image = np.kron(base, np.ones((8, 8, 1)))  # blocky, photo-like regions
-    pixels = (image * 255).astype(np.uint8)
-    Image.fromarray(pixels).convert(mode).save(path)
+REPO, TRAIN, ENV = harness.REPO, harness.TRAIN, harness.COMMAND_ENV
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train_data")
-    content = root / "content"
-    content.mkdir()
-    for i in range(4):
-        _photo(content / f"photo{i}.png", i)
-    style = root / "style.jpg"
-    _photo(style, 99, size=(64, 64))
-    return content, style
+def folders(training_folders):
+    return training_folders
 
 
-def _flags(content, style, model_dir, **extra):
-    args = {
-        "style_image": style,
-        "content_images": content,
-        "model_dir": model_dir,
-        "vgg_weights": "random",
-        "image_size": 32,
-        "batch_size": 2,
-        "train_steps": 4,
-        "save_every": 2,
-        "log_every": 2,
-        "verbose": 0,
-    }
-    args.update(extra)
-    return [f"--{k}={v}" for k, v in args.items()]
+_photo = harness.write_photo
+_flags = harness.train_flags
 
 
 def _run(args, **kwargs):
@@ -268,7 +243,7 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
         (dict(model_dir="/proc/run"), "--model_dir=/proc/run: cannot write there"),
     ],
 )
-def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
+def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message):
     content, style = folders
     (tmp_path / "EMPTY").mkdir()
     (tmp_path / "a_file").write_text("keep")
@@ -287,13 +262,26 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, change, message):
     }
     before = sorted(os.listdir(tmp_path))
     change.setdefault("model_dir", tmp_path / "run")
-    result = _run(_flags(content, style, **change))
-    assert result.returncode == 1
-    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    # In process: the same command code without a TensorFlow start-up per
+    # case; test_a_bad_setup_exits_with_one_line_from_the_real_command runs
+    # one through train.py itself.
+    code, stderr = harness.run_train_in_process(_flags(content, style, **change), capfd)
+    assert code == 1
+    lines = [l for l in stderr.splitlines() if l.startswith("train.py:")]
+    assert len(lines) == 1 and message in lines[0], stderr[-2000:]
+    assert "Traceback" not in stderr
     assert sorted(os.listdir(tmp_path)) == before  # No --model_dir made.
     assert (tmp_path / "a_file").read_text() == "keep"
+
+
+def test_a_bad_setup_exits_with_one_line_from_the_real_command(folders, tmp_path):
+    content, style = folders
+    result = _run(_flags(content, tmp_path / "missing.jpg", tmp_path / "run"))
+    assert result.returncode == 1
+    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
+    assert len(lines) == 1 and "style image does not exist" in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == []
 
 
 def test_an_unknown_conv_initializer_is_refused_by_the_flag(folders, tmp_path):
@@ -346,12 +334,14 @@ def finished_run(folders, tmp_path_factory):
         ),
     ],
 )
-def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, change, message):
+def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, capfd, change, message):
     content, style = folders
     _photo(tmp_path / "other.jpg", 7, size=(64, 64))
     change = {k: str(tmp_path / v) if k == "style_image" else v for k, v in change.items()}
     before = _files(finished_run)
-    line = _one_error_line(_run(_flags(content, style, finished_run, train_steps=4, **change)))
+    flags = _flags(content, style, finished_run, train_steps=4, **change)
+    code, stderr = harness.run_train_in_process(flags, capfd)
+    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
     assert message in line and f"--init_from={finished_run}" in line
     assert _files(finished_run) == before
 
@@ -530,7 +520,8 @@ import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from adjustable_style import train_config, training
+from adjustable_style.training import config as train_config
+from adjustable_style.training import run_tf as training
 training.train(train_config.TrainConfig(
     style_image=sys.argv[1], content_images=sys.argv[2], model_dir=sys.argv[3],
     vgg_weights="random", image_size=32, batch_size=4, train_steps=3,
@@ -676,16 +667,16 @@ def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(folders, tmp_pa
         ),
     ],
 )
-def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, change, message):
+def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, capfd, change, message):
     content, style = folders
     source = tmp_path / "source"
     training.train(_config(content, style, source, train_steps=2))
     flags = {"init_from": str(source), **change}
-    result = _run(_flags(content, style, tmp_path / "run", **flags))
-    assert result.returncode == 1, result.stderr[-2000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("train.py:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    code, stderr = harness.run_train_in_process(
+        _flags(content, style, tmp_path / "run", **flags), capfd
+    )
+    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
+    assert message in line
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
@@ -726,7 +717,7 @@ def test_init_from_another_layer_set_of_the_same_size(folders, tmp_path):
 def test_resume_refuses_another_loss_normalization():
     from types import SimpleNamespace
 
-    from adjustable_style import checkpoints
+    from adjustable_style.training import checkpoints
 
     config = SimpleNamespace(model_dir="runs/base")
     ours = {"model_type": "base", "loss_normalization": "none"}

@@ -1,4 +1,4 @@
-"""Tests for adjustable_style.vgg_weights and weight_readers on small synthetic inputs (offline).
+"""Tests for adjustable_style.vgg.weights and weight_readers on small synthetic inputs (offline).
 
 The legacy torch files here are written without torch: a pure-Python pickler
 emits the same globals (`torch._utils._rebuild_tensor_v2`, `torch.FloatStorage`)
@@ -18,8 +18,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from adjustable_style import vgg_weights, weight_readers
-from adjustable_style.weight_readers import WeightsError
+from adjustable_style.vgg import readers as weight_readers
+from adjustable_style.vgg import weights as vgg_weights
+from adjustable_style.vgg.readers import WeightsError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -188,7 +189,7 @@ def vgg19_torch(tmp_path_factory):
 def run_module(args, cwd):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(
-        [sys.executable, "-m", "adjustable_style.vgg_weights", *args],
+        [sys.executable, "-m", "adjustable_style.vgg.weights", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -15,19 +15,17 @@ import pytest
 
 pytest.importorskip("imageio_ffmpeg")
 
-from test_stylize import REPO, STYLE_LAYERS, make_models  # noqa: E402
+from harness import REPO, STYLE_LAYERS  # noqa: E402
 
-from adjustable_style import (  # noqa: E402
-    alpha_keyframes,
-    model_files,
-    stylize_video,  # noqa: E402
-    temporal,
-    video,
-)
-from adjustable_style import stylize as stylize_lib  # noqa: E402
-from adjustable_style.alpha import AlphaError  # noqa: E402
+from adjustable_style import model_files  # noqa: E402
+from adjustable_style.alpha_vectors import AlphaError  # noqa: E402
 from adjustable_style.errors import UsageError  # noqa: E402
-from adjustable_style.stylize_options import Options  # noqa: E402
+from adjustable_style.stylize import keyframes as alpha_keyframes  # noqa: E402
+from adjustable_style.stylize import pictures as stylize_lib  # noqa: E402
+from adjustable_style.stylize import temporal  # noqa: E402
+from adjustable_style.stylize import video as stylize_video  # noqa: E402
+from adjustable_style.stylize import video_files as video  # noqa: E402
+from adjustable_style.stylize.options import Options  # noqa: E402
 
 
 def make_clip(path, size="32x24", rate=12, seconds=1.0, audio="aac", extra=()):
@@ -60,9 +58,8 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(folder):
-    adjustable, _ = make_models(str(folder))
-    return model_files.load_model(adjustable)
+def model(adjustable_model):
+    return adjustable_model
 
 
 @pytest.fixture(scope="module")
@@ -287,9 +284,9 @@ def test_without_the_extra_the_error_names_it(clip, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_command_stopped_midway_leaves_nothing(folder, tmp_path):
+def test_command_stopped_midway_leaves_nothing(folder, stylizer_files, tmp_path):
     long_clip = make_clip(folder / "long.mp4", size="64x48", rate=10, seconds=120)
-    adjustable = os.path.join(folder, "adjustable.keras")
+    adjustable = stylizer_files["adjustable"]
     env = dict(os.environ, PYTHONPATH=REPO)
     out = tmp_path / "out"
     out.mkdir()

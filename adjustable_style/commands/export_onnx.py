@@ -33,15 +33,16 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style import export, onnx_export
+    from adjustable_style.export import onnx as onnx_export
+    from adjustable_style.export import output_files
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
         raise cli.UsageError("no output file; pass --output=FILE.onnx")
-    export.check_tolerance(FLAGS.tolerance)
+    output_files.check_tolerance(FLAGS.tolerance)
     if os.path.splitext(FLAGS.output)[1].lower() != ".onnx":
         raise cli.UsageError(f"{FLAGS.output}: the output must end in .onnx")
-    export.check_output_path(
+    output_files.check_output_path(
         FLAGS.output,
         FLAGS.overwrite,
         is_dir=False,

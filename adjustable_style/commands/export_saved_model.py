@@ -13,8 +13,7 @@ docs/stylize_and_export.md.
 
 from absl import flags
 
-from adjustable_style import cli, model_files
-from adjustable_style import precision as machine
+from adjustable_style import cli, hardware, model_files
 
 FLAGS = flags.FLAGS
 
@@ -36,22 +35,23 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style import export
+    from adjustable_style.export import output_files
+    from adjustable_style.export import saved_model as export
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
         raise cli.UsageError("no output folder; pass --output=DIR")
-    if FLAGS.convolutions not in ("auto",) + machine.CONVOLUTION_KERNELS:
+    if FLAGS.convolutions not in ("auto",) + hardware.CONVOLUTION_KERNELS:
         raise cli.UsageError(
-            f"--convolutions must be auto, {' or '.join(machine.CONVOLUTION_KERNELS)}, "
+            f"--convolutions must be auto, {' or '.join(hardware.CONVOLUTION_KERNELS)}, "
             f"got {FLAGS.convolutions!r}"
         )
-    export.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=True)
+    output_files.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=True)
     model_files.resolve_model_path(FLAGS.model)
     cli.quiet_tensorflow_import()
     stylizer, record = model_files.load_stylizer(FLAGS.model)
     convolutions = (
-        machine.convolution_kernels() if FLAGS.convolutions == "auto" else FLAGS.convolutions
+        hardware.convolution_kernels() if FLAGS.convolutions == "auto" else FLAGS.convolutions
     )
     path = export.save_saved_model(
         stylizer, FLAGS.output, record, overwrite=FLAGS.overwrite, convolutions=convolutions

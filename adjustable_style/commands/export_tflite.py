@@ -36,7 +36,7 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style import export
+    from adjustable_style.export import output_files, tflite
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
@@ -44,18 +44,18 @@ def _main(argv):
     for name in ("height", "width"):
         if FLAGS[name].value < 1:
             raise cli.UsageError(f"--{name} must be >= 1, got {FLAGS[name].value}")
-    export.check_tolerance(FLAGS.tolerance)
+    output_files.check_tolerance(FLAGS.tolerance)
     content = None
     if FLAGS.test_image:
         picture = images.load_image(FLAGS.test_image)
         content = images.resize_image(picture, FLAGS.height, FLAGS.width)[None]
     if os.path.splitext(FLAGS.output)[1].lower() != ".tflite":
         raise cli.UsageError(f"{FLAGS.output}: the output must end in .tflite")
-    export.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=False)
+    output_files.check_output_path(FLAGS.output, FLAGS.overwrite, is_dir=False)
     model_files.resolve_model_path(FLAGS.model)
     cli.quiet_tensorflow_import()
     stylizer, _ = model_files.load_stylizer(FLAGS.model)
-    difference = export.export_tflite(
+    difference = tflite.export_tflite(
         stylizer,
         FLAGS.output,
         FLAGS.height,

@@ -8,12 +8,12 @@ r"""`adjustable-style-stylize` (and `stylize.py`): stylize images with a model.
     adjustable-style-stylize --content=photo.jpg --output=walk.gif --animate
 
 Every output line prints the flags that reproduce it. Every flag is a field
-of `stylize_options.Options`; see docs/stylize_and_export.md.
+of `stylize.options.Options`; see docs/stylize_and_export.md.
 """
 
-from adjustable_style import cli, stylize
-from adjustable_style.commands import dataclass_flags
-from adjustable_style.stylize_options import Options
+from adjustable_style import cli, dataclass_flags
+from adjustable_style.stylize import pictures as stylize
+from adjustable_style.stylize.options import Options
 
 dataclass_flags.define_flags(Options, __name__)
 

@@ -5,13 +5,12 @@ r"""`adjustable-style-train` (and `train.py`): train an adjustable or base model
 
 Rerunning the same command resumes from the newest checkpoint in
 --model_dir. With KERAS_BACKEND=jax or torch it trains on that backend,
-TensorFlow not needed (see `backend_training`). `--flagfile=FILE` reads flags from a file. Every flag is a
-field of `train_config.TrainConfig`, which holds its default and help.
+TensorFlow not needed (see `run_backends`). `--flagfile=FILE` reads flags from a file. Every flag is a
+field of `training.config.TrainConfig`, which holds its default and help.
 """
 
-from adjustable_style import cli
-from adjustable_style.commands import dataclass_flags
-from adjustable_style.train_config import TrainConfig
+from adjustable_style import cli, dataclass_flags
+from adjustable_style.training.config import TrainConfig
 
 dataclass_flags.define_flags(TrainConfig, __name__)
 
@@ -21,12 +20,12 @@ def _main(argv):
     config = dataclass_flags.from_flags(TrainConfig)
     if cli.keras_backend() != "tensorflow":
         # Runs where TensorFlow is not installed: nothing on this path imports it.
-        from adjustable_style import backend_training
+        from adjustable_style.training import run_backends as backend_training
 
         backend_training.train(config)
         return
     cli.quiet_tensorflow_import()
-    from adjustable_style import training
+    from adjustable_style.training import run_tf as training
 
     training.train(config)
 

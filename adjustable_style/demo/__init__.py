@@ -40,13 +40,12 @@ from adjustable_style.demo.app import (
     DEFAULT_MAX_SIZE,
     DEFAULT_PORT,
     DEFAULT_PREVIEW_SIZE,
-    EXAMPLES_DIR,
     MAX_UPLOAD_BYTES,
     Config,
     DemoApp,
-    DemoError,
-    Response,
 )
+from adjustable_style.demo.page_files import EXAMPLES_DIR
+from adjustable_style.demo.requests import DemoError, Response
 from adjustable_style.demo.server import make_server, server_url
 
 __all__ = [

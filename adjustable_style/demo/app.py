@@ -7,14 +7,10 @@ The page itself is the three files of `page/`, served as they are.
 
 import collections
 import dataclasses
-import functools
-import importlib.resources
 import io
-import json
 import os
 import re
 import secrets
-import shlex
 import sys
 import threading
 import time
@@ -24,17 +20,18 @@ from typing import Optional
 
 import numpy as np
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style import alpha_maps, color, images, model_files, stylize_options
+from adjustable_style import alpha_maps, alpha_vectors, color, dataclass_flags, images, model_files
 from adjustable_style import noise as noise_lib
+from adjustable_style.demo import camera, page_files, requests
+from adjustable_style.demo.requests import DemoError, Response, error_response, is_on, json_response
 from adjustable_style.errors import UserError
+from adjustable_style.inference import runtime
+from adjustable_style.stylize import options as stylize_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_PREVIEW_SIZE = 256
 DEFAULT_MAX_SIZE = stylize_options.DEFAULT_MAX_SIZE  # 1024, as stylize.py.
-EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-EXAMPLE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 # Uploads bigger than this are refused before they are read.
 MAX_UPLOAD_BYTES = 64 << 20
 # Browser pages whose photo stays decoded in memory (least recently used go).
@@ -44,60 +41,8 @@ COMMAND_OUTPUT = "stylized.png"
 # Where the page's "Download map" saves a painted alpha map, and so the
 # name the copied command line gives --alpha_map.
 MAP_FILE = "alpha_map.png"
-MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
-
-# The page's files (in page/), by the path the browser asks for.
-PAGE_FILES = {
-    "/": "index.html",
-    "/demo.css": "demo.css",
-    "/demo.js": "demo.js",
-    "/camera.js": "camera.js",
-    "/brush.js": "brush.js",
-}
-_PAGE_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-}
 
 _CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class DemoError(UserError):
-    """A request the server refuses, with an HTTP status and a one-line message."""
-
-    def __init__(self, status, message, **extra):
-        super().__init__(message)
-        self.status = status
-        self.message = " ".join(str(message).split())
-        self.extra = extra
-
-
-@dataclasses.dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-
-def _camera():
-    # Imported when first used: camera builds on this module's classes.
-    from adjustable_style.demo import camera
-
-    return camera
-
-
-def json_response(obj, status=200):
-    return Response(status, json.dumps(obj).encode("utf-8"))
-
-
-def error_response(status, message, **extra):
-    return json_response({"error": " ".join(str(message).split()), **extra}, status)
 
 
 @dataclasses.dataclass
@@ -108,27 +53,6 @@ class Config:
     preview_size: int = DEFAULT_PREVIEW_SIZE
     max_size: int = DEFAULT_MAX_SIZE
     max_pixels: int = images.DEFAULT_MAX_PIXELS
-
-
-@functools.lru_cache(maxsize=None)
-def _page_bytes(name):
-    return importlib.resources.files(__package__).joinpath("page", name).read_bytes()
-
-
-def page_file(name):
-    """A file of the page, read once from the installed package."""
-    return Response(200, _page_bytes(name), _PAGE_TYPES[os.path.splitext(name)[1]])
-
-
-def example_files():
-    """{name: path} of the bundled example photos, sorted by name."""
-    if not os.path.isdir(EXAMPLES_DIR):
-        return {}
-    return {
-        name: os.path.join(EXAMPLES_DIR, name)
-        for name in sorted(os.listdir(EXAMPLES_DIR))
-        if name.lower().endswith(EXAMPLE_EXTENSIONS) and not name.startswith(".")
-    }
 
 
 def encode_png(pixels, compress_level=6):
@@ -150,11 +74,6 @@ def _fit(array, long_side):
         return array
     scale = long_side / max(height, width)
     return images.resize_image(array, max(1, round(height * scale)), max(1, round(width * scale)))
-
-
-def is_on(query, name):
-    """Whether a checkbox-like query parameter is set."""
-    return query.get(name, "0") in ("1", "true", "on")
 
 
 def _display_name(name):
@@ -194,13 +113,13 @@ class DemoApp:
 
     def __init__(self, config, loader=None):
         self.config = config
-        self._loader = loader or model_files.load_model
-        self._models = {}  # key -> loaded model_files.Model
+        self._loader = loader or runtime.load_model
+        self._models = {}  # key -> loaded runtime.Model
         self._model_lock = threading.Lock()
-        self._tf_lock = threading.Lock()
+        self.tf_lock = threading.Lock()
         self._sessions = collections.OrderedDict()
         self._sessions_lock = threading.Lock()
-        self.examples = example_files()
+        self.examples = page_files.example_files()
         self.model_specs, self.default_model, self.notice = self._model_choices()
 
     # -- Models -------------------------------------------------------------
@@ -258,7 +177,7 @@ class DemoApp:
             model = self.model(self.default_model)
             size = min(self.config.preview_size, 64)
             alpha = np.ones((1, model.num_layers), np.float32) if model.adjustable else None
-            with self._tf_lock:
+            with self.tf_lock:
                 model.stylize(np.zeros((1, size, size, 3), np.float32), alpha)
         except DemoError as error:
             print(f"demo.py: {error.message}", file=sys.stderr)
@@ -339,30 +258,6 @@ class DemoApp:
 
     # -- Parameters ---------------------------------------------------------
 
-    @staticmethod
-    def _seed(query):
-        text = query.get("seed", "").strip()
-        if not text:
-            return None
-        if not re.fullmatch(r"\d{1,19}", text) or int(text) > MAX_SEED:
-            raise DemoError(400, f"seed {text!r} must be a whole number in 0..{MAX_SEED}")
-        return int(text)
-
-    def _alpha(self, model, query):
-        text = query.get("alpha")
-        if not model.adjustable:
-            if text:
-                raise DemoError(
-                    400, "this model has no alpha (it is a base model with fixed style weights)"
-                )
-            return None
-        if text is None:
-            return np.ones(model.num_layers, np.float32)
-        try:
-            return alpha_lib.parse_alpha(text, model.style_layers, default=1.0)
-        except alpha_lib.AlphaError as error:
-            raise DemoError(400, str(error)) from None
-
     def model_info(self, query):
         """GET /api/model?name=KEY: loads the model, returns its style layers."""
         key = query.get("name", "")
@@ -381,12 +276,12 @@ class DemoApp:
         model = self.model(query.get("model", ""))
         if not model.adjustable:
             raise DemoError(400, "this model has no alpha (it is a base model)")
-        seed = self._seed(query)
+        seed = requests.parse_seed(query)
         if seed is None:
             raise DemoError(400, "random alpha needs a seed")
         # The stream stylize.py uses for sample 0's alpha.
-        alpha = alpha_lib.sample_alpha(1, model.num_layers, [seed, 0])[0]
-        text = alpha_lib.format_alpha(alpha, model.style_layers)
+        alpha = alpha_vectors.sample_alpha(1, model.num_layers, [seed, 0])[0]
+        text = alpha_vectors.format_alpha(alpha, model.style_layers)
         values = [part.split("=", 1)[1] for part in text.split(",")]
         return json_response({"seed": str(seed), "alpha": text, "values": values})
 
@@ -417,26 +312,29 @@ class DemoApp:
         With `mapped`, the alphas are the painted map, which the page saves
         as MAP_FILE.
         """
-        parts = [
-            "python",
-            "stylize.py",
-            f"--model={self.model_specs[model_key]}",
-            f"--content={content.command_path}",
-            f"--output={COMMAND_OUTPUT}",
-        ]
-        if self.config.max_size != stylize_options.DEFAULT_MAX_SIZE:
-            parts.append(f"--max_size={self.config.max_size}")
-        if mapped:
-            parts.append(f"--alpha_map={MAP_FILE}")
-        elif alpha_text:
-            parts.append(f"--alpha={alpha_text}")
-        if noise:
-            parts.append("--content_noise")
-        if seed is not None:
-            parts.append(f"--seed={seed}")
-        if preserve:
-            parts.append("--preserve_color")
-        return " ".join(shlex.quote(p) for p in parts)
+        options = stylize_options.Options(
+            model=self.model_specs[model_key],
+            content=content.command_path,
+            output=COMMAND_OUTPUT,
+            max_size=self.config.max_size,
+            alpha=None if mapped else alpha_text or None,
+            alpha_map=MAP_FILE if mapped else None,
+            content_noise=noise,
+            seed=seed,
+            preserve_color=preserve,
+        )
+        flags = dataclass_flags.to_flags(
+            options,
+            ("model", "content", "output", "max_size", "alpha_map", "alpha")
+            + ("content_noise", "seed", "preserve_color"),
+            # Flags at their defaults are left out.
+            max_size=None
+            if self.config.max_size == stylize_options.DEFAULT_MAX_SIZE
+            else self.config.max_size,
+            content_noise=noise or None,
+            preserve_color=preserve or None,
+        )
+        return dataclass_flags.command_line("python", "stylize.py", flags)
 
     def _content_for(self, content, noise, seed, size):
         if not noise:
@@ -494,7 +392,7 @@ class DemoApp:
         model_key = query.get("model", "")
         noise = is_on(query, "noise")
         preserve = is_on(query, "preserve_color")
-        seed = self._seed(query)
+        seed = requests.parse_seed(query)
         if noise and seed is None:
             raise DemoError(400, "the content-noise mask needs a seed")
         session.latest_seq = max(session.latest_seq, seq)
@@ -504,10 +402,12 @@ class DemoApp:
         if mapped:
             alpha, alpha_map = None, self._alpha_map(model, query, body)
         else:
-            alpha, alpha_map = self._alpha(model, query), None
-        alpha_text = alpha_lib.format_alpha(alpha, model.style_layers) if alpha is not None else ""
+            alpha, alpha_map = requests.parse_alpha(model, query), None
+        alpha_text = (
+            alpha_vectors.format_alpha(alpha, model.style_layers) if alpha is not None else ""
+        )
         pixels = self._content_for(content, noise, seed, size)
-        with self._tf_lock:
+        with self.tf_lock:
             if seq < session.latest_seq:
                 raise DemoError(409, "superseded by a newer request", superseded=True)
             model_started = time.perf_counter()
@@ -546,8 +446,8 @@ class DemoApp:
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         routes = {
             **{
-                ("GET", path): (lambda name=name: page_file(name))
-                for path, name in PAGE_FILES.items()
+                ("GET", path): (lambda name=name: page_files.page_file(name))
+                for path, name in page_files.PAGE_FILES.items()
             },
             ("GET", "/api/info"): self.info,
             ("GET", "/api/model"): lambda: self.model_info(params),
@@ -556,7 +456,7 @@ class DemoApp:
             ("GET", "/api/original"): lambda: self.original(params),
             ("GET", "/api/stylize"): lambda: self.stylize(params),
             ("POST", "/api/stylize"): lambda: self.stylize(params, body),
-            ("POST", "/api/camera"): lambda: _camera().stylize_frame(self, params, body),
+            ("POST", "/api/camera"): lambda: camera.stylize_frame(self, params, body),
             ("GET", "/favicon.ico"): lambda: Response(204, b"", "image/x-icon"),
         }
         route = routes.get((method, path))

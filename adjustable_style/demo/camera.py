@@ -15,10 +15,9 @@ import urllib.parse
 
 import numpy as np
 
-from adjustable_style import alpha as alpha_lib
-from adjustable_style import color, images
+from adjustable_style import alpha_vectors, color, images
 from adjustable_style import noise as noise_lib
-from adjustable_style.demo.app import DemoError, Response, is_on
+from adjustable_style.demo.requests import DemoError, Response, is_on, parse_alpha, parse_seed
 
 JPEG_QUALITY = 90
 # Noise masks kept, by (seed, height, width): the mask stays put from frame
@@ -45,23 +44,23 @@ def stylize_frame(app, query, body):
     if not body:
         raise DemoError(400, "no camera frame in the request")
     model = app.model(query.get("model", ""))
-    alpha = app._alpha(model, query)
+    alpha = parse_alpha(model, query)
     noise = is_on(query, "noise")
     preserve = is_on(query, "preserve_color")
-    seed = app._seed(query)
+    seed = parse_seed(query)
     if noise and seed is None:
         raise DemoError(400, "the content-noise mask needs a seed")
     frame = images.decode_image_bytes(
         body, "camera frame", app.config.max_pixels or None, app.config.preview_size
     )
     pixels = noise_lib.apply_noise_mask(frame, _mask(seed, *frame.shape[:2])) if noise else frame
-    with app._tf_lock:
+    with app.tf_lock:
         model_started = time.perf_counter()
         out = model.stylize(np.asarray(pixels)[None], None if alpha is None else alpha[None])[0]
         if preserve:
             out = np.asarray(color.preserve_color(frame, out))
         model_seconds = time.perf_counter() - model_started
-    alpha_text = alpha_lib.format_alpha(alpha, model.style_layers) if alpha is not None else ""
+    alpha_text = alpha_vectors.format_alpha(alpha, model.style_layers) if alpha is not None else ""
     height, width = out.shape[:2]
     return Response(
         200,

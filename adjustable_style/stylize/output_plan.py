@@ -1,0 +1,162 @@
+"""Where `stylize.py`'s pictures go: the output plan and the staging folder.
+
+`plan_outputs` names every output file before TensorFlow starts, so a bad
+`--output` fails at once; `Staging` writes them under temporary names and
+moves them into place only when all of them are done (all or nothing).
+"""
+
+import collections
+import os
+import shutil
+import tempfile
+
+from adjustable_style import images
+from adjustable_style.errors import UsageError
+from adjustable_style.stylize import figures
+
+IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
+ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
+
+
+def _missing_folder(folder):
+    """Why `folder` cannot hold outputs: missing, or not a folder at all."""
+    if os.path.exists(folder):
+        return f"{folder} is not a folder"
+    return f"folder {folder} does not exist"
+
+
+def _output_is_folder(output):
+    return (
+        output.endswith(("/", os.sep)) or os.path.isdir(output) or not os.path.splitext(output)[1]
+    )
+
+
+def _suffix_for(kind):
+    return {"images": "", "sweep": "_sweep", "animation": ""}[kind]
+
+
+def _unique_stems(files):
+    """Output names for content files: `photo` for photo.jpg, made unique.
+
+    a.jpg and a.png become a_jpg and a_png; the same name in two folders
+    becomes x and x_2.
+    """
+    split = [os.path.splitext(os.path.basename(f)) for f in files]
+    extensions = collections.defaultdict(set)
+    for stem, ext in split:
+        extensions[stem].add(ext.lower())
+    unique, used = [], set()
+    for stem, ext in split:
+        if len(extensions[stem]) > 1:
+            stem += "_" + ext.lstrip(".").lower()
+        candidate, n = stem, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{stem}_{n}"
+        used.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def plan_outputs(files, kind, num_samples, output, grid=False):
+    """Final output paths: `plan[i]` lists those of `files[i]`.
+
+    `output` is a file when it has an image extension (one output in all),
+    otherwise a folder (made if missing; its parent must exist), where each
+    output is named after its content file.
+    """
+    allowed = ANIMATION_EXTENSIONS if kind == "animation" else IMAGE_EXTENSIONS
+    per_file = num_samples if kind == "images" else 1
+    total = len(files) * per_file
+    if not output:
+        raise UsageError("no output given; pass --output=FILE or FOLDER")
+    if _output_is_folder(output):
+        folder = output
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise images.ImageError(
+                f"{output}: exists and is not a folder; give a file name with "
+                f"an extension ({', '.join(allowed)}) or a folder"
+            )
+        if not os.path.isdir(folder):
+            parent = os.path.dirname(os.path.abspath(folder))
+            if not os.path.isdir(parent):
+                raise images.ImageError(
+                    f"{output}: cannot make this output folder, {_missing_folder(parent)}"
+                )
+        ext = ".gif" if kind == "animation" else ".png"
+        plan = []
+        for path, stem in zip(files, _unique_stems(files)):
+            stem += "_grid" if grid else _suffix_for(kind)
+            if per_file == 1:
+                names = [stem + ext]
+            else:
+                names = [f"{stem}_{k}{ext}" for k in range(per_file)]
+            plan.append([os.path.join(folder, n) for n in names])
+    else:
+        ext = os.path.splitext(output)[1].lower()
+        if ext not in allowed:
+            what = "an animation" if kind == "animation" else "an image"
+            raise images.ImageError(
+                f"{output}: cannot save {what} with extension {ext!r}; use one of "
+                f"{', '.join(allowed)} (or a folder name without an extension)"
+            )
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            raise images.ImageError(f"{output}: {_missing_folder(folder)}")
+        if os.path.exists(output) and not os.path.isfile(output):
+            raise images.ImageError(f"{output}: exists and is not a regular file")
+        if ext == ".mp4":
+            figures.check_mp4_support()
+        if total > 1:
+            raise UsageError(
+                f"--output={output} is one file but this run makes {total} outputs; "
+                "give a folder (a name without an extension)"
+            )
+        plan = [[output]]
+    inputs = {os.path.realpath(f) for f in files}
+    for paths in plan:
+        for path in paths:
+            if os.path.realpath(path) in inputs:
+                raise UsageError(
+                    f"{path}: would overwrite a content image; choose another --output"
+                )
+            if os.path.isdir(path):
+                raise images.ImageError(f"{path}: is a folder, not a file name")
+    return plan
+
+
+class Staging:
+    """Collects outputs in a hidden folder; moves them into place on commit."""
+
+    def __init__(self, folder):
+        self.folder = os.path.abspath(folder)
+        near = self.folder if os.path.isdir(self.folder) else os.path.dirname(self.folder)
+        try:
+            self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
+        except OSError as error:
+            # mkdtemp's message names the hidden staging folder, which the
+            # user never asked for.
+            raise images.ImageError(
+                f"{near}: cannot write outputs there ({error.strerror or error})"
+            ) from None
+        self.moves = []
+
+    def path_for(self, final):
+        staged = os.path.join(self.dir, f"{len(self.moves)}-{os.path.basename(final)}")
+        self.moves.append((staged, final))
+        return staged
+
+    def commit(self):
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            for staged, final in self.moves:
+                os.replace(staged, final)
+        except OSError as error:
+            raise images.ImageError(
+                f"{error.filename or self.folder}: cannot write the output "
+                f"({error.strerror or error})"
+            ) from None
+        self.discard()
+
+    def discard(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
