@@ -66,6 +66,7 @@ from adjustable_style.cli import UsageError  # noqa: E402
 # import them from here (figure6.py, diversity.py).
 from experiments.harness import (  # noqa: E402, F401
     DEFAULT_STYLE_IMAGE_SIZE,
+    INPUT_FLAGS,
     MIN_IMAGE_SIZE,
     RESULTS_DIR,
     _device,
@@ -463,12 +464,7 @@ def _command(fv):
         PROGRAM,
         fv,
         (
-            "model",
-            "content",
-            "style_image",
-            "vgg_weights",
-            "image_size",
-            "style_scale",
+            *INPUT_FLAGS,
             "steps",
             "sweep_steps",
             "sweep_photo",

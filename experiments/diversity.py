@@ -797,11 +797,7 @@ def _command(fv):
         PROGRAM,
         fv,
         (
-            "model",
-            "content",
-            "style_image",
-            "vgg_weights",
-            "image_size",
+            *adj.INPUT_FLAGS,
             "samples",
             "seed",
             "max_images",
@@ -859,7 +855,7 @@ def run(fv):
     from adjustable_style import noise
 
     depth = noise.DEFAULT_DEPTH if fv.noise_depth is None else fv.noise_depth
-    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
+    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale)
     style_layers = loaded.style_layers
     feature_layer = FEATURE_LAYER if FEATURE_LAYER in loaded.spec.layers else style_layers[-1]
     evaluator = adj.Evaluator(

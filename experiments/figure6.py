@@ -700,12 +700,8 @@ def _command(fv):
         PROGRAM,
         fv,
         (
-            "model",
+            *adj.INPUT_FLAGS,
             "bases",
-            "content",
-            "style_image",
-            "vgg_weights",
-            "image_size",
             "max_images",
             "figure_photo",
             "output_dir",
@@ -757,7 +753,7 @@ def run(fv):
     cli.quiet_tensorflow_import()
     from adjustable_style.model import networks
 
-    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
+    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale)
     style_layers = loaded.style_layers
     stylizers = []
     for entry, path, _, weights in bases:

@@ -80,6 +80,11 @@ def define_input_flags(fv):
     )
 
 
+# The flags `define_input_flags` defines, in the order a reproducing command
+# names them.
+INPUT_FLAGS = ("model", "content", "style_image", "vgg_weights", "image_size", "style_scale")
+
+
 def model_name(spec, path):
     """A short name for the model: the shipped name or its folder's name."""
     if spec and spec in model_files.shipped_models() and not os.path.exists(spec):

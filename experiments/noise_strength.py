@@ -305,11 +305,7 @@ def _command(fv):
         PROGRAM,
         fv,
         (
-            "model",
-            "content",
-            "style_image",
-            "vgg_weights",
-            "image_size",
+            *adj.INPUT_FLAGS,
             "samples",
             "num_points",
             "seed",
@@ -370,7 +366,7 @@ def run(fv):
     cli.quiet_tensorflow_import()
     from adjustable_style import noise
 
-    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights)
+    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale)
     evaluator = adj.Evaluator(
         loaded.stylizer,
         loaded.loss_net,
