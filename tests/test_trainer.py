@@ -267,3 +267,54 @@ def test_raw_losses_are_those_of_the_full_loss_network(vgg19_spec, random_vgg19,
         losses.style_loss(ours[n], g) for n, g in zip(vgg19_spec.style_layers, t.style_grams)
     ]
     np.testing.assert_allclose(raw, np.stack(expected, -1), rtol=1e-5)
+
+
+def test_zero_alpha_color_shift_counts_only_the_all_zero_samples():
+    content = np.full((3, 4, 4, 3), 0.5, np.float32)
+    # A uniform blue cast of 10 levels on every output.
+    stylized = content + np.array([0.0, 0.0, 10 / 255], np.float32)
+    alpha = np.array([[0, 0, 0], [0, 1, 0], [0.5, 0.5, 0.5]], np.float32)
+    shift = np.asarray(trainer.zero_alpha_color_shift(content, stylized, alpha))
+    # BT.601: blue moves Cb by 0.5 and Cr by -0.081312 of its change.
+    np.testing.assert_allclose(shift, [25 + (0.81312) ** 2, 0, 0], rtol=1e-4)
+    # A change of brightness alone is no colour shift.
+    brighter = np.asarray(trainer.zero_alpha_color_shift(content, content + 0.1, alpha))
+    np.testing.assert_allclose(brighter, 0, atol=1e-3)
+
+
+def test_zero_alpha_color_weight_adds_the_shift_to_the_objective(
+    vgg19_spec, random_vgg19, images
+):
+    content, style = images
+    alpha = np.array([[0, 0, 0], [1, 1, 1]], np.float32)
+
+    def objective(weight):
+        keras.utils.set_random_seed(3)
+        t = trainer.StyleTransferTrainer(
+            networks.build_adjustable_stylizer(vgg19_spec.style_layers),
+            random_vgg19,
+            vgg19_spec,
+            style,
+            ema_decay=1.0,
+            zero_alpha_color_weight=weight,
+        )
+        stylized = np.asarray(t(content[:2], alpha))
+        _, (per_sample, _, _) = t.compute_objective(content[:2], alpha)
+        return np.asarray(per_sample), trainer.zero_alpha_color_shift(
+            content[:2], stylized, alpha
+        )
+
+    plain, _ = objective(0.0)
+    anchored, shift = objective(0.5)
+    shift = np.asarray(shift)
+    assert shift[0] > 0 and shift[1] == 0
+    np.testing.assert_allclose(anchored - plain, 0.5 * shift, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="for the adjustable model"):
+        trainer.StyleTransferTrainer(
+            networks.build_base_stylizer(),
+            random_vgg19,
+            vgg19_spec,
+            style,
+            style_weights=[1.0, 1.0, 1.0],
+            zero_alpha_color_weight=0.1,
+        )

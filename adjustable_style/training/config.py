@@ -139,6 +139,14 @@ class TrainConfig:
         "much sooner with it; the shipped models' fine-tuning stages used 0.75 "
         "(experiments/train_shipped_models.sh).",
     )
+    zero_alpha_color_weight: float = _setting(
+        0.0,
+        "Not in the paper: weight of the squared shift of the mean chroma (Cb, Cr, "
+        "levels of 255) from the photo's, on the samples drawn at alpha = 0. The "
+        "content loss alone lets alpha = 0 keep a tint of the palette; 0.05 makes "
+        "a 10-level tint cost about as much as the content term at weight 0.1. "
+        "Adjustable model only.",
+    )
     save_every: int = _setting(1000, "Steps between checkpoints.")
     log_every: int = _setting(100, "Steps between progress/TensorBoard updates.")
     strategy: str = _setting(
@@ -198,6 +206,13 @@ class TrainConfig:
             raise UsageError("--alpha_edge_probability must be in [0, 1]")
         if self.model_type not in MODEL_TYPES:
             raise UsageError(f"--model_type must be one of {MODEL_TYPES}")
+        if not _number("zero_alpha_color_weight", self.zero_alpha_color_weight) >= 0:
+            raise UsageError("--zero_alpha_color_weight must be a non-negative number")
+        if self.model_type == "base" and self.zero_alpha_color_weight:
+            raise UsageError(
+                "--zero_alpha_color_weight is for --model_type=adjustable (the base model "
+                "draws no alpha)"
+            )
         if self.model_type == "base" and self.alpha_edge_probability:
             # The base model draws no alpha; the value would only be recorded.
             raise UsageError(

@@ -302,6 +302,7 @@ def build_trainer(run, jit_compile):
             config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
         ),
         loss_normalization=config.loss_normalization,
+        zero_alpha_color_weight=config.zero_alpha_color_weight,
     )
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
     run.trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
@@ -492,6 +493,7 @@ def record(run, step):
             "alpha_edge_probability": config.alpha_edge_probability,
             "content_weight": config.content_weight,
             "ema_decay": config.ema_decay,
+            "zero_alpha_color_weight": config.zero_alpha_color_weight,
         }
     )
     record = {
@@ -517,6 +519,7 @@ def record(run, step):
         "content_weight": config.content_weight,
         "ema_decay": config.ema_decay,
         "alpha_edge_probability": config.alpha_edge_probability,
+        "zero_alpha_color_weight": config.zero_alpha_color_weight,
         "ema": [float(v) for v in keras.ops.convert_to_numpy(run.trainer.normalizer.ema)],
         "final_losses": {k: float(v) for k, v in run.callback.last_logs.items()},
         "skipped_content_files": run.stats.bad,

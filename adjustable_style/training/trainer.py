@@ -45,6 +45,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from adjustable_style import color
 from adjustable_style.model import loss_network as loss_network_lib
 from adjustable_style.model import losses as losses_lib
 from adjustable_style.model import networks
@@ -119,6 +120,20 @@ def stateless_uniform(shape, seed):
     return tf.random.stateless_uniform(shape, seed=seed)
 
 
+def zero_alpha_color_shift(content, stylized, alpha):
+    """(B,) squared mean-chroma shift, in levels of 255, where alpha is all 0.
+
+    The mean of a linear colour transform is the transform of the mean, so
+    the images' mean RGB is all that is converted.
+    """
+    at_zero = ops.cast(ops.all(ops.equal(alpha, 0.0), axis=-1), "float32")
+    mean_shift = ops.mean(ops.cast(stylized, "float32"), axis=(1, 2)) - ops.mean(
+        ops.cast(content, "float32"), axis=(1, 2)
+    )
+    chroma = 255.0 * color.ycbcr(mean_shift)[:, 1:]
+    return at_zero * ops.sum(ops.square(chroma), axis=-1)
+
+
 class StyleTransferTrainer(keras.Model):
     """Trains a stylizer against a frozen loss network and one style image.
 
@@ -142,6 +157,11 @@ class StyleTransferTrainer(keras.Model):
         its EMA before the weights apply) or "none" (the weights multiply
         the raw losses, as in Johnson et al.). The EMAs are tracked either
         way, for the logs.
+      zero_alpha_color_weight: weight of a term not in the paper: for the
+        samples whose alpha is all 0, the squared distance (levels of 255)
+        of the output's mean chroma (Cb, Cr) from the photo's. 0 (the
+        paper) leaves alpha = 0 to the content loss alone, which does not
+        see a uniform colour cast.
 
     The whole training state (weights, optimizer slots and step, EMAs) is
     Keras variables: `save_weights`/`load_weights` (`.weights.h5`) resume a
@@ -160,6 +180,7 @@ class StyleTransferTrainer(keras.Model):
         seed=0,
         alpha_edge_probability=0.0,
         loss_normalization="eq8",
+        zero_alpha_color_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -209,6 +230,13 @@ class StyleTransferTrainer(keras.Model):
                 f"got {loss_normalization!r}"
             )
         self.loss_normalization = loss_normalization
+        if not zero_alpha_color_weight >= 0.0:
+            raise ValueError(
+                f"zero_alpha_color_weight must be >= 0, got {zero_alpha_color_weight}"
+            )
+        if zero_alpha_color_weight and not self.adjustable:
+            raise ValueError("zero_alpha_color_weight is for the adjustable model")
+        self.zero_alpha_color_weight = float(zero_alpha_color_weight)
         self.loss_names = ["content"] + [f"style_{n}" for n in spec.style_layers]
         self.normalizer = losses_lib.LossNormalizer(
             1 + num_style, decay=ema_decay, name="loss_normalizer"
@@ -365,11 +393,15 @@ class StyleTransferTrainer(keras.Model):
         if alpha is None:
             alpha = self._loss_weights(ops.shape(content)[0], self._step_seed(salt=0))
         alpha = ops.cast(alpha, "float32")
-        _, raw = self.compute_raw_losses(
+        stylized, raw = self.compute_raw_losses(
             content, alpha if self.adjustable else None, training=training
         )
         ema = self.normalizer.update(_global_mean(ops.mean(raw, axis=0)))
         per_sample, normalized = self._weighted_loss(raw, alpha, ema)
+        if self.zero_alpha_color_weight:
+            per_sample = per_sample + self.zero_alpha_color_weight * zero_alpha_color_shift(
+                content, stylized, alpha
+            )
         return ops.mean(per_sample), (per_sample, raw, normalized)
 
     def compute_evaluation(self, content, alpha=None):
