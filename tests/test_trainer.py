@@ -282,9 +282,7 @@ def test_zero_alpha_color_shift_counts_only_the_all_zero_samples():
     np.testing.assert_allclose(brighter, 0, atol=1e-3)
 
 
-def test_zero_alpha_color_weight_adds_the_shift_to_the_objective(
-    vgg19_spec, random_vgg19, images
-):
+def test_zero_alpha_color_weight_adds_the_shift_to_the_objective(vgg19_spec, random_vgg19, images):
     content, style = images
     alpha = np.array([[0, 0, 0], [1, 1, 1]], np.float32)
 
@@ -300,9 +298,7 @@ def test_zero_alpha_color_weight_adds_the_shift_to_the_objective(
         )
         stylized = np.asarray(t(content[:2], alpha))
         _, (per_sample, _, _) = t.compute_objective(content[:2], alpha)
-        return np.asarray(per_sample), trainer.zero_alpha_color_shift(
-            content[:2], stylized, alpha
-        )
+        return np.asarray(per_sample), trainer.zero_alpha_color_shift(content[:2], stylized, alpha)
 
     plain, _ = objective(0.0)
     anchored, shift = objective(0.5)

@@ -231,9 +231,7 @@ class StyleTransferTrainer(keras.Model):
             )
         self.loss_normalization = loss_normalization
         if not zero_alpha_color_weight >= 0.0:
-            raise ValueError(
-                f"zero_alpha_color_weight must be >= 0, got {zero_alpha_color_weight}"
-            )
+            raise ValueError(f"zero_alpha_color_weight must be >= 0, got {zero_alpha_color_weight}")
         if zero_alpha_color_weight and not self.adjustable:
             raise ValueError("zero_alpha_color_weight is for the adjustable model")
         self.zero_alpha_color_weight = float(zero_alpha_color_weight)
