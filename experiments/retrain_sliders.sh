@@ -25,8 +25,9 @@
 # STEPS (600) steps each at 256 px, batch 2, bfloat16: about 20 min a model
 # on a two-core AMD EPYC with AVX512_BF16, with nothing else running.
 # Results: OUT_DIR/<name>/model.keras and experiments/results/sliders/<name>/
-# {short256,long512,long512_512px}/ (adjustability.py at 256 px output with
-# the style at 256 px short and 512 px long, then at 512 px output).
+# {short256,long512,long512_512px}/ (adjustability.py at 256 px output on
+# PHOTOS (5) photos with the style at 256 px short and 512 px long, then at
+# 512 px output on PHOTOS_512 (3) photos).
 set -euo pipefail
 
 if [[ $# -lt 4 ]]; then
@@ -65,13 +66,16 @@ print(round(512 * min(w, h) / max(w, h)))")
     --alpha_edge_probability=0.9 --ema_decay=1 --zero_alpha_color_weight=0.1 \
     --style_image_size="$long512"
   results="$repo/experiments/results/sliders/$name"
-  for run in short:256/256 long:512/256 long:512/512; do
-    scale=${run%/*} size=${run#*/}
-    dir="$results/${scale/:/}"
-    [[ $size == 256 ]] || dir="${dir}_${size}px"
+  for scale in short:256 long:512; do
     "$python" "$repo/experiments/adjustability.py" --model="$out/$name" \
       --content="$held_out" --vgg_weights="$vgg" --style_image="$style" \
-      --max_images="$photos" --style_scale="$scale" --image_size="$size" \
-      --output_dir="$dir"
+      --max_images="$photos" --style_scale="$scale" --image_size=256 \
+      --output_dir="$results/${scale/:/}"
   done
+  # 512 px output costs four times as much per photo: fewer photos and
+  # alpha steps.
+  "$python" "$repo/experiments/adjustability.py" --model="$out/$name" \
+    --content="$held_out" --vgg_weights="$vgg" --style_image="$style" \
+    --max_images="${PHOTOS_512:-3}" --steps=6 --sweep_steps=3 \
+    --style_scale=long:512 --image_size=512 --output_dir="$results/long512_512px"
 done
