@@ -142,10 +142,9 @@ class TrainConfig:
     zero_alpha_color_weight: float = _setting(
         0.0,
         "Not in the paper: weight of the squared shift of the mean chroma (Cb, Cr, "
-        "levels of 255) from the photo's, on the samples drawn at alpha = 0. The "
-        "content loss alone lets alpha = 0 keep a tint of the palette; with frozen "
-        "EMAs and --content_weight=0.1, 0.1 makes a 10-level tint cost about as "
-        "much as the content term. "
+        "levels of 255) from the photo's, on the samples drawn at alpha = 0. T's "
+        "instance norms keep the photo's mean colour from the output, so this moves "
+        "the one colour alpha = 0 paints toward the average photo's (docs/training.md). "
         "Adjustable model only.",
     )
     save_every: int = _setting(1000, "Steps between checkpoints.")
