@@ -23,7 +23,9 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", "starry_night", "A shipped model's name, a .keras file or a run folder.")
+flags.DEFINE_string(
+    "model", "starry_night", "A shipped model's name, a .keras file or a run folder."
+)
 flags.DEFINE_string("content", None, "A folder of photos.", required=True)
 flags.DEFINE_integer("max_images", 5, "Use at most this many photos.")
 flags.DEFINE_string("output", None, "Also write the table to this Markdown file.")
