@@ -9,8 +9,8 @@ import. Each script, when run, imports this module first:
         import _path  # noqa: F401  (the repository on sys.path)
 
 which puts the repository root in experiments/'s place. Imported by the
-tests, the scripts skip it: pytest runs from the repository root
-(pytest.ini's `pythonpath`).
+tests, the scripts skip it: pytest.ini's `pythonpath` has put the
+repository on sys.path already.
 """
 
 import os
