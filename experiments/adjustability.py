@@ -44,78 +44,23 @@ the stylizer and the loss network in one compiled function. Plots are drawn
 with Pillow, so the script needs nothing beyond the package's dependencies.
 """
 
-import math
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import os
-import sys
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(_HERE)
-if sys.path and os.path.abspath(sys.path[0]) == _HERE:
-    sys.path[0] = _REPO
-if _REPO not in sys.path:  # Imported by path (the tests): for `experiments.`.
-    sys.path.insert(0, _REPO)
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from adjustable_style import cli, images, model_files  # noqa: E402
-from adjustable_style.cli import UsageError  # noqa: E402
-
-# The shared pieces, also under this module's names for the scripts that
-# import them from here (figure6.py, diversity.py).
-from experiments.harness import (  # noqa: E402, F401
-    DEFAULT_STYLE_IMAGE_SIZE,
-    INPUT_FLAGS,
-    MIN_IMAGE_SIZE,
-    RESULTS_DIR,
-    _device,
-    _finite_or_none,
-    _g,
-    check_vgg_weights,
-    command_line,
-    define_input_flags,
-    find_style_image,
-    list_photos,
-    load_models,
-    model_name,
-    portable_path,
-    style_shorter_side,
-    write_outputs,
-)
-from experiments.measures import (  # noqa: E402, F401
-    Evaluator,
-    chroma_shift,
-    curve_alphas,
-    element_size,
-    figure7_stats,
-    mean_abs_levels,
-    psnr,
-    rankdata,
-    spearman,
-    summary,
-)
-from experiments.plots import picture_with_header, plot_figure7, sweep_picture  # noqa: E402, F401
+from adjustable_style import cli, images
+from experiments import harness
+from experiments.adjustability_measures import check_targets, measure_photo, over_photos
+from experiments.evaluators import Evaluator
+from experiments.plots import plot_figure7, sweep_picture
 
 PROGRAM = "experiments/adjustability.py"
-# What a shipped model must reach (medians over held-out photos): the style
-# ratio at alpha = 1 per style layer (in order; the paper's three), Figure
-# 7's end ratio with the others at 0 and Spearman's correlation with the
-# others at 0 and 1, the PSNR and the colour shift at alpha = 0, the mean
-# absolute difference of every pair of single-layer outputs, how much the
-# output moves when one slider goes 1 -> 0 with the others at 1 (and that
-# its own loss rises), and how much larger each deeper layer's elements are.
-TARGETS = {
-    "style_ratio_max": (0.15, 0.25, 0.5),
-    "figure7_end_ratio_max": 0.6,
-    "figure7_spearman_max": -0.9,
-    "psnr_alpha0_min_db": 18.0,
-    "single_layer_difference_min_levels": 15.0,
-    "chroma_shift_alpha0_max_levels": 4.0,
-    "switch_off_min_levels": 10.0,
-    "switch_off_own_loss_ratio_min": 1.0,
-    "element_growth_min": 1.25,
-}
+FILES = ("results.json", "results.md", "figure7.png", "sweep.png")
 
 
 def define_flags(flag_values=None):
@@ -124,197 +69,26 @@ def define_flags(flag_values=None):
     Only the command (or a test, on its own FlagValues) defines them, so
     importing this module never clashes with other commands' flags.
     """
-    fv = flags.FLAGS if flag_values is None else flag_values
-    define_input_flags(fv)
+    fv = harness.define_run_flags(
+        flag_values,
+        FILES,
+        "sweep_photo",
+        "Which photo (0-based, in sorted order) sweep.png shows.",
+        batch_size=11,
+    )
     flags.DEFINE_integer(
         "steps", 11, "Values of alpha_l from 0 to 1 on each Figure 7 curve.", flag_values=fv
     )
     flags.DEFINE_integer(
         "sweep_steps", 5, "Columns of sweep.png (alpha_l from 0 to 1).", flag_values=fv
     )
-    flags.DEFINE_integer(
-        "sweep_photo", 0, "Which photo (0-based, in sorted order) sweep.png shows.", flag_values=fv
-    )
-    flags.DEFINE_integer("max_images", 0, "Use at most this many photos (0 = all).", flag_values=fv)
-    flags.DEFINE_integer(
-        "batch_size", 11, "Stylized images per forward pass (memory grows with it).", flag_values=fv
-    )
-    flags.DEFINE_string(
-        "output_dir",
-        None,
-        "Where results.json, results.md, figure7.png and sweep.png go. "
-        "Default: experiments/results/<model name>.",
-        flag_values=fv,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Statistics (numpy only).
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Inputs.
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Measurement.
-# ---------------------------------------------------------------------------
-
-
-def check_targets(style_layers, style_at_1, content_at_0, figure7, figure3, others_at_1):
-    """Each TARGETS entry against the measured medians: a list of rows."""
-    rows = []
-
-    def row(what, value, bound, at_most):
-        met = (
-            value is not None
-            and math.isfinite(value)
-            and (value <= bound if at_most else value >= bound)
-        )
-        rows.append(
-            {
-                "what": what,
-                "value": value,
-                "target": f"{'<=' if at_most else '>='} {bound:g}",
-                "met": bool(met),
-            }
-        )
-
-    bounds = TARGETS["style_ratio_max"]
-    for k, layer in enumerate(style_layers):
-        if k < len(bounds):
-            row(
-                f"style ratio at alpha = 1, {layer}",
-                style_at_1[layer]["ratio"]["median"],
-                bounds[k],
-                True,
-            )
-    for layer in style_layers:
-        row(
-            f"Figure 7 end ratio, others at 0, {layer}",
-            figure7["others_0"][layer]["end_ratio"]["median"],
-            TARGETS["figure7_end_ratio_max"],
-            True,
-        )
-    for others in (0, 1):
-        for layer in style_layers:
-            row(
-                f"Figure 7 Spearman (median per photo), others at {others}, {layer}",
-                figure7[f"others_{others}"][layer]["spearman_per_photo_median"],
-                TARGETS["figure7_spearman_max"],
-                True,
-            )
-    row(
-        "PSNR vs photo at alpha = 0 (dB)",
-        content_at_0["psnr_db_alpha0"]["median"],
-        TARGETS["psnr_alpha0_min_db"],
-        False,
-    )
-    row(
-        "colour shift at alpha = 0, mean (Cb, Cr) vs photo (levels)",
-        content_at_0["chroma_shift_alpha0"]["median"],
-        TARGETS["chroma_shift_alpha0_max_levels"],
-        True,
-    )
-    for pair, values in figure3["differences"].items():
-        row(
-            f"Figure 3 single-layer outputs differ, {pair} (levels of 255)",
-            values["median"],
-            TARGETS["single_layer_difference_min_levels"],
-            False,
-        )
-    for pair, value in figure3["element_growth"].items():
-        row(
-            f"element size grows with depth, {pair} (ratio)",
-            value,
-            TARGETS["element_growth_min"],
-            False,
-        )
-    for layer in style_layers:
-        row(
-            f"slider 1 -> 0 with the others at 1 changes the output, {layer} (levels)",
-            others_at_1[layer]["levels"]["median"],
-            TARGETS["switch_off_min_levels"],
-            False,
-        )
-        row(
-            f"slider 1 -> 0 with the others at 1 raises its own loss, {layer} (ratio)",
-            others_at_1[layer]["own_loss_ratio"]["median"],
-            TARGETS["switch_off_own_loss_ratio_min"],
-            False,
-        )
-    return rows
-
-
-def measure_photo(evaluator, content, num_layers, steps):
-    """Every number of one photo (see the module docstring)."""
-    photo_style, content_features = evaluator.photo(content)
-    curves = curve_alphas(num_layers, steps)
-    ones = np.ones((1, num_layers), np.float32)
-    zeros = np.zeros((1, num_layers), np.float32)
-    requested = np.concatenate([ones, zeros] + list(curves.values()), axis=0)
-    # The curves share rows (alpha_l = 0 with others at 0 is all zeros, ...):
-    # run each distinct alpha once.
-    unique, inverse = np.unique(requested, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    style, content_loss, mse = evaluator.stylized(content, unique, content_features)
-    style, content_loss, mse = style[inverse], content_loss[inverse], mse[inverse]
-    result = {
-        "photo_style_loss": photo_style.astype(np.float64),
-        "style_loss_alpha1": style[0],
-        "style_loss_alpha0": style[1],
-        "content_loss_alpha1": content_loss[0],
-        "content_loss_alpha0": content_loss[1],
-        "mse_alpha1": mse[0],
-        "mse_alpha0": mse[1],
-        "curves": {},
-    }
-    row = 2
-    for others, index in curves:
-        # The swept layer's own loss at each step.
-        result["curves"][(others, index)] = style[row : row + steps, index]
-        row += steps
-    # Figure 3's single-layer outputs (one alpha_l = 1, the others 0), then
-    # all at 1, all at 0, and each slider switched off with the others at 1.
-    switched_off = 1.0 - np.eye(num_layers, dtype=np.float32)
-    outputs = evaluator.stylize(
-        content, np.concatenate([np.eye(num_layers, dtype=np.float32), ones, zeros, switched_off])
-    )
-    singles = outputs[:num_layers]
-    at_1, at_0 = outputs[num_layers], outputs[num_layers + 1]
-    result["chroma_shift_alpha0"] = chroma_shift(at_0, content)
-    result["switch_off_levels"] = [mean_abs_levels(at_1, off) for off in outputs[num_layers + 2 :]]
-    # The switched-off layer's own loss over its loss with every slider at 1:
-    # the first and last points of its Figure 7 curve with the others at 1.
-    result["switch_off_own_loss_ratio"] = [
-        float(result["curves"][(1, k)][0] / max(result["curves"][(1, k)][-1], 1e-30))
-        for k in range(num_layers)
-    ]
-    result["single_layer_differences"] = {
-        (i, j): mean_abs_levels(singles[i], singles[j])
-        for i in range(num_layers)
-        for j in range(i + 1, num_layers)
-    }
-    result["single_layer_element_size"] = [element_size(single, content) for single in singles]
-    return result
-
-
-# ---------------------------------------------------------------------------
-# Pictures (Pillow only).
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Reports.
-# ---------------------------------------------------------------------------
 
 
 def markdown(results):
     """results.md: the settings, the command and a table per measurement."""
     settings, model = results["settings"], results["model"]
     layers = model["style_layers"]
+    g = harness.format_number
     lines = [
         f"## Adjustability of `{model['name']}` on held-out photos",
         "",
@@ -338,7 +112,7 @@ def markdown(results):
     ]
     for t in results["targets"]:
         lines.append(
-            f"| {t['what']} | {_g(t['value'])} | {t['target']} | {'yes' if t['met'] else 'no'} |"
+            f"| {t['what']} | {g(t['value'])} | {t['target']} | {'yes' if t['met'] else 'no'} |"
         )
     met = sum(t["met"] for t in results["targets"])
     lines += [
@@ -357,7 +131,7 @@ def markdown(results):
     for name in layers:
         r = results["style_at_alpha_1"][name]["ratio"]
         lines.append(
-            f"| `{name}` | {_g(r['median'])} | {_g(r['mean'])} | {_g(r['min'])} | {_g(r['max'])} |"
+            f"| `{name}` | {g(r['median'])} | {g(r['mean'])} | {g(r['min'])} | {g(r['max'])} |"
         )
     c = results["content_at_alpha_0"]
     lines += [
@@ -374,7 +148,7 @@ def markdown(results):
     for a in ("0", "1"):
         loss, db = c[f"content_loss_alpha{a}"], c[f"psnr_db_alpha{a}"]
         lines.append(
-            f"| {a} | {_g(loss['median'])} ({_g(loss['mean'])}) | "
+            f"| {a} | {g(loss['median'])} ({g(loss['mean'])}) | "
             f"{db['median']:.2f} ({db['mean']:.2f}) |"
         )
     f7 = results["figure7"]
@@ -398,8 +172,8 @@ def markdown(results):
             end = s["end_ratio"]
             q25, q75 = s["normalized_q25"][-1], s["normalized_q75"][-1]
             lines.append(
-                f"| `{name}` | {others} | {_g(end['median'])} "
-                f"[{_g(q25)}, {_g(q75)}] | {s['spearman_pooled']:+.3f} | "
+                f"| `{name}` | {others} | {g(end['median'])} "
+                f"[{g(q25)}, {g(q75)}] | {s['spearman_pooled']:+.3f} | "
                 f"{s['spearman_per_photo_median']:+.3f} |"
             )
     f3 = results["figure3"]
@@ -416,10 +190,10 @@ def markdown(results):
         "|---|---:|",
     ]
     for pair, v in f3["differences"].items():
-        lines.append(f"| {pair} | {_g(v['median'])} [{_g(v['min'])}, {_g(v['max'])}] |")
+        lines.append(f"| {pair} | {g(v['median'])} [{g(v['min'])}, {g(v['max'])}] |")
     lines += ["", "| layer alone | element size (px) |", "|---|---:|"]
     for layer, v in f3["element_size_px"].items():
-        lines.append(f"| `{layer}` | {_g(v['median'])} [{_g(v['min'])}, {_g(v['max'])}] |")
+        lines.append(f"| `{layer}` | {g(v['median'])} [{g(v['min'])}, {g(v['max'])}] |")
     lines += [
         "",
         "Deeper layers give larger elements (median sizes increasing with "
@@ -439,15 +213,15 @@ def markdown(results):
     for layer, v in results["others_at_1"].items():
         levels, ratio = v["levels"], v["own_loss_ratio"]
         lines.append(
-            f"| `{layer}` | {_g(levels['median'])} [{_g(levels['min'])}, {_g(levels['max'])}] "
-            f"| {_g(ratio['median'])} [{_g(ratio['min'])}, {_g(ratio['max'])}] |"
+            f"| `{layer}` | {g(levels['median'])} [{g(levels['min'])}, {g(levels['max'])}] "
+            f"| {g(ratio['median'])} [{g(ratio['min'])}, {g(ratio['max'])}] |"
         )
     shift = c["chroma_shift_alpha0"]
     lines += [
         "",
         f"Colour shift at alpha = 0 (distance of the mean (Cb, Cr) from the "
-        f"photo's, levels): median {_g(shift['median'])} [{_g(shift['min'])}, "
-        f"{_g(shift['max'])}].",
+        f"photo's, levels): median {g(shift['median'])} [{g(shift['min'])}, "
+        f"{g(shift['max'])}].",
         "",
         "![Figure 7: normalized style loss per layer against its alpha](figure7.png)",
         "",
@@ -458,70 +232,23 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def _command(fv):
-    """The command line that reproduces the run (flags that change results)."""
-    return command_line(
-        PROGRAM,
-        fv,
-        (
-            *INPUT_FLAGS,
-            "steps",
-            "sweep_steps",
-            "sweep_photo",
-            "max_images",
-            "output_dir",
-        ),
-        omit_zero=("sweep_photo", "max_images"),
-    )
-
-
-def _check(fv):
-    if not fv.content:
-        raise UsageError("--content is required: the held-out photos to measure on")
-    for name, minimum in (
-        ("image_size", MIN_IMAGE_SIZE),
-        ("steps", 2),
-        ("sweep_steps", 2),
-        ("batch_size", 1),
-        ("max_images", 0),
-        ("sweep_photo", 0),
-    ):
-        if fv[name].value < minimum:
-            raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
-
-
-def main(argv, flag_values=None):
-    """The command: runs every measurement and writes the outputs.
-
-    Returns None (absl's `app.run` exits with main's return value); the
-    numbers are in `results.json`, or returned by `run`.
-    """
-    if len(argv) > 1:
-        raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    run(flags.FLAGS if flag_values is None else flag_values)
-
-
 def run(fv):
     """Runs every measurement on parsed flags `fv`, writes the outputs and
     returns the results dict (what results.json holds)."""
-    _check(fv)
+    harness.check_flags(fv, "sweep_photo", (("steps", 2), ("sweep_steps", 2)))
     started = time.perf_counter()
-
-    # Fail on paths before TensorFlow starts.
-    model_path = model_files.resolve_model_path(fv.model or None)
-    photos = list_photos(fv, "sweep_photo")
-    name = model_name(fv.model, model_path)
-    output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
+    given = harness.inputs(fv, "sweep_photo")  # Fails on paths before TensorFlow starts.
+    model_path, photos, name = given.model_path, given.photos, given.name
 
     cli.quiet_tensorflow_import()
-    loaded = load_models(fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale)
-    stylizer, record, style_layers = loaded.stylizer, loaded.record, loaded.style_layers
-    network, spec, loss_net = loaded.network, loaded.spec, loaded.loss_net
+    loaded = harness.load_models(
+        fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale
+    )
+    record, style_layers = loaded.record, loaded.style_layers
+    network, spec = loaded.network, loaded.spec
     style_path, style_size, style = loaded.style_path, loaded.style_size, loaded.style
     same_style = loaded.same_style
-    evaluator = Evaluator(
-        stylizer, loss_net, spec.content_layer, style_layers, style, fv.batch_size
-    )
+    evaluator = Evaluator.of(loaded, fv.batch_size)
     setup_seconds = time.perf_counter() - started
     print(
         f"Model {name} ({model_path}): alpha over {', '.join(style_layers)}; "
@@ -543,69 +270,11 @@ def run(fv):
             flush=True,
         )
 
-    # 1. Style at alpha = 1.
-    style_at_1 = {}
-    for k, layer in enumerate(style_layers):
-        photo_loss = np.array([p["photo_style_loss"][k] for p in per_photo])
-        stylized = np.array([p["style_loss_alpha1"][k] for p in per_photo])
-        style_at_1[layer] = {
-            "ratio": summary(stylized / photo_loss),
-            "ratio_per_photo": (stylized / photo_loss).tolist(),
-            "style_loss_photo": photo_loss.tolist(),
-            "style_loss_alpha1": stylized.tolist(),
-            "style_loss_alpha0": [float(p["style_loss_alpha0"][k]) for p in per_photo],
-        }
-    # 2. Content at alpha = 0 (and 1 for reference).
-    content_at_0 = {}
-    for a in ("0", "1"):
-        loss = np.array([p[f"content_loss_alpha{a}"] for p in per_photo])
-        db = psnr([p[f"mse_alpha{a}"] for p in per_photo])
-        content_at_0[f"content_loss_alpha{a}"] = summary(loss)
-        content_at_0[f"content_loss_alpha{a}_per_photo"] = loss.tolist()
-        content_at_0[f"psnr_db_alpha{a}"] = summary(db)
-        content_at_0[f"psnr_db_alpha{a}_per_photo"] = db.tolist()
-    shifts = [p["chroma_shift_alpha0"] for p in per_photo]
-    content_at_0["chroma_shift_alpha0"] = {**summary(shifts), "per_photo": shifts}
-    # 3. Figure 7.
-    alphas = np.linspace(0.0, 1.0, fv.steps)
-    figure7 = {"alphas": alphas.tolist()}
-    for others in (0, 1):
-        figure7[f"others_{others}"] = {
-            layer: figure7_stats(alphas, [p["curves"][(others, k)] for p in per_photo])
-            for k, layer in enumerate(style_layers)
-        }
-
-    # 4. Figure 3 in numbers: the single-layer outputs.
-    figure3 = {"differences": {}, "element_size_px": {}}
-    for i, j in per_photo[0]["single_layer_differences"]:
-        values = [p["single_layer_differences"][(i, j)] for p in per_photo]
-        figure3["differences"][f"{style_layers[i]} vs {style_layers[j]}"] = {
-            **summary(values),
-            "per_photo": values,
-        }
-    for k, layer in enumerate(style_layers):
-        values = [p["single_layer_element_size"][k] for p in per_photo]
-        figure3["element_size_px"][layer] = {**summary(values), "per_photo": values}
-    sizes = [figure3["element_size_px"][layer]["median"] for layer in style_layers]
-    figure3["deeper_layers_larger_elements"] = bool(all(a < b for a, b in zip(sizes, sizes[1:])))
-    figure3["element_growth"] = {
-        f"{deeper} / {shallower}": b / a if a > 0 else float("nan")
-        for (shallower, a), (deeper, b) in zip(
-            zip(style_layers, sizes), zip(style_layers[1:], sizes[1:])
-        )
-    }
-    # 5. Each slider 1 -> 0 with the others at 1.
-    others_at_1 = {
-        layer: {
-            key: {**summary(values), "per_photo": values}
-            for key, values in (
-                ("levels", [p["switch_off_levels"][k] for p in per_photo]),
-                ("own_loss_ratio", [p["switch_off_own_loss_ratio"][k] for p in per_photo]),
-            )
-        }
-        for k, layer in enumerate(style_layers)
-    }
-    targets = check_targets(style_layers, style_at_1, content_at_0, figure7, figure3, others_at_1)
+    # 1-5: style at alpha = 1, content at alpha = 0, Figures 7 and 3, the sliders.
+    sections = over_photos(per_photo, style_layers, fv.steps)
+    targets = check_targets(style_layers, *sections.values())
+    figure7 = sections["figure7"]
+    alphas = np.array(figure7["alphas"])
 
     # 6. The Figure 3 sweep on one photo.
     from adjustable_style import alpha_vectors as alpha_lib
@@ -621,10 +290,12 @@ def run(fv):
 
     seconds = time.perf_counter() - started
     results = {
-        "command": _command(fv),
+        "command": harness.command_line(
+            PROGRAM, fv, ("steps", "sweep_steps", "sweep_photo", "max_images")
+        ),
         "model": {
             "name": name,
-            "path": portable_path(model_path, "MODEL"),
+            "path": harness.portable_path(model_path, "MODEL"),
             "style_layers": style_layers,
             "content_layer": spec.content_layer,
             "style_image": os.path.basename(style_path),
@@ -634,7 +305,7 @@ def run(fv):
             "training_steps": record.get("steps"),
         },
         "settings": {
-            "content": portable_path(fv.content, "HELD_OUT_PHOTOS/"),
+            "content": harness.portable_path(fv.content, "HELD_OUT_PHOTOS/"),
             "photos": [os.path.basename(p) for p in photos],
             "num_photos": len(photos),
             "image_size": fv.image_size,
@@ -643,18 +314,14 @@ def run(fv):
             "sweep_photo": os.path.basename(photos[fv.sweep_photo]),
             "loss_network": network,
             "vgg_weights": os.path.basename(fv.vgg_weights),
-            "device": _device(),
+            "device": harness.device_name(),
         },
-        "style_at_alpha_1": style_at_1,
-        "content_at_alpha_0": content_at_0,
-        "figure7": figure7,
-        "figure3": figure3,
-        "others_at_1": others_at_1,
+        **sections,
         "targets": targets,
         "all_targets_met": all(t["met"] for t in targets),
         "seconds": seconds,
     }
-    results = _finite_or_none(results)
+    results = harness.finite_or_none(results)
     report = markdown(results)
 
     # Everything is computed: now write, each file atomically.
@@ -689,8 +356,8 @@ def run(fv):
             os.path.basename(photos[fv.sweep_photo]),
         ),
     )
-    write_outputs(
-        output_dir,
+    harness.write_outputs(
+        given.output_dir,
         {"results.json": results},
         {"results.md": report},
         {"figure7.png": figure, "sweep.png": picture},
@@ -698,6 +365,8 @@ def run(fv):
     )
     return results
 
+
+main = harness.command_main(run)
 
 if __name__ == "__main__":
     define_flags()

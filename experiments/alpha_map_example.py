@@ -14,18 +14,18 @@ with block4_conv4 = 1 in the sky and alpha 0.2 elsewhere, which is
         --alpha_outside=0.2 --output=out.png
 """
 
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import argparse
 import os
-import sys
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from adjustable_style import alpha_maps, images  # noqa: E402
+from adjustable_style import alpha_maps, images
 from adjustable_style.inference import runtime
-from adjustable_style.stylize import figures  # noqa: E402
+from adjustable_style.stylize import figures
+from experiments.harness import REPO
 
 PHOTO = os.path.join(REPO, "adjustable_style", "examples", "rocket.jpg")
 SKY = "0.2,0.2,1"

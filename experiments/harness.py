@@ -1,6 +1,20 @@
-"""What every experiment command shares: the input flags, loading the model,
-its style and the loss network, the photos, the reproducing command line and
-writing the outputs (each file atomically)."""
+"""What every experiment command shares: its flags (the inputs, the photos
+it uses and shows, the batch size, where outputs go) and their checks, loading
+the model, its style and the loss network, the photos, the reproducing command
+line, the paths results name, and writing the outputs (each file atomically).
+
+A command is then its own flags, its measurements and its report:
+
+    def define_flags(flag_values=None):
+        fv = harness.define_run_flags(flag_values, FILES, "figure_photo", ...)
+        flags.DEFINE_integer("samples", ...)
+
+    def run(fv):
+        harness.check_flags(fv, "figure_photo", (("samples", 2),))
+        ...
+
+    main = harness.command_main(run)
+"""
 
 import json
 import math
@@ -11,7 +25,7 @@ import time
 import numpy as np
 from absl import flags
 
-from adjustable_style import images, model_files
+from adjustable_style import cli, images, model_files
 from adjustable_style.cli import UsageError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,6 +97,77 @@ def define_input_flags(fv):
 # The flags `define_input_flags` defines, in the order a reproducing command
 # names them.
 INPUT_FLAGS = ("model", "content", "style_image", "vgg_weights", "image_size", "style_scale")
+# Flags a reproducing command leaves out when 0 (their default).
+OMIT_ZERO = ("max_images", "figure_photo", "sweep_photo", "seed")
+
+
+def define_run_flags(flag_values, files, photo, photo_help, batch_size=8, batch_help=None):
+    """Defines the input flags, then --`photo` (which photo the pictures
+    show), --max_images, --batch_size and --output_dir (where `files` go).
+
+    `flag_values` defaults to absl's FLAGS; returns the FlagValues.
+    """
+    fv = flags.FLAGS if flag_values is None else flag_values
+    define_input_flags(fv)
+    flags.DEFINE_integer(photo, 0, photo_help, flag_values=fv)
+    flags.DEFINE_integer("max_images", 0, "Use at most this many photos (0 = all).", flag_values=fv)
+    flags.DEFINE_integer(
+        "batch_size",
+        batch_size,
+        batch_help or "Stylized images per forward pass (memory grows with it).",
+        flag_values=fv,
+    )
+    flags.DEFINE_string(
+        "output_dir",
+        None,
+        f"Where {', '.join(files)} go. Default: experiments/results/<model name>.",
+        flag_values=fv,
+    )
+    return fv
+
+
+def check_flags(fv, photo, minimums=()):
+    """--content is given, and each of `define_run_flags`' numbers and of
+    `minimums` ((flag, least value) pairs) is at least its least value."""
+    if not fv.content:
+        raise UsageError("--content is required: the held-out photos to measure on")
+    for name, minimum in (
+        ("image_size", MIN_IMAGE_SIZE),
+        *minimums,
+        ("max_images", 0),
+        (photo, 0),
+        ("batch_size", 1),
+    ):
+        if fv[name].value < minimum:
+            raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
+
+
+def command_main(run):
+    """The `main(argv, flag_values=None)` of a command whose work is `run(fv)`.
+
+    It returns None (absl's `app.run` exits with main's return value); the
+    numbers are in the JSON file, or returned by `run`.
+    """
+
+    def main(argv, flag_values=None):
+        cli.check_no_arguments(argv)
+        run(flags.FLAGS if flag_values is None else flag_values)
+
+    return main
+
+
+def inputs(fv, photo):
+    """What a command resolves before TensorFlow starts (so that it fails on
+    paths first): model_path, photos, name and output_dir."""
+    import types
+
+    model_path = model_files.resolve_model_path(fv.model or None)
+    photos = list_photos(fv, photo)
+    name = model_name(fv.model, model_path)
+    output_dir = fv.output_dir or os.path.join(RESULTS_DIR, name)
+    return types.SimpleNamespace(
+        model_path=model_path, photos=photos, name=name, output_dir=output_dir
+    )
 
 
 def model_name(spec, path):
@@ -157,6 +242,11 @@ def portable_path(path, placeholder=None):
     return path
 
 
+def recorded_path(path):
+    """`path` relative to the repository when inside it, else its file name."""
+    return portable_path(os.path.abspath(path))
+
+
 def load_models(model_spec, model_path, style_image, vgg_weights, style_scale="training"):
     """The adjustable stylizer, its record, the style image and the loss network.
 
@@ -219,12 +309,12 @@ def load_models(model_spec, model_path, style_image, vgg_weights, style_scale="t
     )
 
 
-def _finite_or_none(value):
+def finite_or_none(value):
     """JSON-safe numbers: NaN and infinities become null."""
     if isinstance(value, dict):
-        return {str(k): _finite_or_none(v) for k, v in value.items()}
+        return {str(k): finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -232,19 +322,22 @@ def _finite_or_none(value):
     return value
 
 
-def _g(value, digits=3):
+def format_number(value, digits=3):
+    """A report's number: `digits` significant digits, "n/a" when missing."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def command_line(program, fv, names, omit_zero=()):
-    """`python PROGRAM --flag=value ...` for the flags `names` of `fv`, quoted.
+def command_line(program, fv, names):
+    """The command that reproduces a run, quoted: `python PROGRAM`, the input
+    flags, the flags `names` of `fv`, then --output_dir.
 
-    Unset flags are left out, and so are those in `omit_zero` when 0.
+    Unset flags are left out, and so are those of OMIT_ZERO when 0; paths
+    outside the repository are named by PATH_PLACEHOLDERS.
     """
     parts = ["python", program]
-    for name in names:
+    for name in (*INPUT_FLAGS, *names, "output_dir"):
         value = fv[name].value
-        if value is None or (name in omit_zero and value == 0):
+        if value is None or (name in OMIT_ZERO and value == 0):
             continue
         if isinstance(value, str) and (
             os.path.isabs(value) or value.startswith("..") or os.path.exists(value)
@@ -295,7 +388,8 @@ def write_outputs(output_dir, results, report, pictures, started):
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 
 
-def _device():
+def device_name():
+    """The GPU measured on, else "CPU (N cores)"."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")

@@ -11,20 +11,19 @@ same way in both. Each run's folder is kept under --output_dir, and
 results.md there holds the table and the command.
 """
 
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import json
 import os
 import shlex
 import sys
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0]) == _HERE:
-    sys.path[0] = os.path.dirname(_HERE)
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from adjustable_style import model_files  # noqa: E402
-from adjustable_style.training import config as train_config  # noqa: E402
+from adjustable_style import model_files
+from adjustable_style.training import config as train_config
 
 PROGRAM = "experiments/initialization.py"
 INITIALIZERS = train_config.CONV_INITIALIZERS

@@ -26,7 +26,7 @@ diversity.py's; the same dips at every depth, only shallower):
 - `style_ratio`: mean over style layers of L_l(sample) / L_l(photo)
   (diversity.py's), median over samples;
 - `palette`: sliced Wasserstein distance of the sample's CIELAB colours to
-  the style image's (`common.palette_distance`), median over samples.
+  the style image's (`palette.palette_distance`), median over samples.
 
 Each is a median over photos in the tables. The rule for the default
 depth, fixed before any run (RULE): the largest depth on the grid whose
@@ -41,25 +41,22 @@ per depth a row with the masked input of sample 0 and the first samples'
 outputs). Nothing is written until everything has been computed.
 """
 
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import os
-import sys
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(_HERE)
-if sys.path and os.path.abspath(sys.path[0]) == _HERE:
-    sys.path[0] = _REPO
-if _REPO not in sys.path:  # Imported by path (the tests): for `experiments.`.
-    sys.path.insert(0, _REPO)
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from adjustable_style import cli, images, model_files  # noqa: E402
-from adjustable_style.cli import UsageError  # noqa: E402
-from experiments import adjustability as adj  # noqa: E402
-from experiments import common  # noqa: E402
-from experiments import diversity as div  # noqa: E402
+from adjustable_style import cli, images
+from adjustable_style.cli import UsageError
+from experiments import harness, palette
+from experiments.diversity_measures import MASK_STREAM
+from experiments.evaluators import Evaluator, SampleEvaluator
+from experiments.measures import pixel_diversity
+from experiments.plots import picture_with_header
 
 PROGRAM = "experiments/noise_strength.py"
 FILES = ("noise_strength.json", "noise_strength.md", "noise_strength.jpg")
@@ -79,8 +76,9 @@ FIGURE_SAMPLES = 4
 
 def define_flags(flag_values=None):
     """Defines the command's flags (on `flag_values`, default absl's FLAGS)."""
-    fv = flags.FLAGS if flag_values is None else flag_values
-    adj.define_input_flags(fv)
+    fv = harness.define_run_flags(
+        flag_values, FILES, "figure_photo", "Which photo (0-based, sorted) the picture shows."
+    )
     flags.DEFINE_list(
         "depths",
         ["0.1", "0.2", "0.3", "0.5", "0.75", "1"],
@@ -95,19 +93,6 @@ def define_flags(flag_values=None):
         flag_values=fv,
     )
     flags.DEFINE_integer("seed", 0, "Sample k's mask comes from [seed + k, 1].", flag_values=fv)
-    flags.DEFINE_integer("max_images", 0, "Use at most this many photos (0 = all).", flag_values=fv)
-    flags.DEFINE_integer(
-        "figure_photo", 0, "Which photo (0-based, sorted) the picture shows.", flag_values=fv
-    )
-    flags.DEFINE_integer(
-        "batch_size", 8, "Stylized images per forward pass (memory grows with it).", flag_values=fv
-    )
-    flags.DEFINE_string(
-        "output_dir",
-        None,
-        f"Where {', '.join(FILES)} go. Default: experiments/results/<model name>.",
-        flag_values=fv,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -178,9 +163,7 @@ def masks_for(depths, samples, height, width, seed, num_points):
     def masks(depth):
         return np.stack(
             [
-                noise.noise_mask(
-                    height, width, [seed + k, div.MASK_STREAM], num_points, depth=depth
-                )
+                noise.noise_mask(height, width, [seed + k, MASK_STREAM], num_points, depth=depth)
                 for k in range(samples)
             ]
         )
@@ -200,7 +183,7 @@ def measure_photo(model, content, ones, masks, darkness, style_palette):
         contents.astype(np.float32), params.astype(np.float32), content_features
     )
     ratios = np.mean(style.astype(np.float64) / photo_style.astype(np.float64), axis=1)
-    palettes = np.array([common.palette_distance(x, style_palette) for x in stylized])
+    palettes = np.array([palette.palette_distance(x, style_palette) for x in stylized])
     clean = stylized[0]
     result = {
         "reference": {"style_ratio": float(ratios[0]), "palette": float(palettes[0])},
@@ -214,7 +197,7 @@ def measure_photo(model, content, ones, masks, darkness, style_palette):
         result["outputs"][depth] = outputs
         result["inputs"][depth] = contents[rows]
         result["depths"][depth] = {
-            "pixel_l1": div.pixel_diversity(outputs),
+            "pixel_l1": pixel_diversity(outputs),
             "away_change": float(
                 np.nanmedian([away_change(o, clean, d) for o, d in zip(outputs, darkness)])
             ),
@@ -247,11 +230,11 @@ def figure(result, content, style, name, photo, depths, seed):
         f"{photo}; a row per depth (1: the first mask); the same dips in every row",
     )
     thumbnails = [(content, "content"), (style, "style"), (result["reference_image"], "no noise")]
-    return adj.picture_with_header(grid, thumbnails, title)
+    return picture_with_header(grid, thumbnails, title)
 
 
 def markdown(results):
-    settings, g = results["settings"], adj._g
+    settings, g = results["settings"], harness.format_number
     lines = [
         f"## The content-noise mask's depth for `{results['model']['name']}`",
         "",
@@ -301,19 +284,8 @@ def markdown(results):
 
 def _command(fv):
     """The command line that reproduces the run (flags that change results)."""
-    command = adj.command_line(
-        PROGRAM,
-        fv,
-        (
-            *adj.INPUT_FLAGS,
-            "samples",
-            "num_points",
-            "seed",
-            "max_images",
-            "figure_photo",
-            "output_dir",
-        ),
-        omit_zero=("max_images", "figure_photo", "seed"),
+    command = harness.command_line(
+        PROGRAM, fv, ("samples", "num_points", "seed", "max_images", "figure_photo")
     )
     # A list flag: written back as the comma-separated text it was given as.
     return command + " --depths=" + ",".join(fv.depths)
@@ -330,57 +302,33 @@ def _depths(fv):
 
 
 def _check(fv):
-    if not fv.content:
-        raise UsageError("--content is required: the held-out photos to measure on")
-    for name, minimum in (
-        ("image_size", adj.MIN_IMAGE_SIZE),
-        ("samples", 2),
-        ("seed", 0),
-        ("max_images", 0),
-        ("figure_photo", 0),
-        ("batch_size", 1),
-    ):
-        if fv[name].value < minimum:
-            raise UsageError(f"--{name} must be at least {minimum}, got {fv[name].value}")
+    harness.check_flags(fv, "figure_photo", (("samples", 2), ("seed", 0)))
     if fv.num_points is not None and not 1 <= fv.num_points <= 9:
         raise UsageError(f"--num_points must be in 1..9, got {fv.num_points}")
-    adj.check_vgg_weights(fv)
+    harness.check_vgg_weights(fv)
     return _depths(fv)
-
-
-def main(argv, flag_values=None):
-    """The command: measures, then writes the outputs; returns None."""
-    cli.check_no_arguments(argv)
-    run(flags.FLAGS if flag_values is None else flag_values)
 
 
 def run(fv):
     """Measures on parsed flags `fv`, writes the outputs and returns the results dict."""
     depths = _check(fv)
     started = time.perf_counter()
-    model_path = model_files.resolve_model_path(fv.model or None)
-    photos = adj.list_photos(fv, "figure_photo")
-    name = adj.model_name(fv.model, model_path)
-    output_dir = fv.output_dir or os.path.join(adj.RESULTS_DIR, name)
+    given = harness.inputs(fv, "figure_photo")
+    photos, name = given.photos, given.name
 
     cli.quiet_tensorflow_import()
     from adjustable_style import noise
 
-    loaded = adj.load_models(fv.model, model_path, fv.style_image, fv.vgg_weights, fv.style_scale)
-    evaluator = adj.Evaluator(
-        loaded.stylizer,
-        loaded.loss_net,
-        loaded.spec.content_layer,
-        loaded.style_layers,
-        loaded.style,
-        fv.batch_size,
+    loaded = harness.load_models(
+        fv.model, given.model_path, fv.style_image, fv.vgg_weights, fv.style_scale
     )
-    model = div.SampleEvaluator(loaded.stylizer, evaluator, loaded.style_layers[-1], fv.batch_size)
+    evaluator = Evaluator.of(loaded, fv.batch_size)
+    model = SampleEvaluator(loaded.stylizer, evaluator, loaded.style_layers[-1], fv.batch_size)
     contents = [images.load_center_square(p, fv.image_size) for p in photos]
     height, width = contents[0].shape[:2]
     ones = model.parameters(np.ones((1, len(loaded.style_layers)), np.float32))
     masks, darkness = masks_for(depths, fv.samples, height, width, fv.seed, fv.num_points)
-    style_palette = common.palette_quantiles(loaded.style)
+    style_palette = palette.palette_quantiles(loaded.style)
 
     per_photo, figure_result = [], None
     for i, (path, content) in enumerate(zip(photos, contents)):
@@ -405,7 +353,7 @@ def run(fv):
         for m in ("style_ratio", "palette")
     }
     chosen, failures = choose_depth(depths, medians, reference)
-    results = adj._finite_or_none(
+    results = harness.finite_or_none(
         {
             "command": _command(fv),
             "rule": rule_text(),
@@ -438,7 +386,7 @@ def run(fv):
                 "seed": fv.seed,
                 "figure_photo": os.path.basename(photos[fv.figure_photo]),
                 "vgg_weights": os.path.basename(fv.vgg_weights),
-                "device": adj._device(),
+                "device": harness.device_name(),
             },
             "seconds": time.perf_counter() - started,
         }
@@ -453,8 +401,8 @@ def run(fv):
         depths,
         fv.seed,
     )
-    adj.write_outputs(
-        output_dir,
+    harness.write_outputs(
+        given.output_dir,
         {"noise_strength.json": results},
         {"noise_strength.md": report},
         {"noise_strength.jpg": picture},
@@ -462,6 +410,8 @@ def run(fv):
     )
     return results
 
+
+main = harness.command_main(run)
 
 if __name__ == "__main__":
     define_flags()

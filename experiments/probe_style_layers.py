@@ -31,22 +31,19 @@ Outputs in --output_dir: probe.json, probe.md and one picture per photo
 (rows: the single-layer results, then each set's all-on and leave-one-out).
 """
 
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import itertools
 import json
 import os
-import sys
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(_HERE)
-if sys.path and os.path.abspath(sys.path[0]) == _HERE:
-    sys.path[0] = _REPO
+import numpy as np
+from absl import app, flags
 
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from adjustable_style import images  # noqa: E402
-from experiments.measures import element_size, mean_abs_levels  # noqa: E402
+from adjustable_style import images
+from experiments.measures import element_size, mean_abs_levels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("content", None, "Held-out photos: a file, folder, glob or list.")

@@ -11,6 +11,9 @@ way the command does it:
         --alpha_keyframes="0:1,0,0;2:0,0,1;4:1,1,1"
 """
 
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
+
 import argparse
 import os
 import sys
@@ -19,16 +22,16 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+from experiments.harness import REPO
 
-import flicker  # noqa: E402
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))  # benchmarks/flicker.py, a script's module
 
-from adjustable_style import images  # noqa: E402
-from adjustable_style.stylize import pictures as stylize  # noqa: E402
-from adjustable_style.stylize import video_files as video  # noqa: E402
-from adjustable_style.stylize.options import Options  # noqa: E402
+import flicker
+
+from adjustable_style import images
+from adjustable_style.stylize import pictures as stylize
+from adjustable_style.stylize import video_files as video
+from adjustable_style.stylize.options import Options
 
 KEYFRAMES = "0:1,0,0;2:0,0,1;4:1,1,1"
 

@@ -15,6 +15,17 @@ import pytest
 from absl import flags
 from PIL import Image
 
+from adjustable_style.cli import UsageError
+from experiments import (
+    adjustability_measures,
+    diversity_measures,
+    figure6_bases,
+    figure6_measures,
+    harness,
+    measures,
+    palette,
+)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "experiments", "adjustability.py")
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -34,67 +45,67 @@ def experiment():
 # ---------------------------------------------------------------------------
 
 
-def test_rankdata_averages_ties(experiment):
-    np.testing.assert_array_equal(experiment.rankdata([10, 30, 20, 20]), [1.0, 4.0, 2.5, 2.5])
-    np.testing.assert_array_equal(experiment.rankdata([5, 5, 5]), [2.0, 2.0, 2.0])
+def test_rankdata_averages_ties():
+    np.testing.assert_array_equal(measures.rankdata([10, 30, 20, 20]), [1.0, 4.0, 2.5, 2.5])
+    np.testing.assert_array_equal(measures.rankdata([5, 5, 5]), [2.0, 2.0, 2.0])
 
 
-def test_spearman_perfect_monotone(experiment):
+def test_spearman_perfect_monotone():
     x = np.linspace(0.0, 1.0, 11)
-    assert experiment.spearman(x, x) == pytest.approx(1.0)
-    assert experiment.spearman(x, -x) == pytest.approx(-1.0)
+    assert measures.spearman(x, x) == pytest.approx(1.0)
+    assert measures.spearman(x, -x) == pytest.approx(-1.0)
     # Any strictly monotone relation, however curved, is perfect.
-    assert experiment.spearman(x, np.exp(10 * x)) == pytest.approx(1.0)
-    assert experiment.spearman(x, 1.0 / (1.0 + x) ** 3) == pytest.approx(-1.0)
+    assert measures.spearman(x, np.exp(10 * x)) == pytest.approx(1.0)
+    assert measures.spearman(x, 1.0 / (1.0 + x) ** 3) == pytest.approx(-1.0)
 
 
-def test_spearman_with_ties_by_hand(experiment):
+def test_spearman_with_ties_by_hand():
     # y ranks 1, 2.5, 2.5, 4, 5 against x ranks 1..5: centred, the products
     # sum to 4 + 0.5 + 0 + 1 + 4 = 9.5, the squares to 10 and 9.5.
-    rho = experiment.spearman([1, 2, 3, 4, 5], [1, 2, 2, 3, 4])
+    rho = measures.spearman([1, 2, 3, 4, 5], [1, 2, 2, 3, 4])
     assert rho == pytest.approx(9.5 / math.sqrt(10 * 9.5))
     # Ties on both sides: x ranks 1.5, 1.5, 3.5, 3.5; y ranks 1, 2, 3, 4.
     # Centred: (-1, -1, 1, 1) . (-1.5, -0.5, 0.5, 1.5) = 4, |.|^2 = 4 and 5.
-    assert experiment.spearman([0, 0, 1, 1], [1, 2, 3, 4]) == pytest.approx(4 / math.sqrt(4 * 5))
+    assert measures.spearman([0, 0, 1, 1], [1, 2, 3, 4]) == pytest.approx(4 / math.sqrt(4 * 5))
     # Order does not matter, only the pairing.
-    assert experiment.spearman([3, 1, 2], [30, 10, 20]) == pytest.approx(1.0)
+    assert measures.spearman([3, 1, 2], [30, 10, 20]) == pytest.approx(1.0)
 
 
-def test_spearman_matches_scipy(experiment):
+def test_spearman_matches_scipy():
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 5, 40).astype(float)  # Many ties.
     y = x + rng.integers(-2, 3, 40)
-    assert experiment.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+    assert measures.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
 
 
-def test_spearman_undefined_and_bad_input(experiment):
-    assert math.isnan(experiment.spearman([1, 2, 3], [7, 7, 7]))
+def test_spearman_undefined_and_bad_input():
+    assert math.isnan(measures.spearman([1, 2, 3], [7, 7, 7]))
     with pytest.raises(ValueError):
-        experiment.spearman([1, 2, 3], [1, 2])
+        measures.spearman([1, 2, 3], [1, 2])
     with pytest.raises(ValueError):
-        experiment.spearman([1, 2], [1, float("nan")])
+        measures.spearman([1, 2], [1, float("nan")])
 
 
-def test_element_size_of_stripes_is_their_period(experiment):
+def test_element_size_of_stripes_is_their_period():
     photo = np.full((64, 64, 3), 0.5)
     x = np.arange(64)[None, :, None]
     for period in (4, 8, 16):
         stripes = photo + 0.1 * np.sin(2 * np.pi * x / period) + 0 * photo
-        assert experiment.element_size(stripes, photo) == pytest.approx(period)
+        assert measures.element_size(stripes, photo) == pytest.approx(period)
     # Only what stylization adds counts: the photo's own texture cancels.
     textured = photo + 0.2 * np.sin(2 * np.pi * x / 4)
     big = textured + 0.1 * np.sin(2 * np.pi * x / 32)
-    assert experiment.element_size(big, textured) == pytest.approx(32)
+    assert measures.element_size(big, textured) == pytest.approx(32)
 
 
-def test_mean_abs_levels(experiment):
+def test_mean_abs_levels():
     a = np.zeros((4, 4, 3))
-    assert experiment.mean_abs_levels(a, a + 10 / 255) == pytest.approx(10)
-    assert experiment.mean_abs_levels(a, a) == 0
+    assert measures.mean_abs_levels(a, a + 10 / 255) == pytest.approx(10)
+    assert measures.mean_abs_levels(a, a) == 0
 
 
-def test_targets_pass_and_fail_on_the_thresholds(experiment):
+def test_targets_pass_and_fail_on_the_thresholds():
     layers = list(STYLE_LAYERS)
     ratios = (0.1, 0.3, 0.5)  # block3 misses its 0.25
     style = {l: {"ratio": {"median": r}} for l, r in zip(layers, ratios)}
@@ -117,7 +128,9 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
         l: {"levels": {"median": lv}, "own_loss_ratio": {"median": r}}
         for l, (lv, r) in zip(layers, switch)
     }
-    rows = experiment.check_targets(layers, style, content, figure7, figure3, others_at_1)
+    rows = adjustability_measures.check_targets(
+        layers, style, content, figure7, figure3, others_at_1
+    )
     met = {r["what"]: r["met"] for r in rows}
     assert len(rows) == 3 + 3 + 6 + 1 + 1 + 2 + 2 + 6
     assert met["style ratio at alpha = 1, block2_conv2"]
@@ -139,28 +152,28 @@ def test_targets_pass_and_fail_on_the_thresholds(experiment):
     assert not met[f"{raises}, block4_conv4 (ratio)"]
 
 
-def test_chroma_shift_sees_a_tint_not_strokes(experiment):
+def test_chroma_shift_sees_a_tint_not_strokes():
     rng = np.random.default_rng(0)
     photo = rng.uniform(0.2, 0.8, (16, 16, 3))
     # Strokes that move the colour both ways leave the mean where it was.
     strokes = photo + np.where(rng.random((16, 16, 1)) < 0.5, 0.1, -0.1) * [1, -1, 0]
     strokes = photo + (strokes - photo) - (strokes - photo).mean(axis=(0, 1))
-    assert experiment.chroma_shift(strokes, photo) < 0.01
+    assert measures.chroma_shift(strokes, photo) < 0.01
     # A tint of +10 levels of red: Cr rises by 5, Cb falls by 1.7.
     tinted = photo + [10 / 255, 0, 0]
-    assert experiment.chroma_shift(tinted, photo) == pytest.approx(np.hypot(5.0, 1.687), rel=1e-3)
+    assert measures.chroma_shift(tinted, photo) == pytest.approx(np.hypot(5.0, 1.687), rel=1e-3)
 
 
-def test_style_scale_sets_the_style_images_shorter_side(experiment, tmp_path):
+def test_style_scale_sets_the_style_images_shorter_side(tmp_path):
     path = str(tmp_path / "wide.png")
     Image.fromarray(np.zeros((100, 300, 3), np.uint8)).save(path)
-    shorter = experiment.style_shorter_side
+    shorter = harness.style_shorter_side
     assert shorter(path, "training", 192) == 192
     assert shorter(path, "training", None) == 256
     assert shorter(path, "short:128", 192) == 128
     assert shorter(path, "long:512", 192) == 171  # 512 * 100 / 300
     for bad in ("long", "long:x", "wide:512", "short:4"):
-        with pytest.raises(experiment.UsageError, match="--style_scale"):
+        with pytest.raises(UsageError, match="--style_scale"):
             shorter(path, bad, 192)
 
 
@@ -357,44 +370,46 @@ def diversity():
     return module
 
 
-def test_diversity_pairwise_distances_by_hand(diversity):
+def test_diversity_pairwise_distances_by_hand():
     # Three flat images at 0, 10 and 40 levels: pairs differ by 10, 40, 30.
     samples = np.stack([np.full((4, 4, 3), v / 255) for v in (0, 10, 40)])
-    assert diversity.pixel_diversity(samples) == pytest.approx(80 / 3)
+    assert measures.pixel_diversity(samples) == pytest.approx(80 / 3)
     features = np.stack([np.full((2, 2, 5), v) for v in (1.0, 2.0, 4.0)])
     # Pairs differ by 1, 3, 2 (mean 2); the reference's mean |feature| is 4.
-    assert diversity.feature_diversity(features, np.full((2, 2, 5), -4.0)) == pytest.approx(0.5)
+    assert diversity_measures.feature_diversity(
+        features, np.full((2, 2, 5), -4.0)
+    ) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("target", [0.003, 0.7, 55.0])
-def test_diversity_calibration_reaches_its_target(diversity, target):
+def test_diversity_calibration_reaches_its_target(target):
     # Monotone but not linear, as pixel distance against noise strength is.
-    result = diversity.calibrate_sigma(lambda s: 3 * math.tanh(s) + s**2, target, 0.02)
+    result = diversity_measures.calibrate_sigma(lambda s: 3 * math.tanh(s) + s**2, target, 0.02)
     assert result["reached"]
     assert result["pixel_l1"] == pytest.approx(target, rel=0.02)
     assert result["trace"][-1] == {"sigma": result["sigma"], "pixel_l1": result["pixel_l1"]}
     assert len(result["trace"]) <= 30
     # An unreachable target: the closest try, and reached says so.
-    flat = diversity.calibrate_sigma(lambda s: min(s, 1.0), 5.0, 0.02, max_evaluations=6)
+    flat = diversity_measures.calibrate_sigma(lambda s: min(s, 1.0), 5.0, 0.02, max_evaluations=6)
     assert not flat["reached"] and flat["pixel_l1"] == 1.0
 
 
-def test_diversity_draws_come_from_the_seed(diversity):
+def test_diversity_draws_come_from_the_seed():
     from adjustable_style import alpha_vectors as alpha
     from adjustable_style import noise
 
-    first = diversity.draws(3, 3, 10, 16, 20, seed=5)
-    for a, b in zip(first, diversity.draws(3, 3, 10, 16, 20, seed=5)):
+    first = diversity_measures.draws(3, 3, 10, 16, 20, seed=5)
+    for a, b in zip(first, diversity_measures.draws(3, 3, 10, 16, 20, seed=5)):
         np.testing.assert_array_equal(a, b)
     alphas, masks, unit_noise = first
     assert alphas.shape == (3, 3) and masks.shape == (3, 16, 20, 1) and unit_noise.shape == (3, 10)
     # Sample k is what stylize.py draws for --seed=5+k.
     np.testing.assert_array_equal(alphas[2], alpha.sample_alpha(1, 3, [7, 0])[0])
     np.testing.assert_array_equal(masks[1], noise.noise_mask(16, 20, [6, 1]))
-    assert not np.array_equal(diversity.draws(3, 3, 10, 16, 20, seed=6)[2], unit_noise)
+    assert not np.array_equal(diversity_measures.draws(3, 3, 10, 16, 20, seed=6)[2], unit_noise)
 
 
-def test_diversity_claim_checks(diversity):
+def test_diversity_claim_checks():
     def sources(pixel, feature, style, palette=(20, 20, 20, 20)):
         return {
             s: {
@@ -405,19 +420,19 @@ def test_diversity_claim_checks(diversity):
                     "palette": {"median": c},
                 }
             }
-            for s, p, f, r, c in zip(diversity.SOURCES, pixel, feature, style, palette)
+            for s, p, f, r, c in zip(diversity_measures.SOURCES, pixel, feature, style, palette)
         }
 
     reference = {"medians": {"style_ratio": {"median": 0.3}, "palette": {"median": 16.0}}}
     good = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.36, 0.9))
-    assert all(c["met"] for c in diversity.check_claim(good, reference))
+    assert all(c["met"] for c in diversity_measures.check_claim(good, reference))
     # (c) out of style (0.4 > 1.25 x 0.3), and (d) not far enough from it.
     bad = sources((10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.4, 0.45))
-    met = [c["met"] for c in diversity.check_claim(bad, reference)]
+    met = [c["met"] for c in diversity_measures.check_claim(bad, reference)]
     assert met == [True, True, False, True, False]
     # The palette claim: the same diversity rows, the palette in place of the
     # style ratio. (c)'s 20 <= 1.25 x 16; (d)'s 20 < 1.25 x 20: it stays.
-    rows = diversity.check_palette_claim(bad, reference)
+    rows = diversity_measures.check_palette_claim(bad, reference)
     assert [r["key"] for r in rows] == [
         "diverse_pixel_l1",
         "diverse_feature_distance",
@@ -430,15 +445,13 @@ def test_diversity_claim_checks(diversity):
     retint = sources(
         (10, 8, 12, 11), (0.5, 0.4, 0.6, 0.9), (0.4, 0.3, 0.36, 0.36), (20, 20, 18, 30)
     )
-    assert not all(c["met"] for c in diversity.check_claim(retint, reference))
-    assert all(c["met"] for c in diversity.check_palette_claim(retint, reference))
+    assert not all(c["met"] for c in diversity_measures.check_claim(retint, reference))
+    assert all(c["met"] for c in diversity_measures.check_palette_claim(retint, reference))
 
 
 def test_palette_distance():
-    from experiments import common
-
     # Lab of sRGB white, black and pure red (the standard values).
-    lab = common.srgb_to_lab(np.array([[1.0, 1, 1], [0, 0, 0], [1, 0, 0]]))
+    lab = palette.srgb_to_lab(np.array([[1.0, 1, 1], [0, 0, 0], [1, 0, 0]]))
     np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.01)
     np.testing.assert_allclose(lab[1], [0, 0, 0], atol=1e-9)
     np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.02)
@@ -446,27 +459,26 @@ def test_palette_distance():
     image = rng.random((64, 64, 3))
     # Where colours sit does not matter; which colours, and how many of each, does.
     shuffled = rng.permutation(image.reshape(-1, 3)).reshape(image.shape)
-    assert common.palette_distance(image, shuffled) == pytest.approx(0.0, abs=1e-9)
+    assert palette.palette_distance(image, shuffled) == pytest.approx(0.0, abs=1e-9)
     # A quarter of the pixels is near (sampling error of 1,024 random colours
     # spread over ~150 CIELAB units), far nearer than a re-tint (below).
-    assert common.palette_distance(image, image[::2, ::2]) < 3.0
+    assert palette.palette_distance(image, image[::2, ::2]) < 3.0
     # Two flat colours: the distance is the mean over directions of their
     # projected difference, at most their CIELAB distance.
     grey, purple = np.full((8, 8, 3), 0.5), np.full((4, 4, 3), [0.5, 0.2, 0.6])
-    gap = np.linalg.norm(common.srgb_to_lab(grey[0, 0]) - common.srgb_to_lab(purple[0, 0]))
-    distance = common.palette_distance(grey, purple)
+    gap = np.linalg.norm(palette.srgb_to_lab(grey[0, 0]) - palette.srgb_to_lab(purple[0, 0]))
+    distance = palette.palette_distance(grey, purple)
     assert 0.3 * gap < distance <= gap + 1e-9
     # Precomputed quantiles give the same number; a re-tint moves it more than noise.
-    quantiles = common.palette_quantiles(purple)
-    assert common.palette_distance(grey, quantiles) == pytest.approx(distance)
+    quantiles = palette.palette_quantiles(purple)
+    assert palette.palette_distance(grey, quantiles) == pytest.approx(distance)
     tinted = np.clip(image * [1.0, 0.7, 1.0], 0, 1)
     jittered = np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1)
-    assert common.palette_distance(image, tinted) > 5 * common.palette_distance(image, jittered)
+    assert palette.palette_distance(image, tinted) > 5 * palette.palette_distance(image, jittered)
 
 
 def test_normalized_objective_is_the_trainers():
     from adjustable_style.model import losses
-    from experiments import common
 
     ema = np.array([2.0, 0.5, 4.0, 1.5])
     raw = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, 0.1, 0.2, 0.3]])
@@ -475,11 +487,11 @@ def test_normalized_objective_is_the_trainers():
     trainer_like = np.sum(
         np.asarray(normalizer(raw.astype(np.float32))) * [0.3, 1.0, 0.0, 0.5], axis=-1
     )
-    ours = common.normalized_objective(raw, [1.0, 0.0, 0.5], 0.3, ema)
+    ours = figure6_measures.normalized_objective(raw, [1.0, 0.0, 0.5], 0.3, ema)
     np.testing.assert_allclose(ours, trainer_like, rtol=1e-6)
     # Raw weights ("none"): the EMAs play no part.
     np.testing.assert_allclose(
-        common.normalized_objective(raw, [1, 0, 0.5], 0.3, ema, "none"),
+        figure6_measures.normalized_objective(raw, [1, 0, 0.5], 0.3, ema, "none"),
         raw @ [0.3, 1.0, 0.0, 0.5],
     )
 
@@ -515,10 +527,10 @@ def test_diversity_end_to_end(diversity, tmp_path):
     assert results["claim_holds_palette"] == all(c["met"] for c in results["palette_checks"])
     assert "claim_holds_palette" in results["palette_criterion"]
     assert results["settings"]["noise_depth"] == 0.4 and "--noise_depth=0.4" in results["command"]
-    assert sorted(results["sources"]) == sorted(diversity.SOURCES)
+    assert sorted(results["sources"]) == sorted(diversity_measures.SOURCES)
     reference = results["reference_alpha_1"]["medians"]
     assert reference["palette"]["median"] > 0 and reference["photo_palette"]["median"] > 0
-    for source in diversity.SOURCES:
+    for source in diversity_measures.SOURCES:
         medians = results["sources"][source]["medians"]
         for measure in (
             "pixel_l1",
@@ -645,7 +657,7 @@ def _write_record(folder, record):
         json.dump(record, f)
 
 
-def test_figure6_claim_by_hand(figure6):
+def test_figure6_claim_by_hand():
     # Two photos, bases w0, w1, w2; rows base(w0..w2) then alpha = w0..w2.
     def matrices(d_adj, d_base):
         m = np.zeros((6, 3))
@@ -657,7 +669,7 @@ def test_figure6_claim_by_hand(figure6):
     base = np.array([[0, 4, 6], [4, 0, 5], [6, 5, 0]], float)
     photo1 = matrices([3, 4.5, 7], base)  # w0: 3 < 4; w1: 4.5 < 4 no; w2: 7 < 5 no.
     photo2 = matrices([1, 3, 4], base * 2)  # w0: 1 < 8; w1: 3 < 8; w2: 4 < 10.
-    rows = figure6.claim_checks({"gram": [photo1, photo2]}, ["1,0,0", "0,1,0", "0,0,1"])
+    rows = figure6_measures.claim_checks({"gram": [photo1, photo2]}, ["1,0,0", "0,1,0", "0,0,1"])
     by_w = {r["w"]: r for r in rows}
     assert [r["photos_holding"] for r in rows] == [2, 1, 1]
     assert by_w["0,1,0"]["per_photo"] == [False, True]
@@ -670,23 +682,23 @@ def test_figure6_claim_by_hand(figure6):
     assert all(r["in_claim"] for r in rows)
     # Pixel RMSE and the Gram distance by hand.
     a = np.zeros((4, 4, 3))
-    assert figure6.pixel_rmse(a, a + 3 / 255) == pytest.approx(3.0)
-    mean, per_layer = figure6.gram_distance(
+    assert figure6_measures.pixel_rmse(a, a + 3 / 255) == pytest.approx(3.0)
+    mean, per_layer = figure6_measures.gram_distance(
         [np.eye(2), np.zeros((2, 2))], [np.zeros((2, 2)), np.ones((2, 2))], [2.0, 8.0]
     )
     assert per_layer == [pytest.approx(1.0), pytest.approx(0.5)] and mean == pytest.approx(0.75)
 
 
-def test_figure6_loss_parity_by_hand(figure6):
+def test_figure6_loss_parity_by_hand():
     # Raw losses (content, 3 style layers) of 4 outputs: base(w0), base(w1),
     # alpha = w0, alpha = w1; w0 = (1, 0, 0), w1 = (0, 0, 1).
     weights = [(1, 0, 0), (0, 0, 1)]
     raw = np.array([[1.0, 1, 9, 9], [1, 9, 9, 1], [1, 1.5, 9, 9], [2, 9, 9, 1]])
     ema = [1.0, 1.0, 1.0, 1.0]  # Eq. 8 factors all 4.
-    objectives = figure6.objective_matrix(raw, weights, 0.5, ema, "eq8")
+    objectives = figure6_measures.objective_matrix(raw, weights, 0.5, ema, "eq8")
     np.testing.assert_allclose(objectives[:, 0], 4 * (0.5 * raw[:, 0] + raw[:, 1]))
     np.testing.assert_allclose(objectives[:, 1], 4 * (0.5 * raw[:, 0] + raw[:, 3]))
-    rows = figure6.parity_checks([objectives, objectives], ["1,0,0", "0,0,1"])
+    rows = figure6_measures.parity_checks([objectives, objectives], ["1,0,0", "0,0,1"])
     # w0: adjustable 8 / base 6; base(w1) 38 / 6.  w1: adjustable 8 / base 6.
     assert rows[0]["ratio_adjustable"] == pytest.approx(8 / 6)
     assert rows[0]["ratio_other_bases"] == {"0,0,1": pytest.approx(38 / 6)}
@@ -696,27 +708,27 @@ def test_figure6_loss_parity_by_hand(figure6):
     # Near enough (<= 1.1) for w0, and a base that beats base(w0) at its own w.
     raw[2, 1] = 1.1
     raw[1, 1] = 0.5
-    rows = figure6.parity_checks(
-        [figure6.objective_matrix(raw, weights, 0.5, ema, "eq8")], ["a", "b"]
+    rows = figure6_measures.parity_checks(
+        [figure6_measures.objective_matrix(raw, weights, 0.5, ema, "eq8")], ["a", "b"]
     )
     assert rows[0]["met_parity"] and rows[0]["ratio_adjustable"] == pytest.approx(6.4 / 6)
     assert not rows[0]["others_worse"]
     # The constants: every base's, or which differ.
     record = {"ema": list(TINY_EMA), "content_weight": 0.5}
     bases = [("w_a", None, dict(record), (1, 0, 0)), ("w_b", None, dict(record), (0, 1, 0))]
-    constants = figure6.objective_constants(record, bases)
+    constants = figure6_bases.objective_constants(record, bases)
     assert constants["same_for_all"] and constants["ema"] == list(TINY_EMA)
     bases[1][2]["ema"] = [1.0, 1.0, 1.0, 1.0]
     bases[1][2]["content_weight"] = 0.1
-    constants = figure6.objective_constants(record, bases)
+    constants = figure6_bases.objective_constants(record, bases)
     assert not constants["same_for_all"]
     assert constants["bases"]["w_b"]["differs"] == ["loss EMAs", "content weight 0.1"]
     assert "w_b: loss EMAs, content weight 0.1" in constants["note"]
     from adjustable_style.cli import UsageError
 
     with pytest.raises(UsageError, match="no loss EMAs"):
-        figure6.objective_constants({"content_weight": 1.0}, bases)
-    raw_only = figure6.objective_constants({"loss_normalization": "none"}, bases)
+        figure6_bases.objective_constants({"content_weight": 1.0}, bases)
+    raw_only = figure6_bases.objective_constants({"loss_normalization": "none"}, bases)
     assert raw_only["ema"] is None and raw_only["normalization"] == "none"
 
 
@@ -742,7 +754,7 @@ def test_figure6_end_to_end(figure6, tmp_path):
     assert [b["w"] for b in results["bases"]] == ["1,0,0", "0,1,0"]
     assert [b["folder"] for b in results["bases"]] == ["w_1_0_0", "w_0_1_0"]
     assert results["settings"]["photos"] == ["tall.jpg", "wide.png"]
-    for distance in figure6.DISTANCES:
+    for distance in figure6_measures.DISTANCES:
         entry = results["distances"][distance]
         assert entry["rows"] == ["base(1,0,0)", "base(0,1,0)", "alpha = 1,0,0", "alpha = 0,1,0"]
         assert np.shape(entry["median"]) == (4, 2)
@@ -756,7 +768,7 @@ def test_figure6_end_to_end(figure6, tmp_path):
         np.testing.assert_allclose(np.median(per_photo, axis=0), entry["median"])
     assert sorted(results["distances"]["gram"]["median_per_layer"]) == sorted(STYLE_LAYERS)
     # The claim, recomputed from the written matrices.
-    assert len(results["checks"]) == 2 * len(figure6.DISTANCES)
+    assert len(results["checks"]) == 2 * len(figure6_measures.DISTANCES)
     for check in results["checks"]:
         m = np.array(results["distances"][check["distance"]]["per_photo"])
         i = ["1,0,0", "0,1,0"].index(check["w"])
@@ -781,7 +793,7 @@ def test_figure6_end_to_end(figure6, tmp_path):
         assert row["ratio_adjustable"] == pytest.approx(mean[2 + i, i] / mean[i, i])
         other = ["1,0,0", "0,1,0"][1 - i]
         assert row["ratio_other_bases"][other] == pytest.approx(mean[1 - i, i] / mean[i, i])
-        assert row["met_parity"] == (row["ratio_adjustable"] <= figure6.PARITY_BOUND)
+        assert row["met_parity"] == (row["ratio_adjustable"] <= figure6_measures.PARITY_BOUND)
         assert row["others_worse"] == (row["ratio_other_bases"][other] > 1)
     assert results["claim_holds_loss_parity"] == all(
         r["met_parity"] and r["others_worse"] for r in results["loss_parity"]
@@ -1121,10 +1133,8 @@ def test_train_figure6_smoke_end_to_end(figure6, tmp_path):
 
 
 def test_recorded_paths_name_no_folder_of_this_machine(tmp_path):
-    from experiments import common
-
     inside = os.path.join(REPO, "adjustable_style", "models", "starry_night", "model.keras")
-    assert common.recorded_path(inside) == os.path.join(
+    assert harness.recorded_path(inside) == os.path.join(
         "adjustable_style", "models", "starry_night", "model.keras"
     )
-    assert common.recorded_path(tmp_path / "bases" / "model.keras") == "model.keras"
+    assert harness.recorded_path(tmp_path / "bases" / "model.keras") == "model.keras"

@@ -1,23 +1,14 @@
-"""Small measures that several experiments share (numpy only).
+"""The palette distance (numpy only): how far apart two images' colours are.
+
+The Gram-based style ratio is blind to a re-tint that keeps the textures;
+diversity.py and noise_strength.py measure the colours with this:
 
 - :func:`srgb_to_lab`: CIELAB (D65) of sRGB pixels in [0, 1];
 - :func:`palette_quantiles` / :func:`palette_distance`: the sliced
-  Wasserstein distance between two images' colour distributions in CIELAB,
-  the "palette distance" of experiments/diversity.py and
-  experiments/noise_strength.py;
-- :func:`normalized_objective`: the training objective L_w of the paper's
-  Eq. 8 with given loss EMAs, for experiments/figure6.py's loss parity;
-- :func:`recorded_path`: a path as results files name it.
-
-Kept apart from adjustability.py so that the experiments built on it do
-not grow it.
+  Wasserstein distance between two images' colour distributions in CIELAB.
 """
 
-import os
-
 import numpy as np
-
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # D65 white of sRGB, and sRGB's linear RGB -> XYZ matrix (IEC 61966-2-1).
 _WHITE = np.array([0.95047, 1.0, 1.08883])
@@ -82,37 +73,3 @@ def palette_distance(a, b):
     qa = a if np.ndim(a) == 2 else palette_quantiles(a)
     qb = b if np.ndim(b) == 2 else palette_quantiles(b)
     return float(np.mean(np.abs(np.asarray(qa) - np.asarray(qb))))
-
-
-def eq8_factors(ema):
-    """Eq. 8's factors sum_i EMA_i / EMA_k (content first, then each style layer)."""
-    ema = np.asarray(ema, np.float64)
-    return np.sum(ema) / np.maximum(ema, 1e-12)
-
-
-def normalized_objective(raw_losses, weights, content_weight, ema, normalization="eq8"):
-    """The training objective of outputs with raw losses under style weights w.
-
-    `raw_losses` (..., 1 + L): the content loss, then each style layer's;
-    `weights` (L,): w (or alpha); `ema` (1 + L,): the loss EMAs the models
-    were trained with (`ema` in model.json). With Eq. 8 each loss is
-    multiplied by sum(EMA) / EMA_k, as `losses.LossNormalizer` does; with
-    normalization "none" the losses are taken raw. Returns (...,):
-    content_weight * L~_c + sum_l w_l * L~_l, the trainer's per-sample loss.
-    """
-    raw = np.asarray(raw_losses, np.float64)
-    factors = eq8_factors(ema) if normalization == "eq8" else np.ones(raw.shape[-1])
-    coefficients = np.concatenate([[float(content_weight)], np.asarray(weights, np.float64)])
-    return np.sum(raw * factors * coefficients, axis=-1)
-
-
-def recorded_path(path):
-    """`path` relative to the repository when inside it, else its file name.
-
-    Results files are committed: they name no folder of the machine that
-    made them.
-    """
-    absolute = os.path.abspath(path)
-    if os.path.commonpath([absolute, _REPO]) == _REPO:
-        return os.path.relpath(absolute, _REPO)
-    return os.path.basename(absolute)
