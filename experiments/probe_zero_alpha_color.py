@@ -15,12 +15,12 @@ channel's mean at every layer, which predicts a fraction near 0.
 
 import glob
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":
+    import _path  # noqa: F401  (the repository on sys.path)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
