@@ -45,7 +45,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "chunked transfer encoding is not supported; send the body with a "
                 "Content-Length header",
             )
-            self.close_connection = True  # The body is left unread.
+            self._discard_chunked_body()
+            self.close_connection = True
         elif length < 0:
             response = error_response(400, "bad Content-Length")
             self.close_connection = True
@@ -61,6 +62,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 body = self.rfile.read(length)
             response = self.app.handle(method, url.path, url.query, body)
         self._send(response)
+
+    def _discard_chunked_body(self):
+        """Reads a chunked body (up to the upload limit) so that the client sees the answer.
+
+        Closing a socket with unread data resets the connection, and the
+        client would get that instead of the 411.
+        """
+        total = 0
+        try:
+            while total <= MAX_UPLOAD_BYTES:
+                size = int(self.rfile.readline(100).split(b";")[0].strip() or b"x", 16)
+                if size == 0:
+                    while self.rfile.readline(1000).strip():  # Trailers.
+                        pass
+                    return
+                total += size
+                self.rfile.read(size)
+                self.rfile.readline(100)
+        except (ValueError, OSError):
+            return  # Not chunked after all, or the client went: close.
 
     def _send(self, response):
         self.send_response(response.status)
