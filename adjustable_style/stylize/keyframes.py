@@ -96,8 +96,8 @@ def parse_keyframes(text):
             "--alpha_keyframes is empty; give TIME:ALPHA entries separated by ';', "
             "e.g. '0:1,0,0;4:0,0,1' (TIME in seconds, or fN for frame N)"
         )
-    count = text.count(";") + 1
-    if count > limits.MAX_KEYFRAMES + 1:  # One more: a trailing ';'.
+    count = text.strip().rstrip(";").count(";") + 1  # A trailing ';' is harmless.
+    if count > limits.MAX_KEYFRAMES:
         raise AlphaError(
             f"--alpha_keyframes has {count} entries, over the limit of {limits.MAX_KEYFRAMES}"
         )

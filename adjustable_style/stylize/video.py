@@ -187,19 +187,20 @@ def check_size(info, options, ext):
     Frames stream a batch at a time, but a GIF's single palette makes
     ffmpeg keep every frame until the end.
     """
-    if info.num_frames > limits.MAX_VIDEO_FRAMES:
+    frames = info.num_frames or 0  # Unknown: the decoder's count is checked as it goes.
+    if frames > limits.MAX_VIDEO_FRAMES:
         raise video.VideoError(
-            f"{info.path}: {info.num_frames} frames, over the limit of "
+            f"{info.path}: {frames} frames, over the limit of "
             f"{limits.MAX_VIDEO_FRAMES}; cut the clip into parts"
         )
     target = images._fit_long_side((info.height, info.width), options.max_size)
     height, width = target or (info.height, info.width)
     pixels = height * width
-    needed = min(options.batch_size, info.num_frames) * pixels * limits.FORWARD_BYTES_PER_PIXEL
+    needed = min(options.batch_size, max(frames, 1)) * pixels * limits.FORWARD_BYTES_PER_PIXEL
     what = f"--batch_size={options.batch_size}"
     if ext == ".gif":
-        needed += info.num_frames * pixels * limits.UINT8_PIXEL_BYTES
-        what = f"a GIF of {info.num_frames} frames"
+        needed += frames * pixels * limits.UINT8_PIXEL_BYTES
+        what = f"a GIF of {frames} frames"
     limits.check_memory(f"{info.path}: stylizing it at {width}x{height} into {what}", needed)
 
 
