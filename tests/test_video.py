@@ -354,6 +354,6 @@ def test_a_clip_past_the_frame_limit_or_the_memory_is_refused_first(monkeypatch)
     with pytest.raises(UsageError) as error:
         stylize_video.check_size(info, options, ".gif")
     assert str(error.value) == (
-        "long.mp4: stylizing it at 640x480 into a GIF of 9000 frames needs at least 9.03 GB "
+        "long.mp4: stylizing it at 640x480 into a GIF of 9000 frames needs at least 8.66 GB "
         "of memory; this machine has 1 GB free"
     )
