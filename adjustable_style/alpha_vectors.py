@@ -101,6 +101,8 @@ def _parse_number(token, entry):
     if not token:
         raise AlphaError(f"alpha entry {entry!r} has no value; expected a number in [0, 1]")
     try:
+        if not token.isascii():  # float() also reads other scripts' digits.
+            raise ValueError(token)
         value = float(token)
     except ValueError:
         raise AlphaError(

@@ -200,4 +200,13 @@ def run(main, program, flags_of=None):
         finally:
             sys.unraisablehook = previous_hook
 
-    app.run(guarded)
+    def parse_flags(argv):
+        # absl's own parser prints "FATAL Flags parsing error" and a second
+        # line of advice; the commands promise one line.
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as error:
+            print(f"{program}: error: {describe(error)}", file=sys.stderr)
+            sys.exit(1)
+
+    app.run(guarded, flags_parser=parse_flags)

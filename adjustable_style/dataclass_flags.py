@@ -13,9 +13,50 @@ demo's command line).
 
 import dataclasses
 import shlex
+import sys
 import typing
 
 from absl import flags
+
+from adjustable_style import limits
+
+
+class _AsciiIntegerParser(flags.IntegerParser):
+    """absl's integer parser, taking only ASCII digits (Python's `int` takes '１')."""
+
+    def convert(self, argument):
+        if isinstance(argument, str):
+            return limits.parse_int(argument, "an integer flag", error=ValueError)
+        return super().convert(argument)
+
+
+class _AsciiFloatParser(flags.FloatParser):
+    """absl's float parser, refusing digits of other scripts ('１.５')."""
+
+    def convert(self, argument):
+        if isinstance(argument, str) and not argument.isascii():
+            raise ValueError(f"a number flag must be written in ASCII digits, got {argument!r}")
+        return super().convert(argument)
+
+
+def define_integer(name, default, help, flag_values=flags.FLAGS, **args):  # noqa: A002
+    """`flags.DEFINE_integer` that reads only ASCII digits (every command's integers)."""
+    # Owned by the module that calls this one (absl would credit this module),
+    # so that the command's --help lists it.
+    args.setdefault("module_name", sys._getframe(1).f_globals["__name__"])
+    return flags.DEFINE(
+        _AsciiIntegerParser(), name, default, help, flag_values, flags.ArgumentSerializer(), **args
+    )
+
+
+def define_float(name, default, help, flag_values=flags.FLAGS, **args):  # noqa: A002
+    """`flags.DEFINE_float` that reads only ASCII digits."""
+    # Owned by the module that calls this one (absl would credit this module),
+    # so that the command's --help lists it.
+    args.setdefault("module_name", sys._getframe(1).f_globals["__name__"])
+    return flags.DEFINE(
+        _AsciiFloatParser(), name, default, help, flag_values, flags.ArgumentSerializer(), **args
+    )
 
 
 def _base_type(annotation):
@@ -45,9 +86,9 @@ def define_flags(cls, module_name, flag_values=flags.FLAGS):
         elif kind is bool:
             flags.DEFINE_bool(field.name, default, help_text, **args)
         elif kind is int:
-            flags.DEFINE_integer(field.name, default, help_text, **args)
+            define_integer(field.name, default, help_text, **args)
         elif kind is float:
-            flags.DEFINE_float(field.name, default, help_text, **args)
+            define_float(field.name, default, help_text, **args)
         elif kind is str:
             flags.DEFINE_string(field.name, default, help_text, **args)
         else:  # A sequence.

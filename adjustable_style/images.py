@@ -136,7 +136,11 @@ def _decode(source, name, max_pixels, min_long_side=0, min_short_side=0):
         except Image.DecompressionBombError:
             pillow_limit = Image.MAX_IMAGE_PIXELS
             if max_pixels and pillow_limit and max_pixels <= 2 * pillow_limit:
-                # Our own limit is the stricter one; report it in our words.
+                # Our own limit is the stricter one; report it in our words,
+                # with the size the header gives.
+                size = _unchecked_header_size(source)
+                if size is not None:
+                    _check_max_pixels(size, name, max_pixels)
                 raise ImageError(
                     f"{name}: image is over {2 * pillow_limit / 1e6:.0f} megapixels, over the "
                     f"limit of {max_pixels / 1e6:g} megapixels; {MAX_PIXELS_HINT}"
@@ -175,6 +179,43 @@ def _decode(source, name, max_pixels, min_long_side=0, min_short_side=0):
     if oriented is not im:
         im.close()
     return oriented
+
+
+def _unchecked_header_size(source):
+    """(width, height) from the header of a path or file object, past Pillow's bomb check.
+
+    Image.open reads only the header; no pixel is decoded. None if unreadable.
+    """
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with _PILLOW_LIMIT_LOCK:
+            pillow_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                with Image.open(source) as im:
+                    return im.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = pillow_limit
+    except Exception:  # Pillow reports unreadable headers in many ways.
+        return None
+    finally:
+        if hasattr(source, "seek"):
+            try:
+                source.seek(0)
+            except (OSError, ValueError):
+                pass
+
+
+def header_size(path):
+    """(width, height) of an image file from its header, without decoding it; None if unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Image.DecompressionBombError:
+        return _unchecked_header_size(path)
+    except Exception:  # Pillow reports unreadable headers in many ways.
+        return None
 
 
 def _has_alpha(im):

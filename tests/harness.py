@@ -123,3 +123,34 @@ def run_train_in_process(args, capfd):
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
     return code, capfd.readouterr().err
+
+
+def write_png_header(path, width, height):
+    """A PNG that declares width x height but holds no pixels: a header to refuse.
+
+    Tests ask for one past a size limit with it, without allocating the image.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def write_keras_model_that_is_not_a_stylizer(path):
+    """A valid `.keras` file of a model that takes images but is no stylizer."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="mixer")(inputs), name="other")
+    model.save(path)
+    return str(path)

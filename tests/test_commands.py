@@ -177,3 +177,64 @@ def test_a_stop_swallowed_by_a_destructor_still_stops(exception, code, word):
     assert result.returncode == code, result.stderr
     assert result.stderr.splitlines() == [f"prog: {word}"]
     assert "carried on" not in result.stdout
+
+
+# Every command with an integer flag, and the other flags its runs need to
+# reach their checks (files that exist; nothing is written).
+_FLAG_WALK = {
+    "train": ("train.py", ["style_image={style}", "content_images={style}", "model_dir={tmp}/run"]),
+    "stylize": ("stylize.py", ["content={style}", "output={tmp}/out.png"]),
+    "demo": ("demo.py", []),
+    "export_tflite": ("export/tflite.py", ["output={tmp}/m.tflite"]),
+    "export_onnx": ("export/onnx.py", ["output={tmp}/m.onnx"]),
+    "export_saved_model": ("export/saved_model.py", ["output={tmp}/saved"]),
+}
+
+
+def _walk_integer_flags(tmp_path, value):
+    """{(command, flag): result} of every integer flag of every command set to `value`."""
+    import json
+    import subprocess
+
+    import harness
+
+    env = dict(harness.COMMAND_ENV, PYTHONPATH=REPO)
+    processes = {}
+    for module, (program, base) in _FLAG_WALK.items():
+        words = [word.format(style=STYLE, tmp=tmp_path) for word in base]
+        processes[module] = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "tests", "flag_walk.py"), module, program]
+            + [str(value)]
+            + words,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    results = {}
+    for module, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        for flag, result in json.loads(stdout).items():
+            results[module, flag] = result
+    return results
+
+
+@pytest.mark.parametrize("value", [10**12, "１"])
+def test_every_integer_flag_refuses_a_huge_or_non_ascii_value_in_one_line(tmp_path, value):
+    results = _walk_integer_flags(tmp_path, value)
+    walked = {module for module, _ in results}
+    # The integer flags of every command that has some (saved_model has none).
+    assert walked == set(_FLAG_WALK) - {"export_saved_model"}
+    assert ("train", "image_size") in results and ("stylize", "num_samples") in results
+    for (module, flag), result in results.items():
+        where = f"{module} --{flag}={value}: {result['stderr'][-2000:]}"
+        assert result["code"] == 1, where
+        lines = result["stderr"].splitlines()
+        assert len(lines) == 1 and ": error: " in lines[0], where
+        assert "Traceback" not in result["stderr"], where
+        assert result["seconds"] < 5, where
+        # One parser for every integer flag: ASCII digits only.
+        assert result["parser"] == "_AsciiIntegerParser", where
+    assert not os.listdir(tmp_path)

@@ -207,6 +207,15 @@ def test_bad_seed_size_and_client(app, model_path):
         ({"seed": "", "noise": "1"}, 400, "needs a seed"),
         ({"client": "bad client!"}, 400, "'client'"),
         ({"client": "never-seen"}, 410, "pick the photo again"),
+        # One seed range for the demo and every command; ASCII digits only.
+        ({"seed": str(2**32)}, 400, "must be a whole number in 0..4294967295"),
+        ({"seed": "１"}, 400, "seed '１'"),
+        ({"seed": "9" * 5000}, 400, "must be a whole number"),
+        # Request numbers are bounded (past it, every later request would be stale).
+        ({"seq": str(2**53 + 1)}, 400, "seq"),
+        ({"seq": "99999999999999999999999999999999"}, 400, "must be a whole number in 0.."),
+        ({"seq": "-1"}, 400, "seq"),
+        ({"seq": "１"}, 400, "seq"),
     ]:
         response = stylize(app, "c5", content, model_path, **params)
         assert response.status == status, params
@@ -449,6 +458,52 @@ def test_http_errors_leave_the_server_serving(server):
     assert status == 413 and "over the demo's limit" in json.loads(body)["error"]
     status, _, body = http_call(server, "GET", "/api/info")
     assert status == 200 and json.loads(body)["examples"]
+
+
+def test_a_huge_seq_does_not_lock_the_client_out(app, model_path):
+    content = load_example(app, "c9")
+    assert stylize(app, "c9", content, model_path, seq="9" * 32).status == 400
+    for _ in range(2):
+        assert stylize(app, "c9", content, model_path, seq=2**53, size="preview").status == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"])
+def test_methods_not_served_get_a_json_405_with_the_security_headers(server, method):
+    status, headers, body = http_call(server, method, "/api/info")
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD, POST"
+    assert headers["Content-Type"] == "application/json"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert method in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/info"])
+def test_head_answers_with_the_headers_of_get_and_no_body(server, path):
+    get_status, get_headers, get_body = http_call(server, "GET", path)
+    status, headers, body = http_call(server, "HEAD", path)
+    assert status == get_status == 200 and body == b""
+    assert headers["Content-Length"] == str(len(get_body))
+    for name in ("Content-Type", "Content-Security-Policy", "X-Content-Type-Options"):
+        assert headers[name] == get_headers[name]
+
+
+def test_a_chunked_upload_is_411_not_an_empty_file(server):
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+    try:
+        connection.request(
+            "POST", "/api/content?client=h2&name=a.png", body=iter([png_bytes(8, 8)])
+        )  # An iterable body goes out chunked, without a Content-Length.
+        response = connection.getresponse()
+        status, headers, body = response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+    assert status == 411
+    assert "Content-Length" in json.loads(body)["error"]
+    assert "chunked" in json.loads(body)["error"]
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    # The server still serves.
+    assert http_call(server, "GET", "/api/info")[0] == 200
 
 
 # ---------------------------------------------------------------------------
@@ -762,3 +817,16 @@ def test_camera_mode_in_chromium(server):
             assert page.text_content("#camera") == "Camera"
         finally:
             browser.close()
+
+
+def test_an_unknown_host_is_named_as_such(tmp_path):
+    import harness
+
+    result = harness.run_command(
+        os.path.join(harness.REPO, "demo.py"), "--host=no.such.host.invalid", "--port=0"
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--host=no.such.host.invalid: cannot resolve this host name" in lines[0]
+    assert "--port" not in lines[0]

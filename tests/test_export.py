@@ -472,3 +472,36 @@ def test_saved_model_alpha_map_and_preserve_color_signatures(keras_models, input
     plain = fast(content, alpha)
     reference = np.asarray(color.preserve_color(content, plain))
     assert np.abs(kept - reference).max() <= FAST_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "script, flags, needle",
+    [
+        # Sizes and the opset are checked before anything is loaded.
+        ("tflite.py", ["--height=65536"], "--height must be in 1..65535, got 65536"),
+        (
+            "tflite.py",
+            ["--height=20000", "--width=20000"],
+            "--height x --width is 20000x20000 (400 megapixels), over the limit of 64 megapixels",
+        ),
+        ("onnx.py", ["--opset=1"], "--opset must be in 14..18, got 1"),
+        ("onnx.py", ["--opset=-1"], "--opset must be in 14..18, got -1"),
+        ("onnx.py", ["--opset=999"], "--opset must be in 14..18, got 999"),
+        # A Keras model that is not a stylizer, on every export's load path.
+        ("saved_model.py", ["--model={other}"], "is a Keras model but not a stylizer"),
+        ("tflite.py", ["--model={other}"], "is a Keras model but not a stylizer"),
+        ("onnx.py", ["--model={other}"], "is a Keras model but not a stylizer"),
+    ],
+)
+def test_export_bounds_and_foreign_models_are_one_line(script, flags, needle, tmp_path):
+    import harness
+
+    other = harness.write_keras_model_that_is_not_a_stylizer(tmp_path / "other.keras")
+    output = {"saved_model.py": "out", "tflite.py": "x.tflite", "onnx.py": "x.onnx"}[script]
+    flags = [f.format(other=other) for f in flags] + [f"--output={tmp_path / output}"]
+    result = _export_command(script, *flags)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"export/{script}: error: "), result.stderr
+    assert needle in lines[0]
+    assert os.listdir(tmp_path) == ["other.keras"]

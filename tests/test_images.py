@@ -223,6 +223,20 @@ def test_error_over_max_pixels(tmp_path):
     assert images.load_image(path, max_pixels=0).shape == (30, 40, 3)
 
 
+def test_an_image_past_pillows_bomb_limit_is_reported_at_its_real_size(tmp_path):
+    import harness
+
+    path = tmp_path / "huge.png"
+    harness.write_png_header(path, 20_000, 20_000)
+    with pytest.raises(ImageError) as e:
+        images.load_image(path)
+    _assert_one_line_naming(e, path)
+    assert "image is 20000x20000 (400.0 megapixels), over the limit of 64 megapixels" in str(
+        e.value
+    )
+    assert images.header_size(path) == (20_000, 20_000)
+
+
 def test_pillow_bomb_limit_is_ours_to_lift(tmp_path, monkeypatch):
     path = tmp_path / "bomb.png"
     Image.fromarray(_gradient(30, 40)).save(path)

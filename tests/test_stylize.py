@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import harness
 import numpy as np
 import pytest
 from harness import REPO, STYLE_LAYERS
@@ -401,6 +402,9 @@ def _bad_inputs(tmp):
     fake_model.write_bytes(b"PK\x03\x04 not really a zip")
     out = str(tmp / "out.png")
     good = str(good)
+    huge = tmp / "huge.png"
+    harness.write_png_header(huge, 20_000, 20_000)
+    other_model = harness.write_keras_model_that_is_not_a_stylizer(tmp / "other.keras")
     return {
         "missing content": (
             dict(content=str(tmp / "nope.png"), output=out),
@@ -534,6 +538,68 @@ def _bad_inputs(tmp):
         "animation as png": (dict(content=good, output=out, animate=True), "adjustable", ".png"),
         "no content": (dict(content="", output=out), "adjustable", "--content"),
         "output is the input": (dict(content=good, output=good), "adjustable", "overwrite"),
+        # Every count has an upper bound, asked one past (nothing is allocated).
+        "samples past the bound": (
+            dict(content=good, output=str(tmp / "d"), random_alpha=True, num_samples=10_001),
+            "adjustable",
+            "--num_samples must be in 1..10000",
+        ),
+        "frames past the bound": (
+            dict(content=good, output=str(tmp / "a.gif"), animate=True, frames=10_001),
+            "adjustable",
+            "--frames must be in 1..10000",
+        ),
+        "sweep steps past the bound": (
+            dict(content=good, output=out, sweep=True, sweep_steps=101),
+            "adjustable",
+            "--sweep_steps must be in 2..100",
+        ),
+        "batch size past the bound": (
+            dict(content=good, output=out, batch_size=1025),
+            "adjustable",
+            "--batch_size must be in 1..1024",
+        ),
+        "max size past the bound": (
+            dict(content=good, output=out, max_size=65_536),
+            "adjustable",
+            "--max_size must be in 0..65535",
+        ),
+        "seed past the range": (
+            dict(content=good, output=out, random_alpha=True, seed=2**32),
+            "adjustable",
+            "--seed must be in 0..4294967295",
+        ),
+        "seed range holds every sample": (
+            dict(
+                content=good,
+                output=str(tmp / "d"),
+                random_alpha=True,
+                seed=2**32 - 2,
+                num_samples=3,
+            ),
+            "adjustable",
+            "--seed must be in 0..4294967293",
+        ),
+        "two videos": (
+            dict(content="a.mp4,b.mov", output=str(tmp / "d")),
+            "adjustable",
+            "names 2 videos; stylize one video at a time",
+        ),
+        "a video among images": (
+            dict(content=f"{good},clip.mp4", output=str(tmp / "d")),
+            "adjustable",
+            "clip.mp4 is a video, stylized on its own",
+        ),
+        "over the megapixel cap": (
+            dict(content=str(huge), output=out),
+            "adjustable",
+            "20000x20000 (400.0 megapixels), over the limit of 64 megapixels",
+        ),
+        "a keras model that is not a stylizer": (
+            dict(content=good, output=out, model=other_model),
+            None,
+            "is a Keras model but not a stylizer",
+        ),
     }
 
 
@@ -570,7 +636,93 @@ BAD_INPUTS = [
     "animation as png",
     "no content",
     "output is the input",
+    "samples past the bound",
+    "frames past the bound",
+    "sweep steps past the bound",
+    "batch size past the bound",
+    "max size past the bound",
+    "seed past the range",
+    "seed range holds every sample",
+    "two videos",
+    "a video among images",
+    "over the megapixel cap",
+    "a keras model that is not a stylizer",
 ]
+
+
+def test_the_output_plan_is_lazy(tmp_path):
+    from adjustable_style.stylize import output_plan
+
+    photos = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    for photo in photos:
+        gradient_image(photo, 8, 8)
+    plan = output_plan.plan_outputs(photos, "images", 10_000, str(tmp_path / "out"))
+    assert [len(outputs) for outputs in plan] == [10_000, 10_000]
+    assert plan[1][9_999] == str(tmp_path / "out" / "b_9999.png")
+    assert plan[0][:2] == [str(tmp_path / "out" / "a_0.png"), str(tmp_path / "out" / "a_1.png")]
+    # A content image named like an output in the output folder is still found.
+    (tmp_path / "a_9998.png").write_bytes(b"")
+    os.symlink(photos[0], tmp_path / "a_7.png")
+    with pytest.raises(cli.UsageError, match="a_7.png: would overwrite a content image"):
+        output_plan.plan_outputs(photos, "images", 10_000, str(tmp_path))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b_12.png").mkdir()
+    with pytest.raises(images.ImageError, match="b_12.png: is a folder"):
+        output_plan.plan_outputs(photos, "images", 100, str(tmp_path / "out"))
+
+
+def test_samples_are_stylized_a_batch_at_a_time(files, adjustable, tmp_path, monkeypatch):
+    sizes = []
+    stylize = adjustable.stylize
+    monkeypatch.setattr(
+        adjustable,
+        "stylize",
+        lambda content, *a: sizes.append(len(content)) or stylize(content, *a),
+    )
+    options = Options(
+        content=files["content"],
+        output=str(tmp_path / "out"),
+        random_alpha=True,
+        num_samples=5,
+        seed=3,
+        batch_size=2,
+    )
+    results, lines = run(options, adjustable)
+    assert sizes == [2, 2, 1] and len(results) == len(lines) == 5
+    # Sample k is still what --seed=3+k --num_samples=1 makes.
+    single, _ = run(
+        Options(
+            content=files["content"],
+            output=str(tmp_path / "one.png"),
+            random_alpha=True,
+            seed=7,
+        ),
+        adjustable,
+    )
+    np.testing.assert_allclose(read(results[4].path), read(single[0].path), atol=1 / 255)
+
+
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        (dict(random_alpha=True, num_samples=4, batch_size=4), "with --batch_size=4"),
+        (dict(animate=True, frames=500), "with --frames=500"),
+        (dict(sweep=True, sweep_steps=50), "with 150 sweep cells"),
+    ],
+)
+def test_a_run_that_cannot_fit_in_memory_is_refused_first(
+    files, adjustable, tmp_path, monkeypatch, changes, needle
+):
+    from adjustable_style import limits
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 10**6)
+    ext = ".gif" if changes.get("animate") else ""
+    options = Options(content=files["content"], output=str(tmp_path / f"out{ext}"), **changes)
+    with pytest.raises(cli.UsageError) as error:
+        stylize_lib.run(options, out=lambda line: None, model=adjustable)
+    message = str(error.value)
+    assert needle in message and "needs at least" in message and "1 MB free" in message
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.fixture
@@ -716,7 +868,7 @@ def test_a_stopped_command_leaves_nothing_behind(signum, code, word, files, tmp_
             f"--content={files['content']}",
             f"--output={out}/walk.gif",
             "--animate",
-            "--frames=100000",
+            "--frames=10000",
             "--seed=1",
         ],
         stdout=subprocess.PIPE,

@@ -241,11 +241,23 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
         (dict(model_dir="a_file"), "is a file, not a folder"),
         (dict(model_dir="a_file/run"), "cannot write there"),
         (dict(model_dir="/proc/run"), "--model_dir=/proc/run: cannot write there"),
+        (dict(style_image="EMPTY"), "EMPTY: is a folder; --style_image takes one image file"),
+        # Bounds, asked one past (nothing is allocated).
+        (dict(image_size=8001), "--image_size must be in 16..8000"),
+        (dict(style_image_size=8001), "--style_image_size must be in 16..8000"),
+        (dict(batch_size=1025), "--batch_size must be in 1..1024"),
+        (dict(train_steps=10**8 + 1), "--train_steps must be in 1..100000000"),
+        # One seed range, stylize.py's too.
+        (dict(seed=-1), "--seed must be in 0..4294967295, got -1"),
+        (dict(seed=2**32), "--seed must be in 0..4294967295, got 4294967296"),
+        (dict(strategy="tpu"), "--strategy=tpu needs --tpu"),
+        (dict(init_from="OTHER.keras"), "is a Keras model but not a stylizer"),
     ],
 )
 def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message):
     content, style = folders
     (tmp_path / "EMPTY").mkdir()
+    harness.write_keras_model_that_is_not_a_stylizer(tmp_path / "OTHER.keras")
     (tmp_path / "a_file").write_text("keep")
     if "vgg_weights" in change and change["vgg_weights"] != "nowhere.h5":
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(
@@ -254,7 +266,7 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message
     change = {
         k: (
             str(tmp_path / v)
-            if k in ("style_image", "content_images", "vgg_weights")
+            if k in ("style_image", "content_images", "vgg_weights", "init_from")
             or (k == "model_dir" and not v.startswith("/"))
             else v
         )
@@ -272,6 +284,63 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message
     assert "Traceback" not in stderr
     assert sorted(os.listdir(tmp_path)) == before  # No --model_dir made.
     assert (tmp_path / "a_file").read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        ("{not json", "TF_CONFIG is not valid JSON"),
+        ('{"task": {"type": "worker", "index": 0}}', 'TF_CONFIG needs a "cluster" object'),
+        ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "chief"}}', '"type"'),
+        (
+            '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}',
+            "must be in 0..0",
+        ),
+    ],
+)
+def test_a_bad_tf_config_is_one_line(folders, tmp_path, capfd, monkeypatch, tf_config, message):
+    content, style = folders
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    code, stderr = harness.run_train_in_process(
+        _flags(content, style, tmp_path / "run", strategy="multi_worker"), capfd
+    )
+    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
+    assert message in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_tpu_that_cannot_be_reached_is_one_line(monkeypatch):
+    import tensorflow as tf
+
+    def unreachable(tpu=None):
+        raise ValueError(f"Could not find a TPU at {tpu!r}\nand more lines")
+
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", unreachable)
+    with pytest.raises(training.TrainingError) as error:
+        training.make_strategy("tpu", "local")
+    assert str(error.value) == (
+        "--strategy=tpu: cannot set up the cluster of --tpu=local (Could not find a TPU at 'local')"
+    )
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_first(folders, tmp_path, monkeypatch):
+    from adjustable_style import limits
+
+    content, style = folders
+    monkeypatch.setattr(limits, "available_memory", lambda: 10**9)
+    config = _config(content, style, tmp_path / "run", image_size=2048, batch_size=8)
+    with pytest.raises(UsageError) as error:
+        config.validate()
+    assert str(error.value) == (
+        "training at --batch_size=8 --image_size=2048 needs at least 40.3 GB of memory; "
+        "this machine has 1 GB free"
+    )
+    # The style image at --style_image_size, from its header.
+    harness.write_png_header(tmp_path / "huge.png", 8000, 4000)
+    config = _config(content, tmp_path / "huge.png", tmp_path / "run", style_image_size=8000)
+    with pytest.raises(UsageError, match="the style image at --style_image_size=8000"):
+        config.validate()
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_bad_setup_exits_with_one_line_from_the_real_command(folders, tmp_path):

@@ -85,6 +85,14 @@ def run(content, output, model, **flags):
         ("0:1,0,0;x:1", "is not a number of seconds"),
         ("0:1,0,0;fx:1", "is not f followed by a whole number"),
         ("-1:1", "must be >= 0"),
+        ("inf:1", "must be a finite number of seconds"),
+        ("nan:1", "must be a finite number of seconds"),
+        ("f１:1", "is not f followed by a whole number"),
+        ("f²:1", "is not f followed by a whole number"),
+        ("１:1", "is not a number of seconds"),
+        ("f1000001:1", "past the longest video (1000000 frames)"),
+        ("86401:1", "past the longest video (86400 seconds)"),
+        (";".join(f"f{k}:1" for k in range(10_001)), "10001 entries, over the limit of 10000"),
         ("0:1,2,0", "outside [0, 1]"),
         ("0:1,a,0", "is not a number"),
         ("0:1;4:0;2:1", "is not after '4:0'"),
@@ -330,3 +338,22 @@ def test_command_corrupt_video_exits_1_before_loading(bad_videos, tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "not a readable video" in lines[0], result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_clip_past_the_frame_limit_or_the_memory_is_refused_first(monkeypatch):
+    from adjustable_style import limits
+
+    options = Options(content="long.mp4", output="out.gif")
+    info = video.VideoInfo("long.mp4", 64, 48, 30.0, 1_000_001, 33_333.4)
+    with pytest.raises(video.VideoError, match="1000001 frames, over the limit of 1000000"):
+        stylize_video.check_size(info, options, ".mp4")
+    # A GIF keeps every frame until its palette is made.
+    info = video.VideoInfo("long.mp4", 640, 480, 30.0, 9_000, 300.0)
+    monkeypatch.setattr(limits, "available_memory", lambda: 10**9)
+    stylize_video.check_size(info, options, ".mp4")
+    with pytest.raises(UsageError) as error:
+        stylize_video.check_size(info, options, ".gif")
+    assert str(error.value) == (
+        "long.mp4: stylizing it at 640x480 into a GIF of 9000 frames needs at least 8.66 GB "
+        "of memory; this machine has 1 GB free"
+    )

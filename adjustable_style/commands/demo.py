@@ -11,12 +11,14 @@ mask, copy the matching `stylize.py` command and download the PNG. It loads
 nothing from the internet. See docs/demo.md; the server is adjustable_style/demo.
 """
 
+import errno
+import socket
 import sys
 import threading
 
 from absl import flags
 
-from adjustable_style import cli, images, model_files
+from adjustable_style import cli, dataclass_flags, images, limits, model_files
 from adjustable_style import demo as demo_lib
 
 FLAGS = flags.FLAGS
@@ -32,22 +34,24 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "host", demo_lib.DEFAULT_HOST, "Address to listen on; 0.0.0.0 serves the whole network."
 )
-flags.DEFINE_integer(
-    "port", demo_lib.DEFAULT_PORT, "Port to listen on; 0 picks a free one (printed)."
+dataclass_flags.define_integer(
+    "port", demo_lib.DEFAULT_PORT, "Port to listen on, 0..65535; 0 picks a free one (printed)."
 )
-flags.DEFINE_integer(
+dataclass_flags.define_integer(
     "preview_size",
     demo_lib.DEFAULT_PREVIEW_SIZE,
-    "Long side in pixels of the live preview while sliding.",
+    f"Long side in pixels of the live preview while sliding, 16..{limits.MAX_SIDE}.",
 )
-flags.DEFINE_integer(
+dataclass_flags.define_integer(
     "max_size",
     demo_lib.DEFAULT_MAX_SIZE,
     "Long side in pixels of the full-size picture (photos are "
-    "shrunk to it, as stylize.py --max_size); 0 = full size.",
+    f"shrunk to it, as stylize.py --max_size); 0 = full size; at most {limits.MAX_SIDE}.",
 )
-flags.DEFINE_integer(
-    "max_pixels", images.DEFAULT_MAX_PIXELS, "Refuse photos with more pixels (0 = no limit)."
+dataclass_flags.define_integer(
+    "max_pixels",
+    images.DEFAULT_MAX_PIXELS,
+    f"Refuse photos with more pixels (0 = no limit), at most {limits.MAX_PIXELS_FLAG}.",
 )
 
 
@@ -55,15 +59,14 @@ def _main(argv, program):
     cli.check_no_arguments(argv)
     if not 0 <= FLAGS.port <= 65535:
         raise cli.UsageError(f"--port must be in 0..65535, got {FLAGS.port}")
-    if FLAGS.preview_size < 16:
-        raise cli.UsageError(f"--preview_size must be >= 16, got {FLAGS.preview_size}")
+    limits.check_side("--preview_size", FLAGS.preview_size, 16)
+    limits.check_side("--max_size", FLAGS.max_size, 0)
     if FLAGS.max_size < 0 or 0 < FLAGS.max_size < FLAGS.preview_size:
         raise cli.UsageError(
             f"--max_size must be 0 (full size) or >= --preview_size "
             f"({FLAGS.preview_size}), got {FLAGS.max_size}"
         )
-    if FLAGS.max_pixels < 0:
-        raise cli.UsageError(f"--max_pixels must be >= 0, got {FLAGS.max_pixels}")
+    limits.check_count("--max_pixels", FLAGS.max_pixels, 0, limits.MAX_PIXELS_FLAG)
     if FLAGS.model:
         model_files.check_model_spec(FLAGS.model)  # A one-line error if missing.
 
@@ -81,7 +84,18 @@ def _main(argv, program):
     cli.quiet_tensorflow_import()
     try:
         server = demo_lib.make_server(app, FLAGS.host, FLAGS.port)
+    except socket.gaierror as error:
+        raise cli.UsageError(
+            f"--host={FLAGS.host}: cannot resolve this host name ({error.strerror or error}); "
+            f"pass an address of this machine, e.g. {demo_lib.DEFAULT_HOST} or 0.0.0.0"
+        ) from None
     except OSError as error:
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise cli.UsageError(
+                f"--host={FLAGS.host}: not an address of this machine "
+                f"({error.strerror or error}); pass one of its addresses, e.g. "
+                f"{demo_lib.DEFAULT_HOST} or 0.0.0.0"
+            ) from None
         raise cli.UsageError(
             f"cannot listen on {FLAGS.host}:{FLAGS.port} ({error.strerror or error}); "
             "pass another --port (0 picks a free one)"

@@ -13,14 +13,21 @@ import os
 
 from absl import flags
 
-from adjustable_style import cli, images, model_files
+from adjustable_style import cli, dataclass_flags, images, limits, model_files
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", None, model_files.MODEL_FLAG_HELP)
 flags.DEFINE_string("output", None, "The .tflite file to write (required).")
-flags.DEFINE_integer("height", 256, "Fixed input height of the TFLite model.")
-flags.DEFINE_integer("width", 256, "Fixed input width of the TFLite model.")
+dataclass_flags.define_integer(
+    "height",
+    256,
+    f"Fixed input height of the TFLite model, 1..{limits.MAX_SIDE}; height x width at most "
+    f"{limits.MAX_PIXELS / 1e6:g} megapixels.",
+)
+dataclass_flags.define_integer(
+    "width", 256, f"Fixed input width of the TFLite model, 1..{limits.MAX_SIDE}."
+)
 flags.DEFINE_string(
     "test_image",
     None,
@@ -42,8 +49,13 @@ def _main(argv):
     if not FLAGS.output:
         raise cli.UsageError("no output file; pass --output=FILE.tflite")
     for name in ("height", "width"):
-        if FLAGS[name].value < 1:
-            raise cli.UsageError(f"--{name} must be >= 1, got {FLAGS[name].value}")
+        limits.check_side(f"--{name}", FLAGS[name].value)
+    limits.check_pixels("--height x --width", FLAGS.height, FLAGS.width)
+    # The check runs the model at this size in Keras and in TFLite.
+    limits.check_memory(
+        f"a TFLite model of {FLAGS.width}x{FLAGS.height}",
+        2 * FLAGS.height * FLAGS.width * limits.FORWARD_BYTES_PER_PIXEL,
+    )
     output_files.check_tolerance(FLAGS.tolerance)
     content = None
     if FLAGS.test_image:

@@ -18,6 +18,7 @@ dataclass_flags.define_flags(TrainConfig, __name__)
 def _main(argv):
     cli.check_no_arguments(argv)
     config = dataclass_flags.from_flags(TrainConfig)
+    config.check_values()  # Before TensorFlow starts: a bad value costs no start-up.
     if cli.keras_backend() != "tensorflow":
         # Runs where TensorFlow is not installed: nothing on this path imports it.
         from adjustable_style.training import run_backends as backend_training

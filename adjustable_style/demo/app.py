@@ -382,10 +382,7 @@ class DemoApp:
         """
         started = time.perf_counter()
         session = self._session(query, create=False)
-        try:
-            seq = int(query.get("seq", "0"))
-        except ValueError:
-            raise DemoError(400, "'seq' must be an integer") from None
+        seq = requests.parse_seq(query)
         size = query.get("size", "full")
         if size not in ("preview", "full"):
             raise DemoError(400, f"size must be 'preview' or 'full', got {size!r}")

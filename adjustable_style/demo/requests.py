@@ -6,14 +6,16 @@ on this module, so neither imports the other back.
 
 import dataclasses
 import json
-import re
 
 import numpy as np
 
-from adjustable_style import alpha_vectors
+from adjustable_style import alpha_vectors, limits
 from adjustable_style.errors import UserError
 
-MAX_SEED = 2**63 - 2  # stylize.py accepts 0 .. 2**63 - 1 - num_samples.
+MAX_SEED = limits.MAX_SEED  # The seeds stylize.py and train.py take.
+# A page's request numbers: up to 2**53, the largest whole number a
+# browser's JavaScript counts exactly.
+MAX_SEQ = 2**53
 
 
 class DemoError(UserError):
@@ -51,13 +53,30 @@ def is_on(query, name):
     return query.get(name, "0") in ("1", "true", "on")
 
 
-def parse_seed(query):
-    text = query.get("seed", "").strip()
+def parse_whole_number(query, name, maximum, default=None):
+    """Query parameter `name` as an int in 0..maximum (ASCII digits), or a 400."""
+    text = query.get(name, "").strip()
     if not text:
-        return None
-    if not re.fullmatch(r"\d{1,19}", text) or int(text) > MAX_SEED:
-        raise DemoError(400, f"seed {text!r} must be a whole number in 0..{MAX_SEED}")
-    return int(text)
+        return default
+    message = f"{name} {text!r} must be a whole number in 0..{maximum}"
+    if len(text) > len(str(maximum)):  # No int() of a million digits.
+        raise DemoError(400, message)
+    try:
+        value = limits.parse_int(text, name)
+    except UserError:
+        raise DemoError(400, message) from None
+    if not 0 <= value <= maximum:
+        raise DemoError(400, message)
+    return value
+
+
+def parse_seed(query):
+    return parse_whole_number(query, "seed", MAX_SEED)
+
+
+def parse_seq(query):
+    """The page's request number: a newer request supersedes older ones."""
+    return parse_whole_number(query, "seq", MAX_SEQ, default=0)
 
 
 def parse_alpha(model, query):

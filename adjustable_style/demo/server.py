@@ -1,4 +1,9 @@
-"""The demo's HTTP server: moves bytes between the browser and `app.DemoApp`."""
+"""The demo's HTTP server: moves bytes between the browser and `app.DemoApp`.
+
+It serves GET (and HEAD: GET's headers without the body) and POST; any
+other method gets a JSON 405 naming those, and every answer, errors of the
+HTTP layer included, carries the same security headers.
+"""
 
 import http.server
 import socketserver
@@ -19,6 +24,8 @@ CONTENT_SECURITY_POLICY = (
     "script-src 'self'; connect-src 'self' blob:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
+# The methods the server answers; any other gets 405 with this Allow header.
+ALLOWED_METHODS = ("GET", "HEAD", "POST")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -29,12 +36,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self, method):
         url = urllib.parse.urlsplit(self.path)
         body = b""
-        length = self.headers.get("Content-Length")
-        try:
-            length = int(length or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
+        length = (self.headers.get("Content-Length") or "0").strip()
+        length = int(length) if length.isascii() and length.isdigit() else -1
+        chunked = self.headers.get("Transfer-Encoding", "").strip().lower() not in ("", "identity")
+        if chunked:
+            response = error_response(
+                411,
+                "chunked transfer encoding is not supported; send the body with a "
+                "Content-Length header",
+            )
+            self._discard_chunked_body()
+            self.close_connection = True
+        elif length < 0:
             response = error_response(400, "bad Content-Length")
             self.close_connection = True
         elif length > MAX_UPLOAD_BYTES:
@@ -50,6 +63,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             response = self.app.handle(method, url.path, url.query, body)
         self._send(response)
 
+    def _discard_chunked_body(self):
+        """Reads a chunked body (up to the upload limit) so that the client sees the answer.
+
+        Closing a socket with unread data resets the connection, and the
+        client would get that instead of the 411.
+        """
+        total = 0
+        try:
+            while total <= MAX_UPLOAD_BYTES:
+                size = int(self.rfile.readline(100).split(b";")[0].strip() or b"x", 16)
+                if size == 0:
+                    while self.rfile.readline(1000).strip():  # Trailers.
+                        pass
+                    return
+                total += size
+                self.rfile.read(size)
+                self.rfile.readline(100)
+        except (ValueError, OSError):
+            return  # Not chunked after all, or the client went: close.
+
     def _send(self, response):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -62,6 +95,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+        if getattr(self, "command", None) == "HEAD":
+            return  # GET's headers, Content-Length included, and no body.
         try:
             self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
@@ -70,8 +105,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self._answer("GET")
 
+    def do_HEAD(self):
+        self._answer("GET")
+
     def do_POST(self):
         self._answer("POST")
+
+    def _refuse_method(self):
+        response = error_response(
+            405,
+            f"method {self.command} is not served here; use {', '.join(ALLOWED_METHODS)}",
+        )
+        response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
+        self._send(response)
+
+    def __getattr__(self, name):
+        # http.server looks up do_METHOD and answers a missing one with its
+        # own HTML 501 page; every other method is refused here instead.
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (a bad request line, headers too long) as JSON."""
+        self.close_connection = True
+        short = self.responses.get(code, ("error",))[0]
+        self._send(error_response(code, message or short))
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass  # Slider previews would flood the terminal; errors go to the page.

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from adjustable_style import alpha_vectors
+from adjustable_style import alpha_vectors, limits
 from adjustable_style.alpha_vectors import AlphaError
 
 
@@ -41,20 +41,36 @@ class Keyframe:
 def _parse_time(time_text, entry):
     if time_text.lower().startswith("f"):
         digits = time_text[1:].strip()
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise AlphaError(
                 f"keyframe {entry!r}: frame {time_text!r} is not f followed by a whole "
                 "number (e.g. f120)"
             )
+        if len(digits) > len(str(limits.MAX_VIDEO_FRAMES)) or int(digits) > limits.MAX_VIDEO_FRAMES:
+            raise AlphaError(
+                f"keyframe {entry!r}: frame {time_text!r} is past the longest video "
+                f"({limits.MAX_VIDEO_FRAMES} frames)"
+            )
         return int(digits), True
     try:
+        if not time_text.isascii():
+            raise ValueError(time_text)
         seconds = float(time_text)
     except ValueError:
         raise AlphaError(
             f"keyframe {entry!r}: time {time_text!r} is not a number of seconds or fN for frame N"
         ) from None
-    if not math.isfinite(seconds) or seconds < 0:
+    if not math.isfinite(seconds):
+        raise AlphaError(
+            f"keyframe {entry!r}: time {time_text!r} must be a finite number of seconds"
+        )
+    if seconds < 0:
         raise AlphaError(f"keyframe {entry!r}: time {time_text!r} must be >= 0 seconds")
+    if seconds > limits.MAX_VIDEO_SECONDS:
+        raise AlphaError(
+            f"keyframe {entry!r}: time {time_text!r} is past the longest video "
+            f"({limits.MAX_VIDEO_SECONDS} seconds)"
+        )
     return seconds, False
 
 
@@ -79,6 +95,11 @@ def parse_keyframes(text):
         raise AlphaError(
             "--alpha_keyframes is empty; give TIME:ALPHA entries separated by ';', "
             "e.g. '0:1,0,0;4:0,0,1' (TIME in seconds, or fN for frame N)"
+        )
+    count = text.strip().rstrip(";").count(";") + 1  # A trailing ';' is harmless.
+    if count > limits.MAX_KEYFRAMES:
+        raise AlphaError(
+            f"--alpha_keyframes has {count} entries, over the limit of {limits.MAX_KEYFRAMES}"
         )
     keyframes = []
     for position, entry in enumerate(text.split(";"), start=1):

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from adjustable_style import alpha_maps, images, model_files, noise
+from adjustable_style import alpha_maps, images, limits, model_files, noise
 from adjustable_style.errors import UsageError, check_int
 from adjustable_style.inference import runtime
 from adjustable_style.stylize import keyframes, video_files
@@ -96,11 +96,14 @@ class Options:
         "chroma (YCbCr, BT.601), after Gatys et al. 2017.",
     )
     num_samples: int = _setting(
-        1, "Outputs per content image (with --random_alpha and/or --content_noise)."
+        1,
+        "Outputs per content image (with --random_alpha and/or --content_noise), "
+        f"1..{limits.MAX_SAMPLES}.",
     )
     seed: Optional[int] = _setting(
         None,
-        "Seed of --random_alpha, --content_noise and --animate; sample k of a run "
+        f"Seed of --random_alpha, --content_noise and --animate, 0..{limits.MAX_SEED} "
+        "(as train.py's); sample k of a run "
         "equals --seed=SEED+k --num_samples=1. Default: a fresh random seed; every "
         "output line prints the flags that reproduce it.",
     )
@@ -128,20 +131,25 @@ class Options:
         "Shrink images so that their long side is at most this many pixels "
         "before stylizing (the output has that size); 0 = full size. Images over "
         "2048x2048 are stylized one layer at a time in strips: the same result "
-        "in bounded memory (about 0.2 KB per pixel).",
+        "in bounded memory (about 0.2 KB per pixel). At most "
+        f"{limits.MAX_SIDE}.",
     )
     max_pixels: int = _setting(
-        images.DEFAULT_MAX_PIXELS, "Refuse content images with more pixels (0 = no limit)."
+        images.DEFAULT_MAX_PIXELS,
+        f"Refuse content images with more pixels (0 = no limit), at most {limits.MAX_PIXELS_FLAG}.",
     )
     batch_size: int = _setting(
-        runtime.DEFAULT_BATCH_SIZE, "Images per forward pass (samples, sweep cells, frames)."
+        runtime.DEFAULT_BATCH_SIZE,
+        f"Images per forward pass (samples, sweep cells, frames), 1..{limits.MAX_BATCH_SIZE}.",
     )
     sweep: bool = _setting(
         False,
         "Write the paper's Figure 3 as one image: a row per style layer, its "
         "alpha going 0 -> 1 across the columns, the others at --sweep_fixed.",
     )
-    sweep_steps: int = _setting(5, "Columns of --sweep (alphas from 0 to 1).")
+    sweep_steps: int = _setting(
+        5, f"Columns of --sweep (alphas from 0 to 1), 2..{limits.MAX_SWEEP_STEPS}."
+    )
     sweep_fixed: Optional[str] = _setting(
         None,
         "Alpha of the layers a --sweep row does not vary, in --alpha's forms "
@@ -160,7 +168,7 @@ class Options:
         "(random keyframes 1.5 s apart, eased; GIF or WebP with Pillow, MP4 "
         "needs imageio[ffmpeg]).",
     )
-    frames: int = _setting(90, "Frames of --animate.")
+    frames: int = _setting(90, f"Frames of --animate, 1..{limits.MAX_ANIMATION_FRAMES}.")
     fps: float = _setting(15.0, "Frames per second of --animate.")
     alpha_keyframes: Optional[str] = _setting(
         None,
@@ -211,6 +219,7 @@ class Options:
         sweeping = self.sweep or bool(self.sweep_layers)
         if not self.content:
             raise UsageError("no content image; pass --content=FILE, FOLDER or GLOB")
+        _check_one_video(self.content, self.output)
         if sweeping and self.animate:
             raise UsageError("--sweep and --animate make different outputs; choose one")
         if self.random_alpha and self.alpha is not None:
@@ -225,7 +234,7 @@ class Options:
         self._check_alpha_map(sweeping)
         if self.sweep_fixed is not None and not sweeping:
             raise UsageError("--sweep_fixed needs --sweep")
-        _check_int("num_samples", self.num_samples, 1)
+        _check_int("num_samples", self.num_samples, 1, limits.MAX_SAMPLES)
         if self.num_samples > 1:
             if sweeping or self.animate:
                 raise UsageError("--num_samples does not apply to --sweep or --animate")
@@ -235,7 +244,7 @@ class Options:
                     "(otherwise every sample is the same image)"
                 )
         if self.seed is not None:
-            _check_int("seed", self.seed, 0, 2**63 - 1 - self.num_samples)
+            limits.check_seed("--seed", self.seed, self.num_samples)
         if self.noise_points is not None:
             if not self.content_noise:
                 raise UsageError("--noise_points needs --content_noise")
@@ -260,11 +269,11 @@ class Options:
             raise UsageError(
                 "--precision=bfloat16 needs a Keras model; a SavedModel runs in float32 as exported"
             )
-        _check_int("max_size", self.max_size, 0)
-        _check_int("max_pixels", self.max_pixels, 0)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("sweep_steps", self.sweep_steps, 2)
-        _check_int("frames", self.frames, 1)
+        _check_int("max_size", self.max_size, 0, limits.MAX_SIDE)
+        _check_int("max_pixels", self.max_pixels, 0, limits.MAX_PIXELS_FLAG)
+        _check_int("batch_size", self.batch_size, 1, limits.MAX_BATCH_SIZE)
+        _check_int("sweep_steps", self.sweep_steps, 2, limits.MAX_SWEEP_STEPS)
+        _check_int("frames", self.frames, 1, limits.MAX_ANIMATION_FRAMES)
         # GIF stores frame times in hundredths of a second.
         _check_positive("fps", self.fps, maximum=100)
         check_video_options(self)
@@ -310,6 +319,23 @@ def _check_positive(name, value, maximum=None):
         bound = f"in (0, {maximum:g}]" if maximum else "> 0"
         raise UsageError(f"--{name} must be {bound}, got {value!r}")
     return float(value)
+
+
+def _check_one_video(content, output):
+    """Refuses a video in a list of several contents: a video is stylized on its own."""
+    if not isinstance(content, str) or "," not in content:
+        return
+    parts = [part.strip() for part in content.split(",") if part.strip()]
+    videos = [part for part in parts if is_video_content(part, output)]
+    if len(videos) > 1:
+        raise UsageError(
+            f"--content names {len(videos)} videos; stylize one video at a time (one run per video)"
+        )
+    if videos and len(parts) > 1:
+        raise UsageError(
+            f"--content: {videos[0]} is a video, stylized on its own; give it alone, "
+            "without other images"
+        )
 
 
 def _single_path(content):

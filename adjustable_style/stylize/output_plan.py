@@ -1,11 +1,14 @@
 """Where `stylize.py`'s pictures go: the output plan and the staging folder.
 
-`plan_outputs` names every output file before TensorFlow starts, so a bad
+`plan_outputs` plans every output file before TensorFlow starts, so a bad
 `--output` fails at once; `Staging` writes them under temporary names and
-moves them into place only when all of them are done (all or nothing).
+moves them into place only when all of them are done (all or nothing). The
+plan is lazy: a content image's `Outputs` names its k-th file when asked,
+so `--num_samples=10000` over a folder of photos costs no list of paths.
 """
 
 import collections
+import collections.abc
 import os
 import shutil
 import tempfile
@@ -58,8 +61,43 @@ def _unique_stems(files):
     return unique
 
 
+class Outputs(collections.abc.Sequence):
+    """The output paths of one content image, each made when it is asked for.
+
+    One output is `FOLDER/STEM.EXT`; several are `FOLDER/STEM_K.EXT`.
+    """
+
+    def __init__(self, folder, stem, ext, count):
+        self.folder, self.stem, self.ext, self.count = folder, stem, ext, count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self.count))]
+        if k < 0:
+            k += self.count
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        name = self.stem + self.ext if self.count == 1 else f"{self.stem}_{k}{self.ext}"
+        return os.path.join(self.folder, name)
+
+    def stem_of(self, name):
+        """The stem `name` would be an output of (None when no `Outputs` of this shape makes it)."""
+        if not name.endswith(self.ext):
+            return None
+        base = name[: -len(self.ext)]
+        if self.count == 1:
+            return base
+        stem, _, k = base.rpartition("_")
+        if k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < self.count:
+            return stem
+        return None
+
+
 def plan_outputs(files, kind, num_samples, output, grid=False):
-    """Final output paths: `plan[i]` lists those of `files[i]`.
+    """Final output paths: `plan[i]` holds those of `files[i]` (an `Outputs`).
 
     `output` is a file when it has an image extension (one output in all),
     otherwise a folder (made if missing; its parent must exist), where each
@@ -84,14 +122,8 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
                     f"{output}: cannot make this output folder, {_missing_folder(parent)}"
                 )
         ext = ".gif" if kind == "animation" else ".png"
-        plan = []
-        for path, stem in zip(files, _unique_stems(files)):
-            stem += "_grid" if grid else _suffix_for(kind)
-            if per_file == 1:
-                names = [stem + ext]
-            else:
-                names = [f"{stem}_{k}{ext}" for k in range(per_file)]
-            plan.append([os.path.join(folder, n) for n in names])
+        suffix = "_grid" if grid else _suffix_for(kind)
+        plan = [Outputs(folder, stem + suffix, ext, per_file) for stem in _unique_stems(files)]
     else:
         ext = os.path.splitext(output)[1].lower()
         if ext not in allowed:
@@ -112,17 +144,33 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
                 f"--output={output} is one file but this run makes {total} outputs; "
                 "give a folder (a name without an extension)"
             )
-        plan = [[output]]
-    inputs = {os.path.realpath(f) for f in files}
-    for paths in plan:
-        for path in paths:
-            if os.path.realpath(path) in inputs:
-                raise UsageError(
-                    f"{path}: would overwrite a content image; choose another --output"
-                )
-            if os.path.isdir(path):
-                raise images.ImageError(f"{path}: is a folder, not a file name")
+        plan = [Outputs(os.path.dirname(output), *os.path.splitext(os.path.basename(output)), 1)]
+    _check_in_the_way(files, plan)
     return plan
+
+
+def _check_in_the_way(files, plan):
+    """Refuses outputs that are content images or folders, without listing every output.
+
+    Only a name already in the output folder can be either, so the folder's
+    entries are matched against the plan (not the plan's paths one by one).
+    """
+    folder = plan[0].folder if plan else ""
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        return  # Not there yet: nothing in the way.
+    by_stem = {outputs.stem: outputs for outputs in plan}
+    inputs = {os.path.realpath(f) for f in files}
+    for name in sorted(entries):
+        stem = plan[0].stem_of(name)
+        if stem not in by_stem:
+            continue
+        path = os.path.join(folder, name)
+        if os.path.realpath(path) in inputs:
+            raise UsageError(f"{path}: would overwrite a content image; choose another --output")
+        if os.path.isdir(path):
+            raise images.ImageError(f"{path}: is a folder, not a file name")
 
 
 class Staging:

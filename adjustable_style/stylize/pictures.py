@@ -39,6 +39,7 @@ from adjustable_style import (
     color,
     dataclass_flags,
     images,
+    limits,
     model_files,
     noise,
 )
@@ -238,6 +239,7 @@ def run(options, out=print, model=None):
             precision = resolve_precision(options.precision)
         model = runtime.load_model(options.model, precision)
     _check_alpha_flags(model, options)
+    check_memory(files, options, kind, model)
     names = model.style_layers
     base_alpha = None
     if model.adjustable and not options.random_alpha and kind != "sweep":
@@ -283,6 +285,43 @@ def run(options, out=print, model=None):
     for result in results:
         out(f"{result.path}: {result.description}" if result.description else result.path)
     return results
+
+
+def check_memory(files, options, kind, model):
+    """Refuses, before any image is stylized, a run that needs more memory than is free.
+
+    The need is worked out from each image's header and the flags, as a lower
+    bound: the decoded photo, the batch in the stylizer, and what a sweep or
+    an animation keeps of every cell or frame.
+    """
+    batch = options.batch_size
+    if kind == "sweep":
+        steps = options.sweep_steps
+        cells = steps * steps if options.sweep_layers else steps * max(1, model.num_layers)
+    for path in files:
+        size = images.header_size(path)
+        if size is None:
+            continue  # Unreadable: loading it says why.
+        width, height = size
+        fitted = images._fit_long_side((height, width), options.max_size) or (height, width)
+        pixels = fitted[0] * fitted[1]
+        needed = width * height * limits.FLOAT_PIXEL_BYTES
+        if kind == "images":
+            what = f"--batch_size={batch}"
+            needed += (
+                min(batch, options.num_samples)
+                * pixels
+                * (limits.FORWARD_BYTES_PER_PIXEL + 2 * limits.FLOAT_PIXEL_BYTES)
+            )
+        elif kind == "sweep":
+            what = f"{cells} sweep cells"
+            needed += min(batch, cells) * pixels * limits.FORWARD_BYTES_PER_PIXEL
+            needed += cells * pixels * (2 * limits.FLOAT_PIXEL_BYTES + limits.UINT8_PIXEL_BYTES)
+        else:
+            what = f"--frames={options.frames}"
+            needed += min(batch, options.frames) * pixels * limits.FORWARD_BYTES_PER_PIXEL
+            needed += 2 * options.frames * pixels * limits.UINT8_PIXEL_BYTES
+        limits.check_memory(f"{path}: stylizing it at {fitted[1]}x{fitted[0]} with {what}", needed)
 
 
 def _alpha_map(model, options):
@@ -340,48 +379,60 @@ def _flags(options, *groups, **values):
     return dataclass_flags.command_line(words)
 
 
+def _batches(finals, batch_size):
+    """(first sample number, that batch's output paths): --num_samples a batch at a time."""
+    for start in range(0, len(finals), batch_size):
+        yield start, finals[start : start + batch_size]
+
+
 def _make_mapped_images(model, options, image, path, finals, alpha_map, seed, staging):
-    contents = np.stack([_noisy(image, options, seed, k) for k in range(len(finals))])
-    try:
-        stylized = model.stylize_map(
-            contents, alpha_map, options.batch_size, exact=options.alpha_map_statistics == "exact"
-        )
-    except alpha_maps.AlphaMapError as error:  # Too many alphas for exact statistics.
-        raise alpha_maps.AlphaMapError(f"{options.alpha_map}: {error}") from None
-    stylized = _colors_kept(options, image, stylized)
     results = []
-    for k, final in enumerate(finals):
-        flags = _flags(
-            options, _map_flags(model, options), noise_seed=None if seed is None else seed + k
-        )
-        images.save_image(stylized[k], staging.path_for(final))
-        results.append(Output(final, path, flags))
+    for start, chunk in _batches(finals, options.batch_size):
+        numbers = range(start, start + len(chunk))
+        contents = np.stack([_noisy(image, options, seed, k) for k in numbers])
+        try:
+            stylized = model.stylize_map(
+                contents,
+                alpha_map,
+                options.batch_size,
+                exact=options.alpha_map_statistics == "exact",
+            )
+        except alpha_maps.AlphaMapError as error:  # Too many alphas for exact statistics.
+            raise alpha_maps.AlphaMapError(f"{options.alpha_map}: {error}") from None
+        stylized = _colors_kept(options, image, stylized)
+        for k, final, picture in zip(numbers, chunk, stylized):
+            flags = _flags(
+                options, _map_flags(model, options), noise_seed=None if seed is None else seed + k
+            )
+            images.save_image(picture, staging.path_for(final))
+            results.append(Output(final, path, flags))
     return results
 
 
 def _make_images(model, options, image, path, finals, base_alpha, seed, staging):
-    contents, alphas, descriptions = [], [], []
-    for k, final in enumerate(finals):
-        contents.append(_noisy(image, options, seed, k))
-        alpha_flag = []
-        if model.adjustable:
-            if options.random_alpha:
-                a = alpha_vectors.sample_alpha(1, model.num_layers, _stream(seed, k, 0))[0]
-            else:
-                a = base_alpha
-            alphas.append(a)
-            alpha_flag = _alpha_flag(options, a, model)
-        descriptions.append(
-            _flags(options, alpha_flag, noise_seed=None if seed is None else seed + k)
-        )
-    stylized = model.stylize(
-        np.stack(contents), np.stack(alphas) if alphas else None, options.batch_size
-    )
-    stylized = _colors_kept(options, image, stylized)
     results = []
-    for k, final in enumerate(finals):
-        images.save_image(stylized[k], staging.path_for(final))
-        results.append(Output(final, path, descriptions[k], alphas[k] if alphas else None))
+    for start, chunk in _batches(finals, options.batch_size):
+        contents, alphas, descriptions = [], [], []
+        for k in range(start, start + len(chunk)):
+            contents.append(_noisy(image, options, seed, k))
+            alpha_flag = []
+            if model.adjustable:
+                if options.random_alpha:
+                    a = alpha_vectors.sample_alpha(1, model.num_layers, _stream(seed, k, 0))[0]
+                else:
+                    a = base_alpha
+                alphas.append(a)
+                alpha_flag = _alpha_flag(options, a, model)
+            descriptions.append(
+                _flags(options, alpha_flag, noise_seed=None if seed is None else seed + k)
+            )
+        stylized = model.stylize(
+            np.stack(contents), np.stack(alphas) if alphas else None, options.batch_size
+        )
+        stylized = _colors_kept(options, image, stylized)
+        for i, final in enumerate(chunk):
+            images.save_image(stylized[i], staging.path_for(final))
+            results.append(Output(final, path, descriptions[i], alphas[i] if alphas else None))
     return results
 
 

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from adjustable_style import alpha_vectors, color, dataclass_flags, images, noise
+from adjustable_style import alpha_vectors, color, dataclass_flags, images, limits, noise
 from adjustable_style.errors import UsageError
 from adjustable_style.stylize import keyframes as alpha_keyframes
 from adjustable_style.stylize import options as stylize_options
@@ -181,6 +181,29 @@ def _temporary_beside(final):
     return path
 
 
+def check_size(info, options, ext):
+    """Refuses a clip longer than the frame limit, or one this machine cannot hold.
+
+    Frames stream a batch at a time, but a GIF's single palette makes
+    ffmpeg keep every frame until the end.
+    """
+    frames = info.num_frames or 0  # Unknown: the decoder's count is checked as it goes.
+    if frames > limits.MAX_VIDEO_FRAMES:
+        raise video.VideoError(
+            f"{info.path}: {frames} frames, over the limit of "
+            f"{limits.MAX_VIDEO_FRAMES}; cut the clip into parts"
+        )
+    target = images._fit_long_side((info.height, info.width), options.max_size)
+    height, width = target or (info.height, info.width)
+    pixels = height * width
+    needed = min(options.batch_size, max(frames, 1)) * pixels * limits.FORWARD_BYTES_PER_PIXEL
+    what = f"--batch_size={options.batch_size}"
+    if ext == ".gif":
+        needed += frames * pixels * limits.UINT8_PIXEL_BYTES
+        what = f"a GIF of {frames} frames"
+    limits.check_memory(f"{info.path}: stylizing it at {width}x{height} into {what}", needed)
+
+
 def run(options, out=print, model=None):
     """Stylizes the video `options.content` into one file.
 
@@ -199,6 +222,7 @@ def run(options, out=print, model=None):
             f"{info.path}: {info.width}x{info.height} frames have more than "
             f"--max_pixels={options.max_pixels} pixels"
         )
+    check_size(info, options, ext)
     if model is None:
         model_files.check_model_spec(options.model)
         model = runtime.load_model(options.model)

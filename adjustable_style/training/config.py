@@ -12,12 +12,13 @@ flags are there at once.
 """
 
 import dataclasses
+import json
 import math
 import numbers
 import os
 from typing import Optional, Sequence
 
-from adjustable_style import images, model_files
+from adjustable_style import images, limits, model_files
 from adjustable_style.errors import UsageError, check_int
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
@@ -65,13 +66,19 @@ class TrainConfig:
         "or a run folder. Fine-tunes it to --style_image. Ignored when "
         "--model_dir already has a checkpoint: the run resumes from that.",
     )
-    train_steps: int = _setting(200_000, "Total optimizer steps (the paper: 200k).")
-    batch_size: int = _setting(8, "Global batch size (all replicas).")
-    image_size: int = _setting(256, "Side of the square content crops.")
+    train_steps: int = _setting(
+        200_000, f"Total optimizer steps (the paper: 200k), at most {limits.MAX_TRAIN_STEPS}."
+    )
+    batch_size: int = _setting(8, f"Global batch size (all replicas), 1..{limits.MAX_BATCH_SIZE}.")
+    image_size: int = _setting(
+        256,
+        f"Side of the square content crops, {MIN_IMAGE_SIZE}..{limits.MAX_SQUARE_SIDE} "
+        f"(a crop of at most {limits.MAX_PIXELS / 1e6:g} megapixels).",
+    )
     style_image_size: Optional[int] = _setting(
         None,
         "Shorter side of the style image when its Gram matrices are computed "
-        "(default: --image_size).",
+        f"(default: --image_size), {MIN_IMAGE_SIZE}..{limits.MAX_SQUARE_SIDE}.",
     )
     learning_rate: float = _setting(1e-3, "Adam learning rate.")
     loss_network: str = _setting("vgg19", "The VGG loss network.", choices=LOSS_NETWORKS)
@@ -147,12 +154,20 @@ class TrainConfig:
         "the one colour alpha = 0 paints toward the average photo's (docs/training.md). "
         "Adjustable model only.",
     )
-    save_every: int = _setting(1000, "Steps between checkpoints.")
-    log_every: int = _setting(100, "Steps between progress/TensorBoard updates.")
+    save_every: int = _setting(
+        1000, f"Steps between checkpoints, at most {limits.MAX_TRAIN_STEPS}."
+    )
+    log_every: int = _setting(
+        100, f"Steps between progress/TensorBoard updates, at most {limits.MAX_TRAIN_STEPS}."
+    )
     strategy: str = _setting(
         "default", "tf.distribute strategy; multi_worker reads TF_CONFIG.", choices=STRATEGIES
     )
-    tpu: str = _setting("", "TPU address for --strategy=tpu.")
+    tpu: str = _setting(
+        "",
+        "The TPU of --strategy=tpu (required with it): its name, grpc://HOST:PORT, or "
+        "'local' on a TPU VM.",
+    )
     mixed_precision: bool = _setting(
         False,
         "Compute in float16 (GPU) or bfloat16 (TPU, and CPUs with AMX or "
@@ -160,9 +175,13 @@ class TrainConfig:
         "they emulate bfloat16 slowly).",
     )
     jit_compile: bool = _setting(False, "Compile the training step with XLA.")
-    seed: int = _setting(0, "Seeds data order, augmentation and alpha draws.")
+    seed: int = _setting(
+        0,
+        f"Seeds data order, augmentation and alpha draws, 0..{limits.MAX_SEED} (as stylize.py's).",
+    )
     max_pixels: Optional[int] = _setting(
-        images.DEFAULT_MAX_PIXELS, "Skip content images with more pixels (0 = no limit)."
+        images.DEFAULT_MAX_PIXELS,
+        f"Skip content images with more pixels (0 = no limit), at most {limits.MAX_PIXELS_FLAG}.",
     )
     verbose: int = _setting(1, "Keras progress output: 0 none, 1 bar, 2 a line per window.")
 
@@ -179,23 +198,36 @@ class TrainConfig:
         Checks the files it names exist, so that a typo fails at once, not
         after the loss network has loaded.
         """
+        self.check_values()
+        self.check_files()
+
+    def check_values(self):
+        """The checks of `validate` that need nothing but the values (no file, no import)."""
         if bool(self.content_images) == bool(self.content_tfds):
             raise UsageError("give exactly one of --content_images and --content_tfds")
         if not self.style_image:
             raise UsageError("--style_image is required")
         if not self.model_dir:
             raise UsageError("--model_dir is required")
-        for name in ("train_steps", "batch_size", "save_every", "log_every"):
+        for name in ("train_steps", "save_every", "log_every"):
             if _int(name, getattr(self, name)) < 1:
                 raise UsageError(f"--{name} must be at least 1")
+            _int(name, getattr(self, name), 1, limits.MAX_TRAIN_STEPS)
+        if _int("batch_size", self.batch_size) < 1:
+            raise UsageError("--batch_size must be at least 1")
+        _int("batch_size", self.batch_size, 1, limits.MAX_BATCH_SIZE)
         for name in ("image_size", "style_image_size"):
             value = getattr(self, name)
             if value is not None and _int(name, value) < MIN_IMAGE_SIZE:
                 raise UsageError(f"--{name} must be at least {MIN_IMAGE_SIZE}, got {value}")
-        _int("seed", self.seed)
-        _int("verbose", self.verbose)
+            if value is not None:
+                _int(name, value, MIN_IMAGE_SIZE, limits.MAX_SQUARE_SIDE)
+        limits.check_seed("--seed", self.seed)
+        _int("verbose", self.verbose, 0, 2)
         if self.max_pixels is not None and _int("max_pixels", self.max_pixels) < 0:
             raise UsageError(f"--max_pixels must be >= 0, got {self.max_pixels}")
+        if self.max_pixels is not None:
+            _int("max_pixels", self.max_pixels, 0, limits.MAX_PIXELS_FLAG)
         if not 0.0 <= _number("ema_decay", self.ema_decay) <= 1.0:
             raise UsageError(f"--ema_decay must be in [0, 1], got {self.ema_decay:g}")
         if not _number("content_weight", self.content_weight) >= 0:
@@ -225,18 +257,57 @@ class TrainConfig:
             )
         if self.strategy not in STRATEGIES:
             raise UsageError(f"--strategy must be one of {STRATEGIES}")
+        if self.strategy == "tpu" and not str(self.tpu or "").strip():
+            raise UsageError(
+                "--strategy=tpu needs --tpu: the TPU's name, grpc://HOST:PORT, or 'local' on "
+                "a TPU VM"
+            )
+        if self.strategy == "multi_worker":
+            check_tf_config(os.environ.get("TF_CONFIG"))
         if self.loss_network not in LOSS_NETWORKS:
             raise UsageError(f"--loss_network must be one of {LOSS_NETWORKS}")
         if self.conv_initializer not in CONV_INITIALIZERS:
             raise UsageError(f"--conv_initializer must be one of {', '.join(CONV_INITIALIZERS)}")
         self._validate_style_weights()
+
+    def check_files(self):
+        """The checks of `validate` that read files, the loss network's layers and memory."""
         if self.init_from:
             model_files.resolve_model_path(self.init_from)
         if self.loss_ema_from:
             model_files.resolve_model_path(self.loss_ema_from)
+        if os.path.isdir(self.style_image):
+            raise images.ImageError(
+                f"{self.style_image}: is a folder; --style_image takes one image file"
+            )
         if not os.path.isfile(self.style_image):
             raise images.ImageError(f"{self.style_image}: style image does not exist")
         self._validate_loss_network()
+        self.check_memory()
+
+    def check_memory(self):
+        """Refuses a batch or a style image that cannot fit in this machine's memory.
+
+        A lower bound from the flags and the style image's header: VGG's
+        activations of one training batch, and of the style image at
+        --style_image_size.
+        """
+        batch_pixels = self.batch_size * self.image_size**2
+        limits.check_memory(
+            f"training at --batch_size={self.batch_size} --image_size={self.image_size}",
+            batch_pixels * limits.TRAINING_BYTES_PER_PIXEL,
+        )
+        size = images.header_size(self.style_image)
+        if size is None:
+            return  # Unreadable: loading it says why.
+        side = self.style_image_size or self.image_size
+        scale = side / min(size)
+        pixels = round(size[0] * scale) * round(size[1] * scale)
+        limits.check_memory(
+            f"{self.style_image}: the style image at --style_image_size={side} "
+            f"({round(size[0] * scale)}x{round(size[1] * scale)})",
+            pixels * limits.TRAINING_BYTES_PER_PIXEL + size[0] * size[1] * limits.FLOAT_PIXEL_BYTES,
+        )
 
     def _validate_style_weights(self):
         if self.model_type == "base" and not self.style_weights:
@@ -273,8 +344,42 @@ class TrainConfig:
             )
 
 
-def _int(name, value):
-    return check_int(f"--{name}", value)
+def _int(name, value, minimum=None, maximum=None):
+    return check_int(f"--{name}", value, minimum, maximum)
+
+
+def check_tf_config(text):
+    """Refuses a TF_CONFIG that --strategy=multi_worker cannot read (unset is one worker)."""
+    if text is None or not text.strip():
+        return
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"TF_CONFIG is not valid JSON ({error})") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if (
+        not isinstance(cluster, dict)
+        or not cluster
+        or not all(isinstance(hosts, list) and hosts for hosts in cluster.values())
+    ):
+        raise UsageError(
+            'TF_CONFIG needs a "cluster" object of job names to lists of host:port, e.g. '
+            '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+            '"task": {"type": "worker", "index": 0}}'
+        )
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise UsageError(
+            f'TF_CONFIG needs a "task" whose "type" is one of the cluster\'s jobs '
+            f"({', '.join(cluster)})"
+        )
+    index = task.get("index", 0)
+    hosts = cluster[task["type"]]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(hosts):
+        raise UsageError(
+            f'TF_CONFIG\'s task "index" must be in 0..{len(hosts) - 1} (its job '
+            f"{task['type']!r} has {len(hosts)} hosts), got {index!r}"
+        )
 
 
 def _number(name, value):

@@ -30,6 +30,7 @@ import tensorflow as tf
 from absl import logging
 
 from adjustable_style import cli, hardware, images
+from adjustable_style.errors import first_line
 from adjustable_style.training import checkpoints
 from adjustable_style.training import data as data_lib
 from adjustable_style.training import run_backends as backend_training
@@ -53,13 +54,20 @@ def make_strategy(name, tpu=""):
         # logical CPU device that was configured (tests split one CPU in two).
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(cpus)
-    if name == "multi_worker":
-        # Reads the cluster from TF_CONFIG.
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+    # The cluster comes from outside (TF_CONFIG, a TPU's address): what
+    # TensorFlow raises about it is the user's to fix, in one line.
+    where = "TF_CONFIG" if name == "multi_worker" else f"--tpu={tpu}"
+    try:
+        if name == "multi_worker":
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except Exception as error:
+        raise TrainingError(
+            f"--strategy={name}: cannot set up the cluster of {where} ({first_line(error, 300)})"
+        ) from None
 
 
 def _is_chief(strategy):
@@ -153,9 +161,16 @@ def _prepare(config, held):
     # configured at start-up.
     # Device probing prints CUDA notes straight to stderr on machines
     # without a GPU; they would fill every redirected log.
+    refused = None
     with cli.quiet_native_stderr():
         tf.config.list_physical_devices()
-        strategy = make_strategy(config.strategy, config.tpu)
+        try:
+            strategy = make_strategy(config.strategy, config.tpu)
+        except TrainingError as error:
+            # Said in one line; TensorFlow's native notes would bury it.
+            refused = error
+    if refused is not None:
+        raise refused
     is_chief = _is_chief(strategy)
     if is_chief:  # The other workers write only below tmp_workers/.
         training_run.hold_lock(config.model_dir, held)
