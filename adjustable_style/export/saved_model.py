@@ -204,6 +204,8 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False, convolu
                     {
                         "format": "adjustable_style SavedModel",
                         "style_layers": model_files.describe_stylizer(stylizer)[0],
+                        # What --overwrite may later replace, and nothing else.
+                        "files": output_files.export_manifest(tmp),
                     },
                     sort_keys=True,
                 )
