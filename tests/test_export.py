@@ -308,6 +308,10 @@ def test_overwrite_replaces_only_an_export_of_ours(keras_models, base_export, tm
     assert marker["files"]["saved_model.pb"] == model_files.file_sha256(
         tmp_path / "out" / "saved_model.pb"
     )
+    # A killed export's temporary folder (its process gone) is removed.
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    (tmp_path / f".out.tmp-{dead.pid}-ab_cd123" / "variables").mkdir(parents=True)
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
     assert model_files.is_saved_model_dir(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path)) == ["out"]

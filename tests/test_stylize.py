@@ -228,6 +228,21 @@ def test_noise_mask_range_shape_and_dips(seed):
     assert counts <= set(range(1, noise.MAX_NOISE_POINTS + 1)) and len(counts) > 3
 
 
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(files, adjustable, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f"{output_plan.STAGING_PREFIX}{dead.pid}-ab_cd123"
+    left.mkdir()
+    (left / "0-out.png").write_bytes(b"half a picture")
+    running = tmp_path / f"{output_plan.STAGING_PREFIX}{os.getpid()}-ab_cd124"  # a live run's
+    running.mkdir()
+    mine = tmp_path / ".stylize-partial-notes"  # not our pattern
+    mine.mkdir()
+    _, lines = run(Options(content=files["content"], output=str(tmp_path / "out.png")), adjustable)
+    assert lines[0] == f"Removed what an interrupted run left in {tmp_path}: {left.name}"
+    assert sorted(os.listdir(tmp_path)) == sorted([running.name, mine.name, "out.png"])
+
+
 def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -304,6 +304,26 @@ def test_fewer_frames_than_the_header_says_is_refused():
     )
 
 
+def test_a_killed_runs_partial_file_is_removed_by_the_next_run(clip, model, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f".out.partial-{dead.pid}-ab_cd123.mp4"
+    left.write_bytes(b"half a video")
+    old_style = tmp_path / ".out.partial-zz_yy987.mp4"  # no id: nobody holds it open
+    old_style.write_bytes(b"half a video")
+    running = tmp_path / f".out.partial-{os.getpid()}-ab_cd124.mp4"  # a live run's
+    running.write_bytes(b"being written")
+    mine = [tmp_path / ".out.partial-notes.mp4", tmp_path / ".other.partial-ab_cd125.mp4"]
+    for path in mine:
+        path.write_bytes(b"mine")
+    _, lines = run(clip, tmp_path / "out.mp4", model)
+    assert len(lines) == 2 and lines[0].startswith("Removed what an interrupted run left")
+    assert left.name in lines[0] and old_style.name in lines[0]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["out.mp4", running.name] + [path.name for path in mine]
+    )
+
+
 def test_without_the_extra_the_error_names_it(clip, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     with pytest.raises(UsageError, match=r"pip install 'adjustable_style\[video\]'"):

@@ -253,7 +253,7 @@ def run(options, out=print, model=None):
         seed = secrets.randbelow(2**31)
 
     folder = os.path.dirname(os.path.abspath(plan[0][0]))
-    staging = output_plan.Staging(folder)
+    staging = output_plan.Staging(folder, out)
     results = []
     try:
         for path, finals in zip(files, plan):
