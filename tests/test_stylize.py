@@ -243,6 +243,42 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(files, adjustab
     assert sorted(os.listdir(tmp_path)) == sorted([running.name, mine.name, "out.png"])
 
 
+def test_existing_outputs_are_refused_unless_overwrite(files, adjustable, tmp_path):
+    """docs/outputs.md: the same rule as every command's."""
+    content = tmp_path / "ok.png"
+    gradient_image(content, 16, 16)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok.png").write_bytes(b"an earlier output")
+    (out / "ok_1.png").write_bytes(b"unrelated, same name as a sample")
+    (out / "notes.txt").write_text("keep")
+    cases = [
+        (Options(content=str(content), output=str(out)), out / "ok.png"),
+        (
+            Options(content=str(content), output=str(out), random_alpha=True, num_samples=2),
+            out / "ok_1.png",
+        ),
+        (Options(content=str(content), output=str(out / "ok.png")), out / "ok.png"),
+    ]
+    for options, taken in cases:
+        with pytest.raises(images.ImageError) as error:
+            run(options, adjustable)
+        assert str(error.value) == f"{taken}: already exists; pass --overwrite to replace it"
+    assert sorted(os.listdir(out)) == ["notes.txt", "ok.png", "ok_1.png"]
+    assert (out / "ok.png").read_bytes() == b"an earlier output"
+
+    results, _ = run(
+        Options(
+            content=str(content), output=str(out), random_alpha=True, num_samples=2, overwrite=True
+        ),
+        adjustable,
+    )
+    assert [r.path for r in results] == [str(out / "ok_0.png"), str(out / "ok_1.png")]
+    assert read(out / "ok_1.png").shape == (16, 16, 3)
+    assert (out / "ok.png").read_bytes() == b"an earlier output"  # not this run's output
+    assert (out / "notes.txt").read_text() == "keep"
+
+
 def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -714,6 +750,19 @@ def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path)
     assert needle in lines[0]
     assert sorted(os.listdir(tmp_path)) == ["notes", "truncated.png"]
     assert (tmp_path / "notes").read_text() == "keep"
+
+
+def test_command_refuses_an_existing_output_before_loading(files, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"mine")
+    result = _command(
+        f"--model={files['adjustable']}", f"--content={files['content']}", f"--output={out}"
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"stylize.py: error: {out}: already exists; pass --overwrite to replace it"
+    ]
+    assert out.read_bytes() == b"mine"
 
 
 @pytest.mark.parametrize(

@@ -324,6 +324,17 @@ def test_a_killed_runs_partial_file_is_removed_by_the_next_run(clip, model, tmp_
     )
 
 
+def test_an_existing_output_video_is_refused_unless_overwrite(clip, model, tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier video")
+    with pytest.raises(stylize_video.images.ImageError, match="already exists; pass --overwrite"):
+        run(clip, out, model)
+    assert out.read_bytes() == b"an earlier video"
+    run(clip, out, model, overwrite=True)
+    assert video.probe(str(out)).num_frames == 12
+    assert os.listdir(tmp_path) == ["out.mp4"]
+
+
 def test_without_the_extra_the_error_names_it(clip, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     with pytest.raises(UsageError, match=r"pip install 'adjustable_style\[video\]'"):

@@ -126,6 +126,19 @@ def plan_outputs(files, kind, num_samples, output, grid=False):
     return plan
 
 
+def check_existing(paths, overwrite):
+    """Refuses an output file that exists, unless `overwrite` (docs/outputs.md).
+
+    `paths` are the final files of the run: only those are ever replaced,
+    never other files of an output folder.
+    """
+    if overwrite:
+        return
+    for path in paths:
+        if os.path.lexists(path):
+            raise images.ImageError(f"{path}: already exists; pass --overwrite to replace it")
+
+
 class Staging:
     """Collects outputs in a hidden folder; moves them into place on commit."""
 

@@ -231,6 +231,7 @@ def run(options, out=print, model=None):
     plan = output_plan.plan_outputs(
         files, kind, options.num_samples, options.output, grid=bool(options.sweep_layers)
     )
+    output_plan.check_existing((path for paths in plan for path in paths), options.overwrite)
 
     if model is None:
         precision = "float32"

@@ -33,6 +33,7 @@ from adjustable_style import alpha_vectors, color, dataclass_flags, images, left
 from adjustable_style.errors import UsageError
 from adjustable_style.stylize import keyframes as alpha_keyframes
 from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import output_plan
 from adjustable_style.stylize import video_files as video
 
 DEFAULT_EXTENSION = ".mp4"
@@ -206,6 +207,7 @@ def run(options, out=print, model=None):
     video.ffmpeg_exe()
     info = video.probe(options.content)
     final = plan_output(options.content, options.output)
+    output_plan.check_existing([final], options.overwrite)
     ext = os.path.splitext(final)[1].lower()
     if options.max_pixels and info.width * info.height > options.max_pixels:
         raise images.ImageError(
