@@ -316,7 +316,10 @@ def test_base_model_works_with_defaults_and_noise(files, base, tmp_path):
     content = images.load_image(files["content"])
     np.testing.assert_allclose(read(out), expected(base, content, None), atol=1.01 / 255)
     _, lines = run(
-        Options(content=files["content"], output=str(out), content_noise=True, seed=4), base
+        Options(
+            content=files["content"], output=str(out), content_noise=True, seed=4, overwrite=True
+        ),
+        base,
     )
     assert lines == [f"{out}: --content_noise --seed=4"]
 
