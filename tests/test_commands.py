@@ -238,3 +238,25 @@ def test_every_integer_flag_refuses_a_huge_or_non_ascii_value_in_one_line(tmp_pa
         # One parser for every integer flag: ASCII digits only.
         assert result["parser"] == "_AsciiIntegerParser", where
     assert not os.listdir(tmp_path)
+
+
+def test_every_command_that_writes_a_file_has_one_overwrite_rule():
+    """docs/outputs.md: each writing command takes --overwrite and refuses without it."""
+    from adjustable_style.vgg import weights as vgg_weights
+
+    assert "overwrite" in {f.name for f in dataclasses.fields(stylize_options.Options)}
+    assert stylize_options.Options().overwrite is False
+    values = flags.FlagValues()
+    vgg_weights.define_flags(values)
+    assert values["overwrite"].default is False
+    for name in ("export_saved_model", "export_tflite", "export_onnx"):
+        # Read, not imported (their flags live in the one absl FLAGS).
+        source = importlib.util.find_spec(f"adjustable_style.commands.{name}").origin
+        with open(source, encoding="utf-8") as f:
+            assert re.search(r'DEFINE_bool(ean)?\(\s*"overwrite",\s*False', f.read()), name
+    with open(os.path.join(REPO, "docs", "outputs.md"), encoding="utf-8") as f:
+        rule = f.read()
+    for command in ("stylize.py", "export/saved_model.py", "adjustable_style.vgg.weights"):
+        assert command in rule
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        assert "python stylize.py --output=stylized.png --overwrite" in f.read()

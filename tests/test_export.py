@@ -303,15 +303,51 @@ def test_export_refuses_existing_output_and_missing_folder(keras_models, tmp_pat
 def test_overwrite_replaces_only_an_export_of_ours(keras_models, base_export, tmp_path):
     _, _, base = keras_models
     shutil.copytree(base_export[1], tmp_path / "out")  # An earlier export of ours.
-    (tmp_path / "out" / "stale.txt").write_text("old")
+    marker = json.loads((tmp_path / "out" / output_files.EXPORT_MARKER).read_text())
+    assert "saved_model.pb" in marker["files"] and "variables/variables.index" in marker["files"]
+    assert marker["files"]["saved_model.pb"] == model_files.file_sha256(
+        tmp_path / "out" / "saved_model.pb"
+    )
+    # A killed export's temporary folder (its process gone) is removed.
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    (tmp_path / f".out.tmp-{dead.pid}-ab_cd123" / "variables").mkdir(parents=True)
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
-    assert "stale.txt" not in os.listdir(tmp_path / "out")
     assert model_files.is_saved_model_dir(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path)) == ["out"]
     # An export from before the marker file is recognised by its variables.
     os.remove(tmp_path / "out" / output_files.EXPORT_MARKER)
     export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
     assert output_files.is_our_export(str(tmp_path / "out"))
+
+    # A file the user put into an export, or one changed since, is never deleted.
+    for name, content, why in [
+        ("MY_NOTES.txt", "mine", "was not written by the export"),
+        ("saved_model.pb", "edited", "changed since the export wrote it"),
+    ]:
+        shutil.rmtree(tmp_path / "out")
+        shutil.copytree(base_export[1], tmp_path / "out")
+        (tmp_path / "out" / name).write_text(content)
+        with pytest.raises(output_files.ExportError) as error:
+            export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
+        assert str(error.value).startswith(f"{tmp_path / 'out' / name}: {why}; --overwrite")
+        assert (tmp_path / "out" / name).read_text() == content
+    # The same in an export from before the marker listed its files.
+    (tmp_path / "out" / output_files.EXPORT_MARKER).write_text("{}")
+    shutil.copy(base_export[1] + "/saved_model.pb", tmp_path / "out" / "saved_model.pb")
+    (tmp_path / "out" / "MY_NOTES.txt").write_text("mine")
+    with pytest.raises(output_files.ExportError, match="MY_NOTES.txt: was not written"):
+        export.save_saved_model(base, str(tmp_path / "out"), overwrite=True)
+    # An empty marker and a note are no export at all.
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / output_files.EXPORT_MARKER).write_text("{}")
+    (tmp_path / "fake" / "notes.txt").write_text("keep")
+    with pytest.raises(output_files.ExportError, match="not a SavedModel exported"):
+        export.save_saved_model(base, str(tmp_path / "fake"), overwrite=True)
+    assert (tmp_path / "fake" / "notes.txt").read_text() == "keep"
+    shutil.rmtree(tmp_path / "fake")
+    shutil.rmtree(tmp_path / "out")
+    shutil.copytree(base_export[1], tmp_path / "out")
 
     # Anything else stays as it was, subfolders included.
     (tmp_path / "mine" / "deep").mkdir(parents=True)

@@ -229,6 +229,57 @@ def test_noise_mask_range_shape_and_dips(seed):
     assert counts <= set(range(1, noise.MAX_NOISE_POINTS + 1)) and len(counts) > 3
 
 
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(files, adjustable, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f"{output_plan.STAGING_PREFIX}{dead.pid}-ab_cd123"
+    left.mkdir()
+    (left / "0-out.png").write_bytes(b"half a picture")
+    running = tmp_path / f"{output_plan.STAGING_PREFIX}{os.getpid()}-ab_cd124"  # a live run's
+    running.mkdir()
+    mine = tmp_path / ".stylize-partial-notes"  # not our pattern
+    mine.mkdir()
+    _, lines = run(Options(content=files["content"], output=str(tmp_path / "out.png")), adjustable)
+    assert lines[0] == f"Removed what an interrupted run left in {tmp_path}: {left.name}"
+    assert sorted(os.listdir(tmp_path)) == sorted([running.name, mine.name, "out.png"])
+
+
+def test_existing_outputs_are_refused_unless_overwrite(files, adjustable, tmp_path):
+    """docs/outputs.md: the same rule as every command's."""
+    content = tmp_path / "ok.png"
+    gradient_image(content, 16, 16)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok.png").write_bytes(b"an earlier output")
+    (out / "ok_1.png").write_bytes(b"unrelated, same name as a sample")
+    (out / "notes.txt").write_text("keep")
+    cases = [
+        (Options(content=str(content), output=str(out)), out / "ok.png"),
+        (
+            Options(content=str(content), output=str(out), random_alpha=True, num_samples=2),
+            out / "ok_1.png",
+        ),
+        (Options(content=str(content), output=str(out / "ok.png")), out / "ok.png"),
+    ]
+    for options, taken in cases:
+        with pytest.raises(images.ImageError) as error:
+            run(options, adjustable)
+        assert str(error.value) == f"{taken}: already exists; pass --overwrite to replace it"
+    assert sorted(os.listdir(out)) == ["notes.txt", "ok.png", "ok_1.png"]
+    assert (out / "ok.png").read_bytes() == b"an earlier output"
+
+    results, _ = run(
+        Options(
+            content=str(content), output=str(out), random_alpha=True, num_samples=2, overwrite=True
+        ),
+        adjustable,
+    )
+    assert [r.path for r in results] == [str(out / "ok_0.png"), str(out / "ok_1.png")]
+    assert read(out / "ok_1.png").shape == (16, 16, 3)
+    assert (out / "ok.png").read_bytes() == b"an earlier output"  # not this run's output
+    assert (out / "notes.txt").read_text() == "keep"
+
+
 def test_folder_input_names_outputs_after_content_files(files, adjustable, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -266,7 +317,10 @@ def test_base_model_works_with_defaults_and_noise(files, base, tmp_path):
     content = images.load_image(files["content"])
     np.testing.assert_allclose(read(out), expected(base, content, None), atol=1.01 / 255)
     _, lines = run(
-        Options(content=files["content"], output=str(out), content_noise=True, seed=4), base
+        Options(
+            content=files["content"], output=str(out), content_noise=True, seed=4, overwrite=True
+        ),
+        base,
     )
     assert lines == [f"{out}: --content_noise --seed=4"]
 
@@ -851,6 +905,19 @@ def test_command_bad_input_exits_1_with_one_line(flags, needle, files, tmp_path)
     assert needle in lines[0]
     assert sorted(os.listdir(tmp_path)) == ["notes", "truncated.png"]
     assert (tmp_path / "notes").read_text() == "keep"
+
+
+def test_command_refuses_an_existing_output_before_loading(files, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"mine")
+    result = _command(
+        f"--model={files['adjustable']}", f"--content={files['content']}", f"--output={out}"
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"stylize.py: error: {out}: already exists; pass --overwrite to replace it"
+    ]
+    assert out.read_bytes() == b"mine"
 
 
 @pytest.mark.parametrize(

@@ -415,6 +415,79 @@ def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, capfd,
     assert _files(finished_run) == before
 
 
+def _contents(folder):
+    """Every file below `folder`: (bytes, mtime), by relative path."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_rerunning_a_finished_run_changes_nothing(folders, finished_run, tmp_path, capfd):
+    content, style = folders
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    before = _contents(run)
+    capfd.readouterr()
+    path = training.train(_config(content, style, run, train_steps=2))
+    out = capfd.readouterr().out
+    assert path == str(run / "model.keras")
+    assert f"{run}: already trained to step 2; nothing to do" in out
+    assert "Resuming" not in out
+    assert _contents(run) == before
+
+    # Fewer steps than were trained: refused in one line, nothing touched.
+    code, stderr = harness.run_train_in_process(_flags(content, style, run, train_steps=1), capfd)
+    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
+    assert "--train_steps=1 is below the 2 steps already trained" in line
+    assert _contents(run) == before
+
+
+def test_a_killed_runs_leftovers_are_removed_and_nothing_else(
+    folders, finished_run, tmp_path, capfd
+):
+    content, style = folders
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    before = _contents(run)
+    checkpoints = run / "checkpoints"
+    (checkpoints / "ckpt-40_temp").mkdir()
+    (checkpoints / "ckpt-40_temp" / "part-00000-of-00001.index").write_bytes(b"x")
+    (checkpoints / "ckpt-40_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
+    (checkpoints / ".tmp-123-ckpt-4.weights.h5").write_bytes(b"x")
+    (run / ".tmp-4321-model.keras").write_bytes(b"x")
+    (run / ".tmp-ab_c1234").write_bytes(b"x")  # an atomic write's mkstemp name
+    # A user's files that only look alike are kept.
+    (checkpoints / "ckpt-41_temp").mkdir()
+    (checkpoints / "ckpt-41_temp" / "notes.txt").write_text("mine")
+    (run / ".tmp-my-notes.txt").write_text("mine")
+    (run / "model.keras.tmp").write_text("mine")
+    capfd.readouterr()
+    training.train(_config(content, style, run, train_steps=2))
+    out = capfd.readouterr().out
+    removed = [line for line in out.splitlines() if line.startswith("Removed")]
+    assert len(removed) == 1, out
+    for name in (".tmp-4321-model.keras", ".tmp-ab_c1234", "ckpt-40_temp", ".tmp-123-ckpt-4"):
+        assert name in removed[0]
+    after = _contents(run)
+    kept = {"checkpoints/ckpt-41_temp/notes.txt", ".tmp-my-notes.txt", "model.keras.tmp"}
+    assert set(after) == set(before) | kept
+    assert {k: v for k, v in after.items() if k not in kept} == before
+
+
+def test_steps_left_is_one_rule_for_every_backend(tmp_path):
+    config = _config(None, "style.jpg", tmp_path, train_steps=5)
+    training_run.check_steps_left(config, {}, None)  # a new run
+    training_run.check_steps_left(config, {"steps": 3}, 3)  # resumes
+    training_run.check_steps_left(config, {"steps": 3}, 5)  # no model.keras yet: writes it
+    (tmp_path / "model.keras").write_bytes(b"")
+    with pytest.raises(training_run.AlreadyTrained):
+        training_run.check_steps_left(config, {"steps": 5}, 5)
+    with pytest.raises(training_run.TrainingError, match="below the 6 steps already trained"):
+        training_run.check_steps_left(config, {"steps": 6}, 6)
+
+
 def test_a_damaged_record_is_refused(folders, finished_run, tmp_path):
     content, style = folders
     run = tmp_path / "run"

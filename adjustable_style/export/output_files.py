@@ -7,8 +7,10 @@ keeps the file (`check_image`, `max_difference`, `check_tolerance`).
 """
 
 import contextlib
+import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -22,18 +24,55 @@ class ExportError(model_files.ModelFileError):
     """An export that cannot be done as asked (one-line message)."""
 
 
-# Written into every SavedModel folder we export: `--overwrite` replaces
-# only folders that hold it (or, for exports made before it existed, our
-# SavedModel's own variables), never an unrelated folder.
+# Written into every SavedModel folder we export, listing each file the
+# export wrote with its sha256: `--overwrite` replaces a folder only when
+# every file in it is one of those, unchanged, so that nothing a user put
+# there (notes, another model) is ever deleted.
 EXPORT_MARKER = "adjustable_style_export.json"
+# What a SavedModel export wrote before the marker listed its files: these
+# names, and no others, may be replaced in such a folder.
+_LEGACY_EXPORT_FILES = re.compile(
+    r"^(saved_model\.pb|fingerprint\.pb|variables/variables\.index"
+    r"|variables/variables\.data-\d+-of-\d+)$"
+)
 # Bytes 4..8 of every TFLite flatbuffer (its file identifier).
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-def is_our_export(path):
-    """True for a SavedModel folder written by `save_saved_model`."""
-    if os.path.isfile(os.path.join(path, EXPORT_MARKER)):
-        return True
+def _files_below(path):
+    """Every entry below `path` that is not a folder, as relative '/' paths.
+
+    Symbolic links (to files or folders) count as files: they are never
+    followed, and no export writes one.
+    """
+    found = []
+    for folder, dirs, files in os.walk(path):
+        for name in list(dirs):
+            if os.path.islink(os.path.join(folder, name)):
+                files.append(name)
+                dirs.remove(name)
+        for name in files:
+            relative = os.path.relpath(os.path.join(folder, name), path)
+            found.append(relative.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def export_manifest(path):
+    """{relative path: sha256} of every file in the folder `path` (for the marker)."""
+    return {name: model_files.file_sha256(os.path.join(path, name)) for name in _files_below(path)}
+
+
+def _read_marker(path):
+    """The marker's JSON object, or None (missing or unreadable)."""
+    try:
+        with open(os.path.join(path, EXPORT_MARKER), encoding="utf-8") as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def _has_our_variables(path):
     if not model_files.is_saved_model_dir(path):
         return False
     try:
@@ -44,6 +83,39 @@ def is_our_export(path):
         return False
     names = {name.split("/")[0] for name, _ in keys}
     return {"style_layers", "training_record"} <= names
+
+
+def foreign_file(path):
+    """The first file in export folder `path` that the export did not write, or None.
+
+    Returns (relative name, why). With a marker that lists the export's files
+    (with their sha256), any other file, or a listed one that changed, is
+    foreign. A folder from before the marker listed its files must be a
+    SavedModel with our variables, holding only what such an export wrote.
+    """
+    marker = _read_marker(path)
+    listed = marker.get("files") if marker else None
+    present = [name for name in _files_below(path) if name != EXPORT_MARKER]
+    if isinstance(listed, dict):
+        for name in present:
+            if name not in listed:
+                return name, "was not written by the export"
+            if os.path.islink(os.path.join(path, name)) or (
+                model_files.file_sha256(os.path.join(path, name)) != listed[name]
+            ):
+                return name, "changed since the export wrote it"
+        return None
+    if not _has_our_variables(path):
+        return "", "is not a SavedModel exported by export/saved_model.py"
+    for name in present:
+        if not _LEGACY_EXPORT_FILES.match(name) or os.path.islink(os.path.join(path, name)):
+            return name, "was not written by the export"
+    return None
+
+
+def is_our_export(path):
+    """True for a SavedModel folder written by `save_saved_model`, and nothing else in it."""
+    return os.path.isdir(path) and foreign_file(path) is None
 
 
 def is_tflite_file(path):
@@ -58,8 +130,8 @@ def check_output_path(output, overwrite, is_dir, file_kind=("a TFLite model", No
     """Refuses an output that exists (unless `overwrite`) or has no folder.
 
     With `overwrite`, only an earlier output of ours is replaced: a folder
-    that `is_our_export`, or a file of `file_kind` ((words, test); the test
-    defaults to `is_tflite_file`).
+    that holds nothing but what our export wrote (`foreign_file`), or a file
+    of `file_kind` ((words, test); the test defaults to `is_tflite_file`).
     """
     if not output:
         raise ExportError("no output given; pass --output")
@@ -76,12 +148,15 @@ def check_output_path(output, overwrite, is_dir, file_kind=("a TFLite model", No
         if is_dir != os.path.isdir(path):
             kind = "a folder" if os.path.isdir(path) else "not a folder"
             raise ExportError(f"{output}: is {kind}; refusing to replace it")
-        if is_dir and not is_our_export(path):
-            raise ExportError(
-                f"{output}: is not a SavedModel exported by "
-                "export/saved_model.py; --overwrite replaces only those, so "
-                "remove it yourself or choose another --output"
-            )
+        if is_dir:
+            foreign = foreign_file(path)
+            if foreign is not None:
+                name, why = foreign
+                where = os.path.join(output, name) if name else output
+                raise ExportError(
+                    f"{where}: {why}; --overwrite replaces only an earlier export's own "
+                    "files, so move it away or choose another --output"
+                )
         if not is_dir and not (file_kind[1] or is_tflite_file)(path):
             raise ExportError(
                 f"{output}: is not {file_kind[0]}; --overwrite replaces only "

@@ -41,7 +41,7 @@ import os
 import shutil
 import tempfile
 
-from adjustable_style import model_files
+from adjustable_style import leftovers, model_files
 from adjustable_style.export import output_files
 
 SERVING_DEFAULT = "serving_default"
@@ -188,7 +188,11 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False, convolu
 
     path = output_files.check_output_path(output_dir, overwrite, is_dir=True)
     module = build_module(stylizer, record, convolutions)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=os.path.dirname(path))
+    # A killed export's temporary folder (its process gone) goes first; the
+    # process id in the name tells a later run whose folder it is.
+    prefix = f".{os.path.basename(path)}.tmp-"
+    leftovers.remove_leftovers(os.path.dirname(path), leftovers.pattern(prefix))
+    tmp = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=os.path.dirname(path))
     try:
         adjustable = model_files.describe_stylizer(stylizer)[1]
         signatures = {
@@ -204,6 +208,8 @@ def save_saved_model(stylizer, output_dir, record=None, overwrite=False, convolu
                     {
                         "format": "adjustable_style SavedModel",
                         "style_layers": model_files.describe_stylizer(stylizer)[0],
+                        # What --overwrite may later replace, and nothing else.
+                        "files": output_files.export_manifest(tmp),
                     },
                     sort_keys=True,
                 )

@@ -205,6 +205,12 @@ class Options:
     list_models: bool = _setting(
         False, "Print the shipped models, their style and training summary, and exit."
     )
+    overwrite: bool = _setting(
+        False,
+        "Replace output files that already exist (only the files this run writes; "
+        "other files in an output folder are never touched). Without it an existing "
+        "output is refused in one line that names it. See docs/outputs.md.",
+    )
 
     def kind(self):
         """What one content image becomes: "images", a "sweep" or an "animation"."""

@@ -13,11 +13,12 @@ import os
 import shutil
 import tempfile
 
-from adjustable_style import images
+from adjustable_style import images, leftovers
 from adjustable_style.errors import UsageError
 from adjustable_style.stylize import figures
 
 IMAGE_EXTENSIONS = images.SAVE_EXTENSIONS
+STAGING_PREFIX = ".stylize-partial-"
 ANIMATION_EXTENSIONS = (".gif", ".mp4", ".webp")
 
 
@@ -173,14 +174,30 @@ def _check_in_the_way(files, plan):
             raise images.ImageError(f"{path}: is a folder, not a file name")
 
 
+def check_existing(paths, overwrite):
+    """Refuses an output file that exists, unless `overwrite` (docs/outputs.md).
+
+    `paths` are the final files of the run: only those are ever replaced,
+    never other files of an output folder.
+    """
+    if overwrite:
+        return
+    for path in paths:
+        if os.path.lexists(path):
+            raise images.ImageError(f"{path}: already exists; pass --overwrite to replace it")
+
+
 class Staging:
     """Collects outputs in a hidden folder; moves them into place on commit."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, out=print):
         self.folder = os.path.abspath(folder)
         near = self.folder if os.path.isdir(self.folder) else os.path.dirname(self.folder)
+        # A killed run's staging folder (its process gone) goes first.
+        leftovers.remove_leftovers(near, leftovers.pattern(STAGING_PREFIX), out)
         try:
-            self.dir = tempfile.mkdtemp(prefix=".stylize-partial-", dir=near)
+            # The process id in the name tells a later run whose folder it is.
+            self.dir = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=near)
         except OSError as error:
             # mkdtemp's message names the hidden staging folder, which the
             # user never asked for.

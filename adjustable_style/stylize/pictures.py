@@ -232,6 +232,7 @@ def run(options, out=print, model=None):
     plan = output_plan.plan_outputs(
         files, kind, options.num_samples, options.output, grid=bool(options.sweep_layers)
     )
+    output_plan.check_existing((path for paths in plan for path in paths), options.overwrite)
 
     if model is None:
         precision = "float32"
@@ -255,7 +256,7 @@ def run(options, out=print, model=None):
         seed = secrets.randbelow(2**31)
 
     folder = os.path.dirname(os.path.abspath(plan[0][0]))
-    staging = output_plan.Staging(folder)
+    staging = output_plan.Staging(folder, out)
     results = []
     try:
         for path, finals in zip(files, plan):

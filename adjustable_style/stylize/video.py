@@ -29,10 +29,11 @@ import time
 
 import numpy as np
 
-from adjustable_style import alpha_vectors, color, dataclass_flags, images, limits, noise
+from adjustable_style import alpha_vectors, color, dataclass_flags, images, leftovers, limits, noise
 from adjustable_style.errors import UsageError
 from adjustable_style.stylize import keyframes as alpha_keyframes
 from adjustable_style.stylize import options as stylize_options
+from adjustable_style.stylize import output_plan
 from adjustable_style.stylize import video_files as video
 
 DEFAULT_EXTENSION = ".mp4"
@@ -167,12 +168,25 @@ def _check_model(model, options):
             )
 
 
+def _remove_leftovers(final, out):
+    """Removes the partial files of killed runs that wrote `final` (see `leftovers`)."""
+    folder, name = os.path.split(os.path.abspath(final))
+    stem, ext = os.path.splitext(name)
+    leftovers.remove_leftovers(folder, leftovers.pattern(f".{stem}.partial-", ext), out)
+
+
 def _temporary_beside(final):
-    """A hidden, empty file in `final`'s folder, with its extension (ffmpeg's format)."""
+    """A hidden, empty file in `final`'s folder, with its extension (ffmpeg's format).
+
+    Its name carries this process's id, so that a later run can tell it from
+    the file of a run still going (`_remove_leftovers`).
+    """
     folder, name = os.path.split(os.path.abspath(final))
     stem, ext = os.path.splitext(name)
     try:
-        handle, path = tempfile.mkstemp(prefix=f".{stem}.partial-", suffix=ext, dir=folder)
+        handle, path = tempfile.mkstemp(
+            prefix=f".{stem}.partial-{os.getpid()}-", suffix=ext, dir=folder
+        )
     except OSError as error:
         raise images.ImageError(
             f"{folder}: cannot write the output there ({error.strerror or error})"
@@ -216,6 +230,7 @@ def run(options, out=print, model=None):
     video.ffmpeg_exe()
     info = video.probe(options.content)
     final = plan_output(options.content, options.output)
+    output_plan.check_existing([final], options.overwrite)
     ext = os.path.splitext(final)[1].lower()
     if options.max_pixels and info.width * info.height > options.max_pixels:
         raise images.ImageError(
@@ -257,6 +272,7 @@ def run(options, out=print, model=None):
     made_folder = not os.path.isdir(folder)
     if made_folder:  # --output=FOLDER that does not exist yet (its parent does).
         os.mkdir(folder)
+    _remove_leftovers(final, out)
     partial = _temporary_beside(final)
     writer = None
     progress = Progress(info.num_frames)

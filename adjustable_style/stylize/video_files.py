@@ -145,14 +145,67 @@ def probe(path):
     num_frames, duration = _count_frames(name, fps)
     if num_frames == 0:
         raise VideoError(f"{name}: the video stream has no frames")
+    # A rate from "fps" is the stream's average; "tbr" alone is only a time
+    # base, and a GIF's frames each have their own delay: neither predicts
+    # the frame count.
+    header = _header_seconds(text)
+    if header and re.search(r"[\d.]+k? fps\b", video[0]) and not name.lower().endswith(".gif"):
+        _check_complete(name, num_frames, fps, header)
     return VideoInfo(name, width, height, fps, num_frames, duration, audio_codec)
 
 
+# Frames a complete stream may lack against its header's duration x fps
+# (rounding, a last frame shorter than the others, an audio track a little
+# longer than the video): this share of them, and at least this many.
+MISSING_FRAMES_SHARE = 0.1
+MISSING_FRAMES_MIN = 2
+_SALVAGE = "re-encode what decodes first (ffmpeg -i IN -c:v libx264 OUT.mp4) to use that part"
+
+
+def _header_seconds(text):
+    """The container's duration from ffmpeg's header text; None where it has none."""
+    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
+    if not found:
+        return None
+    hours, minutes, seconds = found.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _check_complete(name, count, fps, seconds):
+    """Refuses a stream that holds clearly fewer frames than its header promises."""
+    expected = int(round(seconds * fps))
+    if count < expected - max(MISSING_FRAMES_MIN, MISSING_FRAMES_SHARE * expected):
+        raise VideoError(
+            f"{name}: truncated video: its header says {seconds:.2f} s at {fps:g} fps "
+            f"(about {expected} frames) but only {count} frames decode; {_SALVAGE}"
+        )
+
+
+def _ffmpeg_errors(stderr):
+    """The error lines of ffmpeg's `-v error` output, without their [component] prefixes."""
+    errors = []
+    for line in stderr.replace("\r", "\n").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("frame=", "Last message repeated")):
+            continue
+        while re.match(r"^\[[^\]]*\]\s*", line):
+            line = re.sub(r"^\[[^\]]*\]\s*", "", line)
+        if line:
+            errors.append(one_line(line))
+    return errors
+
+
 def _count_frames(path, fps):
-    """(frames, seconds) of the first video stream, read from its packets."""
+    """(frames, seconds) of the first video stream, from decoding all of it.
+
+    Decoding (to nothing) costs a small part of stylizing the same frames,
+    and it is what finds a damaged or cut file before the model loads: the
+    demuxer says "partial file" or "File ended prematurely", the decoder
+    names the broken frames. ffmpeg itself exits with 0 on both.
+    """
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path]
-        + ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-stats", "-i", path]
+        + ["-map", "0:v:0", "-f", "null", "-"],
         capture_output=True,
         text=True,
         errors="replace",
@@ -161,6 +214,14 @@ def _count_frames(path, fps):
     if result.returncode != 0 or not frames:
         raise VideoError(f"{path}: not a readable video ({_reason(result.stderr)})")
     count = int(frames[-1])
+    errors = _ffmpeg_errors(result.stderr)
+    if errors:
+        more = len(errors) - 1
+        more = f", and {more} more error{'s' if more > 1 else ''}" if more else ""
+        raise VideoError(
+            f"{path}: damaged or truncated video: ffmpeg says {errors[0]!r}{more} "
+            f"({count} frames decode); {_SALVAGE}"
+        )
     return count, count / fps
 
 

@@ -256,6 +256,7 @@ def _train(config, held):
     training_run.hold_lock(config.model_dir, held)
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     _check_checkpoints(config, checkpoint_dir, identity)
+    training_run.check_steps_left(config, previous, next(iter(state_numbers(checkpoint_dir)), None))
     policy = training_run.set_policy(
         *hardware.training_policy(config.mixed_precision, _accelerator(backend))
     )

