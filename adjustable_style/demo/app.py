@@ -22,7 +22,7 @@ import numpy as np
 
 from adjustable_style import alpha_maps, alpha_vectors, color, dataclass_flags, images, model_files
 from adjustable_style import noise as noise_lib
-from adjustable_style.demo import camera, page_files, requests
+from adjustable_style.demo import camera, page_files, regions, requests
 from adjustable_style.demo.requests import DemoError, Response, error_response, is_on, json_response
 from adjustable_style.errors import UserError
 from adjustable_style.inference import runtime
@@ -106,6 +106,11 @@ class Content:
 class Session:
     content: Optional[Content] = None
     latest_seq: int = -1
+    # The last full render's statistics, for the region previews
+    # (`regions.corrected`): (full-size stats, preview-size stats) at its
+    # alphas, and the (content, model, noise, seed) they belong to.
+    correction: Optional[tuple] = None
+    stats_key: Optional[tuple] = None
 
 
 class DemoApp:
@@ -406,18 +411,44 @@ class DemoApp:
         alpha_text = (
             alpha_vectors.format_alpha(alpha, model.style_layers) if alpha is not None else ""
         )
-        pixels = self._content_for(content, noise, seed, size)
+        fast = getattr(model, "fast_stylizer", None)
+        # A brush map, or a model without the in-process stylizer (a
+        # SavedModel), has no region preview: its preview is the full picture.
+        region = size == "preview" and not mapped and fast is not None
+        centre = regions.parse_region(query)
+        pixels = self._content_for(content, noise, seed, "full")
+        stats_key = (content.content_id, model_key, noise, seed)
+        box = None
         with self.tf_lock:
             if seq < session.latest_seq:
                 raise DemoError(409, "superseded by a newer request", superseded=True)
             model_started = time.perf_counter()
-            if mapped:
+            if region:
+                params = fast.norm_parameters(alpha[None] if alpha is not None else None)
+                small = self._content_for(content, noise, seed, "preview")
+                stats = regions.statistics(fast, small, params)
+                correction = session.correction if session.stats_key == stats_key else None
+                stats = regions.corrected(stats, correction)
+                box = regions.region_box(*pixels.shape[:2], self.config.preview_size, centre)
+                out = regions.stylize_region(fast, pixels, params, box, stats)
+            elif mapped:
                 out = model.stylize_map(pixels[None], alpha_map)[0]
+            elif fast is not None:
+                params = fast.norm_parameters(alpha[None] if alpha is not None else None)
+                superseded = lambda: session.latest_seq > seq
+                out, full_stats = regions.stylize_full(fast, pixels, params, superseded)
+                # What the next previews correct their small-size statistics by.
+                small = self._content_for(content, noise, seed, "preview")
+                session.correction = (full_stats, regions.statistics(fast, small, params))
+                session.stats_key = stats_key
             else:
                 out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
             if preserve:
                 # The photo's own colours, not the noisy ones: as stylize.py.
-                clean = content.full if size == "full" else content.preview
+                clean = content.full
+                if box is not None:
+                    top, left, rows, cols = box
+                    clean = clean[top : top + rows, left : left + cols]
                 out = np.asarray(color.preserve_color(clean, out))
             model_seconds = time.perf_counter() - model_started
         # Fast compression: at 1024 px, level 6 takes ~350 ms, level 1 ~80 ms
@@ -435,6 +466,12 @@ class DemoApp:
             "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
             "Cache-Control": "no-store",
         }
+        full_height, full_width = content.full.shape[:2]
+        headers["X-Full-Size"] = f"{full_width}x{full_height}"
+        if box is not None:
+            # Where the preview sits in the full picture: left,top,width,height.
+            top, left, rows, cols = box
+            headers["X-Region"] = f"{left},{top},{cols},{rows}"
         if mapped:
             headers["X-Alpha-Map"] = MAP_FILE
         return Response(200, png, "image/png", headers)
