@@ -519,8 +519,12 @@ def test_page_in_chromium(server):
         try:
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(30_000)
-            requests = []
+            requests, console_errors = [], []
             page.on("request", lambda request: requests.append(request.url))
+            page.on(
+                "console",
+                lambda message: message.type == "error" and console_errors.append(message.text),
+            )
 
             def shown_seq():
                 return int(page.get_attribute("#result", "data-seq") or 0)
@@ -553,6 +557,8 @@ def test_page_in_chromium(server):
             page.mouse.up()
             wait_for_new_full_picture(seq)
             assert sum("size=preview" in url for url in requests) > previews
+            # The preview was a region of the full picture, shown in its place.
+            assert page.get_attribute("#preview", "data-region")
             after = page.evaluate(DIGEST_JS)
             assert after != before
             alpha_text = page.text_content("#alpha-text")
@@ -577,6 +583,29 @@ def test_page_in_chromium(server):
             first = float(expected.split(",")[0].split("=")[1])
             assert abs(float(page.input_value("#alpha-block2_conv2")) - first) <= 0.0051
 
+            # A bad seed: marked beside its box; slider moves still work.
+            page.fill("#seed", "12x")
+            page.dispatch_event("#seed", "change")
+            assert page.get_attribute("#seed", "aria-invalid") == "true"
+            assert "12x" in page.text_content("#seed-error") and page.is_hidden("#error")
+            seq = shown_seq()
+            page.eval_on_selector(
+                "#alpha-block4_conv4",
+                "el => { el.value = '0.5'; el.dispatchEvent(new Event('input'));"
+                " el.dispatchEvent(new Event('change')); }",
+            )
+            wait_for_new_full_picture(seq)
+            assert page.is_hidden("#error") and "block4_conv4=0.5" in page.text_content(
+                "#alpha-text"
+            )
+            assert (
+                page.get_attribute("#status", "aria-live")
+                or page.get_attribute("[role=status]", "aria-live") == "polite"
+            )
+            page.fill("#seed", seed)
+            page.dispatch_event("#seed", "input")
+            assert page.get_attribute("#seed", "aria-invalid") is None
+
             # Download the full-size result.
             with page.expect_download() as download_info:
                 page.click("#download")
@@ -600,9 +629,26 @@ def test_page_in_chromium(server):
             assert page.is_hidden("#error")
             assert page.evaluate(DIGEST_JS) != shown
 
-            # Nothing was fetched from anywhere but this server.
+            # Nothing was fetched from anywhere but this server, and no
+            # request failed (no 409 "superseded") but the text upload.
             foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
             assert foreign == []
+            failed = [text for text in console_errors if "400" not in text]
+            assert failed == [] and len(console_errors) <= 1, console_errors
+
+            # A phone: the picture in the first screen, nothing wider than it.
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.set_default_timeout(30_000)
+            phone.goto(base)
+            phone.wait_for_function(IDLE_AFTER_JS, arg=0)
+            box = phone.locator("#result").bounding_box()
+            assert box["y"] + box["height"] <= 844, box
+            assert phone.evaluate(
+                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            )
+            phone.mouse.wheel(0, 600)
+            phone.wait_for_timeout(200)
+            assert phone.locator("#result").bounding_box()["y"] >= -1  # Sticky.
         finally:
             browser.close()
 
