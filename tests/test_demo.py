@@ -12,6 +12,7 @@ import io
 import json
 import os
 import threading
+import time
 import types
 import urllib.parse
 
@@ -253,9 +254,15 @@ def test_preview_is_small_and_alpha_changes_the_picture(app, model_path):
     assert low.body != high.body
 
 
-def test_preview_is_a_region_of_the_full_picture_at_its_own_scale(model_path):
+@pytest.fixture(scope="module")
+def region_app(model_path):
+    """A 64 px preview region of a 256 px picture (its own model, traced once)."""
+    return demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=64, max_size=256))
+
+
+def test_preview_is_a_region_of_the_full_picture_at_its_own_scale(region_app, model_path):
     """The preview predicts the full picture: mean difference under 3 levels."""
-    app = demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=64, max_size=256))
+    app = region_app
     content = load_example(app, "r1", "rocket.jpg")  # 256x171 at max_size 256.
     seq = iter(range(1, 100))
 
@@ -283,6 +290,53 @@ def test_preview_is_a_region_of_the_full_picture_at_its_own_scale(model_path):
     assert max(differences) < 3, differences
     bad = stylize(app, "r1", content, model_path, size="preview", region="2,0", seq=99)
     assert bad.status == 400 and "region" in bad.json["error"]
+
+
+def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_path):
+    """Release a slider and grab it again: the full render that the release
+    started stops at its next layer, and the preview takes about as long as
+    one on an idle server (medians of five)."""
+    app = region_app
+    content = load_example(app, "r2", "rocket.jpg")
+    seqs = iter(range(1, 1000))
+
+    def run(size, alpha, seq):
+        return stylize(app, "r2", content, model_path, alpha=alpha, size=size, seq=seq)
+
+    def timed(size, alpha):
+        started = time.perf_counter()
+        response = run(size, alpha, next(seqs))
+        assert response.status == 200, response.body
+        return time.perf_counter() - started
+
+    timed("full", "0.5,0.5,0.5")  # Warm (the first calls trace).
+    timed("preview", "0.5,0.5,0.5")
+    full_seconds = timed("full", "0.5,0.4,0.5")
+    idle, regrab = [], []
+    for k in range(5):
+        idle.append(timed("preview", f"0.{k + 1},0.5,0.5"))
+        # Release: a full render at these alphas starts.
+        answers = []
+        full_seq = next(seqs)
+        thread = threading.Thread(
+            target=lambda: answers.append(run("full", f"0.{k + 1},0.5,0.5", full_seq))
+        )
+        thread.start()
+        deadline = time.perf_counter() + 60
+        while not app.tf_lock.locked() and time.perf_counter() < deadline:
+            time.sleep(0.002)
+        time.sleep(full_seconds / 4)  # Well into the render.
+        # Regrab: the next preview.
+        regrab.append(timed("preview", f"0.{k + 1},0.6,0.5"))
+        thread.join()
+        assert answers[0].status == 409 and answers[0].json["superseded"], answers[0].body
+    ratio = float(np.median(regrab) / np.median(idle))
+    print(f"idle {idle}, after regrab {regrab}, full {full_seconds:.3f} s: ratio {ratio:.2f}")
+    # The goal is 1.2 (docs/demo.md has the measured ratio with a shipped
+    # model). A preview that waited for the rest of the render would be
+    # about 10 times an idle one here; the bound leaves room for the noise
+    # of a busy two-core machine, where single previews vary 0.2-1.8 s.
+    assert ratio < 1.5, (idle, regrab, full_seconds)
 
 
 def test_superseded_requests_do_not_run(app, model_path):
@@ -448,6 +502,8 @@ def test_keep_colours_keeps_the_photos_chroma(app, model_path):
 
 @pytest.fixture(scope="module")
 def server(app):
+    # As demo.py: the first preview would otherwise wait for its traces.
+    app.preload()
     server = demo_lib.make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -504,6 +560,19 @@ DIGEST_JS = """async () => {
   return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('');
 }"""
 
+MENU_CUT_JS = """() => {
+  const menu = document.querySelector('#model'), style = getComputedStyle(menu);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = menu.clientWidth - 30;  // Less the arrow and the padding.
+  return Array.from(menu.options).map(o => o.text).filter(t => context.measureText(t).width > room);
+}"""
+
+IN_VIEW_JS = """selector => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.height > 0 && box.top >= 0 && box.bottom <= innerHeight;
+}"""
+
 IDLE_AFTER_JS = """seq => {
   const img = document.querySelector('#result');
   return document.body.dataset.busy === '0' && img.dataset.kind === 'full'
@@ -534,6 +603,8 @@ def test_page_in_chromium(server):
 
             page.goto(base)
             wait_for_new_full_picture(0)
+            # The model menu shows every name whole.
+            assert page.evaluate(MENU_CUT_JS) == []
 
             # Pick an example.
             seq = shown_seq()
@@ -668,7 +739,7 @@ def test_brush_and_keep_colours_in_chromium(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(accept_downloads=True)
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1366, "height": 900})
             page.set_default_timeout(30_000)
             requests = []
             page.on("request", lambda request: requests.append(request.url))
@@ -689,6 +760,11 @@ def test_brush_and_keep_colours_in_chromium(server):
             # Brush mode on a "less style" base (Fill paints the whole map).
             after(lambda: page.click("#brush"))
             assert page.is_visible("#brush-canvas")
+            # At 1366x900 the brush's controls and the picture are in view together.
+            for selector in ("#brush-alpha", "#brush-size", "#brush-undo", "#brush-fill"):
+                assert page.evaluate(IN_VIEW_JS, selector), selector
+            canvas = page.locator("#brush-canvas").bounding_box()
+            assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] / 2 <= 900, canvas
             assert page.get_attribute("#result", "data-map") == "1"
             page.select_option("#brush-alpha", "less")
             after(lambda: page.click("#brush-fill"))

@@ -152,14 +152,24 @@ class DemoApp:
         return specs, default, notice
 
     def _model_label(self, key):
+        """What the model menu shows: short, so that the menu never cuts it off.
+
+        The style and the rest of the training record are in the summary
+        below the menu; a --model path shows as its last part (the whole
+        path is the option's tooltip and in the command line).
+        """
         if key in model_files.shipped_models():
-            try:
-                record = model_files.read_record(model_files.resolve_model_path(key))
-            except (ValueError, OSError):
-                record = {}
-            style = record.get("style_image")
-            return f"{key} (shipped" + (f", style {os.path.basename(style)})" if style else ")")
-        return key
+            return f"{key} (shipped)"
+        return os.path.basename(key.rstrip("/\\")) or key
+
+    def _model_menu(self):
+        """[{key, label}] for the page's menu; labels are unique (else the key)."""
+        labels = {key: self._model_label(key) for key in self.model_specs}
+        counts = collections.Counter(labels.values())
+        return [
+            {"key": key, "label": label if counts[label] == 1 else key}
+            for key, label in labels.items()
+        ]
 
     def model(self, key):
         """The loaded model for a key of `model_specs` (loaded once, cached)."""
@@ -175,15 +185,35 @@ class DemoApp:
             return self._models[key]
 
     def preload(self):
-        """Loads the default model and traces it once (for a fast first picture)."""
+        """Loads the default model and traces it once (for a fast first picture).
+
+        The region preview's two compiled functions (`regions.statistics`
+        and `regions.stylize_region`) and the brush's (`stylize_map`) are
+        traced too: each trace takes seconds (a minute or more on a busy
+        two-core machine), which the first preview or brush stroke would
+        otherwise wait for. The lock is let go between traces, so that the
+        page's first requests are not all behind them.
+        """
         if not self.default_model:
             return
         try:
             model = self.model(self.default_model)
             size = min(self.config.preview_size, 64)
             alpha = np.ones((1, model.num_layers), np.float32) if model.adjustable else None
+            pixels = np.zeros((size, size, 3), np.float32)
+            fast = getattr(model, "fast_stylizer", None)
             with self.tf_lock:
-                model.stylize(np.zeros((1, size, size, 3), np.float32), alpha)
+                model.stylize(pixels[None], alpha)
+            if fast is not None and fast.adjustable:
+                with self.tf_lock:
+                    params = fast.norm_parameters(alpha)
+                    stats = regions.statistics(fast, pixels, params)
+                with self.tf_lock:
+                    regions.stylize_region(fast, pixels, params, (0, 0, size, size), stats)
+                with self.tf_lock:
+                    model.stylize_map(
+                        pixels[None], np.ones((size, size, model.num_layers), np.float32)
+                    )
         except DemoError as error:
             print(f"demo.py: {error.message}", file=sys.stderr)
 
@@ -294,9 +324,7 @@ class DemoApp:
         """GET /api/info: models, examples and sizes for the page."""
         return json_response(
             {
-                "models": [
-                    {"key": key, "label": self._model_label(key)} for key in self.model_specs
-                ],
+                "models": self._model_menu(),
                 "default_model": self.default_model,
                 "notice": self.notice,
                 "examples": list(self.examples),
@@ -412,9 +440,10 @@ class DemoApp:
             alpha_vectors.format_alpha(alpha, model.style_layers) if alpha is not None else ""
         )
         fast = getattr(model, "fast_stylizer", None)
-        # A brush map, or a model without the in-process stylizer (a
-        # SavedModel), has no region preview: its preview is the full picture.
-        region = size == "preview" and not mapped and fast is not None
+        # A brush map, a base model, or a model without the in-process
+        # stylizer (a SavedModel), has no region preview: its preview is the
+        # full picture.
+        region = size == "preview" and not mapped and fast is not None and fast.adjustable
         centre = regions.parse_region(query)
         pixels = self._content_for(content, noise, seed, "full")
         stats_key = (content.content_id, model_key, noise, seed)
@@ -437,10 +466,11 @@ class DemoApp:
                 params = fast.norm_parameters(alpha[None] if alpha is not None else None)
                 superseded = lambda: session.latest_seq > seq
                 out, full_stats = regions.stylize_full(fast, pixels, params, superseded)
-                # What the next previews correct their small-size statistics by.
-                small = self._content_for(content, noise, seed, "preview")
-                session.correction = (full_stats, regions.statistics(fast, small, params))
-                session.stats_key = stats_key
+                if fast.adjustable:
+                    # What the next previews correct their small-size statistics by.
+                    small = self._content_for(content, noise, seed, "preview")
+                    session.correction = (full_stats, regions.statistics(fast, small, params))
+                    session.stats_key = stats_key
             else:
                 out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
             if preserve:

@@ -302,7 +302,7 @@ $("copy").addEventListener("click", async () => {
   examples.append(new Option("\u2014 uploaded photo \u2014", ""));
   for (const name of S.info.examples) examples.append(new Option(name, name));
   const models = $("model");
-  for (const m of S.info.models) models.append(new Option(m.label, m.key));
+  for (const m of S.info.models) { const option = new Option(m.label, m.key); option.title = m.key; models.append(option); }
   if (S.info.default_model) { models.value = S.info.default_model; await selectModel(S.info.default_model); }
   else { $("randomize").disabled = $("from-seed").disabled = $("reset").disabled = true; }
   if (S.info.examples.length) { examples.value = S.info.examples[0]; await loadContent({example: S.info.examples[0]}); }
