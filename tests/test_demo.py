@@ -22,6 +22,7 @@ from PIL import Image
 
 from adjustable_style import alpha_vectors, color, images, model_files
 from adjustable_style import demo as demo_lib
+from adjustable_style.demo import regions as demo_regions
 from adjustable_style.stylize import options as stylize_options
 from adjustable_style.stylize import pictures as stylize_lib
 
@@ -292,7 +293,7 @@ def test_preview_is_a_region_of_the_full_picture_at_its_own_scale(region_app, mo
     assert bad.status == 400 and "region" in bad.json["error"]
 
 
-def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_path):
+def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_path, monkeypatch):
     """Release a slider and grab it again: the full render that the release
     started stops at its next layer, and the preview takes about as long as
     one on an idle server (medians of five)."""
@@ -312,6 +313,21 @@ def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_
     timed("full", "0.5,0.5,0.5")  # Warm (the first calls trace).
     timed("preview", "0.5,0.5,0.5")
     full_seconds = timed("full", "0.5,0.4,0.5")
+    # The regrab comes when the render has reached its third layer.
+    into_render = threading.Event()
+    render = demo_regions.stylize_full
+
+    def watched_render(fast, pixels, params, superseded):
+        layers = iter(range(1, 1000))
+
+        def watched():
+            if next(layers) == 3:
+                into_render.set()
+            return superseded()
+
+        return render(fast, pixels, params, watched)
+
+    monkeypatch.setattr(demo_regions, "stylize_full", watched_render)
     idle, regrab = [], []
     for k in range(5):
         idle.append(timed("preview", f"0.{k + 1},0.5,0.5"))
@@ -321,11 +337,9 @@ def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_
         thread = threading.Thread(
             target=lambda: answers.append(run("full", f"0.{k + 1},0.5,0.5", full_seq))
         )
+        into_render.clear()
         thread.start()
-        deadline = time.perf_counter() + 60
-        while not app.tf_lock.locked() and time.perf_counter() < deadline:
-            time.sleep(0.002)
-        time.sleep(full_seconds / 4)  # Well into the render.
+        assert into_render.wait(120)
         # Regrab: the next preview.
         regrab.append(timed("preview", f"0.{k + 1},0.6,0.5"))
         thread.join()
