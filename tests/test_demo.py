@@ -12,6 +12,7 @@ import io
 import json
 import os
 import threading
+import time
 import types
 import urllib.parse
 
@@ -21,6 +22,7 @@ from PIL import Image
 
 from adjustable_style import alpha_vectors, color, images, model_files
 from adjustable_style import demo as demo_lib
+from adjustable_style.demo import regions as demo_regions
 from adjustable_style.stylize import options as stylize_options
 from adjustable_style.stylize import pictures as stylize_lib
 
@@ -258,8 +260,106 @@ def test_preview_is_small_and_alpha_changes_the_picture(app, model_path):
     low = stylize(app, "c7", content, model_path, alpha="0", size="preview")
     high = stylize(app, "c7", content, model_path, alpha="1", size="preview", seq=2)
     assert low.status == high.status == 200
-    assert max(decode_png(low.body).shape[:2]) == 48
+    assert decode_png(low.body).shape[:2] == (48, 48)  # A 48 px region at 1:1.
     assert low.body != high.body
+
+
+@pytest.fixture(scope="module")
+def region_app(model_path):
+    """A 64 px preview region of a 256 px picture (its own model, traced once)."""
+    return demo_lib.DemoApp(demo_lib.Config(model=model_path, preview_size=64, max_size=256))
+
+
+def test_preview_is_a_region_of_the_full_picture_at_its_own_scale(region_app, model_path):
+    """The preview predicts the full picture: mean difference under 3 levels."""
+    app = region_app
+    content = load_example(app, "r1", "rocket.jpg")  # 256x171 at max_size 256.
+    seq = iter(range(1, 100))
+
+    def picture(alpha, size, **params):
+        response = stylize(
+            app, "r1", content, model_path, alpha=alpha, size=size, seq=next(seq), **params
+        )
+        assert response.status == 200, response.body
+        return decode_png(response.body).astype(np.float32), response.headers
+
+    # At the last full picture's alphas the preview's statistics are the
+    # full picture's, and what remains is the region's margin: far under 3
+    # levels. (Moved alphas estimate them: 1-2 levels with starry_night on a
+    # 1024 px photo, see docs/demo.md; this random model is far more
+    # alpha-sensitive than a trained one.)
+    full, _ = picture("0.3,0.8,0.5", "full")
+    differences = []
+    for region in ("0.5,0.5", "0.1,0.9"):
+        preview, headers = picture("0.3,0.8,0.5", "preview", region=region)
+        left, top, width, height = map(int, headers["X-Region"].split(","))
+        assert (width, height) == (64, 64) and headers["X-Full-Size"] == "256x171"
+        assert preview.shape == (64, 64, 3)
+        shown = full[top : top + height, left : left + width]
+        differences.append(float(np.abs(preview - shown).mean()))
+    assert max(differences) < 3, differences
+    bad = stylize(app, "r1", content, model_path, size="preview", region="2,0", seq=99)
+    assert bad.status == 400 and "region" in bad.json["error"]
+
+
+def test_a_preview_does_not_wait_for_a_superseded_full_render(region_app, model_path, monkeypatch):
+    """Release a slider and grab it again: the full render that the release
+    started stops at its next layer, and the preview takes about as long as
+    one on an idle server (medians of five)."""
+    app = region_app
+    content = load_example(app, "r2", "rocket.jpg")
+    seqs = iter(range(1, 1000))
+
+    def run(size, alpha, seq):
+        return stylize(app, "r2", content, model_path, alpha=alpha, size=size, seq=seq)
+
+    def timed(size, alpha):
+        started = time.perf_counter()
+        response = run(size, alpha, next(seqs))
+        assert response.status == 200, response.body
+        return time.perf_counter() - started
+
+    timed("full", "0.5,0.5,0.5")  # Warm (the first calls trace).
+    timed("preview", "0.5,0.5,0.5")
+    full_seconds = timed("full", "0.5,0.4,0.5")
+    # The regrab comes when the render has reached its third layer.
+    into_render = threading.Event()
+    render = demo_regions.stylize_full
+
+    def watched_render(fast, pixels, params, superseded):
+        layers = iter(range(1, 1000))
+
+        def watched():
+            if next(layers) == 3:
+                into_render.set()
+            return superseded()
+
+        return render(fast, pixels, params, watched)
+
+    monkeypatch.setattr(demo_regions, "stylize_full", watched_render)
+    idle, regrab = [], []
+    for k in range(5):
+        idle.append(timed("preview", f"0.{k + 1},0.5,0.5"))
+        # Release: a full render at these alphas starts.
+        answers = []
+        full_seq = next(seqs)
+        thread = threading.Thread(
+            target=lambda: answers.append(run("full", f"0.{k + 1},0.5,0.5", full_seq))
+        )
+        into_render.clear()
+        thread.start()
+        assert into_render.wait(120)
+        # Regrab: the next preview.
+        regrab.append(timed("preview", f"0.{k + 1},0.6,0.5"))
+        thread.join()
+        assert answers[0].status == 409 and answers[0].json["superseded"], answers[0].body
+    ratio = float(np.median(regrab) / np.median(idle))
+    print(f"idle {idle}, after regrab {regrab}, full {full_seconds:.3f} s: ratio {ratio:.2f}")
+    # The goal is 1.2 (docs/demo.md has the measured ratio with a shipped
+    # model). A preview that waited for the rest of the render would be
+    # about 10 times an idle one here; the bound leaves room for the noise
+    # of a busy two-core machine, where single previews vary 0.2-1.8 s.
+    assert ratio < 1.5, (idle, regrab, full_seconds)
 
 
 def test_superseded_requests_do_not_run(app, model_path):
@@ -425,6 +525,8 @@ def test_keep_colours_keeps_the_photos_chroma(app, model_path):
 
 @pytest.fixture(scope="module")
 def server(app):
+    # As demo.py: the first preview would otherwise wait for its traces.
+    app.preload()
     server = demo_lib.make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -527,6 +629,19 @@ DIGEST_JS = """async () => {
   return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('');
 }"""
 
+MENU_CUT_JS = """() => {
+  const menu = document.querySelector('#model'), style = getComputedStyle(menu);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = menu.clientWidth - 30;  // Less the arrow and the padding.
+  return Array.from(menu.options).map(o => o.text).filter(t => context.measureText(t).width > room);
+}"""
+
+IN_VIEW_JS = """selector => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.height > 0 && box.top >= 0 && box.bottom <= innerHeight;
+}"""
+
 IDLE_AFTER_JS = """seq => {
   const img = document.querySelector('#result');
   return document.body.dataset.busy === '0' && img.dataset.kind === 'full'
@@ -542,8 +657,12 @@ def test_page_in_chromium(server):
         try:
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(30_000)
-            requests = []
+            requests, console_errors = [], []
             page.on("request", lambda request: requests.append(request.url))
+            page.on(
+                "console",
+                lambda message: message.type == "error" and console_errors.append(message.text),
+            )
 
             def shown_seq():
                 return int(page.get_attribute("#result", "data-seq") or 0)
@@ -553,6 +672,8 @@ def test_page_in_chromium(server):
 
             page.goto(base)
             wait_for_new_full_picture(0)
+            # The model menu shows every name whole.
+            assert page.evaluate(MENU_CUT_JS) == []
 
             # Pick an example.
             seq = shown_seq()
@@ -576,6 +697,8 @@ def test_page_in_chromium(server):
             page.mouse.up()
             wait_for_new_full_picture(seq)
             assert sum("size=preview" in url for url in requests) > previews
+            # The preview was a region of the full picture, shown in its place.
+            assert page.get_attribute("#preview", "data-region")
             after = page.evaluate(DIGEST_JS)
             assert after != before
             alpha_text = page.text_content("#alpha-text")
@@ -600,6 +723,29 @@ def test_page_in_chromium(server):
             first = float(expected.split(",")[0].split("=")[1])
             assert abs(float(page.input_value("#alpha-block2_conv2")) - first) <= 0.0051
 
+            # A bad seed: marked beside its box; slider moves still work.
+            page.fill("#seed", "12x")
+            page.dispatch_event("#seed", "change")
+            assert page.get_attribute("#seed", "aria-invalid") == "true"
+            assert "12x" in page.text_content("#seed-error") and page.is_hidden("#error")
+            seq = shown_seq()
+            page.eval_on_selector(
+                "#alpha-block4_conv4",
+                "el => { el.value = '0.5'; el.dispatchEvent(new Event('input'));"
+                " el.dispatchEvent(new Event('change')); }",
+            )
+            wait_for_new_full_picture(seq)
+            assert page.is_hidden("#error") and "block4_conv4=0.5" in page.text_content(
+                "#alpha-text"
+            )
+            assert (
+                page.get_attribute("#status", "aria-live")
+                or page.get_attribute("[role=status]", "aria-live") == "polite"
+            )
+            page.fill("#seed", seed)
+            page.dispatch_event("#seed", "input")
+            assert page.get_attribute("#seed", "aria-invalid") is None
+
             # Download the full-size result.
             with page.expect_download() as download_info:
                 page.click("#download")
@@ -623,9 +769,26 @@ def test_page_in_chromium(server):
             assert page.is_hidden("#error")
             assert page.evaluate(DIGEST_JS) != shown
 
-            # Nothing was fetched from anywhere but this server.
+            # Nothing was fetched from anywhere but this server, and no
+            # request failed (no 409 "superseded") but the text upload.
             foreign = [url for url in requests if not url.startswith((base, "blob:", "data:"))]
             assert foreign == []
+            failed = [text for text in console_errors if "400" not in text]
+            assert failed == [] and len(console_errors) <= 1, console_errors
+
+            # A phone: the picture in the first screen, nothing wider than it.
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.set_default_timeout(30_000)
+            phone.goto(base)
+            phone.wait_for_function(IDLE_AFTER_JS, arg=0)
+            box = phone.locator("#result").bounding_box()
+            assert box["y"] + box["height"] <= 844, box
+            assert phone.evaluate(
+                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            )
+            phone.mouse.wheel(0, 600)
+            phone.wait_for_timeout(200)
+            assert phone.locator("#result").bounding_box()["y"] >= -1  # Sticky.
         finally:
             browser.close()
 
@@ -645,7 +808,7 @@ def test_brush_and_keep_colours_in_chromium(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(accept_downloads=True)
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1366, "height": 900})
             page.set_default_timeout(30_000)
             requests = []
             page.on("request", lambda request: requests.append(request.url))
@@ -666,6 +829,11 @@ def test_brush_and_keep_colours_in_chromium(server):
             # Brush mode on a "less style" base (Fill paints the whole map).
             after(lambda: page.click("#brush"))
             assert page.is_visible("#brush-canvas")
+            # At 1366x900 the brush's controls and the picture are in view together.
+            for selector in ("#brush-alpha", "#brush-size", "#brush-undo", "#brush-fill"):
+                assert page.evaluate(IN_VIEW_JS, selector), selector
+            canvas = page.locator("#brush-canvas").bounding_box()
+            assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] / 2 <= 900, canvas
             assert page.get_attribute("#result", "data-map") == "1"
             page.select_option("#brush-alpha", "less")
             after(lambda: page.click("#brush-fill"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from adjustable_style import alpha_maps, alpha_vectors, color, dataclass_flags, images, model_files
 from adjustable_style import noise as noise_lib
-from adjustable_style.demo import camera, page_files, requests
+from adjustable_style.demo import camera, page_files, regions, requests
 from adjustable_style.demo.requests import DemoError, Response, error_response, is_on, json_response
 from adjustable_style.errors import UserError
 from adjustable_style.inference import runtime
@@ -106,6 +106,11 @@ class Content:
 class Session:
     content: Optional[Content] = None
     latest_seq: int = -1
+    # The last full render's statistics, for the region previews
+    # (`regions.corrected`): (full-size stats, preview-size stats) at its
+    # alphas, and the (content, model, noise, seed) they belong to.
+    correction: Optional[tuple] = None
+    stats_key: Optional[tuple] = None
 
 
 class DemoApp:
@@ -147,14 +152,24 @@ class DemoApp:
         return specs, default, notice
 
     def _model_label(self, key):
+        """What the model menu shows: short, so that the menu never cuts it off.
+
+        The style and the rest of the training record are in the summary
+        below the menu; a --model path shows as its last part (the whole
+        path is the option's tooltip and in the command line).
+        """
         if key in model_files.shipped_models():
-            try:
-                record = model_files.read_record(model_files.resolve_model_path(key))
-            except (ValueError, OSError):
-                record = {}
-            style = record.get("style_image")
-            return f"{key} (shipped" + (f", style {os.path.basename(style)})" if style else ")")
-        return key
+            return f"{key} (shipped)"
+        return os.path.basename(key.rstrip("/\\")) or key
+
+    def _model_menu(self):
+        """[{key, label}] for the page's menu; labels are unique (else the key)."""
+        labels = {key: self._model_label(key) for key in self.model_specs}
+        counts = collections.Counter(labels.values())
+        return [
+            {"key": key, "label": label if counts[label] == 1 else key}
+            for key, label in labels.items()
+        ]
 
     def model(self, key):
         """The loaded model for a key of `model_specs` (loaded once, cached)."""
@@ -170,15 +185,35 @@ class DemoApp:
             return self._models[key]
 
     def preload(self):
-        """Loads the default model and traces it once (for a fast first picture)."""
+        """Loads the default model and traces it once (for a fast first picture).
+
+        The region preview's two compiled functions (`regions.statistics`
+        and `regions.stylize_region`) and the brush's (`stylize_map`) are
+        traced too: each trace takes seconds (a minute or more on a busy
+        two-core machine), which the first preview or brush stroke would
+        otherwise wait for. The lock is let go between traces, so that the
+        page's first requests are not all behind them.
+        """
         if not self.default_model:
             return
         try:
             model = self.model(self.default_model)
             size = min(self.config.preview_size, 64)
             alpha = np.ones((1, model.num_layers), np.float32) if model.adjustable else None
+            pixels = np.zeros((size, size, 3), np.float32)
+            fast = getattr(model, "fast_stylizer", None)
             with self.tf_lock:
-                model.stylize(np.zeros((1, size, size, 3), np.float32), alpha)
+                model.stylize(pixels[None], alpha)
+            if fast is not None and fast.adjustable:
+                with self.tf_lock:
+                    params = fast.norm_parameters(alpha)
+                    stats = regions.statistics(fast, pixels, params)
+                with self.tf_lock:
+                    regions.stylize_region(fast, pixels, params, (0, 0, size, size), stats)
+                with self.tf_lock:
+                    model.stylize_map(
+                        pixels[None], np.ones((size, size, model.num_layers), np.float32)
+                    )
         except DemoError as error:
             print(f"demo.py: {error.message}", file=sys.stderr)
 
@@ -289,9 +324,7 @@ class DemoApp:
         """GET /api/info: models, examples and sizes for the page."""
         return json_response(
             {
-                "models": [
-                    {"key": key, "label": self._model_label(key)} for key in self.model_specs
-                ],
+                "models": self._model_menu(),
                 "default_model": self.default_model,
                 "notice": self.notice,
                 "examples": list(self.examples),
@@ -403,18 +436,46 @@ class DemoApp:
         alpha_text = (
             alpha_vectors.format_alpha(alpha, model.style_layers) if alpha is not None else ""
         )
-        pixels = self._content_for(content, noise, seed, size)
+        fast = getattr(model, "fast_stylizer", None)
+        # A brush map, a base model, or a model without the in-process
+        # stylizer (a SavedModel), has no region preview: its preview is the
+        # full picture.
+        region = size == "preview" and not mapped and fast is not None and fast.adjustable
+        centre = regions.parse_region(query)
+        pixels = self._content_for(content, noise, seed, "full")
+        stats_key = (content.content_id, model_key, noise, seed)
+        box = None
         with self.tf_lock:
             if seq < session.latest_seq:
                 raise DemoError(409, "superseded by a newer request", superseded=True)
             model_started = time.perf_counter()
-            if mapped:
+            if region:
+                params = fast.norm_parameters(alpha[None] if alpha is not None else None)
+                small = self._content_for(content, noise, seed, "preview")
+                stats = regions.statistics(fast, small, params)
+                correction = session.correction if session.stats_key == stats_key else None
+                stats = regions.corrected(stats, correction)
+                box = regions.region_box(*pixels.shape[:2], self.config.preview_size, centre)
+                out = regions.stylize_region(fast, pixels, params, box, stats)
+            elif mapped:
                 out = model.stylize_map(pixels[None], alpha_map)[0]
+            elif fast is not None:
+                params = fast.norm_parameters(alpha[None] if alpha is not None else None)
+                superseded = lambda: session.latest_seq > seq
+                out, full_stats = regions.stylize_full(fast, pixels, params, superseded)
+                if fast.adjustable:
+                    # What the next previews correct their small-size statistics by.
+                    small = self._content_for(content, noise, seed, "preview")
+                    session.correction = (full_stats, regions.statistics(fast, small, params))
+                    session.stats_key = stats_key
             else:
                 out = model.stylize(pixels[None], None if alpha is None else alpha[None])[0]
             if preserve:
                 # The photo's own colours, not the noisy ones: as stylize.py.
-                clean = content.full if size == "full" else content.preview
+                clean = content.full
+                if box is not None:
+                    top, left, rows, cols = box
+                    clean = clean[top : top + rows, left : left + cols]
                 out = np.asarray(color.preserve_color(clean, out))
             model_seconds = time.perf_counter() - model_started
         # Fast compression: at 1024 px, level 6 takes ~350 ms, level 1 ~80 ms
@@ -432,6 +493,12 @@ class DemoApp:
             "X-Server-Seconds": f"{time.perf_counter() - started:.4f}",
             "Cache-Control": "no-store",
         }
+        full_height, full_width = content.full.shape[:2]
+        headers["X-Full-Size"] = f"{full_width}x{full_height}"
+        if box is not None:
+            # Where the preview sits in the full picture: left,top,width,height.
+            top, left, rows, cols = box
+            headers["X-Region"] = f"{left},{top},{cols},{rows}"
         if mapped:
             headers["X-Alpha-Map"] = MAP_FILE
         return Response(200, png, "image/png", headers)

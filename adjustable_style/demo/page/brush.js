@@ -64,8 +64,14 @@ function context(canvas) {
   return ctx;
 }
 // Draws points `from` onwards of `stroke` (so a stroke grows a segment at a time).
+// On the overlay a stroke is a light tint by what it paints (blue: more
+// style, orange: less, green: the sliders'), not its alphas as grey.
+function tint(rgb) {
+  const sum = rgb[0] + rgb[1] + rgb[2];
+  return sum >= 765 ? "rgb(47, 111, 222)" : sum === 0 ? "rgb(230, 120, 0)" : "rgb(30, 160, 80)";
+}
 function paint(ctx, stroke, from, overlay) {
-  const color = cssColor(stroke.color);
+  const color = overlay ? tint(stroke.color) : cssColor(stroke.color);
   if (stroke.fill) {
     // On the overlay a fill is a new start: what was painted before is gone.
     if (overlay) ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
@@ -185,6 +191,7 @@ function startBrush() {
   if (Brush.mapContent !== Brush.content.id || Brush.strokes.length === 0) resetMap();
   S.brush = {mapBlob};
   Brush.overlay.hidden = false; $("brush-controls").hidden = false;
+  $("brush-controls").scrollIntoView({block: "nearest"});
   $("brush").textContent = "Stop brush"; $("brush").setAttribute("aria-pressed", "true");
   updateMapDownload();
   if (S.camera) stopCamera(); else refresh();  // stopCamera refreshes.

@@ -28,6 +28,7 @@ function showCameraFrame(blob, response) {
   const alpha = decodeURIComponent(response.headers.get("X-Alpha") || "");
   img.dataset.alpha = alpha;
   $("alpha-text").textContent = alpha ? `--alpha=${alpha}` : "(base model: no alpha)";
+  $("command").value = "(camera: no command line; stylize.py stylizes photos and videos, not a live camera)";
   // Frames per second over the last two seconds of answers.
   const now = performance.now();
   Cam.times.push(now);
@@ -80,7 +81,8 @@ async function startCamera() {
   S.camera = true; Cam.times = [];
   cancelFull(); invalidateDownload(); clearError();
   $("camera").textContent = "Stop camera"; $("camera").setAttribute("aria-pressed", "true");
-  $("camera-fps").hidden = false; setStatus("camera");
+  $("camera-fps").hidden = false; setStatus("camera: streaming live"); $("timing").textContent = "";
+  hideRegion(); $("original").hidden = true;
   cameraLoop();
 }
 
@@ -91,6 +93,7 @@ function stopCamera() {
   Cam.stream = null; Cam.video.srcObject = null;
   $("camera").textContent = "Camera"; $("camera").setAttribute("aria-pressed", "false");
   $("camera-fps").hidden = true;
+  $("original").hidden = !S.contentId;
   refresh();  // The photo again.
 }
 

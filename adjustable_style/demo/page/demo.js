@@ -7,16 +7,31 @@ const S = {
   previewInFlight: false, previewPending: false,
   fullTimer: null, fullController: null, fullInFlight: false,
   resultUrl: null, downloadUrl: null, loading: 0, camera: false,
+  region: [0.5, 0.5],  // The preview region's centre, as fractions of the picture.
+  seed: "",  // The last valid seed: what requests use while the box holds a typo.
+  fullAfterPreview: false,
   brush: null,  // brush.js, while brush mode is on: {mapBlob() -> Promise of the map's PNG}.
 };
 
+// Plain words for a style layer, by its place among the model's layers.
+function layerWords(i, n) {
+  if (n < 2) return "style";
+  const at = i / (n - 1);
+  return at < 0.34 ? "fine texture" : at < 0.67 ? "strokes" : "large shapes";
+}
+function step(value) { return String(Math.round(parseFloat(value) * 100) / 100); }
+function fieldError(id, message) {
+  const field = $(id), note = $(`${id}-error`);
+  if (message) { field.setAttribute("aria-invalid", "true"); note.textContent = message; note.hidden = false; }
+  else { field.removeAttribute("aria-invalid"); note.textContent = ""; note.hidden = true; }
+}
 function showError(message) { $("error").textContent = message; $("error").hidden = false; }
 function clearError() { $("error").hidden = true; $("error").textContent = ""; }
 function setStatus(text) { $("status").textContent = text; }
 function updateBusy() {
-  const busy = S.loading > 0 || S.previewInFlight || S.previewPending || S.fullTimer !== null || S.fullInFlight;
+  const busy = S.loading > 0 || S.previewInFlight || S.previewPending || S.fullTimer !== null || S.fullInFlight || S.fullAfterPreview;
   document.body.dataset.busy = busy ? "1" : "0";
-  if (!busy) setStatus(!S.model ? "no model to run (see the note above)" : S.contentId ? "ready" : "pick a photo");
+  if (!busy && !S.camera) setStatus(!S.model ? "no model to run (see the note above)" : S.contentId ? "ready" : "pick a photo");
 }
 async function errorOf(response) {
   try { const data = await response.json(); return data; }
@@ -42,16 +57,20 @@ function buildSliders() {
   S.layers.forEach((name, i) => {
     const wrap = document.createElement("div"); wrap.className = "slider";
     const row = document.createElement("label"); row.className = "row"; row.htmlFor = `alpha-${name}`;
-    const title = document.createElement("span"); title.textContent = name;
-    const value = document.createElement("span"); value.id = `value-${name}`; value.textContent = S.values[i];
+    const title = document.createElement("span");
+    const words = document.createElement("b"); words.textContent = layerWords(i, S.layers.length);
+    const layer = document.createElement("span"); layer.className = "layer"; layer.textContent = ` ${name}`;
+    title.append(words, layer);
+    const value = document.createElement("span"); value.id = `value-${name}`; value.textContent = step(S.values[i]);
     row.append(title, value);
     const input = document.createElement("input");
     Object.assign(input, {type: "range", min: "0", max: "1", step: "0.01", id: `alpha-${name}`, value: S.values[i]});
     input.dataset.layer = name;
     // In brush mode the painted map sets the picture's alphas; the sliders
     // only set what the brush paints with (brush.js).
-    input.addEventListener("input", () => { S.values[i] = input.value; value.textContent = input.value; if (!S.brush) requestPreview(); });
-    input.addEventListener("change", () => { S.values[i] = input.value; value.textContent = input.value; if (!S.brush) requestFull(); });
+    input.setAttribute("aria-label", `${layerWords(i, S.layers.length)} (${name}), alpha`);
+    input.addEventListener("input", () => { S.values[i] = input.value; value.textContent = step(input.value); if (!S.brush) requestPreview(); });
+    input.addEventListener("change", () => { S.values[i] = input.value; value.textContent = step(input.value); if (!S.brush) requestFull(); });
     wrap.append(row, input); box.append(wrap);
   });
 }
@@ -59,13 +78,14 @@ function setValues(values) {
   S.values = values.slice();
   S.layers.forEach((name, i) => {
     const input = $(`alpha-${name}`); if (input) input.value = values[i];
-    const value = $(`value-${name}`); if (value) value.textContent = values[i];
+    const value = $(`value-${name}`); if (value) value.textContent = step(values[i]);
   });
 }
 
 function stylizeUrl(size, seq) {
   const q = new URLSearchParams({client: S.client, seq: String(seq), content: S.contentId,
-    model: S.model, size, noise: $("noise").checked ? "1" : "0", seed: $("seed").value.trim(),
+    model: S.model, size, noise: $("noise").checked ? "1" : "0", seed: S.seed,
+    region: S.region.map(v => v.toFixed(4)).join(","),
     preserve_color: $("preserve-color").checked ? "1" : "0"});
   if (S.adjustable && !S.brush) q.set("alpha", alphaText());
   return "/api/stylize?" + q.toString();
@@ -96,6 +116,9 @@ async function render(size, controller) {
   if (seq <= S.shownSeq) return;  // A newer picture is already shown.
   S.shownSeq = seq;
   const url = URL.createObjectURL(blob);
+  const region = response.headers.get("X-Region");
+  if (region) { showRegion(url, region, response.headers.get("X-Full-Size"), seq, response, started); return; }
+  hideRegion();
   const img = $("result");
   if (S.resultUrl && S.resultUrl !== S.downloadUrl) URL.revokeObjectURL(S.resultUrl);
   S.resultUrl = url;
@@ -122,8 +145,32 @@ async function render(size, controller) {
     link.download = `${stem}_stylized.png`;
   }
 }
+// A preview is a region of the full picture at 1:1: shown in its place over
+// the picture (the rest is the last full picture, or the photo).
+function showRegion(url, region, fullSize, seq, response, started) {
+  const [left, top, width, height] = region.split(",").map(Number);
+  const [fullWidth, fullHeight] = fullSize.split("x").map(Number);
+  const img = $("preview"), box = $("preview-box");
+  if (img.src && img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.src = url; img.dataset.seq = String(seq); img.dataset.region = region;
+  Object.assign(box.style, {left: `${100 * left / fullWidth}%`, top: `${100 * top / fullHeight}%`,
+    width: `${100 * width / fullWidth}%`, height: `${100 * height / fullHeight}%`});
+  box.hidden = false;
+  const result = $("result");
+  if (result.hidden) {
+    result.src = $("original").src; result.hidden = false; result.dataset.kind = "photo";
+  }
+  const alpha = decodeURIComponent(response.headers.get("X-Alpha") || "");
+  $("alpha-text").textContent = alpha ? `--alpha=${alpha}` : "(base model: no alpha)";
+  $("command").value = decodeURIComponent(response.headers.get("X-Command") || "");
+  $("timing").textContent = `preview: a ${width}x${height} region of the ${fullSize} picture at full scale, ` +
+    `${Math.round(performance.now() - started)} ms`;
+  clearError();
+}
+function hideRegion() { $("preview-box").hidden = true; }
 function invalidateDownload() { $("download").setAttribute("aria-disabled", "true"); }
 function cancelFull() {
+  S.fullAfterPreview = false;
   if (S.fullTimer !== null) { clearTimeout(S.fullTimer); S.fullTimer = null; }
   if (S.fullController) { S.fullController.abort(); S.fullController = null; }
 }
@@ -136,7 +183,9 @@ async function requestPreview() {
   try { await render("preview"); }
   finally {
     S.previewInFlight = false;
-    if (S.previewPending) requestPreview(); else updateBusy();
+    if (S.previewPending) requestPreview();
+    else if (S.fullAfterPreview) { S.fullAfterPreview = false; requestFull(0); }
+    else updateBusy();
   }
 }
 // On release (and after any other change): the full-size picture.
@@ -145,7 +194,11 @@ function requestFull(delay = 120) {
   invalidateDownload(); cancelFull();
   S.previewPending = false;
   S.fullTimer = setTimeout(async () => {
-    S.fullTimer = null; S.previewPending = false;
+    S.fullTimer = null;
+    // Preview first: the full picture waits for the preview in flight, so
+    // neither is answered "superseded".
+    if (S.previewInFlight) { S.fullAfterPreview = true; S.previewPending = false; return; }
+    S.previewPending = false;
     const controller = new AbortController();
     S.fullController = controller; S.fullInFlight = true; updateBusy(); setStatus("rendering full size\u2026");
     try { await render("full", controller); }
@@ -163,6 +216,8 @@ async function loadContent(query, body, name) {
     const data = await api("/api/content?" + new URLSearchParams({client: S.client, ...query}).toString(),
                            {method: "POST", body: body || ""});
     S.contentId = data.content_id; S.contentName = data.name; clearError();
+    // A new photo: no full picture of it yet, and the region back to the centre.
+    $("result").hidden = true; hideRegion(); S.region = [0.5, 0.5];
     const original = $("original");
     original.src = "/api/original?" + new URLSearchParams({client: S.client, content: data.content_id});
     original.hidden = false;
@@ -188,7 +243,7 @@ async function randomAlphas(seed) {
   if (!S.model || !S.adjustable) return;
   try {
     const data = await api("/api/random_alpha?" + new URLSearchParams({model: S.model, seed}).toString());
-    $("seed").value = data.seed; setValues(data.values); refresh();
+    $("seed").value = S.seed = data.seed; fieldError("seed", ""); setValues(data.values); refresh();
   } catch (e) { showError(e.message); }
 }
 
@@ -207,13 +262,31 @@ $("upload").addEventListener("change", () => {
 $("model").addEventListener("change", () => selectModel($("model").value));
 $("noise").addEventListener("change", refresh);
 $("preserve-color").addEventListener("change", refresh);
+// A bad seed is marked beside its box; requests keep the last good one.
+$("seed").addEventListener("input", () => {
+  const text = $("seed").value.trim();
+  fieldError("seed", /^\d{1,19}$/.test(text) ? "" :
+    `"${text}" is not a seed: type a whole number (0, 1, 2, \u2026). The picture keeps seed ${S.seed}.`);
+});
 $("seed").addEventListener("change", () => {
   const text = $("seed").value.trim();
-  if (!/^\d{1,19}$/.test(text)) { showError(`seed ${JSON.stringify(text)} must be a whole number`); return; }
-  refresh();
+  if (!/^\d{1,19}$/.test(text)) return;
+  S.seed = text; refresh();
 });
 $("randomize").addEventListener("click", () => randomAlphas(newSeed()));
-$("from-seed").addEventListener("click", () => randomAlphas($("seed").value.trim()));
+$("from-seed").addEventListener("click", () => {
+  const text = $("seed").value.trim();
+  if (!/^\d{1,19}$/.test(text)) { $("seed").focus(); return; }
+  S.seed = text; randomAlphas(text);
+});
+// Click the picture to preview another region of it.
+$("result").addEventListener("click", (event) => {
+  if (S.brush || S.camera) return;
+  const rect = $("result").getBoundingClientRect();
+  S.region = [(event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height]
+    .map(v => Math.max(0, Math.min(1, v)));
+  requestPreview();
+});
 $("reset").addEventListener("click", () => { setValues(S.layers.map(() => "1")); refresh(); });
 $("copy").addEventListener("click", async () => {
   const text = $("command").value;
@@ -222,14 +295,14 @@ $("copy").addEventListener("click", async () => {
 });
 
 (async function start() {
-  $("seed").value = newSeed();
+  $("seed").value = S.seed = newSeed();
   try { S.info = await api("/api/info"); } catch (e) { showError(e.message); return; }
   if (S.info.notice) { $("notice").textContent = S.info.notice; $("notice").hidden = false; }
   const examples = $("example");
   examples.append(new Option("\u2014 uploaded photo \u2014", ""));
   for (const name of S.info.examples) examples.append(new Option(name, name));
   const models = $("model");
-  for (const m of S.info.models) models.append(new Option(m.label, m.key));
+  for (const m of S.info.models) { const option = new Option(m.label, m.key); option.title = m.key; models.append(option); }
   if (S.info.default_model) { models.value = S.info.default_model; await selectModel(S.info.default_model); }
   else { $("randomize").disabled = $("from-seed").disabled = $("reset").disabled = true; }
   if (S.info.examples.length) { examples.value = S.info.examples[0]; await loadContent({example: S.info.examples[0]}); }
