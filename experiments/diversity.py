@@ -450,7 +450,7 @@ def run(fv):
                 "training_steps": loaded.record.get("steps"),
             },
             "settings": {
-                "content": fv.content,
+                "content": harness.portable_path(fv.content, "HELD_OUT_PHOTOS/"),
                 "photos": [os.path.basename(p) for p in photos],
                 "num_photos": len(photos),
                 "image_size": fv.image_size,

@@ -425,7 +425,7 @@ def run(fv):
                 for entry, path, r, w in bases
             ],
             "settings": {
-                "content": fv.content,
+                "content": harness.portable_path(fv.content, "HELD_OUT_PHOTOS/"),
                 "bases": bases_dir,
                 "photos": [os.path.basename(p) for p in photos],
                 "num_photos": len(photos),

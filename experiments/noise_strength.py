@@ -376,7 +376,7 @@ def run(fv):
                 "style_layers": loaded.style_layers,
             },
             "settings": {
-                "content": fv.content,
+                "content": harness.portable_path(fv.content, "HELD_OUT_PHOTOS/"),
                 "photos": [os.path.basename(p) for p in photos],
                 "num_photos": len(photos),
                 "image_size": fv.image_size,
