@@ -70,6 +70,9 @@ def _main(argv, program):
     if FLAGS.model:
         model_files.check_model_spec(FLAGS.model)  # A one-line error if missing.
 
+    # The app's modules bring TensorFlow in; its start-up chatter stays hidden.
+    print("Starting TensorFlow...", flush=True)
+    cli.quiet_tensorflow_import()
     app = demo_lib.DemoApp(
         demo_lib.Config(
             model=FLAGS.model,
@@ -80,8 +83,6 @@ def _main(argv, program):
     )
     if app.notice:
         print(f"{program}: note: {app.notice}", file=sys.stderr)
-    print("Starting TensorFlow...", flush=True)
-    cli.quiet_tensorflow_import()
     try:
         server = demo_lib.make_server(app, FLAGS.host, FLAGS.port)
     except socket.gaierror as error:

@@ -22,7 +22,7 @@ import numpy as np
 
 from adjustable_style import alpha_maps, alpha_vectors, color, dataclass_flags, images, model_files
 from adjustable_style import noise as noise_lib
-from adjustable_style.demo import camera, page_files, regions, requests
+from adjustable_style.demo import camera, page_files, requests
 from adjustable_style.demo.requests import DemoError, Response, error_response, is_on, json_response
 from adjustable_style.errors import UserError
 from adjustable_style.inference import runtime
@@ -194,6 +194,8 @@ class DemoApp:
         otherwise wait for. The lock is let go between traces, so that the
         page's first requests are not all behind them.
         """
+        from adjustable_style.demo import regions  # TensorFlow: imported on first use
+
         if not self.default_model:
             return
         try:
@@ -413,6 +415,8 @@ class DemoApp:
         POST /api/stylize takes the same query and an alpha map (PNG) as the
         body, in place of `alpha`: the page's brush mode.
         """
+        from adjustable_style.demo import regions  # TensorFlow: imported on first use
+
         started = time.perf_counter()
         session = self._session(query, create=False)
         seq = requests.parse_seq(query)
