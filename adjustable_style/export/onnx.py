@@ -143,15 +143,7 @@ def onnx_runner(model_bytes, threads=None, spinning=True):
 
 def compare_onnx(stylizer, model_bytes, content, alphas=None):
     """Max |onnxruntime - Keras| over `content` and each alpha [L] (None: base model)."""
-    run = onnx_runner(model_bytes)
-    if alphas is None:
-        return output_files.max_difference(run(content), stylizer(content, training=False))
-    worst = 0.0
-    for alpha in alphas:
-        alpha = np.asarray(alpha, np.float32)[None]
-        expected = stylizer([content, alpha], training=False)
-        worst = max(worst, output_files.max_difference(run(content, alpha), expected))
-    return worst
+    return output_files.worst_difference(onnx_runner(model_bytes), stylizer, content, alphas)
 
 
 def export_onnx(

@@ -210,6 +210,21 @@ def max_difference(a, b):
     return float(difference.max()) if np.isfinite(difference).all() else math.inf
 
 
+def worst_difference(run, stylizer, content, alphas=None):
+    """Max |run - Keras| over `content` and each alpha [L] (None: base model).
+
+    `run(content[, alpha])` is an exported model's runner (TFLite, ONNX).
+    """
+    if alphas is None:
+        return max_difference(run(content), stylizer(content, training=False))
+    worst = 0.0
+    for alpha in alphas:
+        alpha = np.asarray(alpha, np.float32)[None]
+        expected = stylizer([content, alpha], training=False)
+        worst = max(worst, max_difference(run(content, alpha), expected))
+    return worst
+
+
 def check_image(height, width, seed=0):
     """A deterministic test picture: smooth gradients, a disc, a little noise.
 

@@ -106,15 +106,7 @@ def tflite_runner(model_bytes):
 
 def compare_tflite(stylizer, model_bytes, content, alphas=None):
     """Max |TFLite - Keras| over `content` [1, H, W, 3] and each alpha [L]."""
-    run = tflite_runner(model_bytes)
-    if alphas is None:
-        return output_files.max_difference(run(content), stylizer(content, training=False))
-    worst = 0.0
-    for alpha in alphas:
-        alpha = np.asarray(alpha, np.float32)[None]
-        expected = stylizer([content, alpha], training=False)
-        worst = max(worst, output_files.max_difference(run(content, alpha), expected))
-    return worst
+    return output_files.worst_difference(tflite_runner(model_bytes), stylizer, content, alphas)
 
 
 def export_tflite(
