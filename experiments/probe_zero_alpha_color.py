@@ -33,18 +33,6 @@ flags.DEFINE_string("output", None, "Also write the table to this Markdown file.
 TINTS = {"warmer": (1.15, 1.0, 0.85), "cooler": (0.85, 1.0, 1.15)}
 
 
-def square_photo(path, side=256):
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        scale = side / min(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)))
-    array = np.asarray(image, np.float32) / 255.0
-    top, left = (array.shape[0] - side) // 2, (array.shape[1] - side) // 2
-    return array[top : top + side, left : left + side]
-
-
 def mean_chroma(image):
     from adjustable_style import color
 
@@ -54,6 +42,7 @@ def mean_chroma(image):
 
 def main(argv):
     del argv
+    from adjustable_style import images
     from adjustable_style.inference import runtime
 
     photos = sorted(glob.glob(os.path.join(FLAGS.content, "*")))[: FLAGS.max_images]
@@ -68,7 +57,7 @@ def main(argv):
     ]
     follows = []
     for path in photos:
-        photo = square_photo(path)
+        photo = images.load_center_square(path, 256)
         cells, moves_in, moves_out = [], [], []
         base_in, base_out = mean_chroma(photo), mean_chroma(model.stylize(photo, zero)[0])
         for tint in TINTS.values():
