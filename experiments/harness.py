@@ -25,7 +25,7 @@ import time
 import numpy as np
 from absl import flags
 
-from adjustable_style import cli, images, model_files
+from adjustable_style import cli, image_files, images, model_files
 from adjustable_style.cli import UsageError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -350,7 +350,7 @@ def command_line(program, fv, names):
 def list_photos(fv, picked):
     """The photos of --content (at most --max_images), checking that the
     photo flag `picked` (the one a figure shows) names one of them."""
-    photos = images.list_image_files(fv.content)
+    photos = image_files.list_image_files(fv.content)
     if fv.max_images:
         photos = photos[: fv.max_images]
     if fv[picked].value >= len(photos):

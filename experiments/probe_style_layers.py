@@ -42,7 +42,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from adjustable_style import images
+from adjustable_style import image_files
 from experiments.measures import element_size, mean_abs_levels
 
 FLAGS = flags.FLAGS
@@ -213,7 +213,7 @@ def main(argv):
     style_feats = loss_net(style[None], training=False)
     style_grams = {name: losses.gram_matrix(style_feats[name]) for name in layers}
     configs = configurations(layers, sets)
-    photos = images.list_image_files(FLAGS.content)[: FLAGS.max_images]
+    photos = image_files.list_image_files(FLAGS.content)[: FLAGS.max_images]
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
     per_photo = []

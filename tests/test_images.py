@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adjustable_style import images
+from adjustable_style import image_files, images
 from adjustable_style.images import ImageError
 
 
@@ -334,20 +334,22 @@ def image_folder(tmp_path):
 
 
 def test_list_folder(image_folder):
-    assert images.list_image_files(image_folder) == [
+    assert image_files.list_image_files(image_folder) == [
         str(image_folder / n) for n in ["a.jpg", "b.PNG", "c.webp"]
     ]
 
 
 def test_list_glob(image_folder):
-    assert images.list_image_files(str(image_folder / "*.jpg")) == [str(image_folder / "a.jpg")]
+    assert image_files.list_image_files(str(image_folder / "*.jpg")) == [
+        str(image_folder / "a.jpg")
+    ]
 
 
 def test_list_comma_separated(image_folder, tmp_path):
     other = tmp_path / "other.bmp"
     other.write_bytes(b"x")
     spec = f"{other}, {image_folder / '*.webp'},{image_folder}"
-    assert images.list_image_files(spec) == [
+    assert image_files.list_image_files(spec) == [
         str(other),
         str(image_folder / "c.webp"),
         str(image_folder / "a.jpg"),
@@ -357,10 +359,10 @@ def test_list_comma_separated(image_folder, tmp_path):
 
 def test_list_nothing_found(tmp_path, image_folder):
     with pytest.raises(ImageError, match="no image files found"):
-        images.list_image_files(str(image_folder / "*.gif"))
+        image_files.list_image_files(str(image_folder / "*.gif"))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ImageError, match="no image files found"):
-        images.list_image_files(empty)
+        image_files.list_image_files(empty)
     with pytest.raises(ImageError, match="no such file or folder"):
-        images.list_image_files(str(tmp_path / "typo"))
+        image_files.list_image_files(str(tmp_path / "typo"))

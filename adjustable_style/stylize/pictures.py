@@ -38,6 +38,7 @@ from adjustable_style import (
     alpha_vectors,
     color,
     dataclass_flags,
+    image_files,
     images,
     limits,
     model_files,
@@ -227,7 +228,7 @@ def run(options, out=print, model=None):
         return [Output(path, options.content, description)]
     if model is None:
         model_files.check_model_spec(options.model)
-    files = images.list_image_files(options.content)
+    files = image_files.list_image_files(options.content)
     kind = options.kind()
     plan = output_plan.plan_outputs(
         files, kind, options.num_samples, options.output, grid=bool(options.sweep_layers)

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 from absl import logging
 
-from adjustable_style import images
+from adjustable_style import image_files, images
 from adjustable_style.images import ImageError
 
 # Upper end of the random rescale: the shorter side is drawn from
@@ -70,9 +70,9 @@ class DecodeStats:
 
 
 def resolve_files(spec_or_list):
-    """The content files of a spec (see images.list_image_files) or a list."""
+    """The content files of a spec (see image_files.list_image_files) or a list."""
     if isinstance(spec_or_list, (str, os.PathLike)):
-        return images.list_image_files(spec_or_list)
+        return image_files.list_image_files(spec_or_list)
     # An explicit list is taken as is: missing or broken entries are skipped
     # and counted like any other undecodable file.
     files = [os.fspath(p) for p in spec_or_list]

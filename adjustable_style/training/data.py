@@ -113,7 +113,7 @@ def content_dataset_from_files(
 
     Args:
       spec_or_list: a file, folder, glob or comma-separated list of those (see
-        images.list_image_files), or a sequence of file paths.
+        image_files.list_image_files), or a sequence of file paths.
       image_size: side of the square crops.
       batch_size: batch size; the last partial batch is dropped.
       seed: an int that makes file order and augmentation reproducible;

@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from adjustable_style import cli, hardware, images
+from adjustable_style import cli, hardware, image_files, images
 from adjustable_style.errors import first_line
 from adjustable_style.training import checkpoints
 from adjustable_style.training import data as data_lib
@@ -106,7 +106,7 @@ def _preview_content(config):
     """One fixed content crop for the TensorBoard images, or None."""
     if not config.content_images:
         return None
-    for path in images.list_image_files(config.content_images):
+    for path in image_files.list_image_files(config.content_images):
         try:
             return images.load_center_square(path, config.image_size, max_pixels=config.max_pixels)[
                 None
