@@ -56,16 +56,25 @@ def test_unknown_model_names_the_shipped_ones(tmp_path):
 
 @pytest.mark.parametrize("name", model_files.shipped_models())
 def test_shipped_models_load_with_plain_keras(name):
-    """The shipped files name `adjustable_style.layers` and `.networks` and the
-    registered names `adjustable_style>...`: both must keep resolving after the
-    package was cut by stage, with no custom_objects."""
+    """A shipped file names its layers' modules as they were when it was saved:
+    `adjustable_style.layers` and `.networks` for models saved before the
+    package was cut by stage, `adjustable_style.model.*` after. Both must keep
+    resolving, with the registered names `adjustable_style>...`, and no
+    custom_objects."""
+    import re
     import zipfile
 
     path = os.path.join(model_files.SHIPPED_DIR, name, model_files.MODEL_FILE)
     with zipfile.ZipFile(path) as archive:
         config = archive.read("config.json").decode()
-    for module in ("adjustable_style.layers", "adjustable_style.networks"):
-        assert f'"module": "{module}"' in config
+    modules = set(re.findall(r'"module": "(adjustable_style[\w.]*)"', config))
+    assert modules and modules <= {
+        "adjustable_style.layers",
+        "adjustable_style.networks",
+        "adjustable_style.model.layers",
+        "adjustable_style.model.networks",
+    }
+    for module in modules:
         __import__(module)  # What Keras needs importable for these files.
     stylizer = keras.saving.load_model(path)
     content = np.full((1, 20, 24, 3), 0.5, np.float32)
