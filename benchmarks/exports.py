@@ -101,7 +101,8 @@ def main(argv):
     tflite = None
     if FLAGS.tflite_size in (int(s) for s in FLAGS.sizes):
         tflite = tflite_export.tflite_runner(
-            tflite_export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size)
+            tflite_export.convert_tflite(model, FLAGS.tflite_size, FLAGS.tflite_size),
+            threads=FLAGS.threads,
         )
     fast = FastStylizer(model)
     fast_bfloat16 = None

@@ -121,7 +121,8 @@ def _load_exports(stylizer):
     except output_files.ExportError as error:
         print(f"no onnxruntime row: {error}")
     result["tflite"] = tflite.tflite_runner(
-        tflite.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size)
+        tflite.convert_tflite(stylizer, FLAGS.tflite_size, FLAGS.tflite_size),
+        threads=FLAGS.threads,
     )
     return result
 
