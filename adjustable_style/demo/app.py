@@ -9,8 +9,6 @@ import collections
 import dataclasses
 import io
 import os
-import re
-import secrets
 import sys
 import threading
 import time
@@ -21,8 +19,7 @@ from typing import Optional
 import numpy as np
 
 from adjustable_style import alpha_maps, alpha_vectors, color, dataclass_flags, images, model_files
-from adjustable_style import noise as noise_lib
-from adjustable_style.demo import camera, page_files, requests
+from adjustable_style.demo import camera, page_files, photos, requests
 from adjustable_style.demo.requests import DemoError, Response, error_response, is_on, json_response
 from adjustable_style.errors import UserError
 from adjustable_style.inference import runtime
@@ -34,15 +31,11 @@ DEFAULT_PREVIEW_SIZE = 256
 DEFAULT_MAX_SIZE = stylize_options.DEFAULT_MAX_SIZE  # 1024, as stylize.py.
 # Uploads bigger than this are refused before they are read.
 MAX_UPLOAD_BYTES = 64 << 20
-# Browser pages whose photo stays decoded in memory (least recently used go).
-MAX_SESSIONS = 16
 # What the copied command line writes.
 COMMAND_OUTPUT = "stylized.png"
 # Where the page's "Download map" saves a painted alpha map, and so the
 # name the copied command line gives --alpha_map.
 MAP_FILE = "alpha_map.png"
-
-_CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclasses.dataclass
@@ -55,64 +48,6 @@ class Config:
     max_pixels: int = images.DEFAULT_MAX_PIXELS
 
 
-def encode_png(pixels, compress_level=6):
-    """uint8 or float [0, 1] (H, W, 3) -> PNG bytes."""
-    from PIL import Image
-
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8:
-        pixels = images.to_uint8(pixels)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG", compress_level=compress_level)
-    return out.getvalue()
-
-
-def _fit(array, long_side):
-    """`array` shrunk (never grown) so its long side is at most `long_side`."""
-    height, width = array.shape[:2]
-    if not long_side or max(height, width) <= long_side:
-        return array
-    scale = long_side / max(height, width)
-    return images.resize_image(array, max(1, round(height * scale)), max(1, round(width * scale)))
-
-
-def _display_name(name):
-    """A file name fit to show and to put on a command line."""
-    name = os.path.basename(str(name or "").replace("\\", "/"))
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name[:200] or "upload.png"
-
-
-def _command_path(path):
-    """`path` relative to the working directory when it lies below it."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
-
-
-@dataclasses.dataclass
-class Content:
-    """A decoded photo: full size (what stylize.py would use) and preview size."""
-
-    content_id: str
-    name: str  # What the page shows.
-    command_path: str  # What the command line's --content says.
-    full: np.ndarray
-    preview: np.ndarray
-    # (seed, size) -> noisy content; only the newest seed is kept.
-    noisy: dict = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class Session:
-    content: Optional[Content] = None
-    latest_seq: int = -1
-    # The last full render's statistics, for the region previews
-    # (`regions.corrected`): (full-size stats, preview-size stats) at its
-    # alphas, and the (content, model, noise, seed) they belong to.
-    correction: Optional[tuple] = None
-    stats_key: Optional[tuple] = None
-
-
 class DemoApp:
     """All the demo's logic; `handle` answers one request."""
 
@@ -122,8 +57,7 @@ class DemoApp:
         self._models = {}  # key -> loaded runtime.Model
         self._model_lock = threading.Lock()
         self.tf_lock = threading.Lock()
-        self._sessions = collections.OrderedDict()
-        self._sessions_lock = threading.Lock()
+        self._sessions = photos.Sessions()
         self.examples = page_files.example_files()
         self.model_specs, self.default_model, self.notice = self._model_choices()
 
@@ -222,32 +156,13 @@ class DemoApp:
     # -- Sessions and photos ------------------------------------------------
 
     def _session(self, query, create=True):
-        client = query.get("client", "")
-        if not _CLIENT_RE.match(client):
-            raise DemoError(
-                400, "missing or bad 'client' parameter (letters, digits, _ and -, at most 64)"
-            )
-        with self._sessions_lock:
-            session = self._sessions.get(client)
-            if session is None:
-                if not create:
-                    raise DemoError(
-                        410,
-                        "this page's photo is no longer in the server's "
-                        "memory; pick the photo again",
-                    )
-                session = self._sessions[client] = Session()
-                while len(self._sessions) > MAX_SESSIONS:
-                    self._sessions.popitem(last=False)
-            self._sessions.move_to_end(client)
-            return session
+        return self._sessions.get(query.get("client", ""), create)
 
-    def _decode(self, data, name, command_path):
-        full = images.decode_image_bytes(
-            data, name, self.config.max_pixels or None, self.config.max_size
+    def _decode(self, data, name, path):
+        config = self.config
+        return photos.decode_content(
+            data, name, path, config.max_pixels, config.max_size, config.preview_size
         )
-        preview = _fit(full, self.config.preview_size)
-        return Content(secrets.token_hex(8), name, command_path, full, preview)
 
     def load_content(self, query, body):
         """POST /api/content: an example (`example=NAME`) or an upload (the body)."""
@@ -262,9 +177,9 @@ class DemoApp:
             path = self.examples[example]
             with open(path, "rb") as f:
                 data = f.read()
-            content = self._decode(data, example, _command_path(path))
+            content = self._decode(data, example, photos.command_path(path))
         else:
-            name = _display_name(query.get("name"))
+            name = photos.display_name(query.get("name"))
             if not body:
                 raise DemoError(400, f"{name}: the upload is empty (0 bytes)")
             content = self._decode(body, name, name)
@@ -282,16 +197,10 @@ class DemoApp:
     def original(self, query):
         """GET /api/original: the photo at preview size, as PNG."""
         content = self._current_content(self._session(query, create=False), query)
-        return Response(200, encode_png(content.preview, 1), "image/png")
+        return Response(200, photos.encode_png(content.preview, 1), "image/png")
 
     def _current_content(self, session, query):
-        content = session.content
-        if content is None:
-            raise DemoError(409, "no photo yet; pick an example or upload a photo")
-        wanted = query.get("content")
-        if wanted and wanted != content.content_id:
-            raise DemoError(409, "superseded: the page has picked another photo", superseded=True)
-        return content
+        return session.current_content(query.get("content"))
 
     # -- Parameters ---------------------------------------------------------
 
@@ -371,26 +280,6 @@ class DemoApp:
         )
         return dataclass_flags.command_line("python", "stylize.py", flags)
 
-    def _content_for(self, content, noise, seed, size):
-        if not noise:
-            return content.full if size == "full" else content.preview
-        key = (seed, size)
-        if key not in content.noisy:
-            if (seed, "full") in content.noisy:
-                noisy_full = content.noisy[(seed, "full")]
-            else:
-                # Exactly what stylize.py's --content_noise --seed=S does to
-                # sample 0; the preview is that picture made small.
-                height, width = content.full.shape[:2]
-                mask = noise_lib.noise_mask(height, width, [seed, 1])
-                noisy_full = noise_lib.apply_noise_mask(content.full, mask)
-            kept = {k: v for k, v in content.noisy.items() if k[0] == seed}
-            kept[(seed, "full")] = noisy_full
-            if size == "preview":
-                kept[key] = _fit(noisy_full, self.config.preview_size)
-            content.noisy = kept
-        return content.noisy[key]
-
     def _alpha_map(self, model, query, body):
         """The (H, W, L) alphas of a painted map: the PNG body of a POST."""
         if not model.adjustable:
@@ -446,7 +335,7 @@ class DemoApp:
         # full picture.
         region = size == "preview" and not mapped and fast is not None and fast.adjustable
         centre = regions.parse_region(query)
-        pixels = self._content_for(content, noise, seed, "full")
+        pixels = content.pixels(noise, seed, "full")
         stats_key = (content.content_id, model_key, noise, seed)
         box = None
         with self.tf_lock:
@@ -455,7 +344,7 @@ class DemoApp:
             model_started = time.perf_counter()
             if region:
                 params = fast.norm_parameters(alpha[None] if alpha is not None else None)
-                small = self._content_for(content, noise, seed, "preview")
+                small = content.pixels(noise, seed, "preview")
                 stats = regions.statistics(fast, small, params)
                 correction = session.correction if session.stats_key == stats_key else None
                 stats = regions.corrected(stats, correction)
@@ -469,7 +358,7 @@ class DemoApp:
                 out, full_stats = regions.stylize_full(fast, pixels, params, superseded)
                 if fast.adjustable:
                     # What the next previews correct their small-size statistics by.
-                    small = self._content_for(content, noise, seed, "preview")
+                    small = content.pixels(noise, seed, "preview")
                     session.correction = (full_stats, regions.statistics(fast, small, params))
                     session.stats_key = stats_key
             else:
@@ -484,7 +373,7 @@ class DemoApp:
             model_seconds = time.perf_counter() - model_started
         # Fast compression: at 1024 px, level 6 takes ~350 ms, level 1 ~80 ms
         # for a file ~15% bigger, which costs nothing on a local connection.
-        png = encode_png(out, compress_level=1)
+        png = photos.encode_png(out, compress_level=1)
         height, width = out.shape[:2]
         command = self.command_line(content, model_key, alpha_text, noise, seed, preserve, mapped)
         quote = lambda text: urllib.parse.quote(text, safe="")
