@@ -12,7 +12,7 @@ is one more such module and one more entry in `FORMATS`.
 import importlib
 import sys
 
-FORMATS = ("saved_model", "tflite", "onnx")
+FORMATS = ("saved_model", "tflite", "onnx", "web")
 PROGRAM = "adjustable-style-export"
 
 
