@@ -24,8 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adjustable_style.export import output_files
-from adjustable_style.export import web
+from adjustable_style.export import output_files, web
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -156,10 +155,16 @@ def test_the_folder_holds_the_page_the_model_and_the_runtime(page_dir):
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
 
 
-def test_overwrite_replaces_only_an_unchanged_page_export(page_dir, stylizer_files, tmp_path):
+def test_overwrite_replaces_only_an_unchanged_page_export(
+    page_dir, stylizer_files, tmp_path, monkeypatch
+):
     from adjustable_style import model_files
+    from adjustable_style.export import onnx as onnx_export
 
     stylizer, _ = model_files.load_stylizer(stylizer_files["adjustable"])
+    # The conversion is page_dir's: these rules are about the folder, not the model.
+    model_bytes = (page_dir / web.MODEL_FILE).read_bytes()
+    monkeypatch.setattr(onnx_export, "checked_onnx", lambda *args, **kw: (model_bytes, 0.0))
     out = tmp_path / "out"
 
     def export(**args):
@@ -169,8 +174,8 @@ def test_overwrite_replaces_only_an_unchanged_page_export(page_dir, stylizer_fil
     with pytest.raises(output_files.ExportError, match="already exists; pass --overwrite"):
         export()
     # An earlier page export, unchanged: replaced (the new description shows it).
-    path, difference = export(overwrite=True)
-    assert difference <= 1e-3 and path == str(out)
+    path, _ = export(overwrite=True)
+    assert path == str(out)
     assert json.loads((out / web.DESCRIPTION_FILE).read_text())["name"] == "again"
     assert output_files.foreign_file(str(out), web.MARKER_FORMAT) is None
     # A file the user added, or one changed since: refused, kept.
@@ -284,7 +289,7 @@ def test_page_stylizes_in_chromium_as_onnxruntime_does(page_url, onnx_run, tmp_p
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(accept_downloads=True)
-            page.set_default_timeout(120_000)
+            page.set_default_timeout(600_000)
             requests, errors = [], []
             page.on("request", lambda request: requests.append(request.url))
             page.on("console", lambda m: m.type == "error" and errors.append(m.text))
@@ -352,7 +357,9 @@ def test_page_stylizes_in_chromium_as_onnxruntime_does(page_url, onnx_run, tmp_p
             page.click("#randomize")
             page.wait_for_function(IDLE_AFTER_JS, arg=frames)
             alpha = [float(v) for v in page.get_attribute("#result", "data-alpha").split(",")]
-            assert alpha != [0, 1, 1] and all(0 <= a <= 1 and round(a * 100) == a * 100 for a in alpha)
+            assert alpha != [0, 1, 1] and all(
+                0 <= a <= 1 and round(a * 100) == a * 100 for a in alpha
+            )
             for layer, a in zip(LAYERS, alpha):
                 assert float(page.input_value(f"#alpha-{layer}")) == a
             assert np.abs(_shown(page) - _expected(onnx_run, pixels, alpha)).max() <= 2
@@ -407,7 +414,7 @@ def test_camera_is_stylized_live_in_chromium(page_url):
         )
         try:
             page = browser.new_page()
-            page.set_default_timeout(120_000)
+            page.set_default_timeout(600_000)
             requests = []
             page.on("request", lambda request: requests.append(request.url))
             page.goto(page_url + "?backend=wasm&size=128&example=0")
@@ -444,4 +451,3 @@ def test_camera_is_stylized_live_in_chromium(page_url):
             assert "No camera found" in page.text_content("#error")
         finally:
             browser.close()
-
