@@ -89,15 +89,19 @@ def _export_command(*args):
         (["--output={tmp}/mine"], "mine: already exists; pass --overwrite"),
         (["--output={tmp}/mine", "--overwrite"], "is not an adjustable_style web page export"),
         (["--output={tmp}/page", "--size=300"], "--size must be one of 128, 256"),
-        (["--output={tmp}/page", "--model={tmp}/none.keras"], "is not a file"),
+        (
+            ["--output={tmp}/page", "--model={tmp}/none.keras", "--runtime_dir={tmp}/full"],
+            "is not a file",
+        ),
     ],
 )
 def test_command_refuses_in_one_line(flags, needle, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    (tmp_path / "half").mkdir()
-    for name in web.RUNTIME_FILES[:2]:
-        (tmp_path / "half" / name).write_text("")
+    for folder, names in (("half", web.RUNTIME_FILES[:2]), ("full", web.RUNTIME_FILES)):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            (tmp_path / folder / name).write_text("")
     before = sorted(tmp_path.rglob("*"))
     result = _export_command(*(f.format(tmp=tmp_path) for f in flags))
     assert result.returncode == 1, result.stderr
