@@ -362,7 +362,7 @@ def test_page_stylizes_in_chromium_as_onnxruntime_does(page_url, onnx_run, tmp_p
             page.wait_for_function(IDLE_AFTER_JS, arg=frames)
             alpha = [float(v) for v in page.get_attribute("#result", "data-alpha").split(",")]
             assert alpha != [0, 1, 1] and all(
-                0 <= a <= 1 and round(a * 100) == a * 100 for a in alpha
+                0 <= a <= 1 and abs(a * 100 - round(a * 100)) < 1e-9 for a in alpha
             )
             for layer, a in zip(LAYERS, alpha):
                 assert float(page.input_value(f"#alpha-{layer}")) == a
