@@ -189,6 +189,7 @@ async function pump() {
   } catch (e) {
     showError(`stylizing failed: ${e.message || e}`);
     stopCamera();
+    S.wanted = false;  // Not again on its own: the next move or photo tries again.
   } finally {
     S.running = false; updateBusy();
   }
