@@ -106,7 +106,11 @@ def model_name(spec):
     if os.path.isdir(spec):
         return os.path.basename(os.path.normpath(os.path.abspath(spec)))
     if os.path.isfile(spec):
-        return os.path.splitext(os.path.basename(spec))[0]
+        stem = os.path.splitext(os.path.basename(spec))[0]
+        # A training folder's model.keras is known by its folder.
+        if os.path.basename(spec) == model_files.MODEL_FILE:
+            return os.path.basename(os.path.dirname(os.path.abspath(spec))) or stem
+        return stem
     return spec
 
 
