@@ -117,6 +117,17 @@ def test_layer_words_follow_depth():
     assert web.layer_words(0, 1) == "style"
 
 
+def test_model_names_are_short(tmp_path):
+    (tmp_path / "wave").mkdir()
+    (tmp_path / "wave" / "model.keras").write_bytes(b"")
+    (tmp_path / "mine.keras").write_bytes(b"")
+    assert web.model_name(str(tmp_path / "wave")) == "wave"
+    assert web.model_name(str(tmp_path / "wave" / "model.keras")) == "wave"
+    assert web.model_name(str(tmp_path / "mine.keras")) == "mine"
+    assert web.model_name("great_wave") == "great_wave"
+    assert web.model_name(None) == "starry_night"
+
+
 # ---------------------------------------------------------------------------
 # One real export of the tiny model.
 # ---------------------------------------------------------------------------
