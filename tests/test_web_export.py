@@ -457,6 +457,7 @@ def test_camera_is_stylized_live_in_chromium(page_url):
 
             # No camera at all: one clear line, and the page goes on.
             page = browser.new_page()
+            page.set_default_timeout(600_000)
             page.add_init_script(
                 "navigator.mediaDevices.getUserMedia = () => Promise.reject("
                 "new DOMException('Requested device not found', 'NotFoundError'));"
