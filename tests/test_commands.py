@@ -188,6 +188,7 @@ _FLAG_WALK = {
     "export_tflite": ("export/tflite.py", ["output={tmp}/m.tflite"]),
     "export_onnx": ("export/onnx.py", ["output={tmp}/m.onnx"]),
     "export_saved_model": ("export/saved_model.py", ["output={tmp}/saved"]),
+    "export_web": ("export/web.py", ["output={tmp}/page"]),
 }
 
 
@@ -249,7 +250,7 @@ def test_every_command_that_writes_a_file_has_one_overwrite_rule():
     values = flags.FlagValues()
     vgg_weights.define_flags(values)
     assert values["overwrite"].default is False
-    for name in ("export_saved_model", "export_tflite", "export_onnx"):
+    for name in ("export_saved_model", "export_tflite", "export_onnx", "export_web"):
         # Read, not imported (their flags live in the one absl FLAGS).
         source = importlib.util.find_spec(f"adjustable_style.commands.{name}").origin
         with open(source, encoding="utf-8") as f:

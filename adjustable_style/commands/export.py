@@ -3,6 +3,7 @@
     adjustable-style-export saved_model --model=starry_night --output=exported
     adjustable-style-export tflite --model=starry_night --output=stylizer.tflite
     adjustable-style-export onnx --model=starry_night --output=stylizer.onnx
+    adjustable-style-export web --model=starry_night --output=page
 
 FORMAT picks the module `export_<FORMAT>` of this package, which defines its
 own flags (`adjustable-style-export tflite --help` lists them); a new format
@@ -12,7 +13,7 @@ is one more such module and one more entry in `FORMATS`.
 import importlib
 import sys
 
-FORMATS = ("saved_model", "tflite", "onnx")
+FORMATS = ("saved_model", "tflite", "onnx", "web")
 PROGRAM = "adjustable-style-export"
 
 

@@ -146,24 +146,19 @@ def compare_onnx(stylizer, model_bytes, content, alphas=None):
     return output_files.worst_difference(onnx_runner(model_bytes), stylizer, content, alphas)
 
 
-def export_onnx(
-    stylizer, output, tolerance=DEFAULT_TOLERANCE, overwrite=False, opset=DEFAULT_OPSET, seed=0
+def checked_onnx(
+    stylizer, tolerance=DEFAULT_TOLERANCE, opset=DEFAULT_OPSET, seed=0, target="the model"
 ):
-    """Converts, checks in onnxruntime against Keras, and writes `output` (`.onnx`).
+    """(ONNX bytes, max |onnxruntime - Keras|): converted, then checked before any write.
 
     The check runs both on `output_files.check_image` (61x83) at two alphas (all
     0.25 and a random one; the base model at its one setting) and refuses
-    to write a file whose outputs differ by more than `tolerance`. Returns
-    the largest difference.
+    (ExportError, naming `target` as what is not written) a model whose
+    outputs differ by more than `tolerance`.
     """
     from adjustable_style import alpha_vectors
 
     output_files.check_tolerance(tolerance)
-    if os.path.splitext(output or "")[1].lower() != ".onnx":
-        raise output_files.ExportError(f"{output}: the output must end in .onnx")
-    path = output_files.check_output_path(
-        output, overwrite, is_dir=False, file_kind=("an ONNX model", is_onnx_file)
-    )
     style_layers, adjustable = model_files.describe_stylizer(stylizer)
     model_bytes = convert_onnx(stylizer, opset)
     alphas = None
@@ -175,7 +170,24 @@ def export_onnx(
     if not difference <= tolerance:
         raise output_files.ExportError(
             f"the ONNX model differs from Keras by {difference:.3g} "
-            f"(> --tolerance={tolerance:g}); not writing {output}"
+            f"(> --tolerance={tolerance:g}); not writing {target}"
         )
+    return model_bytes, difference
+
+
+def export_onnx(
+    stylizer, output, tolerance=DEFAULT_TOLERANCE, overwrite=False, opset=DEFAULT_OPSET, seed=0
+):
+    """Converts, checks in onnxruntime against Keras (`checked_onnx`), and writes `output`.
+
+    `output` must end in `.onnx`. Returns the largest difference of the check.
+    """
+    output_files.check_tolerance(tolerance)
+    if os.path.splitext(output or "")[1].lower() != ".onnx":
+        raise output_files.ExportError(f"{output}: the output must end in .onnx")
+    path = output_files.check_output_path(
+        output, overwrite, is_dir=False, file_kind=("an ONNX model", is_onnx_file)
+    )
+    model_bytes, difference = checked_onnx(stylizer, tolerance, opset, seed, target=output)
     model_files.atomic_write_bytes(path, model_bytes)
     return difference

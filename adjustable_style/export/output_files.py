@@ -85,16 +85,23 @@ def _has_our_variables(path):
     return {"style_layers", "training_record"} <= names
 
 
-def foreign_file(path):
+def foreign_file(path, marker_format=None):
     """The first file in export folder `path` that the export did not write, or None.
 
     Returns (relative name, why). With a marker that lists the export's files
     (with their sha256), any other file, or a listed one that changed, is
     foreign. A folder from before the marker listed its files must be a
     SavedModel with our variables, holding only what such an export wrote.
+    `marker_format` (words, as the marker's "format" says them): the folder
+    must be that kind of export, with a marker; formats newer than the
+    marker have no unmarked folders to recognise.
     """
     marker = _read_marker(path)
     listed = marker.get("files") if marker else None
+    if marker_format is not None and (
+        not isinstance(listed, dict) or marker.get("format") != marker_format
+    ):
+        return "", f"is not {marker_format} (no {EXPORT_MARKER} of one)"
     present = [name for name in _files_below(path) if name != EXPORT_MARKER]
     if isinstance(listed, dict):
         for name in present:
@@ -126,12 +133,15 @@ def is_tflite_file(path):
         return False
 
 
-def check_output_path(output, overwrite, is_dir, file_kind=("a TFLite model", None)):
+def check_output_path(
+    output, overwrite, is_dir, file_kind=("a TFLite model", None), marker_format=None
+):
     """Refuses an output that exists (unless `overwrite`) or has no folder.
 
     With `overwrite`, only an earlier output of ours is replaced: a folder
-    that holds nothing but what our export wrote (`foreign_file`), or a file
-    of `file_kind` ((words, test); the test defaults to `is_tflite_file`).
+    that holds nothing but what our export wrote (`foreign_file`, which
+    takes `marker_format`), or a file of `file_kind` ((words, test); the
+    test defaults to `is_tflite_file`).
     """
     if not output:
         raise ExportError("no output given; pass --output")
@@ -149,7 +159,7 @@ def check_output_path(output, overwrite, is_dir, file_kind=("a TFLite model", No
             kind = "a folder" if os.path.isdir(path) else "not a folder"
             raise ExportError(f"{output}: is {kind}; refusing to replace it")
         if is_dir:
-            foreign = foreign_file(path)
+            foreign = foreign_file(path, marker_format)
             if foreign is not None:
                 name, why = foreign
                 where = os.path.join(output, name) if name else output
