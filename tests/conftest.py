@@ -61,6 +61,21 @@ def training_folders(tmp_path_factory):
     return harness.make_training_folders(tmp_path_factory.mktemp("train_data"))
 
 
+@pytest.fixture(scope="session")
+def jax_server(tmp_path_factory):
+    """One JAX process, TensorFlow hidden, that runs the backend tests' commands.
+
+    tests/test_backends.py and tests/test_backend_training.py share it (and
+    the xdist group "jax_server", so that they run on one worker).
+    """
+    pytest.importorskip("jax")
+    import backend_server
+
+    server = backend_server.BackendServer("jax", tmp_path_factory.mktemp("jax_server") / "log")
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
