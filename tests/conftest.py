@@ -14,6 +14,18 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pytest.ini):
+    a module's tests run on one worker, so that its module-scoped fixtures
+    are built once. A test marked `xdist_group(NAME)` runs with that group
+    instead: modules that share a session fixture name one group, and a
+    long module may split itself into groups.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def vgg19_spec():
     from adjustable_style.model import loss_network
