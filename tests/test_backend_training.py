@@ -29,8 +29,8 @@ from adjustable_style.training import run_tf as training
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TF = os.path.join(REPO, "tests", "without_tensorflow.py")
 TRAIN = os.path.join(REPO, "train.py")
-# On the xdist worker that runs tests/test_backends.py: one JAX server.
-pytestmark = pytest.mark.xdist_group("jax_server")
+# The jax_server fixture is shared with tests/test_backends.py (and, under
+# pytest-xdist, the worker: conftest.py's XDIST_GROUPS).
 
 
 @pytest.fixture(scope="module")

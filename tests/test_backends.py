@@ -23,14 +23,11 @@ import pytest
 
 from adjustable_style.model import networks
 
-pytestmark = [
-    pytest.mark.skipif(
-        keras.backend.backend() != "tensorflow",
-        reason="compares the other backends with TensorFlow",
-    ),
-    # On the xdist worker that runs tests/test_backend_training.py: one JAX server.
-    pytest.mark.xdist_group("jax_server"),
-]
+# Under pytest-xdist, on the worker that runs tests/test_backend_training.py
+# (conftest.py's XDIST_GROUPS): one JAX server for both.
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="compares the other backends with TensorFlow"
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "backend_worker.py")

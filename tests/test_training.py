@@ -26,9 +26,6 @@ from adjustable_style.training import run_common as training_run
 from adjustable_style.training import run_tf as training
 
 REPO, TRAIN, ENV = harness.REPO, harness.TRAIN, harness.COMMAND_ENV
-# The tests that start train.py processes of their own: a group that an
-# xdist worker may run beside the rest of this module (see conftest.py).
-own_processes = pytest.mark.xdist_group("test_training.py, own processes")
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +171,6 @@ def test_loss_ema_from_gives_runs_one_objective(folders, tmp_path):
         _config(content, style, tmp_path / "x", loss_ema_from=str(tmp_path / "none")).validate()
 
 
-@own_processes
 def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path, capfd):
     content, style = folders
     model_dir = tmp_path / "run"
@@ -362,7 +358,6 @@ def test_a_batch_that_cannot_fit_in_memory_is_refused_first(folders, tmp_path, m
     assert not (tmp_path / "run").exists()
 
 
-@own_processes
 def test_a_bad_setup_exits_with_one_line_from_the_real_command(folders, tmp_path):
     content, style = folders
     result = _run(_flags(content, tmp_path / "missing.jpg", tmp_path / "run"))
@@ -555,7 +550,6 @@ def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path, capfd):
     assert _files(run) == before
 
 
-@own_processes
 def test_two_trainers_and_interrupted_segments(folders, tmp_path, capfd):
     """A second trainer is refused; SIGINT and SIGTERM runs keep their history."""
     content, style = folders
@@ -695,7 +689,6 @@ training.train(train_config.TrainConfig(
 """
 
 
-@own_processes
 def test_mirrored_strategy_on_two_logical_cpus(folders, tmp_path):
     content, style = folders
     result = subprocess.run(
@@ -722,7 +715,6 @@ def _free_ports(count):
     return ports
 
 
-@own_processes
 def test_two_worker_multi_worker_run_on_localhost(folders, tmp_path):
     content, style = folders
     ports = _free_ports(2)
