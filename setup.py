@@ -44,6 +44,7 @@ setuptools.setup(
         # dropped.
         "test": [
             "pytest",
+            "pytest-xdist",
             "scipy",
             "onnx",
             "playwright",

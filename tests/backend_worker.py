@@ -1,10 +1,13 @@
 """Runs the model and one short training under the backend in KERAS_BACKEND.
 
-`tests/test_backends.py` starts this in a subprocess per backend (Keras
-fixes its backend at import time) and compares what it writes with the
-same computation under TensorFlow in the test process:
+`tests/test_backends.py` runs `main` on another backend (Keras fixes its
+backend at import time: on JAX in the shared `backend_server.py` process,
+on PyTorch in a subprocess), with TensorFlow hidden as on a machine
+without it, and compares what it writes with the same computation under
+TensorFlow in the test process:
 
-    KERAS_BACKEND=jax python tests/backend_worker.py INPUT_DIR OUTPUT_DIR
+    KERAS_BACKEND=torch python tests/without_tensorflow.py \
+        tests/backend_worker.py INPUT_DIR OUTPUT_DIR
 
 INPUT_DIR holds `stylizer.keras` and `vgg19.weights.h5` (both written
 under TensorFlow) and `arrays.npz` (content, style, alpha, and odd and
@@ -154,11 +157,14 @@ def ContentBatches(content):
 
 
 def main(input_dir, output_dir):
+    import importlib.util
+
     import keras
 
-    imported_tf = "tensorflow" in sys.modules
     results, arrays = run_training(input_dir, output_dir)
-    results["tensorflow_imported_by_modules"] = imported_tf
+    results["tensorflow_imported_by_modules"] = "tensorflow" in sys.modules
+    # Run through without_tensorflow.py, where `import tensorflow` fails.
+    results["tensorflow_importable"] = importlib.util.find_spec("tensorflow") is not None
     results["keras_backend"] = keras.backend.backend()
     np.savez(os.path.join(output_dir, "arrays.npz"), **arrays)
     with open(os.path.join(output_dir, "results.json"), "w") as f:

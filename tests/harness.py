@@ -94,12 +94,13 @@ def run_command(*args, env=None, timeout=300, **kwargs):
 
 
 def run_train_in_process(args, capfd):
-    """`train.py ARGS...` run in this process: (exit code, its stderr lines).
+    """`train.py ARGS...` run in this process: a `subprocess.CompletedProcess`
+    (exit code, stdout, stderr), as `run_command(TRAIN, ...)` answers.
 
     The same `commands.train.main` and `cli.run` as the real command, with
-    absl's flags reset first, so a refusal costs no TensorFlow start-up.
-    The subprocess runs (`run_command(TRAIN, ...)`) keep guarding the real
-    entry point.
+    absl's flags reset first, so a run costs no TensorFlow start-up. The
+    subprocess runs (`run_command(TRAIN, ...)`) keep guarding the real
+    entry point: its start-up, signals and exit codes.
     """
     import signal
 
@@ -122,7 +123,8 @@ def run_train_in_process(args, capfd):
         flags.FLAGS.unparse_flags()
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
-    return code, capfd.readouterr().err
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["train.py", *map(str, args)], code, out, err)
 
 
 def write_png_header(path, width, height):

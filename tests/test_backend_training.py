@@ -1,9 +1,12 @@
 """train.py on JAX (and PyTorch) with TensorFlow absent: model files that
 TensorFlow loads, stylizes with and exports, resume, TF-only flags refused.
 
-Each run is a subprocess through `without_tensorflow.py`, whose import
-hook makes `import tensorflow` fail as on a machine without it. Tiny
-images, random VGG.
+Each run goes through `without_tensorflow.py`, whose import hook makes
+`import tensorflow` fail as on a machine without it: on JAX in the
+session's shared `jax_server` process (as `python train.py ...` would run),
+and in a subprocess of its own where the test is about a fresh process
+(its device count, one real command line) or on PyTorch. Tiny images,
+random VGG.
 """
 
 import importlib.util
@@ -12,6 +15,7 @@ import os
 import subprocess
 import sys
 
+import backend_server
 import numpy as np
 import pytest
 from harness import train_flags as _flags
@@ -25,6 +29,8 @@ from adjustable_style.training import run_tf as training
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TF = os.path.join(REPO, "tests", "without_tensorflow.py")
 TRAIN = os.path.join(REPO, "train.py")
+# The jax_server fixture is shared with tests/test_backends.py (and, under
+# pytest-xdist, the worker: conftest.py's XDIST_GROUPS).
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +49,7 @@ np.save(sys.argv[3], keras.ops.convert_to_numpy(output))
 """
 
 
-def _env(backend):
-    return {
-        **os.environ,
-        "KERAS_BACKEND": backend,
-        "CUDA_VISIBLE_DEVICES": "",
-        "JAX_PLATFORMS": "cpu",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
+_env = backend_server.backend_env
 
 
 def _without_tf(backend, *args):
@@ -69,15 +68,14 @@ def _train(backend, content, style, model_dir, **extra):
 
 
 @pytest.fixture(scope="module")
-def jax_run(folders, tmp_path_factory):
+def jax_run(folders, tmp_path_factory, jax_server):
     """Two steps, then a rerun that resumes to four; the output of the result."""
-    pytest.importorskip("jax")
     content, style = folders
     root = tmp_path_factory.mktemp("jax_run")
     model_dir = root / "run"
-    first = _train("jax", content, style, model_dir, train_steps=2)
+    first = jax_server.run_script(TRAIN, *_flags(content, style, model_dir, train_steps=2))
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = _train("jax", content, style, model_dir, train_steps=4)
+    resumed = jax_server.run_script(TRAIN, *_flags(content, style, model_dir, train_steps=4))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rng = np.random.default_rng(0)
     inputs = root / "inputs.npz"
@@ -86,13 +84,8 @@ def jax_run(folders, tmp_path_factory):
         content=rng.random((2, 36, 28, 3), dtype=np.float32),
         alpha=rng.random((2, 3), dtype=np.float32),
     )
-    stylized = _without_tf(
-        "jax",
-        "-c",
-        STYLIZE,
-        str(model_dir / "model.keras"),
-        str(inputs),
-        str(root / "jax_output.npy"),
+    stylized = jax_server.run_code(
+        STYLIZE, model_dir / "model.keras", inputs, root / "jax_output.npy"
     )
     assert stylized.returncode == 0, stylized.stderr[-3000:]
     return model_dir, resumed.stdout, inputs, np.load(root / "jax_output.npy")
@@ -141,6 +134,20 @@ def test_tensorflow_refuses_to_resume_a_jax_folder(jax_run, folders):
         training.train(config)
 
 
+def _tensorflow_only_flag(folders, tmp_path, flag, message, run):
+    content, style = folders
+    args = [
+        a
+        for a in _flags(content, style, tmp_path / "run")
+        if not (flag.startswith("--content_tfds") and a.startswith("--content_images"))
+    ]
+    result = run(TRAIN, *args, flag)
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "KERAS_BACKEND=tensorflow" in lines[0]
+    assert not os.path.exists(tmp_path / "run")
+
+
 @pytest.mark.parametrize(
     "flag, message",
     [
@@ -149,19 +156,15 @@ def test_tensorflow_refuses_to_resume_a_jax_folder(jax_run, folders):
         ("--tpu=grpc://x", "--tpu"),
     ],
 )
-def test_tensorflow_only_flags_exit_with_one_line(folders, tmp_path, flag, message):
+def test_tensorflow_only_flags_exit_with_one_line(folders, tmp_path, jax_server, flag, message):
+    _tensorflow_only_flag(folders, tmp_path, flag, message, jax_server.run_script)
+
+
+def test_a_tensorflow_only_flag_exits_with_one_line_from_the_real_command(folders, tmp_path):
+    """As above, through a fresh `python train.py` of its own."""
     pytest.importorskip("jax")
-    content, style = folders
-    args = [
-        a
-        for a in _flags(content, style, tmp_path / "run")
-        if not (flag.startswith("--content_tfds") and a.startswith("--content_images"))
-    ]
-    result = _without_tf("jax", TRAIN, *args, flag)
-    assert result.returncode == 1, result.stderr[-2000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and "KERAS_BACKEND=tensorflow" in lines[0]
-    assert not os.path.exists(tmp_path / "run")
+    run = lambda *args: _without_tf("jax", *args)  # noqa: E731
+    _tensorflow_only_flag(folders, tmp_path, "--tpu=grpc://x", "--tpu", run)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")

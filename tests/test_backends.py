@@ -1,11 +1,12 @@
 """The stylizer, its losses and its training under JAX and PyTorch.
 
 Keras fixes its backend when it is imported, so each other backend runs
-`backend_worker.py` in a subprocess, from files written here under
-TensorFlow; this process runs the same steps under TensorFlow and compares.
-One worker per backend does every check, so each backend compiles its
-steps once. A backend that is not installed is skipped (CI installs JAX
-through the test extra; torch is optional).
+`backend_worker.py` in another process (JAX in the session's shared
+`jax_server`, PyTorch in a subprocess), with TensorFlow hidden, from files
+written here under TensorFlow; this process runs the same steps under
+TensorFlow and compares. One run per backend does every check, so each
+backend compiles its steps once. A backend that is not installed is
+skipped (CI installs JAX through the test extra; torch is optional).
 """
 
 import importlib.util
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 
+import backend_server
 import backend_worker
 import keras
 import numpy as np
@@ -21,11 +23,15 @@ import pytest
 
 from adjustable_style.model import networks
 
+# Under pytest-xdist, on the worker that runs tests/test_backend_training.py
+# (conftest.py's XDIST_GROUPS): one JAX server for both.
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="compares the other backends with TensorFlow"
 )
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_worker.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "backend_worker.py")
+RUN_WORKER = "import sys, backend_worker; backend_worker.main(*sys.argv[1:])"
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
 SIZE = 32
 TOLERANCE = 1e-4
@@ -68,14 +74,16 @@ def other_run(request, inputs, tmp_path_factory):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     output = tmp_path_factory.mktemp(backend)
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(
-        [sys.executable, WORKER, str(inputs), str(output)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    if backend == "jax":
+        done = request.getfixturevalue("jax_server").run_code(RUN_WORKER, inputs, output)
+    else:
+        done = subprocess.run(
+            [sys.executable, os.path.join(HERE, "without_tensorflow.py"), WORKER, inputs, output],
+            env=backend_server.backend_env(backend),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     assert done.returncode == 0, done.stderr[-4000:]
     with open(output / "results.json") as f:
         results = json.load(f)
@@ -93,6 +101,8 @@ def assert_close_logs(got, expected):
 def test_model_modules_import_without_tensorflow(other_run):
     backend, results, _, _ = other_run
     assert results["keras_backend"] == backend
+    # It ran where `import tensorflow` fails, and nothing brought it in.
+    assert results["tensorflow_importable"] is False
     assert results["tensorflow_imported_by_modules"] is False
 
 

@@ -48,6 +48,11 @@ def _run(args, **kwargs):
     )
 
 
+# train.py's flags run in this process (`commands.train.main`): where a test
+# is about what the run does, not about the command's own process.
+_train = harness.run_train_in_process
+
+
 def _config(content, style, model_dir, **extra):
     values = dict(
         style_image=str(style),
@@ -65,11 +70,19 @@ def _config(content, style, model_dir, **extra):
     return train_config.TrainConfig(**values)
 
 
-def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
+@pytest.fixture(scope="module")
+def four_step_run(folders, tmp_path_factory):
+    """(what `train` answered, the folder) of a four-step run; tests that
+    resume it copy it first."""
     content, style = folders
-    path = training.train(_config(content, style, tmp_path / "run"))
-    assert path == str(tmp_path / "run" / "model.keras")
-    model, record = model_files.load_stylizer(str(tmp_path / "run"))
+    run = tmp_path_factory.mktemp("four_steps") / "run"
+    return training.train(_config(content, style, run)), run
+
+
+def test_train_writes_a_model_that_loads_and_stylizes(four_step_run):
+    path, run = four_step_run
+    assert path == str(run / "model.keras")
+    model, record = model_files.load_stylizer(str(run))
     assert record["steps"] == 4 and record["image_size"] == 32
     assert record["loss_network"] == "vgg19" and record["vgg_weights"] == "random"
     assert record["style_layers"] == ["block2_conv2", "block3_conv4", "block4_conv4"]
@@ -79,13 +92,13 @@ def test_train_writes_a_model_that_loads_and_stylizes(folders, tmp_path):
     out = model([np.random.rand(1, 21, 19, 3).astype(np.float32), np.full((1, 3), 0.5, np.float32)])
     assert out.shape == (1, 21, 19, 3)
     # TensorBoard scalars and preview images were written.
-    events = os.listdir(tmp_path / "run" / "logs" / "train")
+    events = os.listdir(run / "logs" / "train")
     assert events and all(e.startswith("events.out") for e in events)
 
 
-def test_a_resumed_run_records_each_segment(folders, tmp_path):
+def test_a_resumed_run_records_each_segment(folders, four_step_run, tmp_path):
     content, style = folders
-    training.train(_config(content, style, tmp_path / "run"))
+    shutil.copytree(four_step_run[1], tmp_path / "run")
     training.train(
         _config(content, style, tmp_path / "run", train_steps=6, alpha_edge_probability=0.5)
     )
@@ -106,10 +119,10 @@ def _checkpoint_state(model_dir):
     }
 
 
-def test_resuming_with_ema_decay_one_freezes_the_restored_emas(folders, tmp_path):
+def test_resuming_with_ema_decay_one_freezes_the_restored_emas(folders, four_step_run, tmp_path):
     content, style = folders
     run = tmp_path / "run"
-    training.train(_config(content, style, run))
+    shutil.copytree(four_step_run[1], run)
     before = _checkpoint_state(run)
     training.train(_config(content, style, run, train_steps=7, ema_decay=1.0, content_weight=0.5))
     after = _checkpoint_state(run)
@@ -158,7 +171,7 @@ def test_loss_ema_from_gives_runs_one_objective(folders, tmp_path):
         _config(content, style, tmp_path / "x", loss_ema_from=str(tmp_path / "none")).validate()
 
 
-def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
+def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path, capfd):
     content, style = folders
     model_dir = tmp_path / "run"
     args = _flags(content, style, model_dir, train_steps=100000, save_every=3)
@@ -185,7 +198,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
 
     # Rerun with the saved step as the target: nothing to train, so the
     # record shows exactly the state that was restored.
-    result = _run(_flags(content, style, model_dir, train_steps=saved["step"]))
+    result = _train(_flags(content, style, model_dir, train_steps=saved["step"]), capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"Taking over the lock of PID {process.pid}" in result.stdout
     assert not (model_dir / "train.lock").exists()
@@ -195,12 +208,12 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
     np.testing.assert_array_equal(np.float32(record["ema"]), saved["ema"])
 
     # And it goes on from there.
-    result = _run(_flags(content, style, model_dir, train_steps=saved["step"] + 2))
+    result = _train(_flags(content, style, model_dir, train_steps=saved["step"] + 2), capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert _checkpoint_state(model_dir)["step"] == saved["step"] + 2
 
 
-def test_bad_files_are_skipped_and_counted(folders, tmp_path):
+def test_bad_files_are_skipped_and_counted(folders, tmp_path, capfd):
     _, style = folders
     content = tmp_path / "mixed"
     content.mkdir()
@@ -214,7 +227,7 @@ def test_bad_files_are_skipped_and_counted(folders, tmp_path):
     Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(content / "deep.png")
     _photo(content / "gray.png", 1, mode="L")
     _photo(content / "rgba.png", 2, mode="RGBA")
-    result = _run(_flags(content, style, tmp_path / "run", train_steps=6))
+    result = _train(_flags(content, style, tmp_path / "run", train_steps=6), capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Skipped 3 undecodable content files" in result.stdout
     assert (
@@ -277,8 +290,9 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message
     # In process: the same command code without a TensorFlow start-up per
     # case; test_a_bad_setup_exits_with_one_line_from_the_real_command runs
     # one through train.py itself.
-    code, stderr = harness.run_train_in_process(_flags(content, style, **change), capfd)
-    assert code == 1
+    result = harness.run_train_in_process(_flags(content, style, **change), capfd)
+    assert result.returncode == 1
+    stderr = result.stderr
     lines = [l for l in stderr.splitlines() if l.startswith("train.py:")]
     assert len(lines) == 1 and message in lines[0], stderr[-2000:]
     assert "Traceback" not in stderr
@@ -301,10 +315,11 @@ def test_bad_setups_exit_with_one_line(folders, tmp_path, capfd, change, message
 def test_a_bad_tf_config_is_one_line(folders, tmp_path, capfd, monkeypatch, tf_config, message):
     content, style = folders
     monkeypatch.setenv("TF_CONFIG", tf_config)
-    code, stderr = harness.run_train_in_process(
-        _flags(content, style, tmp_path / "run", strategy="multi_worker"), capfd
+    line = _one_error_line(
+        harness.run_train_in_process(
+            _flags(content, style, tmp_path / "run", strategy="multi_worker"), capfd
+        )
     )
-    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
     assert message in line
     assert not (tmp_path / "run").exists()
 
@@ -353,9 +368,9 @@ def test_a_bad_setup_exits_with_one_line_from_the_real_command(folders, tmp_path
     assert sorted(os.listdir(tmp_path)) == []
 
 
-def test_an_unknown_conv_initializer_is_refused_by_the_flag(folders, tmp_path):
+def test_an_unknown_conv_initializer_is_refused_by_the_flag(folders, tmp_path, capfd):
     content, style = folders
-    result = _run(_flags(content, style, tmp_path / "run", conv_initializer="zeros"))
+    result = _train(_flags(content, style, tmp_path / "run", conv_initializer="zeros"), capfd)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "--conv_initializer=zeros: value should be one of" in result.stderr
     assert not (tmp_path / "run").exists()
@@ -378,6 +393,8 @@ def _files(folder):
 
 @pytest.fixture(scope="module")
 def finished_run(folders, tmp_path_factory):
+    """A two-step run: tests read it, copy it, or start from it (--init_from);
+    none changes it."""
     content, style = folders
     run = tmp_path_factory.mktemp("finished") / "run"
     training.train(_config(content, style, run, train_steps=2))
@@ -409,8 +426,7 @@ def test_resuming_another_run_is_refused(folders, finished_run, tmp_path, capfd,
     change = {k: str(tmp_path / v) if k == "style_image" else v for k, v in change.items()}
     before = _files(finished_run)
     flags = _flags(content, style, finished_run, train_steps=4, **change)
-    code, stderr = harness.run_train_in_process(flags, capfd)
-    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
+    line = _one_error_line(harness.run_train_in_process(flags, capfd))
     assert message in line and f"--init_from={finished_run}" in line
     assert _files(finished_run) == before
 
@@ -438,8 +454,9 @@ def test_rerunning_a_finished_run_changes_nothing(folders, finished_run, tmp_pat
     assert _contents(run) == before
 
     # Fewer steps than were trained: refused in one line, nothing touched.
-    code, stderr = harness.run_train_in_process(_flags(content, style, run, train_steps=1), capfd)
-    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
+    line = _one_error_line(
+        harness.run_train_in_process(_flags(content, style, run, train_steps=1), capfd)
+    )
     assert "--train_steps=1 is below the 2 steps already trained" in line
     assert _contents(run) == before
 
@@ -488,18 +505,18 @@ def test_steps_left_is_one_rule_for_every_backend(tmp_path):
         training_run.check_steps_left(config, {"steps": 6}, 6)
 
 
-def test_a_damaged_record_is_refused(folders, finished_run, tmp_path):
+def test_a_damaged_record_is_refused(folders, finished_run, tmp_path, capfd):
     content, style = folders
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
     (run / "model.json").write_text('{"steps": 2, ')
     before = _files(run)
-    line = _one_error_line(_run(_flags(content, style, run, train_steps=4)))
+    line = _one_error_line(_train(_flags(content, style, run, train_steps=4), capfd))
     assert "training record is damaged" in line
     assert _files(run) == before
 
 
-def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path):
+def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path, capfd):
     content, style = folders
     run = tmp_path / "run"
     training.train(_config(content, style, run, train_steps=6))
@@ -507,6 +524,8 @@ def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path):
     data = checkpoints / "ckpt-6.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:1000])
     (checkpoints / "checkpoint").write_text("not a state file {")
+    # A subprocess: the warning goes through absl's log, whose handler writes
+    # to the stderr the process started with.
     result = _run(_flags(content, style, run, train_steps=8))
     assert result.returncode == 0, result.stderr[-2000:]
     warnings = [l for l in result.stderr.splitlines() if "skipping damaged" in l]
@@ -528,12 +547,12 @@ def test_damaged_checkpoints_are_skipped_and_kept(folders, tmp_path):
     for index in checkpoints.glob("ckpt-*.index"):
         index.write_bytes(b"garbage")
     before = _files(run)
-    line = _one_error_line(_run(_flags(content, style, run, train_steps=10)))
+    line = _one_error_line(_train(_flags(content, style, run, train_steps=10), capfd))
     assert "no checkpoint in" in line and "not starting over" in line
     assert _files(run) == before
 
 
-def test_two_trainers_and_interrupted_segments(folders, tmp_path):
+def test_two_trainers_and_interrupted_segments(folders, tmp_path, capfd):
     """A second trainer is refused; SIGINT and SIGTERM runs keep their history."""
     content, style = folders
     run = tmp_path / "run"
@@ -561,7 +580,7 @@ def test_two_trainers_and_interrupted_segments(folders, tmp_path):
 
     first = start_and_wait_for(2)
     try:
-        second = _run(_flags(content, style, run, train_steps=4))
+        second = _train(_flags(content, style, run, train_steps=4), capfd)
         line = _one_error_line(second)
         assert f"PID {first.pid} on host {socket.gethostname()}" in line
     finally:
@@ -585,10 +604,10 @@ def test_two_trainers_and_interrupted_segments(folders, tmp_path):
     assert all(a[1] == b[0] for a, b in zip(segments, segments[1:])), segments
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, tmp_path):
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folders, finished_run, tmp_path):
     content, style = folders
     model_dir = tmp_path / "run"
-    training.train(_config(content, style, model_dir, train_steps=2))
+    shutil.copytree(finished_run, model_dir)  # Two steps.
     good = _checkpoint_state(model_dir)
     with pytest.raises(training.TrainingError, match="NaN at step"):
         training.train(_config(content, style, model_dir, train_steps=6, learning_rate=1e30))
@@ -605,10 +624,11 @@ def test_mixed_precision_trains_and_saves_a_float32_model(folders, tmp_path):
     assert model.dtype_policy.name == "float32"
 
 
-def test_base_model_trains_from_the_command_line(folders, tmp_path):
+def test_base_model_trains_from_the_command_line(folders, tmp_path, capfd):
     content, style = folders
-    result = _run(
-        _flags(content, style, tmp_path / "run", model_type="base", style_weights="1,0.5,0.25")
+    result = _train(
+        _flags(content, style, tmp_path / "run", model_type="base", style_weights="1,0.5,0.25"),
+        capfd,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     model, record = model_files.load_stylizer(str(tmp_path / "run"))
@@ -750,10 +770,10 @@ def _trainable(model_dir):
     return [np.asarray(w) for w in model.trainable_weights]
 
 
-def test_init_from_starts_from_the_source_weights(folders, tmp_path):
+def test_init_from_starts_from_the_source_weights(folders, finished_run, tmp_path):
     content, style = folders
-    source = tmp_path / "source"
-    training.train(_config(content, style, source, train_steps=2))
+    source = finished_run  # Two steps.
+    before = _files(source)
     # A step too small to move anything: the result is the starting point.
     target = tmp_path / "target"
     training.train(
@@ -769,6 +789,7 @@ def test_init_from_starts_from_the_source_weights(folders, tmp_path):
     assert record["steps"] == 1  # a fresh optimizer counts from 0
     assert record["total_steps"] == 3
     assert origin["history"][0]["last_step"] == 2
+    assert _files(source) == before  # The source is only read.
 
     # Without --init_from the same run starts elsewhere.
     fresh = tmp_path / "fresh"
@@ -776,10 +797,11 @@ def test_init_from_starts_from_the_source_weights(folders, tmp_path):
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(_trainable(source), _trainable(fresh)))
 
 
-def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(folders, tmp_path):
+def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(
+    folders, finished_run, tmp_path, capfd
+):
     content, style = folders
-    source = tmp_path / "source"
-    training.train(_config(content, style, source, train_steps=2))
+    source = finished_run  # Two steps.
     other = tmp_path / "other_style.png"
     _photo(other, 123, size=(64, 64))
     run = tmp_path / "run"
@@ -787,7 +809,7 @@ def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(folders, tmp_pa
     assert model_files.read_record(str(run / "model.keras"))["init_from"]["emas"] == "fresh"
     # Resuming: the run's own checkpoint wins over --init_from, and the
     # record keeps where the run started.
-    result = _run(_flags(content, other, run, train_steps=3, init_from=str(source)))
+    result = _train(_flags(content, other, run, train_steps=3, init_from=str(source)), capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--init_from is ignored" in result.stdout
     record = model_files.read_record(str(run / "model.keras"))
@@ -809,28 +831,27 @@ def test_init_from_a_new_style_starts_fresh_emas_and_resume_wins(folders, tmp_pa
         ),
     ],
 )
-def test_init_from_mismatches_exit_with_one_line(folders, tmp_path, capfd, change, message):
+def test_init_from_mismatches_exit_with_one_line(
+    folders, finished_run, tmp_path, capfd, change, message
+):
     content, style = folders
-    source = tmp_path / "source"
-    training.train(_config(content, style, source, train_steps=2))
+    source = finished_run
     flags = {"init_from": str(source), **change}
-    code, stderr = harness.run_train_in_process(
-        _flags(content, style, tmp_path / "run", **flags), capfd
+    line = _one_error_line(
+        harness.run_train_in_process(_flags(content, style, tmp_path / "run", **flags), capfd)
     )
-    line = _one_error_line(subprocess.CompletedProcess([], code, "", stderr))
     assert message in line
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
-def test_init_from_another_layer_set_of_the_same_size(folders, tmp_path):
+def test_init_from_another_layer_set_of_the_same_size(folders, finished_run, tmp_path):
     """A warm start may move the sliders to other layers: the weights travel,
     the loss EMAs start afresh, and the model and its record name the new
     layers (the old ones stay in the origin)."""
     import keras
 
     content, style = folders
-    source = tmp_path / "source"
-    training.train(_config(content, style, source, train_steps=2))
+    source = finished_run
     new_layers = ("block1_conv2", "block3_conv4", "block5_conv2")
     run = tmp_path / "run"
     training.train(
