@@ -59,8 +59,6 @@ def _ratio_cell(values):
 
 
 def _run(variants, repeats, warmup):
-    import time as clock
-
     for fn in variants.values():
         for _ in range(warmup):
             fn()
@@ -69,9 +67,9 @@ def _run(variants, repeats, warmup):
     for rep in range(repeats):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            start = clock.perf_counter()
+            start = time.perf_counter()
             variants[name]()
-            times[name].append(clock.perf_counter() - start)
+            times[name].append(time.perf_counter() - start)
     return times
 
 

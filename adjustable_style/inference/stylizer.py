@@ -75,9 +75,7 @@ class FastStylizer:
                 input_signature=[content, alpha_map],
             )
             self._statistics = tf.function(graph.statistics, input_signature=[content, params])
-            stats = tuple(
-                (tf.TensorSpec([None, c], tf.float32),) * 2 for c in channels
-            )
+            stats = tuple((tf.TensorSpec([None, c], tf.float32),) * 2 for c in channels)
             regions = (
                 tf.TensorSpec([None, None, None], tf.int32),
                 tf.TensorSpec([], tf.int32),

@@ -304,9 +304,7 @@ def _stylizing_trunk(content, normalize, conv_init, architecture):
             x = keras.layers.UpSampling2D(
                 layer.upsample, interpolation="nearest", name=f"{layer.block}_upsample"
             )(x)
-        x = normalize(
-            _conv(x, layer, conv_init), architecture.norm_index[layer.conv], layer.norm
-        )
+        x = normalize(_conv(x, layer, conv_init), architecture.norm_index[layer.conv], layer.norm)
         if relu:
             x = keras.layers.ReLU(name=f"{layer.block}_relu")(x)
         if residual is not None:

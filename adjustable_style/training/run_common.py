@@ -406,20 +406,20 @@ def build_trainer(run, jit_compile):
         )
     else:
         run.trainer = trainer_lib.StyleTransferTrainer(
-        run.stylizer,
-        vgg,
-        spec,
-        run.style,
-        style_weights=config.style_weights,
-        content_weight=config.content_weight,
-        ema_decay=config.ema_decay,
-        seed=config.seed,
-        alpha_edge_probability=(
-            config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
-        ),
-        loss_normalization=config.loss_normalization,
-        zero_alpha_color_weight=config.zero_alpha_color_weight,
-    )
+            run.stylizer,
+            vgg,
+            spec,
+            run.style,
+            style_weights=config.style_weights,
+            content_weight=config.content_weight,
+            ema_decay=config.ema_decay,
+            seed=config.seed,
+            alpha_edge_probability=(
+                config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
+            ),
+            loss_normalization=config.loss_normalization,
+            zero_alpha_color_weight=config.zero_alpha_color_weight,
+        )
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
     run.trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     run.trainer.optimizer.build(run.stylizer.trainable_variables)
