@@ -17,6 +17,11 @@ come from. `run_stylizing_network` is T's one statement of order: the Keras
 builders and every inference variant (`inference.graph`, the streaming and
 temporal paths) walk it with their own convolutions and normalization.
 
+T's shape is data, an `Architecture` (widths, residual blocks, end kernels,
+and the layer tables derived from them): `PAPER` above, and `LITE`, half the
+widths. The inference paths read it from a model's layers
+(`architecture_of`), so a lite `.keras` file runs wherever a paper one does.
+
 Initialization: every convolution of T starts from N(0, 0.01) by default,
 the paper's choice, set in one place (`conv_initializer`). Each convolution
 feeds an instance norm, which undoes the scale of its weights, so that scale
