@@ -37,6 +37,7 @@ flags.DEFINE_integer("repeats", 15, "Timed repetitions of every variant.")
 flags.DEFINE_integer("warmup", 2, "Untimed calls per variant before timing.")
 flags.DEFINE_integer("threads", 2, "CPU threads for TensorFlow.")
 flags.DEFINE_bool("depthwise", True, "Also time plain against depthwise-separable 3x3.")
+flags.DEFINE_bool("stylizers", True, "Time the whole stylizers (--nostylizers: depthwise only).")
 flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.")
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
@@ -80,19 +81,39 @@ def _depthwise_variants(tf, np, precisions, rng):
     for channels in (128, 64):
         for precision in precisions:
             dtype = tf.dtypes.as_dtype(precision)
+            # The map is an argument: a constant one would be folded away.
             x = tf.constant(rng.random((1, h + 2, w + 2, channels), np.float32), dtype)
             full = tf.constant(rng.normal(size=(3, 3, channels, channels)), dtype)
             depth = tf.constant(rng.normal(size=(3, 3, channels, 1)), dtype)
             point = tf.constant(rng.normal(size=(1, 1, channels, channels)), dtype)
-            plain = tf.function(lambda x=x, k=full: tf.nn.conv2d(x, k, 1, "VALID"))
+            plain = tf.function(lambda x, k=full: tf.nn.conv2d(x, k, 1, "VALID"))
             separable = tf.function(
-                lambda x=x, d=depth, p=point: tf.nn.conv2d(
+                lambda x, d=depth, p=point: tf.nn.conv2d(
                     tf.nn.depthwise_conv2d(x, d, [1, 1, 1, 1], "VALID"), p, 1, "VALID"
                 )
             )
-            variants[f"plain {channels} {precision}"] = lambda f=plain: f().numpy()
-            variants[f"separable {channels} {precision}"] = lambda f=separable: f().numpy()
+            variants[f"plain {channels} {precision}"] = lambda f=plain, x=x: f(x).numpy()
+            variants[f"separable {channels} {precision}"] = lambda f=separable, x=x: f(x).numpy()
     return variants
+
+
+def _print_stylizers(times, architectures, precisions):
+    from adjustable_style.model import networks
+
+    print("Speed over the paper's network in the same precision (median ratio, range)")
+    print(f"{'architecture':>14} {'GFLOP':>6} {'channels':>8}", end="")
+    for precision in precisions:
+        print(f" {precision + ' ms':>12} {precision + ' ratio':>22}", end="")
+    print()
+    for architecture in architectures:
+        flops = architecture.conv_flops(FLAGS.height, FLAGS.width) / 1e9
+        line = f"{architecture.name:>14} {flops:>6.1f} {architecture.total_channels:>8}"
+        for precision in precisions:
+            own = times[(architecture.name, precision)]
+            paper = times[(networks.PAPER.name, precision)]
+            ratios = [p / t for p, t in zip(paper, own)]
+            line += f" {1000 * statistics.median(own):>12.1f} {_ratio_cell(ratios):>22}"
+        print(line)
 
 
 def main(argv):
@@ -117,7 +138,7 @@ def main(argv):
     content = rng.random((1, FLAGS.height, FLAGS.width, 3), np.float32)
     alpha = rng.random((1, len(STYLE_LAYERS)), np.float32)
     variants = {}
-    for architecture in architectures:
+    for architecture in architectures if FLAGS.stylizers else ():
         model = networks.build_adjustable_stylizer(STYLE_LAYERS, architecture=architecture)
         for precision in precisions:
             fast = FastStylizer(model, precision)
@@ -128,21 +149,8 @@ def main(argv):
         f"{FLAGS.repeats} repetitions; precisions {', '.join(precisions)}\n",
         flush=True,
     )
-    times = _run(variants, FLAGS.repeats, FLAGS.warmup)
-    print("Speed over the paper's network in the same precision (median ratio, range)")
-    print(f"{'architecture':>14} {'GFLOP':>6} {'channels':>8}", end="")
-    for precision in precisions:
-        print(f" {precision + ' ms':>12} {precision + ' ratio':>22}", end="")
-    print()
-    for architecture in architectures:
-        flops = architecture.conv_flops(FLAGS.height, FLAGS.width) / 1e9
-        line = f"{architecture.name:>14} {flops:>6.1f} {architecture.total_channels:>8}"
-        for precision in precisions:
-            own = times[(architecture.name, precision)]
-            paper = times[(networks.PAPER.name, precision)]
-            ratios = [p / t for p, t in zip(paper, own)]
-            line += f" {1000 * statistics.median(own):>12.1f} {_ratio_cell(ratios):>22}"
-        print(line)
+    if variants:
+        _print_stylizers(_run(variants, FLAGS.repeats, FLAGS.warmup), architectures, precisions)
 
     if FLAGS.depthwise:
         times = _run(_depthwise_variants(tf, np, precisions, rng), FLAGS.repeats, FLAGS.warmup)
@@ -164,7 +172,8 @@ def main(argv):
         "\nReproduce: python benchmarks/architectures.py "
         f"--candidates={','.join(FLAGS.candidates)} --width={FLAGS.width} "
         f"--height={FLAGS.height} --repeats={FLAGS.repeats} --threads={FLAGS.threads} "
-        f"--depthwise={str(FLAGS.depthwise).lower()} --seed={FLAGS.seed}"
+        f"--depthwise={str(FLAGS.depthwise).lower()} "
+        f"--stylizers={str(FLAGS.stylizers).lower()} --seed={FLAGS.seed}"
     )
 
 
