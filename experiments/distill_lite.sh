@@ -43,12 +43,17 @@ if [[ -z $held_out ]]; then
   exit 0
 fi
 measures=$out/measures
+# Both measured against the one style image: the one the student was
+# trained beside (the teacher's style.jpg, as train.py found it).
+style=$(python -c "import os, sys; from adjustable_style import model_files as m
+print(os.path.join(os.path.dirname(m.resolve_model_path(sys.argv[1])), m.STYLE_THUMBNAIL))" \
+  "$teacher")
 for who in student teacher; do
   model=$out/student
   [[ $who == teacher ]] && model=$teacher
   python experiments/adjustability.py --model="$model" --content="$held_out" \
-    --vgg_weights="$vgg" --image_size="${sizes%%,*}" --max_images="$photos" \
-    --output_dir="$measures/adjustability_$who"
+    --style_image="$style" --vgg_weights="$vgg" --image_size="${sizes%%,*}" \
+    --max_images="$photos" --output_dir="$measures/adjustability_$who"
 done
 python experiments/lite_measures.py --model="$out/student" --teacher="$teacher" \
   --content="$held_out" --vgg_weights="$vgg" --sizes="$sizes" --max_images="$photos" \
