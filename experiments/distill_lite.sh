@@ -9,9 +9,14 @@
 # (docs/speed.md, "The lite stylizer"), trained on the teacher's outputs over
 # alphas drawn with the cube's faces and corners (--alpha_edge_probability),
 # with an L1 pixel loss and a VGG feature loss at the content layer.
-# STEPS steps at SIZE px crops, batch BATCH, bfloat16: STEPS is set so that
-# the run takes about 35 min on a two-core AMD EPYC with AVX512_BF16 with
-# nothing else running (docs/training.md, "Distilling a lite model").
+# STEPS (1100) steps at SIZE (256) px crops, batch BATCH (4), bfloat16: about
+# 1.8 s a step, 33 min, on a two-core AMD EPYC with AVX512_BF16 with nothing
+# else running. That is an estimate: a step is about 530 GFLOP (the teacher's
+# pass, the student's pass and gradient, VGG to the content layer on both
+# outputs and back through the student's), 1.35 times the 392 GFLOP of the
+# paper's training step at 256 px, batch 2, which takes 1.31 s there
+# (docs/speed.md); the steps measured here ran on a loaded machine
+# (docs/training.md, "Distilling a lite model").
 # The run resumes where it stopped if started again with the same OUT_DIR.
 #
 # Then, with HELD_OUT_PHOTOS: experiments/adjustability.py on the student and
@@ -28,7 +33,7 @@ if [[ $# -lt 4 ]]; then
   exit 2
 fi
 teacher=$1 train=$2 vgg=$3 out=$4 held_out=${5:-}
-steps=${STEPS:-900} batch=${BATCH:-4} size=${SIZE:-256}
+steps=${STEPS:-1100} batch=${BATCH:-4} size=${SIZE:-256}
 sizes=${SIZES:-256,512} photos=${PHOTOS:-0} mixed=${MIXED:-true}
 cd "$(dirname "$0")/.."
 
