@@ -53,10 +53,8 @@ def define_flags(flag_values=None):
     flags.DEFINE_string(
         "teacher", None, "The teacher: a shipped name, .keras file or folder.", flag_values=fv
     )
-    flags.DEFINE_list(
-        "sizes", ["256", "512"], "Square sizes the PSNR is measured at.", flag_values=fv
-    )
-    flags.DEFINE_list("grid", ["0", "0.5", "1"], "Values of each alpha entry.", flag_values=fv)
+    flags.DEFINE_string("sizes", "256,512", "Square sizes the PSNR is measured at.", flag_values=fv)
+    flags.DEFINE_string("grid", "0,0.5,1", "Values of each alpha entry.", flag_values=fv)
     flags.DEFINE_string(
         "student_results", None, "adjustability.py's results.json of the student.", flag_values=fv
     )
@@ -139,8 +137,8 @@ def run(fv):
     started = time.perf_counter()
     found = harness.inputs(fv, "figure_photo")
     teacher_path = model_files.resolve_model_path(fv.teacher)
-    sizes = [int(s) for s in fv.sizes]
-    grid = [float(v) for v in fv.grid]
+    sizes = [int(s) for s in fv.sizes.split(",")]
+    grid = [float(v) for v in fv.grid.split(",")]
     student_results = _read_results(fv.student_results, "student_results")
     teacher_results = _read_results(fv.teacher_results, "teacher_results")
     cli.quiet_tensorflow_import()
