@@ -310,18 +310,25 @@ def describe_stylizer(stylizer):
 
     shapes = [tuple(t.shape) for t in stylizer.inputs]
     takes_images = bool(shapes) and len(shapes[0]) == 4 and shapes[0][-1] == 3
-    # The layers the inference graph reads by name: a Keras model of the
-    # right input shapes without them is still not a stylizer.
-    needed = [c.conv for c in networks.CONV_LAYERS] + list(networks.NORM_LAYERS)
+    # The layers the inference graph reads by name, for the architecture the
+    # model's own layers state: a Keras model of the right input shapes
+    # without them is still not a stylizer.
     names_in_model = {layer.name for layer in stylizer.layers}
-    if len(shapes) == 2:
-        needed = [c.conv for c in networks.CONV_LAYERS] + ["alpha_network"]
-    missing = [name for name in needed if name not in names_in_model]
-    if takes_images and missing:
-        raise ModelFileError(
-            f"model {stylizer.name!r} is a Keras model but not a stylizer (it has no "
-            f"layer {missing[0]!r})"
-        )
+    if takes_images:
+        try:
+            architecture = networks.architecture_of(stylizer)
+        except networks.ArchitectureError as error:
+            raise ModelFileError(
+                f"model {stylizer.name!r} is a Keras model but not a stylizer ({error})"
+            ) from None
+        needed = [c.conv for c in architecture.conv_layers]
+        needed += ["alpha_network"] if len(shapes) == 2 else list(architecture.norm_layers)
+        missing = [name for name in needed if name not in names_in_model]
+        if missing:
+            raise ModelFileError(
+                f"model {stylizer.name!r} is a Keras model but not a stylizer (it has no "
+                f"layer {missing[0]!r})"
+            )
     if takes_images and networks.is_adjustable(stylizer):
         try:
             names = networks.style_layer_names(stylizer)

@@ -75,15 +75,7 @@ def stylizer_flops(height, width):
     """Floating-point operations of T's convolutions on one image (Table 2)."""
     from adjustable_style.model import networks
 
-    h, w = (-(-n // networks.SIZE_MULTIPLE) * networks.SIZE_MULTIPLE for n in (height, width))
-    macs, cin, scale = 0, 3, 1
-    for layer in networks.CONV_LAYERS:
-        if layer in networks.UPSAMPLING:  # A nearest x2 comes first.
-            scale //= 2
-        scale *= layer.stride
-        macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size**2
-        cin = layer.filters
-    return 2 * macs
+    return networks.PAPER.conv_flops(height, width)
 
 
 def _time(fn):

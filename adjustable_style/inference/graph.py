@@ -63,29 +63,32 @@ class StylizerGraph(tf.Module):
         self.fused_norms = fused_norms
         self.convolutions = convolutions
         self.adjustable = networks.is_adjustable(stylizer)
+        # T's shape from the model's own layers: a lite model runs here as
+        # the paper's does.
+        self.architecture = architecture = networks.architecture_of(stylizer)
         self.style_layers = networks.style_layer_names(stylizer) if self.adjustable else []
         constant = lambda value: tf.constant(value, self.compute_dtype)
         # Each convolution's kernel, by its Keras layer name, already in the
         # form `_convolve` uses: sub-pixel for the upsampling ones, by rows
         # for the output one.
         self.kernels, self.matrices = {}, {}
-        for layer in networks.CONV_LAYERS:
+        for layer in architecture.conv_layers:
             kernel = np.asarray(stylizer.get_layer(layer.conv).kernel, np.float32)
             if layer.upsample > 1:
                 kernel = kernels.subpixel_kernel(kernel)
-            if layer == networks.OUTPUT:
+            if layer == architecture.output:
                 self.output_kernel_size, self.output_channels = kernel.shape[0], kernel.shape[-1]
                 self.kernels[layer.conv] = constant(kernels.row_split_kernel(kernel))
                 continue
             self.kernels[layer.conv] = constant(kernel)
             # The residual and upsampling convolutions (nearly all of the
             # arithmetic) as matrices, for `matmul_conv`.
-            if convolutions == "matmul" and layer not in networks.DOWNSAMPLING:
+            if convolutions == "matmul" and layer not in architecture.downsampling:
                 self.matrices[layer.conv] = constant(kernels.matmul_kernel(kernel))
         if self.adjustable:
             self.alpha_network = stylizer.get_layer("alpha_network")
         else:
-            layers = [stylizer.get_layer(name) for name in networks.NORM_LAYERS]
+            layers = [stylizer.get_layer(name) for name in architecture.norm_layers]
             self.base_parameters = tf.constant(
                 np.concatenate(
                     [np.asarray(n.gamma, np.float32) for n in layers]
@@ -94,7 +97,7 @@ class StylizerGraph(tf.Module):
             )
 
     def parameters(self, alpha=None):
-        """(B, 2 * 2115) gammas then betas: Lambda(alpha), or the base model's (1, ...)."""
+        """(B, 2 * channels) gammas then betas: Lambda(alpha), or the base model's (1, ...)."""
         if not self.adjustable:
             return self.base_parameters
         return tf.cast(self.alpha_network(alpha), tf.float32)
@@ -103,12 +106,12 @@ class StylizerGraph(tf.Module):
         """(B, H, W, 3) float32 in [0, 1] -> stylized, for alpha (B or 1, L)."""
         return self.forward(content, self.parameters(alpha))
 
-    @staticmethod
-    def split_parameters(params):
+    def split_parameters(self, params):
         """Lists of gammas and betas, (B, C) or (B, h, w, C) each, one per norm layer."""
-        total = sum(networks.NORMALIZED_CHANNELS)
-        gammas = tf.split(params[..., :total], networks.NORMALIZED_CHANNELS, axis=-1)
-        betas = tf.split(params[..., total:], networks.NORMALIZED_CHANNELS, axis=-1)
+        channels = self.architecture.normalized_channels
+        total = sum(channels)
+        gammas = tf.split(params[..., :total], channels, axis=-1)
+        betas = tf.split(params[..., total:], channels, axis=-1)
         return gammas, betas
 
     def map_regions(self, alpha_map, batch, height, width):
@@ -157,7 +160,7 @@ class StylizerGraph(tf.Module):
                 if statistics is not None:
                     return map_statistics.given_norm(x, gamma, beta, cell_ids, *statistics[index])
                 # Each norm layer's map cells are MAP_CELL // reduction pixels.
-                cell = map_statistics.MAP_CELL // networks.NORM_REDUCTIONS[index]
+                cell = map_statistics.MAP_CELL // self.architecture.norm_reductions[index]
                 return map_statistics.region_norm(x, gamma, beta, cell_ids, anchors, cell)
 
             return self.network(content, params, with_relu(norm))
@@ -183,19 +186,21 @@ class StylizerGraph(tf.Module):
         """T on content (B, H, W, 3) in [0, 1], normalized by `norm`: the one pass.
 
         `norm(x, index, gamma, beta, relu)` normalizes the float32 output x
-        of convolution `index` (in `networks.CONV_LAYERS` order) with that
+        of convolution `index` (in `architecture.conv_layers` order) with that
         layer's gamma and beta (rows of `params`, split), then applies the
         ReLU if `relu`. Returns the stylized (B, H, W, 3).
         """
         gammas, betas = self.split_parameters(params)
 
         def conv_norm(x, layer, relu, residual=None):
-            index = networks.NORM_INDEX[layer.conv]
+            index = self.architecture.norm_index[layer.conv]
             x = norm(self._convolve(x, layer), index, gammas[index], betas[index], relu)
             return x if residual is None else residual + x
 
         height, width = tf.shape(content)[1], tf.shape(content)[2]
-        x = networks.run_stylizing_network(kernels.pad_to_multiple(content), conv_norm)
+        x = networks.run_stylizing_network(
+            kernels.pad_to_multiple(content), conv_norm, self.architecture
+        )
         return tf.sigmoid(x)[:, :height, :width, :]
 
     def _convolve(self, x, layer):
@@ -207,7 +212,7 @@ class StylizerGraph(tf.Module):
         if layer.upsample > 1:
             return tf.cast(kernels.upsample_conv(kernels.edge_pad(x), kernel, matrix), tf.float32)
         padded = kernels.reflect_pad(x, layer.kernel_size // 2)
-        if layer == networks.OUTPUT:
+        if layer == self.architecture.output:
             # The KxK output convolution as rows (VALID), then the shifted sums.
             z = tf.cast(tf.nn.conv2d(padded, kernel, 1, "VALID"), tf.float32)
             k = self.output_kernel_size

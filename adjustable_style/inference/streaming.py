@@ -25,19 +25,20 @@ STREAMING_ROWS = 256
 def stylize_streaming(graph, params, image, rows=STREAMING_ROWS):
     """One image (H, W, 3) -> (H, W, 3), computed layer by layer in strips.
 
-    `graph` is a float32 `StylizerGraph` (its kernels are read), `params`
-    its (1, 4230) gammas and betas. Equal to the whole-image graph up to
+    `graph` is a float32 `StylizerGraph` (its kernels and architecture are
+    read), `params` its (1, 2 * channels) gammas and betas. Equal to the whole-image graph up to
     float32 rounding, for any `rows`.
     """
+    architecture = graph.architecture
     gammas, betas = graph.split_parameters(params[:1])
     gammas = [np.asarray(g, np.float64)[0] for g in gammas]
     betas = [np.asarray(b, np.float64)[0] for b in betas]
 
     def conv_norm(x, layer, relu, residual=None):
-        index = networks.NORM_INDEX[layer.conv]
+        index = architecture.norm_index[layer.conv]
         # Strips of `rows` full-resolution rows: fewer at the layer's input
         # resolution (an upsampling convolution's input is half its output).
-        strip = max(1, rows // (networks.NORM_REDUCTIONS[index] * layer.upsample))
+        strip = max(1, rows // (architecture.norm_reductions[index] * layer.upsample))
         raw, sums = _strip_conv(
             x,
             graph.kernels[layer.conv],
@@ -47,7 +48,7 @@ def stylize_streaming(graph, params, image, rows=STREAMING_ROWS):
             subpixel=layer.upsample > 1,
             strip=strip,
             output=(graph.output_kernel_size, graph.output_channels)
-            if layer == networks.OUTPUT
+            if layer == architecture.output
             else None,
         )
         normalize_in_place(raw, sums, gammas[index], betas[index], relu=relu, residual=residual)
@@ -56,7 +57,7 @@ def stylize_streaming(graph, params, image, rows=STREAMING_ROWS):
     image = np.asarray(image, np.float32)
     height, width = image.shape[:2]
     x = kernels.pad_to_multiple(image[None])[0].numpy()
-    x = networks.run_stylizing_network(x, conv_norm)
+    x = networks.run_stylizing_network(x, conv_norm, architecture)
     return tf.sigmoid(x[:height, :width]).numpy()
 
 

@@ -17,7 +17,6 @@ from adjustable_style import alpha_maps
 from adjustable_style.inference import streaming
 from adjustable_style.inference.graph import StylizerGraph
 from adjustable_style.inference.map_statistics import MAP_CELL, MAP_EXACT_MAX_ALPHAS
-from adjustable_style.model import networks
 
 # Images with more pixels than this go through `stylize_streaming` (its
 # peak memory is about 300 bytes per pixel against the whole-image graph's
@@ -62,7 +61,9 @@ class FastStylizer:
         else:
             self._base_params = graph.base_parameters.numpy()
         content = tf.TensorSpec([None, None, None, 3], tf.float32)
-        params = tf.TensorSpec([None, 2 * sum(networks.NORMALIZED_CHANNELS)], tf.float32)
+        # Every size below is the loaded model's own (`graph.architecture`).
+        channels = graph.architecture.normalized_channels
+        params = tf.TensorSpec([None, 2 * sum(channels)], tf.float32)
         self._whole = tf.function(graph.forward, input_signature=[content, params])
         if self.adjustable:
             alpha_map = tf.TensorSpec([None, None, None, len(self.style_layers)], tf.float32)
@@ -74,9 +75,7 @@ class FastStylizer:
                 input_signature=[content, alpha_map],
             )
             self._statistics = tf.function(graph.statistics, input_signature=[content, params])
-            stats = tuple(
-                (tf.TensorSpec([None, c], tf.float32),) * 2 for c in networks.NORMALIZED_CHANNELS
-            )
+            stats = tuple((tf.TensorSpec([None, c], tf.float32),) * 2 for c in channels)
             regions = (
                 tf.TensorSpec([None, None, None], tf.int32),
                 tf.TensorSpec([], tf.int32),
@@ -92,7 +91,7 @@ class FastStylizer:
     # -- Normalization parameters -------------------------------------------
 
     def norm_parameters(self, alpha):
-        """(B, 2 * 2115) gammas then betas for alpha (B, L); cached per row."""
+        """(B, 2 * channels) gammas then betas for alpha (B, L); cached per row."""
         if not self.adjustable:
             return self._base_params
         alpha = np.asarray(alpha, np.float32)
@@ -185,7 +184,7 @@ class FastStylizer:
         per_region = [self._statistics(content, params[k : k + 1]) for k in range(count)]
         stats = tuple(
             tuple(tf.concat([region[layer][part] for region in per_region], 0) for part in (0, 1))
-            for layer in range(len(networks.NORMALIZED_CHANNELS))
+            for layer in range(len(self.graph.architecture.normalized_channels))
         )
         return self._with_statistics(content, params, regions, stats).numpy()
 

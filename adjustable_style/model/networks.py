@@ -17,6 +17,11 @@ come from. `run_stylizing_network` is T's one statement of order: the Keras
 builders and every inference variant (`inference.graph`, the streaming and
 temporal paths) walk it with their own convolutions and normalization.
 
+T's shape is data, an `Architecture` (widths, residual blocks, end kernels,
+and the layer tables derived from them): `PAPER` above, and `LITE`, half the
+widths. The inference paths read it from a model's layers
+(`architecture_of`), so a lite `.keras` file runs wherever a paper one does.
+
 Initialization: every convolution of T starts from N(0, 0.01) by default,
 the paper's choice, set in one place (`conv_initializer`). Each convolution
 feeds an instance norm, which undoes the scale of its weights, so that scale
@@ -31,6 +36,8 @@ and PyTorch's implementations). Convolutions carry no bias, since the
 normalization that follows each one subtracts it again.
 """
 
+import dataclasses
+import functools
 import typing
 
 import keras
@@ -63,51 +70,171 @@ def _conv_layer(prefix, filters, kernel_size, stride=1, suffix="", upsample=1):
     )
 
 
-# T, the paper's Table 2: the architecture's one statement. The builders
-# below, `inference.stylizer.FastStylizer` and the exports read these tables.
-NUM_RESIDUAL_BLOCKS = 7
-RESIDUAL_FILTERS = 128
-DOWNSAMPLING = (
-    _conv_layer("down1", 32, 9),
-    _conv_layer("down2", 64, 3, 2),
-    _conv_layer("down3", 128, 3, 2),
-)
-# Each block: conv -> norm -> ReLU -> conv -> norm, plus its input.
-RESIDUAL_BLOCKS = tuple(
-    (
-        _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="1"),
-        _conv_layer(f"res{i}", RESIDUAL_FILTERS, 3, suffix="2"),
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """T's shape as data: widths, residual blocks, end kernels; the tables follow.
+
+    `widths` are the channels after the first, second and third
+    downsampling convolution (the residual blocks keep the third; the
+    upsampling convolutions come back down through the second and first).
+    Every table the builders and the inference paths walk is derived here,
+    so a preset is four numbers. `name` is a label, not part of equality:
+    `architecture_of` recovers the preset from a model's layers.
+    """
+
+    name: str = dataclasses.field(compare=False)
+    widths: typing.Tuple[int, int, int] = (32, 64, 128)
+    num_residual_blocks: int = 7
+    end_kernel_size: int = 9
+
+    @functools.cached_property
+    def downsampling(self):
+        first, second, third = self.widths
+        return (
+            _conv_layer("down1", first, self.end_kernel_size),
+            _conv_layer("down2", second, 3, 2),
+            _conv_layer("down3", third, 3, 2),
+        )
+
+    @functools.cached_property
+    def residual_blocks(self):
+        """Each block: conv -> norm -> ReLU -> conv -> norm, plus its input."""
+        return tuple(
+            (
+                _conv_layer(f"res{i}", self.widths[2], 3, suffix="1"),
+                _conv_layer(f"res{i}", self.widths[2], 3, suffix="2"),
+            )
+            for i in range(1, self.num_residual_blocks + 1)
+        )
+
+    @functools.cached_property
+    def upsampling(self):
+        """Each preceded by a nearest-neighbour x2 upsampling."""
+        return (
+            _conv_layer("up1", self.widths[1], 3, upsample=2),
+            _conv_layer("up2", self.widths[0], 3, upsample=2),
+        )
+
+    @functools.cached_property
+    def output(self):
+        return _conv_layer("output", 3, self.end_kernel_size)
+
+    @functools.cached_property
+    def conv_layers(self):
+        """Every convolution in the order T applies them.
+
+        The normalization layers (the CIN layers of the adjustable
+        stylizer) and their channels follow the same order, which is that
+        of Lambda's gammas and betas.
+        """
+        residual = tuple(c for block in self.residual_blocks for c in block)
+        return self.downsampling + residual + self.upsampling + (self.output,)
+
+    @functools.cached_property
+    def norm_layers(self):
+        return tuple(c.norm for c in self.conv_layers)
+
+    @functools.cached_property
+    def norm_index(self):
+        """Each convolution's position in that order: its gamma and beta's index."""
+        return {c.conv: i for i, c in enumerate(self.conv_layers)}
+
+    @functools.cached_property
+    def normalized_channels(self):
+        return tuple(c.filters for c in self.conv_layers)
+
+    @property
+    def total_channels(self):
+        """Gammas (and betas) Lambda predicts: half its output."""
+        return sum(self.normalized_channels)
+
+    @functools.cached_property
+    def norm_reductions(self):
+        """How much smaller than the content each normalization layer's map is."""
+        reduction, out = 1, []
+        for layer in self.conv_layers:
+            reduction = reduction * layer.stride // layer.upsample
+            out.append(reduction)
+        return tuple(out)
+
+    def conv_flops(self, height, width):
+        """Floating-point operations of T's convolutions on one image.
+
+        Each multiply-add counts 2, as Table 2 counts them; normalizations,
+        paddings and activations are not counted.
+        """
+        h, w = (-(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE for n in (height, width))
+        macs, cin, scale = 0, 3, 1
+        for layer in self.conv_layers:
+            scale = scale * layer.stride // layer.upsample
+            macs += (h // scale) * (w // scale) * cin * layer.filters * layer.kernel_size**2
+            cin = layer.filters
+        return 2 * macs
+
+
+# The presets. PAPER is Table 2 of the paper. LITE halves every width and
+# keeps the seven blocks and the 9x9 ends: the smallest change measured to
+# run 3x faster (docs/speed.md, "The lite stylizer"); it is trained by
+# distillation from a PAPER model (docs/training.md).
+PAPER = Architecture("paper")
+LITE = Architecture("lite", widths=(16, 32, 64))
+ARCHITECTURES = {a.name: a for a in (PAPER, LITE)}
+assert PAPER.total_channels == 2115  # The paper's count.
+assert PAPER.norm_reductions[0] == PAPER.norm_reductions[-1] == 1
+
+
+class ArchitectureError(ValueError):
+    """A Keras model whose layers are not a stylizing network T."""
+
+
+def architecture_of(model):
+    """The `Architecture` of a built or loaded stylizer, read from its layers.
+
+    A preset when the numbers match one (so its name comes back), else an
+    `Architecture` named "custom". Raises `ArchitectureError` naming the
+    first layer T needs that the model lacks.
+    """
+    names = {layer.name for layer in model.layers}
+
+    def conv(name):
+        if name not in names:
+            raise ArchitectureError(f"it has no layer {name!r}")
+        return model.get_layer(name)
+
+    widths = tuple(int(conv(f"down{i}_conv").filters) for i in (1, 2, 3))
+    blocks = 0
+    while f"res{blocks + 1}_conv1" in names:
+        blocks += 1
+    found = Architecture(
+        "custom",
+        widths=widths,
+        num_residual_blocks=blocks,
+        end_kernel_size=int(conv("down1_conv").kernel_size[0]),
     )
-    for i in range(1, NUM_RESIDUAL_BLOCKS + 1)
-)
-# Each preceded by a nearest-neighbour x2 upsampling.
-UPSAMPLING = (_conv_layer("up1", 64, 3, upsample=2), _conv_layer("up2", 32, 3, upsample=2))
-OUTPUT = _conv_layer("output", 3, 9)
-
-# Every convolution, in the order the network applies them; the
-# normalization layers (the CIN layers of the adjustable stylizer) and their
-# channels follow the same order, which is that of Lambda's gammas and betas.
-CONV_LAYERS = (
-    DOWNSAMPLING + tuple(c for block in RESIDUAL_BLOCKS for c in block) + UPSAMPLING + (OUTPUT,)
-)
-NORM_LAYERS = tuple(c.norm for c in CONV_LAYERS)
-# Each convolution's position in that order: its gamma and beta's index.
-NORM_INDEX = {c.conv: i for i, c in enumerate(CONV_LAYERS)}
-NORMALIZED_CHANNELS = tuple(c.filters for c in CONV_LAYERS)
-assert sum(NORMALIZED_CHANNELS) == 2115  # The paper's count.
+    for layer in found.conv_layers:
+        if int(conv(layer.conv).filters) != layer.filters:
+            raise ArchitectureError(
+                f"its layer {layer.conv!r} has {conv(layer.conv).filters} filters, "
+                f"not the {layer.filters} of T with widths {widths}"
+            )
+    for preset in ARCHITECTURES.values():
+        if preset == found:
+            return preset
+    return found
 
 
-def _norm_reductions():
-    reduction, out = 1, []
-    for layer in CONV_LAYERS:
-        reduction = reduction * layer.stride // layer.upsample
-        out.append(reduction)
-    return tuple(out)
-
-
-# How much smaller than the content each normalization layer's map is.
-NORM_REDUCTIONS = _norm_reductions()
-assert NORM_REDUCTIONS[0] == NORM_REDUCTIONS[-1] == 1 and len(NORM_REDUCTIONS) == len(NORM_LAYERS)
+# PAPER's tables under their old names, for code that reads T's constants.
+NUM_RESIDUAL_BLOCKS = PAPER.num_residual_blocks
+RESIDUAL_FILTERS = PAPER.widths[2]
+DOWNSAMPLING = PAPER.downsampling
+RESIDUAL_BLOCKS = PAPER.residual_blocks
+UPSAMPLING = PAPER.upsampling
+OUTPUT = PAPER.output
+CONV_LAYERS = PAPER.conv_layers
+NORM_LAYERS = PAPER.norm_layers
+NORM_INDEX = PAPER.norm_index
+NORMALIZED_CHANNELS = PAPER.normalized_channels
+NORM_REDUCTIONS = PAPER.norm_reductions
 
 # The input is padded to a multiple of this (two stride-2 downsamplings).
 SIZE_MULTIPLE = 4
@@ -146,8 +273,8 @@ def _conv(x, layer, initializer):
     )(x)
 
 
-def run_stylizing_network(x, conv_norm):
-    """T's layers in order, from the tables above: the one statement of the pass.
+def run_stylizing_network(x, conv_norm, architecture=PAPER):
+    """T's layers in order, from `architecture`'s tables: the one statement of the pass.
 
     `conv_norm(x, layer, relu, residual)` applies one `ConvLayer` (with the
     nearest-neighbour upsampling of `layer.upsample` before it), its
@@ -155,23 +282,24 @@ def run_stylizing_network(x, conv_norm):
     The Keras builders and the inference paths each pass their own; the
     input padding, the sigmoid and the crop stay with the caller.
     """
-    for layer in DOWNSAMPLING:
+    for layer in architecture.downsampling:
         x = conv_norm(x, layer, relu=True)
-    for first, second in RESIDUAL_BLOCKS:
+    for first, second in architecture.residual_blocks:
         y = conv_norm(x, first, relu=True)
         x = conv_norm(y, second, relu=False, residual=x)
         # The streaming path holds maps in host memory: free the branch.
         del y
-    for layer in UPSAMPLING:
+    for layer in architecture.upsampling:
         x = conv_norm(x, layer, relu=True)
-    return conv_norm(x, OUTPUT, relu=False)
+    return conv_norm(x, architecture.output, relu=False)
 
 
-def _stylizing_trunk(content, normalize, conv_init):
+def _stylizing_trunk(content, normalize, conv_init, architecture):
     """Builds T on `content`; `normalize(x, index, name)` is each norm layer.
 
-    `index` counts normalization layers in `NORM_LAYERS` order; `conv_init`
-    names the convolutions' initializer (`CONV_INITIALIZERS`).
+    `index` counts normalization layers in `architecture.norm_layers`
+    order; `conv_init` names the convolutions' initializer
+    (`CONV_INITIALIZERS`).
     """
     used = []
 
@@ -181,7 +309,7 @@ def _stylizing_trunk(content, normalize, conv_init):
             x = keras.layers.UpSampling2D(
                 layer.upsample, interpolation="nearest", name=f"{layer.block}_upsample"
             )(x)
-        x = normalize(_conv(x, layer, conv_init), NORM_INDEX[layer.conv], layer.norm)
+        x = normalize(_conv(x, layer, conv_init), architecture.norm_index[layer.conv], layer.norm)
         if relu:
             x = keras.layers.ReLU(name=f"{layer.block}_relu")(x)
         if residual is not None:
@@ -189,10 +317,10 @@ def _stylizing_trunk(content, normalize, conv_init):
         return x
 
     x = layers.PadToMultiple(SIZE_MULTIPLE, name="pad_to_multiple")(content)
-    x = run_stylizing_network(x, conv_norm)
+    x = run_stylizing_network(x, conv_norm, architecture)
     # Float32 output whatever the compute policy: it is an image in [0, 1].
     x = keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(x)
-    assert tuple(used) == NORM_LAYERS, "every norm layer is used once, in order"
+    assert tuple(used) == architecture.norm_layers, "every norm layer is used once, in order"
     return layers.CropToReference(name="crop_to_input")([x, content])
 
 
@@ -300,29 +428,34 @@ class AlphaNetwork(keras.layers.Layer):
 
 
 def build_adjustable_stylizer(
-    style_layers, name="adjustable_stylizer", conv_init=DEFAULT_CONV_INITIALIZER
+    style_layers,
+    name="adjustable_stylizer",
+    conv_init=DEFAULT_CONV_INITIALIZER,
+    architecture=PAPER,
 ):
     """The adjustable stylizer: `[content (B,H,W,3), alpha (B,L)] -> image`.
 
     `style_layers` names the loss network's style layers, one alpha entry
     each. Content and output are RGB in [0, 1]; any batch, height and width.
+    `architecture` is T's shape (`PAPER`, `LITE`); Lambda's output follows it.
     """
     content = keras.Input((None, None, 3), name="content")
     alpha = keras.Input((len(style_layers),), name="alpha")
-    params = AlphaNetwork(style_layers, name="alpha_network")(alpha)
-    gammas_betas = layers.SplitNormalizationParameters(
-        NORMALIZED_CHANNELS, name="split_gamma_beta"
-    )(params)
+    channels = architecture.normalized_channels
+    params = AlphaNetwork(style_layers, channels, name="alpha_network")(alpha)
+    gammas_betas = layers.SplitNormalizationParameters(channels, name="split_gamma_beta")(params)
 
     def conditional_norm(x, index, name):
         gamma, beta = gammas_betas[2 * index], gammas_betas[2 * index + 1]
         return layers.ConditionalInstanceNormalization(name=name)([x, gamma, beta])
 
-    stylized = _stylizing_trunk(content, conditional_norm, conv_init)
+    stylized = _stylizing_trunk(content, conditional_norm, conv_init, architecture)
     return keras.Model([content, alpha], stylized, name=name)
 
 
-def build_base_stylizer(name="base_stylizer", conv_init=DEFAULT_CONV_INITIALIZER):
+def build_base_stylizer(
+    name="base_stylizer", conv_init=DEFAULT_CONV_INITIALIZER, architecture=PAPER
+):
     """Johnson et al.'s network: `content (B,H,W,3) -> image`, no alpha.
 
     The same T as the adjustable stylizer, with learned instance
@@ -333,7 +466,7 @@ def build_base_stylizer(name="base_stylizer", conv_init=DEFAULT_CONV_INITIALIZER
     def instance_norm(x, index, name):
         return layers.InstanceNormalization(name=name)(x)
 
-    stylized = _stylizing_trunk(content, instance_norm, conv_init)
+    stylized = _stylizing_trunk(content, instance_norm, conv_init, architecture)
     return keras.Model(content, stylized, name=name)
 
 

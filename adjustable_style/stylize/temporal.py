@@ -24,7 +24,6 @@ import tensorflow as tf
 from adjustable_style import noise
 from adjustable_style.errors import UsageError
 from adjustable_style.inference import graph, norms
-from adjustable_style.model import networks
 
 # Blur of the change map of --hold_still, in pixels: one noisy pixel should
 # not punch a hole in a held region.
@@ -41,7 +40,9 @@ class SmoothedNormStylizer:
     def __init__(self, fast, momentum):
         self.fast = fast
         self.momentum = float(momentum)
-        total = sum(networks.NORMALIZED_CHANNELS)
+        # The loaded model's channels, whatever its architecture.
+        self.channels = fast.graph.architecture.normalized_channels
+        total = sum(self.channels)
         spec = tf.TensorSpec
         self._step = tf.function(
             self._forward,
@@ -60,8 +61,8 @@ class SmoothedNormStylizer:
 
     def _forward(self, content, params, prev_mean, prev_var, momentum):
         # The float32 graph's one forward pass; only the normalization is ours.
-        prev_means = tf.split(prev_mean, networks.NORMALIZED_CHANNELS, axis=-1)
-        prev_vars = tf.split(prev_var, networks.NORMALIZED_CHANNELS, axis=-1)
+        prev_means = tf.split(prev_mean, self.channels, axis=-1)
+        prev_vars = tf.split(prev_var, self.channels, axis=-1)
         means, variances = [], []
 
         def norm(x, index, gamma, beta):
@@ -77,7 +78,7 @@ class SmoothedNormStylizer:
 
     def step(self, frame, alpha=None):
         params = self.fast.norm_parameters(self.fast.alpha_array(alpha, 1))
-        total = sum(networks.NORMALIZED_CHANNELS)
+        total = sum(self.channels)
         if self._stats is None:
             zeros = np.zeros((1, total), np.float32)
             stats, momentum = (zeros, zeros), 0.0

@@ -152,6 +152,12 @@ def identity(config, spec):
         "content_layer": spec.content_layer,
         "style_layers": list(spec.style_layers),
         "loss_normalization": config.loss_normalization,
+        "architecture": config.architecture,
+        "teacher_sha256": (
+            model_files.file_sha256(model_files.resolve_model_path(config.teacher))
+            if config.teacher
+            else None
+        ),
     }
     if config.model_type == "base":
         identity["style_weights"] = [float(w) for w in config.style_weights]
@@ -167,9 +173,11 @@ _IDENTITY_FLAGS = {
     "style_layers": "--style_layers",
     "style_weights": "--style_weights",
     "loss_normalization": "--loss_normalization",
+    "architecture": "--architecture",
+    "teacher_sha256": "--teacher",
 }
 # What a checkpoint written before a key existed had.
-_IDENTITY_DEFAULTS = {"loss_normalization": "eq8"}
+_IDENTITY_DEFAULTS = {"loss_normalization": "eq8", "architecture": "paper", "teacher_sha256": None}
 
 
 def check_identity(config, ours, theirs):

@@ -26,6 +26,8 @@ MODEL_TYPES = ("adjustable", "base")
 # networks.CONV_INITIALIZERS, named here so that the flags need no Keras.
 CONV_INITIALIZERS = ("normal_0.01", "glorot_uniform")
 LOSS_NETWORKS = ("vgg19", "vgg16")
+# networks.ARCHITECTURES' names, named here for the same reason.
+ARCHITECTURES = ("paper", "lite")
 # How losses are scaled before their weights: the paper's Eq. 8, or raw.
 LOSS_NORMALIZATIONS = ("eq8", "none")
 # The network downsamples by 4 and VGG's block 4 by 8 more.
@@ -65,6 +67,24 @@ class TrainConfig:
         "optimizer): a shipped model's name (e.g. starry_night), a .keras file "
         "or a run folder. Fine-tunes it to --style_image. Ignored when "
         "--model_dir already has a checkpoint: the run resumes from that.",
+    )
+    teacher: Optional[str] = _setting(
+        None,
+        "Distill instead of the paper's objective: train the stylizer to give what this "
+        "trained adjustable stylizer gives, T_teacher(c, alpha), over alphas drawn as "
+        "training draws them (a shipped name, a .keras file or a run folder). Losses: L1 "
+        "on RGB in [0, 1] and the VGG features at the content layer, normalized as Eq. 8 "
+        "does. The teacher's style layers are kept; --style_image defaults to the "
+        "style.jpg beside it.",
+    )
+    architecture: str = _setting(
+        "paper",
+        "T's shape: paper (Table 2) or lite (half the widths, about 3x faster; "
+        "docs/speed.md). Unused on resume or with --init_from, whose model has one.",
+        choices=ARCHITECTURES,
+    )
+    feature_weight: float = _setting(
+        1.0, "With --teacher: weight of the feature loss against the pixel loss's 1."
     )
     train_steps: int = _setting(
         200_000, f"Total optimizer steps (the paper: 200k), at most {limits.MAX_TRAIN_STEPS}."
@@ -205,8 +225,8 @@ class TrainConfig:
         """The checks of `validate` that need nothing but the values (no file, no import)."""
         if bool(self.content_images) == bool(self.content_tfds):
             raise UsageError("give exactly one of --content_images and --content_tfds")
-        if not self.style_image:
-            raise UsageError("--style_image is required")
+        if not self.style_image and not self.teacher:
+            raise UsageError("--style_image is required (or --teacher, to distill)")
         if not self.model_dir:
             raise UsageError("--model_dir is required")
         for name in ("train_steps", "save_every", "log_every"):
@@ -266,6 +286,9 @@ class TrainConfig:
             check_tf_config(os.environ.get("TF_CONFIG"))
         if self.loss_network not in LOSS_NETWORKS:
             raise UsageError(f"--loss_network must be one of {LOSS_NETWORKS}")
+        if self.architecture not in ARCHITECTURES:
+            raise UsageError(f"--architecture must be one of {', '.join(ARCHITECTURES)}")
+        self._check_teacher_values()
         if self.conv_initializer not in CONV_INITIALIZERS:
             raise UsageError(f"--conv_initializer must be one of {', '.join(CONV_INITIALIZERS)}")
         self._validate_style_weights()
@@ -274,6 +297,8 @@ class TrainConfig:
         """The checks of `validate` that read files, the loss network's layers and memory."""
         if self.init_from:
             model_files.resolve_model_path(self.init_from)
+        if self.teacher:
+            self._take_from_teacher()
         if self.loss_ema_from:
             model_files.resolve_model_path(self.loss_ema_from)
         if os.path.isdir(self.style_image):
@@ -308,6 +333,49 @@ class TrainConfig:
             f"({round(size[0] * scale)}x{round(size[1] * scale)})",
             pixels * limits.TRAINING_BYTES_PER_PIXEL + size[0] * size[1] * limits.FLOAT_PIXEL_BYTES,
         )
+
+    def _check_teacher_values(self):
+        if not _number("feature_weight", self.feature_weight) >= 0:
+            raise UsageError("--feature_weight must be a non-negative number")
+        if not self.teacher:
+            return
+        for name, value in (
+            ("model_type", self.model_type != "adjustable"),
+            ("loss_ema_from", self.loss_ema_from),
+            ("zero_alpha_color_weight", self.zero_alpha_color_weight),
+        ):
+            if value:
+                raise UsageError(
+                    f"--{name} does not apply with --teacher: distillation trains an "
+                    "adjustable stylizer on its teacher's outputs"
+                )
+
+    def _take_from_teacher(self):
+        """The teacher's style layers and style image, where the flags give none.
+
+        A missing teacher or a base one fails here, in one line, before
+        TensorFlow is imported.
+        """
+        try:
+            path = model_files.resolve_model_path(self.teacher)
+        except model_files.ModelFileError as error:
+            raise UsageError(f"--teacher: {error}") from None
+        record = model_files.read_record(path)
+        if record.get("model_type") == "base":
+            raise UsageError(
+                f"--teacher={self.teacher} is a base model (fixed style weights); "
+                "distillation needs an adjustable one"
+            )
+        if not self.style_layers and record.get("style_layers"):
+            self.style_layers = list(record["style_layers"])
+        if not self.style_image:
+            beside = os.path.join(os.path.dirname(path), model_files.STYLE_THUMBNAIL)
+            if not os.path.isfile(beside):
+                raise UsageError(
+                    f"--teacher={self.teacher} has no {model_files.STYLE_THUMBNAIL} beside "
+                    "it; pass --style_image (its painting)"
+                )
+            self.style_image = beside
 
     def _validate_style_weights(self):
         if self.model_type == "base" and not self.style_weights:

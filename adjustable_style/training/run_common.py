@@ -27,7 +27,7 @@ from adjustable_style import model_files
 from adjustable_style.errors import UserError
 from adjustable_style.model import loss_network, networks
 from adjustable_style.training import callbacks as training_callbacks
-from adjustable_style.training import checkpoints, content_files, run_lock
+from adjustable_style.training import checkpoints, content_files, distill, run_lock
 from adjustable_style.training import trainer as trainer_lib
 from adjustable_style.training.config import NAMED_VGG_WEIGHTS, TrainConfig
 
@@ -56,11 +56,12 @@ def float32_copy(stylizer, config, spec):
         return stylizer
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
+    architecture = networks.architecture_of(stylizer)
     try:
         if config.model_type == "adjustable":
-            copy = networks.build_adjustable_stylizer(spec.style_layers)
+            copy = networks.build_adjustable_stylizer(spec.style_layers, architecture=architecture)
         else:
-            copy = networks.build_base_stylizer()
+            copy = networks.build_base_stylizer(architecture=architecture)
     finally:
         keras.config.set_dtype_policy(previous)
     copy.set_weights(stylizer.get_weights())
@@ -103,8 +104,8 @@ def warm_start(stylizer, normalizer, config, spec, style_sha256):
     if theirs != ours:
         raise TrainingError(
             f"--init_from={config.init_from} has another architecture "
-            f"({len(theirs)} weight tensors, not {len(ours)} of the same "
-            "shapes)"
+            f"({networks.architecture_of(source).name}: {len(theirs)} weight tensors, "
+            f"not {len(ours)} of the same shapes; pass its --architecture)"
         )
     # Values only: the slider names stay this run's.
     stylizer.set_weights(source.get_weights())
@@ -383,27 +384,42 @@ def build_trainer(run, jit_compile):
     """
     config, spec = run.config, run.spec
     vgg = loss_network.build_loss_network(spec, weights=config.vgg_weights)
+    architecture = networks.ARCHITECTURES[config.architecture]
     if config.model_type == "adjustable":
         run.stylizer = networks.build_adjustable_stylizer(
-            spec.style_layers, conv_init=config.conv_initializer
+            spec.style_layers, conv_init=config.conv_initializer, architecture=architecture
         )
     else:
-        run.stylizer = networks.build_base_stylizer(conv_init=config.conv_initializer)
-    run.trainer = trainer_lib.StyleTransferTrainer(
-        run.stylizer,
-        vgg,
-        spec,
-        run.style,
-        style_weights=config.style_weights,
-        content_weight=config.content_weight,
-        ema_decay=config.ema_decay,
-        seed=config.seed,
-        alpha_edge_probability=(
-            config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
-        ),
-        loss_normalization=config.loss_normalization,
-        zero_alpha_color_weight=config.zero_alpha_color_weight,
-    )
+        run.stylizer = networks.build_base_stylizer(
+            conv_init=config.conv_initializer, architecture=architecture
+        )
+    if config.teacher:
+        run.trainer = distill.DistillationTrainer(
+            run.stylizer,
+            distill.load_teacher(config, spec),
+            vgg,
+            spec,
+            feature_weight=config.feature_weight,
+            ema_decay=config.ema_decay,
+            seed=config.seed,
+            alpha_edge_probability=config.alpha_edge_probability,
+        )
+    else:
+        run.trainer = trainer_lib.StyleTransferTrainer(
+            run.stylizer,
+            vgg,
+            spec,
+            run.style,
+            style_weights=config.style_weights,
+            content_weight=config.content_weight,
+            ema_decay=config.ema_decay,
+            seed=config.seed,
+            alpha_edge_probability=(
+                config.alpha_edge_probability if config.model_type == "adjustable" else 0.0
+            ),
+            loss_normalization=config.loss_normalization,
+            zero_alpha_color_weight=config.zero_alpha_color_weight,
+        )
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
     run.trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     run.trainer.optimizer.build(run.stylizer.trainable_variables)
@@ -630,7 +646,10 @@ def record(run, step):
         "backend": keras.backend.backend(),
         "seconds_this_run": seconds,
         "history": history,
+        "architecture": networks.architecture_of(run.stylizer).name,
     }
+    if config.teacher:
+        record.update(distill.record_entries(config))
     loss_emas = run.loss_emas or run.previous.get("loss_ema_from")
     if loss_emas:
         record["loss_ema_from"] = loss_emas

@@ -49,26 +49,18 @@ from adjustable_style import color
 from adjustable_style.model import loss_network as loss_network_lib
 from adjustable_style.model import losses as losses_lib
 from adjustable_style.model import networks
+from adjustable_style.training.alpha_draws import (
+    _BACKEND,
+    draw_alpha,
+    replica_context_info,
+    stateless_uniform,
+    step_seed,
+)
 from adjustable_style.training.config import LOSS_NORMALIZATIONS
 
-_BACKEND = keras.backend.backend()
-
-
-def _replica_context_info():
-    """(replica id, replica count) of the running step.
-
-    Only TensorFlow replicates the step; JAX's data parallelism compiles
-    one program over the global batch, and torch runs one process here.
-    """
-    if _BACKEND != "tensorflow":
-        return 0, 1
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    strategy = tf.distribute.get_strategy()
-    if context is None:  # Cross-replica context: act as a single replica.
-        return tf.constant(0, tf.int32), 1
-    return (tf.cast(context.replica_id_in_sync_group, tf.int32), strategy.num_replicas_in_sync)
+# Kept under its old names for the code that imports them from here.
+_replica_context_info = replica_context_info
+__all__ = ["StyleTransferTrainer", "stateless_uniform", "zero_alpha_color_shift"]
 
 
 def _global_mean(value):
@@ -89,35 +81,6 @@ def _is_multi_worker():
     import tensorflow as tf
 
     return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def stateless_uniform(shape, seed):
-    """U(0, 1) float32 draws that depend only on `seed`, an int32 pair.
-
-    `keras.random` takes an int or a `SeedGenerator`, neither of which can
-    be a traced value of the step counter; the alpha draws must be a pure
-    function of (seed, step, replica), so that a resumed run draws what the
-    original would, on every backend. Each backend has its own generator:
-    the draws differ between backends, never between runs of one.
-    """
-    if _BACKEND == "jax":
-        import jax
-
-        seed = ops.cast(seed, "int32")
-        key = jax.random.fold_in(jax.random.key(seed[0]), seed[1])
-        return jax.random.uniform(key, tuple(shape), dtype="float32")
-    if _BACKEND == "torch":
-        import torch
-
-        first, second = (int(v) & 0xFFFFFFFF for v in ops.convert_to_numpy(seed))
-        # Drawn on the CPU, so the draws do not depend on the device;
-        # `convert_to_tensor` moves them to Keras' device.
-        generator = torch.Generator().manual_seed((first << 32) | second)
-        draws = torch.rand(tuple(int(n) for n in shape), generator=generator, dtype=torch.float32)
-        return ops.convert_to_tensor(draws)
-    import tensorflow as tf
-
-    return tf.random.stateless_uniform(shape, seed=seed)
 
 
 def zero_alpha_color_shift(content, stylized, alpha):
@@ -288,18 +251,12 @@ class StyleTransferTrainer(keras.Model):
 
     def _loss_weights(self, batch_size, seed):
         """(B, L) weights of the style layers for this batch."""
-        num_style = len(self.spec.style_layers)
         if not self.adjustable:
             weights = ops.convert_to_tensor(self.style_weights)
             return ops.tile(ops.expand_dims(weights, 0), (batch_size, 1))
-        if not self.alpha_edge_probability:
-            return stateless_uniform((batch_size, num_style), seed)
-        # Three independent uniforms per entry: the value, whether to snap it,
-        # and to which end.
-        draws = stateless_uniform((batch_size, num_style, 3), seed)
-        snap = draws[..., 1] < self.alpha_edge_probability
-        end = ops.cast(draws[..., 2] < 0.5, "float32")
-        return ops.where(snap, end, draws[..., 0])
+        return draw_alpha(
+            batch_size, len(self.spec.style_layers), self.alpha_edge_probability, seed
+        )
 
     def _content_targets(self, content, dtype):
         """The content images' features at the content layer, as constants.
@@ -361,15 +318,7 @@ class StyleTransferTrainer(keras.Model):
         return logs
 
     def _step_seed(self, salt):
-        replica, replicas = _replica_context_info()
-        step = (
-            ops.cast(self.optimizer.iterations, "int32")
-            if self.optimizer
-            else ops.convert_to_tensor(0, "int32")
-        )
-        return ops.stack(
-            [ops.convert_to_tensor(self.seed + salt, "int32"), step * replicas + replica]
-        )
+        return step_seed(self.seed + salt, self.optimizer)
 
     @staticmethod
     def _unpack(data):
