@@ -343,6 +343,9 @@ def command_line(program, fv, names):
             os.path.isabs(value) or value.startswith("..") or os.path.exists(value)
         ):
             value = portable_path(value, PATH_PLACEHOLDERS.get(name))
+        if isinstance(value, (list, tuple)):
+            # A list flag takes its values comma-separated, as typed.
+            value = ",".join(str(v) for v in value)
         parts.append(f"--{name}={value}")
     return " ".join(shlex.quote(p) for p in parts)
 

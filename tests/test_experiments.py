@@ -1138,3 +1138,16 @@ def test_recorded_paths_name_no_folder_of_this_machine(tmp_path):
         "adjustable_style", "models", "starry_night", "model.keras"
     )
     assert harness.recorded_path(tmp_path / "bases" / "model.keras") == "model.keras"
+
+
+def test_a_reproducing_command_gives_list_flags_as_typed():
+    """A list flag comes back comma-separated, so the printed command runs again."""
+    fv = flags.FlagValues()
+    flags.DEFINE_string("model", None, "", flag_values=fv)
+    flags.DEFINE_list("sizes", ["256"], "", flag_values=fv)
+    flags.DEFINE_string("output_dir", None, "", flag_values=fv)
+    for name in harness.INPUT_FLAGS[1:]:
+        flags.DEFINE_string(name, None, "", flag_values=fv)
+    fv(["probe", "--model=starry_night", "--sizes=256,512"])
+    line = harness.command_line("experiments/probe.py", fv, ("sizes",))
+    assert line == "python experiments/probe.py --model=starry_night --sizes=256,512"
