@@ -187,7 +187,8 @@ def test_distillation_lowers_its_loss_and_writes_a_run_folder(
     flags = train_flags(content_dir, None, run, learning_rate=0.01, alpha_edge_probability=0.5)
     flags = [f for f in flags if not f.startswith("--style_image")]
     flags += [f"--teacher={teacher_folder}", "--architecture=lite"]
-    code, err = run_train_in_process(flags + ["--train_steps=2"], capfd)
+    result = run_train_in_process(flags + ["--train_steps=2"], capfd)
+    code, err = result.returncode, result.stderr
     assert code == 0, err
     rng = np.random.default_rng(4)
     content = rng.random((4, 32, 32, 3), np.float32)
@@ -195,7 +196,8 @@ def test_distillation_lowers_its_loss_and_writes_a_run_folder(
     teacher = os.path.join(teacher_folder, "model.keras")
     before = _distance_to_teacher(str(run), teacher, content, alphas)
     # Resumed from its step-2 checkpoint: the same run folder machinery.
-    code, err = run_train_in_process(flags + ["--train_steps=16"], capfd)
+    result = run_train_in_process(flags + ["--train_steps=16"], capfd)
+    code, err = result.returncode, result.stderr
     assert code == 0, err
     after = _distance_to_teacher(str(run), teacher, content, alphas)
     # 14 steps at 32 px: measured 0.344 against 0.360 (seeded, so repeatable).
@@ -229,7 +231,8 @@ def test_a_bad_teacher_is_one_line(teacher, message, training_folders, tmp_path,
             architecture=networks.Architecture("x", widths=(4, 4, 8), num_residual_blocks=1)
         ).save(teacher)
     flags = train_flags(content_dir, style, tmp_path / "run", train_steps=1)
-    code, err = run_train_in_process(flags + [f"--teacher={teacher}"], capfd)
+    result = run_train_in_process(flags + [f"--teacher={teacher}"], capfd)
+    code, err = result.returncode, result.stderr
     assert code != 0
     lines = [line for line in err.splitlines() if line.strip()]
     assert message in lines[-1] and "Traceback" not in err
