@@ -14,7 +14,15 @@ setuptools.setup(
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["adjustable_style", "adjustable_style.*"]),
     include_package_data=True,
-    package_data={"adjustable_style": ["models/*", "models/**/*", "examples/*", "demo/page/*", "export/web_page/*"]},
+    package_data={
+        "adjustable_style": [
+            "models/*",
+            "models/**/*",
+            "examples/*",
+            "demo/page/*",
+            "export/web_page/*",
+        ]
+    },
     # What the scripts at the top of the repository do, on the PATH.
     entry_points={
         "console_scripts": [
