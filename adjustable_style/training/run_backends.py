@@ -32,9 +32,9 @@ import keras
 
 from adjustable_style import hardware, model_files
 from adjustable_style.errors import UsageError
-from adjustable_style.training import checkpoints, content_files
+from adjustable_style.training import checkpoints, content_files, run_folder
 from adjustable_style.training import run_common as training_run
-from adjustable_style.training.run_common import TrainingError
+from adjustable_style.training.run_folder import TrainingError
 
 PREFIX = "state"
 KEEP = 3
@@ -240,7 +240,7 @@ def train(config):
     """Runs (or resumes) a training run; returns the path of model.keras."""
     previous = keras.distribution.distribution()
     try:
-        return training_run.run_guarded(config, _train)
+        return run_folder.run_guarded(config, _train)
     finally:
         keras.distribution.set_distribution(previous)
 
@@ -252,8 +252,8 @@ def _train(config, held):
     check_backend_flags(config, backend)
     config.validate()
     spec = config.loss_spec()
-    previous, started = training_run.prepare_model_dir(config.model_dir)
-    training_run.hold_lock(config.model_dir, held)
+    previous, started = run_folder.prepare_model_dir(config.model_dir)
+    run_folder.hold_lock(config.model_dir, held)
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     _check_checkpoints(config, checkpoint_dir, identity)
     training_run.check_steps_left(config, previous, next(iter(state_numbers(checkpoint_dir)), None))

@@ -31,12 +31,12 @@ from absl import logging
 
 from adjustable_style import cli, hardware, image_files, images
 from adjustable_style.errors import first_line
-from adjustable_style.training import checkpoints
+from adjustable_style.training import checkpoints, run_folder
 from adjustable_style.training import data as data_lib
 from adjustable_style.training import run_backends as backend_training
 from adjustable_style.training import run_common as training_run
 from adjustable_style.training.config import TrainConfig
-from adjustable_style.training.run_common import CHECKPOINT_DIR, TrainingError
+from adjustable_style.training.run_folder import CHECKPOINT_DIR, TrainingError
 
 __all__ = ["train", "make_strategy", "TrainConfig", "TrainingError", "CHECKPOINT_DIR", "LOG_DIR"]
 
@@ -130,7 +130,7 @@ def _dtype_policy(config):
 
 def train(config):
     """Runs (or resumes) a training run; returns the path of model.keras."""
-    return training_run.run_guarded(config, _train)
+    return run_folder.run_guarded(config, _train)
 
 
 def _train(config, held):
@@ -154,7 +154,7 @@ def _prepare(config, held):
     carries an identity, the damaged newer ones; see `checkpoints`).
     """
     spec = config.loss_spec()
-    previous, started = training_run.prepare_model_dir(config.model_dir)
+    previous, started = run_folder.prepare_model_dir(config.model_dir)
     # TensorFlow's INFO lines (checkpoint sharding, ...) drown the progress.
     logging.set_verbosity(logging.WARNING)
     # Before any other TensorFlow op: multi-worker collectives must be
@@ -173,7 +173,7 @@ def _prepare(config, held):
         raise refused
     is_chief = _is_chief(strategy)
     if is_chief:  # The other workers write only below tmp_workers/.
-        training_run.hold_lock(config.model_dir, held)
+        run_folder.hold_lock(config.model_dir, held)
     style, identity, checkpoint_dir = training_run.style_and_identity(config, spec)
     resume_from, has_identity, skipped = checkpoints.find_checkpoint(
         config, checkpoint_dir, identity, previous
