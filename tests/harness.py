@@ -156,3 +156,32 @@ def write_keras_model_that_is_not_a_stylizer(path):
     model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="mixer")(inputs), name="other")
     model.save(path)
     return str(path)
+
+
+# Debian's Chromium, driven by Playwright (never `playwright install`, which
+# downloads a browser): the demo's page and the exported web page.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+def browser_or_skip():
+    """Playwright's `sync_playwright`, or a skip that says what is missing."""
+    import pytest
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install playwright)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return sync_playwright

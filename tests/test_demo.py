@@ -18,6 +18,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
+from harness import CHROMIUM, CHROMIUM_ARGS, FAKE_CAMERA, browser_or_skip
 from PIL import Image
 
 from adjustable_style import alpha_vectors, color, images, model_files
@@ -27,17 +28,6 @@ from adjustable_style.stylize import options as stylize_options
 from adjustable_style.stylize import pictures as stylize_lib
 
 STYLE_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv4")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -613,16 +603,6 @@ def test_a_chunked_upload_is_411_not_an_empty_file(server):
 # ---------------------------------------------------------------------------
 
 
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return sync_playwright
-
-
 DIGEST_JS = """async () => {
   const response = await fetch(document.querySelector('#result').src);
   const digest = await crypto.subtle.digest('SHA-256', await response.arrayBuffer());
@@ -650,7 +630,7 @@ IDLE_AFTER_JS = """seq => {
 
 
 def test_page_in_chromium(server):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     base = demo_lib.server_url(server)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -803,7 +783,7 @@ PIXELS_JS = """async () => {
 
 
 def test_brush_and_keep_colours_in_chromium(server):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     base = demo_lib.server_url(server)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -930,12 +910,11 @@ CAMERA_FRAMES_AFTER_JS = """([frames, alpha]) => {
 
 
 def test_camera_mode_in_chromium(server):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     base = demo_lib.server_url(server)
-    fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake_camera
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_CAMERA
         )
         try:
             page = browser.new_page()

@@ -23,22 +23,11 @@ import threading
 import harness
 import numpy as np
 import pytest
+from harness import CHROMIUM, CHROMIUM_ARGS, FAKE_CAMERA, browser_or_skip
 from PIL import Image
 
 from adjustable_style.export import output_files, web
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 LAYERS = harness.STYLE_LAYERS
 # A photo whose sides are no multiple of 4: the network pads and crops back.
 PHOTO_SIZE = (61, 45)
@@ -49,16 +38,6 @@ def _runtime_or_skip():
         web.runtime_files()
     except output_files.ExportError as error:
         pytest.skip(str(error))
-
-
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return sync_playwright
 
 
 def _export_command(*args):
@@ -299,7 +278,7 @@ def _set_slider(page, layer, value):
 
 
 def test_page_stylizes_in_chromium_as_onnxruntime_does(page_url, onnx_run, tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     png, pixels = _png(*PHOTO_SIZE, seed=5)
     (tmp_path / "photo.png").write_bytes(png)
     with sync_playwright() as playwright:
@@ -424,7 +403,7 @@ def test_page_stylizes_in_chromium_as_onnxruntime_does(page_url, onnx_run, tmp_p
 
 
 def test_camera_is_stylized_live_in_chromium(page_url):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_CAMERA
