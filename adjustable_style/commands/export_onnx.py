@@ -15,6 +15,7 @@ from absl import flags
 
 from adjustable_style import cli, dataclass_flags, model_files
 from adjustable_style.errors import check_int
+from adjustable_style.export import onnx as onnx_export
 
 FLAGS = flags.FLAGS
 
@@ -27,10 +28,11 @@ flags.DEFINE_string(
 flags.DEFINE_float(
     "tolerance", 1e-3, "Largest allowed |onnxruntime - Keras| difference (pixels in [0, 1])."
 )
-# tf2onnx 1.17's README: "We support and test ONNX opset-14 to opset-18".
-MIN_OPSET, MAX_OPSET = 14, 18
 dataclass_flags.define_integer(
-    "opset", 17, f"ONNX opset to convert to, {MIN_OPSET}..{MAX_OPSET} (what tf2onnx supports)."
+    "opset",
+    onnx_export.DEFAULT_OPSET,
+    f"ONNX opset to convert to, {onnx_export.MIN_OPSET}..{onnx_export.MAX_OPSET} "
+    "(what tf2onnx supports).",
 )
 flags.DEFINE_bool(
     "overwrite", False, "Replace --output if it is an ONNX model (any other file is refused)."
@@ -38,14 +40,13 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style.export import onnx as onnx_export
     from adjustable_style.export import output_files
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
         raise cli.UsageError("no output file; pass --output=FILE.onnx")
     output_files.check_tolerance(FLAGS.tolerance)
-    check_int("--opset", FLAGS.opset, MIN_OPSET, MAX_OPSET)
+    check_int("--opset", FLAGS.opset, onnx_export.MIN_OPSET, onnx_export.MAX_OPSET)
     if os.path.splitext(FLAGS.output)[1].lower() != ".onnx":
         raise cli.UsageError(f"{FLAGS.output}: the output must end in .onnx")
     output_files.check_output_path(

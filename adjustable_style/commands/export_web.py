@@ -13,6 +13,7 @@ from absl import flags
 
 from adjustable_style import cli, dataclass_flags, model_files
 from adjustable_style.errors import check_int
+from adjustable_style.export import onnx as onnx_export
 from adjustable_style.export import web
 
 FLAGS = flags.FLAGS
@@ -34,9 +35,11 @@ dataclass_flags.define_integer(
 flags.DEFINE_float(
     "tolerance", 1e-3, "Largest allowed |onnxruntime - Keras| difference (pixels in [0, 1])."
 )
-MIN_OPSET, MAX_OPSET = 14, 18
 dataclass_flags.define_integer(
-    "opset", 17, f"ONNX opset to convert to, {MIN_OPSET}..{MAX_OPSET} (what tf2onnx supports)."
+    "opset",
+    onnx_export.DEFAULT_OPSET,
+    f"ONNX opset to convert to, {onnx_export.MIN_OPSET}..{onnx_export.MAX_OPSET} "
+    "(what tf2onnx supports).",
 )
 flags.DEFINE_bool(
     "overwrite",
@@ -47,14 +50,13 @@ flags.DEFINE_bool(
 
 
 def _main(argv):
-    from adjustable_style.export import onnx as onnx_export
     from adjustable_style.export import output_files
 
     cli.check_no_arguments(argv)
     if not FLAGS.output:
         raise cli.UsageError("no output folder; pass --output=DIR")
     output_files.check_tolerance(FLAGS.tolerance)
-    check_int("--opset", FLAGS.opset, MIN_OPSET, MAX_OPSET)
+    check_int("--opset", FLAGS.opset, onnx_export.MIN_OPSET, onnx_export.MAX_OPSET)
     web.check_size(FLAGS.size)
     output_files.check_output_path(
         FLAGS.output, FLAGS.overwrite, is_dir=True, marker_format=web.MARKER_FORMAT

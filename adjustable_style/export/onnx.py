@@ -28,6 +28,8 @@ from adjustable_style.export import saved_model as export
 # Opset 17 is what onnxruntime releases of the last years all run; the graph
 # needs nothing newer.
 DEFAULT_OPSET = 17
+# tf2onnx 1.17's README: "We support and test ONNX opset-14 to opset-18".
+MIN_OPSET, MAX_OPSET = 14, 18
 DEFAULT_TOLERANCE = 1e-3
 # The check image's size: not a multiple of 4, so the padding and the crop
 # back are exercised too.
